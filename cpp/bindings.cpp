@@ -1,0 +1,339 @@
+// pybind11 bindings of lipmiq._core.  Inputs are validated and copied/converted to contiguous
+// float64 while holding the GIL; every kernel then runs with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "core.hpp"
+
+namespace py = pybind11;
+using lipmiq::LayerBounds;
+using lipmiq::Matrix;
+using lipmiq::Network;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+using darray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+std::string shape_str(const py::array& a) {
+    std::ostringstream os;
+    os << "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+        if (i) os << ", ";
+        os << a.shape(i);
+    }
+    if (a.ndim() == 1) os << ",";
+    os << ")";
+    return os.str();
+}
+
+[[noreturn]] void fail(const std::string& msg) { throw py::value_error(msg); }
+
+darray as_double(const py::handle& h, const std::string& what) {
+    py::object np = py::module_::import("numpy");
+    py::object a;
+    try {
+        a = np.attr("asarray")(h, py::arg("dtype") = "float64");
+    } catch (py::error_already_set&) {
+        fail(what + " cannot be converted to a float64 array");
+    }
+    return darray::ensure(a);
+}
+
+std::vector<double> vec1(const py::handle& h, std::size_t n, const std::string& what,
+                         bool allow_scalar) {
+    darray a = as_double(h, what);
+    if (allow_scalar && a.ndim() == 0) return std::vector<double>(n, *a.data());
+    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n) {
+        std::ostringstream os;
+        os << what << " has shape " << shape_str(a) << ", expected (" << n << ",)";
+        fail(os.str());
+    }
+    return std::vector<double>(a.data(), a.data() + n);
+}
+
+// biases == None: zero biases (only the shapes matter, e.g. for Jacobians).
+Network to_network(const py::list& weights, const py::object& biases_obj) {
+    if (weights.size() == 0) fail("weights must contain at least one layer");
+    const bool no_bias = biases_obj.is_none();
+    py::list biases = no_bias ? py::list() : py::list(biases_obj);
+    if (!no_bias && weights.size() != biases.size()) {
+        std::ostringstream os;
+        os << "got " << weights.size() << " weight matrices but " << biases.size()
+           << " bias vectors";
+        fail(os.str());
+    }
+    Network net;
+    std::size_t prev = 0;
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+        darray W = as_double(weights[k], "weights[" + std::to_string(k) + "]");
+        if (W.ndim() != 2 || W.shape(0) == 0 || W.shape(1) == 0) {
+            fail("weights[" + std::to_string(k) + "] has shape " + shape_str(W) +
+                 ", expected a non-empty 2-D array (out, in)");
+        }
+        const std::size_t rows = W.shape(0), cols = W.shape(1);
+        if (k > 0 && cols != prev) {
+            std::ostringstream os;
+            os << "weights[" << k << "] has shape " << shape_str(W) << " but weights[" << k - 1
+               << "] has " << prev << " outputs: expected (" << rows << ", " << prev << ")";
+            fail(os.str());
+        }
+        Matrix M(rows, cols);
+        std::copy(W.data(), W.data() + rows * cols, M.data.begin());
+        net.W.push_back(std::move(M));
+        if (no_bias)
+            net.b.emplace_back(rows, 0.0);
+        else
+            net.b.push_back(vec1(biases[k], rows, "biases[" + std::to_string(k) + "]", false));
+        prev = rows;
+    }
+    return net;
+}
+
+double parse_norm(double p, const char* what, bool allow_inf = true) {
+    if (p == 1.0 || p == 2.0 || (allow_inf && std::isinf(p) && p > 0)) return p;
+    std::ostringstream os;
+    os << what << " must be 1, 2 or inf, got " << p;
+    fail(os.str());
+}
+
+py::list bounds_to_py(const std::vector<LayerBounds>& B) {
+    py::list out;
+    for (const auto& lb : B) {
+        py::array_t<double> lo(lb.lo.size()), hi(lb.hi.size());
+        std::copy(lb.lo.begin(), lb.lo.end(), lo.mutable_data());
+        std::copy(lb.hi.begin(), lb.hi.end(), hi.mutable_data());
+        out.append(py::make_tuple(lo, hi));
+    }
+    return out;
+}
+
+void check_box(const std::vector<double>& lo, const std::vector<double>& hi) {
+    for (std::size_t i = 0; i < lo.size(); ++i) {
+        if (!(lo[i] <= hi[i])) {
+            std::ostringstream os;
+            os << "empty box: lo[" << i << "] = " << lo[i] << " > hi[" << i << "] = " << hi[i];
+            fail(os.str());
+        }
+        if (lo[i] == kInf || hi[i] == -kInf) {
+            std::ostringstream os;
+            os << "box bound is infinite on the wrong side in coordinate " << i << ": lo = "
+               << lo[i] << ", hi = " << hi[i];
+            fail(os.str());
+        }
+    }
+}
+
+py::list py_interval_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
+                            const py::object& hi) {
+    Network net = to_network(weights, biases);
+    const std::size_t n = net.in_dim();
+    std::vector<double> l = vec1(lo, n, "lo", true), u = vec1(hi, n, "hi", true);
+    check_box(l, u);
+    std::vector<LayerBounds> res;
+    {
+        py::gil_scoped_release nogil;
+        res = lipmiq::interval_bounds(net, l, u);
+    }
+    return bounds_to_py(res);
+}
+
+py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
+                            const py::object& hi, const py::object& center, double radius,
+                            double ball_norm, const py::object& prior) {
+    Network net = to_network(weights, biases);
+    const std::size_t n = net.in_dim(), L = net.depth();
+    lipmiq::InputDomain dom;
+    dom.lo = vec1(lo, n, "lo", true);
+    dom.hi = vec1(hi, n, "hi", true);
+    check_box(dom.lo, dom.hi);
+    if (!center.is_none()) {
+        dom.has_ball = true;
+        dom.center = vec1(center, n, "center", true);
+        if (!(radius >= 0.0) || std::isinf(radius)) {
+            std::ostringstream os;
+            os << "radius must be finite and >= 0, got " << radius;
+            fail(os.str());
+        }
+        dom.radius = radius;
+        dom.ball_norm = parse_norm(ball_norm, "ball_norm");
+        for (std::size_t i = 0; i < n; ++i) {
+            if (std::max(dom.lo[i], dom.center[i] - radius) >
+                std::min(dom.hi[i], dom.center[i] + radius)) {
+                std::ostringstream os;
+                os << "empty input set: the ball around center misses the box in coordinate "
+                   << i;
+                fail(os.str());
+            }
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        double l = dom.lo[i], u = dom.hi[i];
+        if (dom.has_ball) {
+            l = std::max(l, dom.center[i] - dom.radius);
+            u = std::min(u, dom.center[i] + dom.radius);
+        }
+        if (!std::isfinite(l) || !std::isfinite(u))
+            fail("symbolic_bounds needs a bounded input set (finite lo, hi or a ball)");
+    }
+    std::vector<LayerBounds> pri;
+    if (!prior.is_none()) {
+        py::list pl = py::list(prior);
+        if (pl.size() != L) {
+            std::ostringstream os;
+            os << "prior has " << pl.size() << " entries, expected one per layer (" << L << ")";
+            fail(os.str());
+        }
+        pri.resize(L);
+        for (std::size_t k = 0; k < L; ++k) {
+            if (pl[k].is_none()) continue;
+            py::sequence t = py::reinterpret_borrow<py::sequence>(pl[k]);
+            if (py::len(t) != 2) fail("prior[" + std::to_string(k) + "] must be a pair (l, u)");
+            const std::size_t nk = net.W[k].rows;
+            pri[k].lo = vec1(t[0], nk, "prior[" + std::to_string(k) + "][0]", true);
+            pri[k].hi = vec1(t[1], nk, "prior[" + std::to_string(k) + "][1]", true);
+        }
+    }
+    std::vector<LayerBounds> res;
+    {
+        py::gil_scoped_release nogil;
+        res = lipmiq::symbolic_bounds(net, dom, pri);
+    }
+    return bounds_to_py(res);
+}
+
+py::list py_forward(const py::list& weights, const py::list& biases, const py::object& Xo) {
+    Network net = to_network(weights, biases);
+    darray X = as_double(Xo, "X");
+    if (X.ndim() != 2 || static_cast<std::size_t>(X.shape(1)) != net.in_dim()) {
+        std::ostringstream os;
+        os << "X has shape " << shape_str(X) << ", expected (B, " << net.in_dim() << ")";
+        fail(os.str());
+    }
+    const std::size_t B = X.shape(0);
+    std::vector<Matrix> Z;
+    {
+        py::gil_scoped_release nogil;
+        Z = lipmiq::forward(net, X.data(), B);
+    }
+    py::list out;
+    for (auto& z : Z) {
+        py::array_t<double> a({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(z.cols)});
+        std::copy(z.data.begin(), z.data.end(), a.mutable_data());
+        out.append(a);
+    }
+    return out;
+}
+
+py::array_t<double> py_jacobians(const py::list& weights, const py::list& masks,
+                                 const py::object& batch) {
+    Network net = to_network(weights, py::none());
+    const std::size_t L = net.depth();
+    if (masks.size() != L - 1) {
+        std::ostringstream os;
+        os << "got " << masks.size() << " masks for a network with " << L
+           << " layers: expected " << L - 1 << " (one per hidden layer)";
+        fail(os.str());
+    }
+    long long B = -1;
+    if (!batch.is_none()) {
+        B = batch.cast<long long>();
+        if (B < 0) fail("batch must be >= 0");
+    }
+    using u8array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+    std::vector<u8array> keep;
+    std::vector<const std::uint8_t*> ptrs;
+    py::object np = py::module_::import("numpy");
+    for (std::size_t k = 0; k + 1 < L; ++k) {
+        py::array a = np.attr("asarray")(masks[k]);
+        const char kind = a.dtype().kind();
+        if (kind != 'b' && kind != 'u' && kind != 'i') {
+            fail("masks[" + std::to_string(k) + "] must be a bool or integer array, got dtype " +
+                 std::string(py::str(a.dtype())));
+        }
+        if (kind != 'b' && a.dtype().itemsize() != 1) a = np.attr("not_equal")(a, 0);
+        u8array m = u8array::ensure(a);
+        const std::size_t nk = net.W[k].rows;
+        if (m.ndim() != 2 || static_cast<std::size_t>(m.shape(1)) != nk ||
+            (B >= 0 && m.shape(0) != B)) {
+            std::ostringstream os;
+            os << "masks[" << k << "] has shape " << shape_str(m) << ", expected (";
+            if (B >= 0)
+                os << B;
+            else
+                os << "B";
+            os << ", " << nk << ")";
+            fail(os.str());
+        }
+        if (B < 0) B = m.shape(0);
+        ptrs.push_back(m.data());
+        keep.push_back(std::move(m));
+    }
+    if (B < 0) fail("batch must be given when masks is empty (one-layer network)");
+    const std::size_t m = net.out_dim(), n = net.in_dim();
+    py::array_t<double> out({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(m),
+                             static_cast<py::ssize_t>(n)});
+    double* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        lipmiq::jacobians(net, ptrs, static_cast<std::size_t>(B), dst);
+    }
+    return out;
+}
+
+py::tuple py_operator_norms(const py::object& Jo, double p, double q, int max_enum, int restarts,
+                            std::uint64_t seed) {
+    parse_norm(p, "p");
+    parse_norm(q, "q");
+    if (max_enum < 0 || max_enum > 40) fail("max_enum must be in [0, 40], got " + std::to_string(max_enum));
+    if (restarts < 0) fail("restarts must be >= 0, got " + std::to_string(restarts));
+    darray J = as_double(Jo, "J");
+    if (J.ndim() != 3 || J.shape(1) == 0 || J.shape(2) == 0) {
+        fail("J has shape " + shape_str(J) + ", expected (B, m, n) with m, n >= 1");
+    }
+    const std::size_t B = J.shape(0), m = J.shape(1), n = J.shape(2);
+    py::array_t<double> norms(static_cast<py::ssize_t>(B));
+    py::array_t<double> V({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(n)});
+    py::array_t<bool> exact(static_cast<py::ssize_t>(B));
+    std::vector<std::uint8_t> ex(B);
+    const double* src = J.data();
+    double* pn = norms.mutable_data();
+    double* pv = V.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        lipmiq::operator_norms(src, B, m, n, p, q, max_enum, restarts, seed, pn, pv, ex.data());
+    }
+    bool* pe = exact.mutable_data();
+    for (std::size_t b = 0; b < B; ++b) pe[b] = ex[b] != 0;
+    return py::make_tuple(norms, V, exact);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+    using namespace pybind11::literals;
+    mod.doc() = "lipmiq C++ core: interval/symbolic bounds, forward passes, Jacobians, operator norms";
+    mod.def("interval_bounds", &py_interval_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a,
+            "Interval bounds (l_k, u_k) of the pre-activations of every layer k = 1..L over the "
+            "box lo <= x <= hi.");
+    mod.def("symbolic_bounds", &py_symbolic_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a,
+            "center"_a = py::none(), "radius"_a = 0.0, "ball_norm"_a = kInf,
+            "prior"_a = py::none(),
+            "DeepPoly/CROWN back-substitution bounds of every layer's pre-activations over the box "
+            "[lo, hi] (intersected with the ball ||x - center||_ball_norm <= radius when center "
+            "is given), intersected with interval bounds and with `prior`.");
+    mod.def("forward", &py_forward, "weights"_a, "biases"_a, "X"_a,
+            "Pre-activations z_k (B, n_k), k = 1..L, for inputs X (B, n).");
+    mod.def("jacobians", &py_jacobians, "weights"_a, "masks"_a, "batch"_a = py::none(),
+            "Jacobians (B, m, n) W_L diag(g_{L-1}) ... diag(g_1) W_1 for activation masks.");
+    mod.def("operator_norms", &py_operator_norms, "J"_a, "p"_a, "q"_a, "max_enum"_a = 20,
+            "restarts"_a = 8, "seed"_a = 0,
+            "(norms, V, exact): per matrix an achieved ||J v||_q / ||v||_p and its direction; "
+            "exact when it is the operator norm ||J||_{p->q}.");
+}

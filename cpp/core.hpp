@@ -1,0 +1,88 @@
+// lipmiq C++ core: plain data types and the free functions that work on them.
+//
+// Network convention: x_k = relu(W_k x_{k-1} + b_k) for k = 1..L-1, f(x) = W_L x_{L-1} + b_L,
+// W_k row-major of shape (out, in).  Pre-activations z_k = W_k x_{k-1} + b_k, k = 1..L.
+// No global state; every function is re-entrant and single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lipmiq {
+
+// Dense row-major matrix.
+struct Matrix {
+    std::size_t rows = 0, cols = 0;
+    std::vector<double> data;
+
+    Matrix() = default;
+    Matrix(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c, 0.0) {}
+    double* row(std::size_t i) { return data.data() + i * cols; }
+    const double* row(std::size_t i) const { return data.data() + i * cols; }
+};
+
+struct Network {
+    std::vector<Matrix> W;               // W[k] : (n_{k+1}, n_k), k = 0..L-1
+    std::vector<std::vector<double>> b;  // b[k] : (n_{k+1},)
+    std::size_t depth() const { return W.size(); }
+    std::size_t in_dim() const { return W.front().cols; }
+    std::size_t out_dim() const { return W.back().rows; }
+};
+
+// Per-layer bounds on the pre-activations (lower, upper).
+struct LayerBounds {
+    std::vector<double> lo, hi;
+};
+
+// Input set: box [lo, hi], optionally intersected with the ball ||x - center||_p <= radius.
+struct InputDomain {
+    std::vector<double> lo, hi;
+    bool has_ball = false;
+    std::vector<double> center;
+    double radius = 0.0;
+    double ball_norm = 0.0;  // 1, 2 or +inf
+};
+
+// ---- bounds.cpp ---------------------------------------------------------------------------
+// Interval arithmetic over the box [lo, hi]; one entry per layer k = 1..L.
+std::vector<LayerBounds> interval_bounds(const Network& net, const std::vector<double>& lo,
+                                         const std::vector<double>& hi);
+
+// DeepPoly / CROWN back-substitution.  `prior` is empty or has one entry per layer; an entry
+// whose `lo` is empty means "no prior for this layer".
+std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& dom,
+                                         const std::vector<LayerBounds>& prior);
+
+// ---- forward.cpp --------------------------------------------------------------------------
+// X: (B, n0) row-major.  Returns z_k of shape (B, n_k) for k = 1..L.
+std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch);
+
+// masks[k] : (B, n_{k+1}) bytes (nonzero = active), k = 0..L-2.  out : (B, m, n0) row-major.
+void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks,
+               std::size_t batch, double* out);
+
+// ---- opnorm.cpp ---------------------------------------------------------------------------
+// J : (B, m, n) row-major.  norms : (B,), V : (B, n), exact : (B,).
+void operator_norms(const double* J, std::size_t batch, std::size_t m, std::size_t n, double p,
+                    double q, int max_enum, int restarts, std::uint64_t seed, double* norms,
+                    double* V, std::uint8_t* exact);
+
+// ---- linalg.cpp ---------------------------------------------------------------------------
+// out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
+// (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and
+// mr(t) = midx ? midx[t] : t, t = 0..nidx-1.  Zero coefficients are skipped.
+// Row r of R is at R + r*ldr, row i of M at M + i*ldm, row r of out at out + r*ldo.
+// `group` > 0: rows are blocked only within consecutive groups of that many rows (e.g. the m
+// rows of one sample, whose zero pattern is shared), 0: no grouping.
+void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std::size_t nrows,
+                 const std::int32_t* ridx, const std::int32_t* midx, std::size_t nidx,
+                 const double* M, std::size_t ldm, std::size_t ncols, double* out,
+                 std::size_t ldo, bool accumulate, std::size_t group = 0);
+
+// Symmetric eigen-decomposition by cyclic Jacobi: A (k x k, row-major, destroyed);
+// on return evals[i] and column i of evecs (row-major k x k) are the eigen-pairs.
+void jacobi_eigen(std::vector<double>& A, std::size_t k, std::vector<double>& evals,
+                  std::vector<double>& evecs);
+
+}  // namespace lipmiq

@@ -1,0 +1,13 @@
+"""lipmiq: certified lower and upper bounds on the Lipschitz constant of ReLU networks."""
+from .api import lipschitz
+from .domain import Ball, Box, Domain, Global
+from .errors import InputError, LipmiqError
+from .io import from_torch, load, load_npz
+from .network import Layer, Network
+from .result import Result, Witness
+
+__all__ = [
+    "lipschitz", "Network", "Layer", "Domain", "Box", "Ball", "Global", "Result", "Witness",
+    "load", "load_npz", "from_torch", "InputError", "LipmiqError",
+]
+__version__ = "0.1.0"

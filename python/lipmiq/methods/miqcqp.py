@@ -1,0 +1,22 @@
+"""The default method: naive and sampled bounds first, then the MIQCQP search with SCIP."""
+from __future__ import annotations
+
+from typing import Tuple
+
+from ..formulation.plan import build_plan
+from ..query import Problem
+from ..solver.search import Search
+from ..tracker import Tracker
+from .naive import naive_upper
+from .sample import sample_lower
+
+
+def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
+    tracker.offer_upper(naive_upper(problem)[0])
+    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
+    if tracker.exact:
+        return "optimal", "sampling met the product bound"
+    plan = build_plan(problem, options.get("tighten", "symbolic"))
+    search = Search(problem, plan, tracker, options.get("encoding", "quadratic"),
+                    float(options.get("gap", 1e-7)), int(options.get("seed", 0)))
+    return search.run()

@@ -1,0 +1,96 @@
+"""Certified lower bound by sampling the domain and a local search over inputs (and so regions).
+
+Batched through the C++ core: forward pass -> patterns -> Jacobians -> operator norms. The best
+points are re-certified in float64 by `witness.certify`, so only true Jacobian norms are reported.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .. import _core
+from ..domain import Global
+from ..query import Problem
+from ..tracker import Tracker
+from ..witness import certify
+
+CHUNK_ENTRIES = 4_000_000  # float64 entries of the Jacobian batch held at once (32 MB)
+
+
+def jacobian_norms(problem: Problem, X: np.ndarray) -> np.ndarray:
+    """||J(pattern(x))||_{p->q} (a certified-achievable value) for each row of X."""
+    net = problem.network
+    chunk = max(1, CHUNK_ENTRIES // max(1, net.input_dim * net.output_dim))
+    out = np.empty(len(X))
+    for s in range(0, len(X), chunk):
+        Xc = np.ascontiguousarray(X[s:s + chunk])
+        Z = _core.forward(net.weights, net.biases, Xc)
+        masks = [np.ascontiguousarray(z > 0, dtype=np.uint8) for z in Z[:-1]]
+        J = _core.jacobians(net.weights, masks, len(Xc))
+        out[s:s + chunk] = _core.operator_norms(J, problem.p, problem.q)[0]
+    return out
+
+
+def _global_scale(problem: Problem) -> float:
+    """A length at which the first layer's hyperplanes sit: where the global regions are seen."""
+    W, b = problem.network.weights[0], problem.network.biases[0]
+    dist = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
+    return float(max(np.median(dist), 1e-3))
+
+
+def _initial_points(problem: Problem, count: int, rng: np.random.Generator) -> np.ndarray:
+    n = problem.network.input_dim
+    if isinstance(problem.domain, Global):
+        d = rng.standard_normal((count, n))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        r = _global_scale(problem) * 10.0 ** rng.uniform(-2, 3, (count, 1))
+        return d * r
+    return problem.domain.sample(count, rng)
+
+
+def _step_scale(problem: Problem, X: np.ndarray) -> np.ndarray:
+    hull = problem.domain.box_hull()
+    if hull is None:
+        return np.maximum(np.abs(X), _global_scale(problem)) * 0.25
+    return np.broadcast_to((hull[1] - hull[0]) * 0.25, X.shape).copy()
+
+
+def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int = 2048,
+                 seed: int = 0, keep: int = 8, batch: int = 64) -> None:
+    """Offer the best certified sampled Jacobian norm to the tracker within about `budget` seconds."""
+    stop = time.perf_counter() + budget
+    rng = np.random.default_rng(seed)
+    X = _initial_points(problem, samples, rng)
+    values = jacobian_norms(problem, X)
+    order = np.argsort(-values)[:keep]
+    best_x, best_v = X[order], values[order]
+    step = _step_scale(problem, best_x)
+    _offer_best(problem, tracker, best_x, best_v)
+    while time.perf_counter() < stop and np.any(step > 1e-9):
+        cand = best_x[:, None, :] + step[:, None, :] * rng.uniform(-1, 1, (len(best_x), batch, best_x.shape[1]))
+        cand = np.array([problem.domain.project(c) for c in cand.reshape(-1, best_x.shape[1])])
+        vals = jacobian_norms(problem, cand).reshape(len(best_x), batch)
+        arg = np.argmax(vals, axis=1)
+        improved = vals[np.arange(len(best_x)), arg] > best_v * (1 + 1e-12)
+        best_x[improved] = cand.reshape(len(best_x), batch, -1)[improved, arg[improved]]
+        best_v[improved] = vals[improved, arg[improved]]
+        step[~improved] *= 0.5
+        if improved.any():
+            _offer_best(problem, tracker, best_x, best_v)
+
+
+def _offer_best(problem: Problem, tracker: Tracker, X: np.ndarray, values: np.ndarray) -> None:
+    for i in np.argsort(-values):
+        if values[i] <= tracker.lower:
+            return
+        if tracker.offer_lower(certify(problem, X[i])):
+            return
+
+
+def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
+    sample_lower(problem, tracker, budget=min(tracker.remaining(), float(options.get("sample_time", 10.0))),
+                 samples=int(options.get("samples", 2048)), seed=int(options.get("seed", 0)))
+    status = "time_limit" if tracker.remaining() <= 0 else "optimal"
+    return status, "sampling and local search (a lower bound only)"

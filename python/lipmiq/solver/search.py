@@ -1,0 +1,165 @@
+"""The MIQCQP search: closed problem for the upper bound (with no-good cuts on patterns that have
+no interior), then, if a gap remains, the strict problem for the lower bound.
+
+Every incumbent is mapped back to the problem's input space and certified by `witness.certify`
+(repaired by the region LP when it sits on a boundary); only the closed problem's dual bound, inflated
+for tolerances, is ever reported as an upper bound.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from ..formulation.model import Formulation, Point
+from ..formulation.plan import Plan
+from ..query import Problem
+from ..regions import interior_point
+from ..result import Witness
+from ..tracker import Tracker
+from ..witness import certify, pattern_at
+from .trace import BoundTrace, inflate
+
+SCIP_STATUS = {"optimal": "optimal", "gaplimit": "gap_limit", "timelimit": "time_limit",
+               "userinterrupt": "interrupted", "infeasible": "optimal"}
+
+
+def plan_point(plan: Plan, problem: Problem, x: np.ndarray) -> Optional[np.ndarray]:
+    """A point of the problem's input space in the plan's coordinates (same activation pattern)."""
+    x = np.asarray(x, dtype=np.float64)
+    if plan.homogenised:
+        s = max(1.0, float(np.max(np.abs(x))))
+        return np.concatenate([x / s, [1.0 / s]])
+    if plan.exclusion is not None:
+        size = float(np.max(np.abs(x)))
+        if size == 0.0:
+            return None
+        if size < plan.exclusion:  # bias-free: the pattern is constant along rays from 0
+            x = x * (plan.exclusion / size)
+            if not problem.domain.contains(x):
+                return None
+    return x
+
+
+def problem_points(plan: Plan, x: np.ndarray) -> List[np.ndarray]:
+    """Candidate problem-space points for a plan point (several scales for a point at infinity)."""
+    if not plan.homogenised:
+        return [x]
+    xs, t = x[:-1], x[-1]
+    if t > 1e-9:
+        return [xs / t]
+    return [xs * scale for scale in (1e3, 1e6, 1e9, 1e12)]
+
+
+class Search:
+    def __init__(self, problem: Problem, plan: Plan, tracker: Tracker, encoding: str, gap: float, seed: int):
+        self.problem, self.plan, self.tracker = problem, plan, tracker
+        self.encoding, self.gap, self.seed = encoding, gap, seed
+        self.nogoods = 0
+
+    # --- incumbents -> certified lower bounds -------------------------------------------------
+    def certify_point(self, point: Point) -> Optional[Witness]:
+        """The best certified witness for a solution: at its own x, or, when x sits on a region
+        boundary (solver tolerances), at the deepest point of the solution's pattern region."""
+        full = self.plan.full_pattern(self.problem.network, point.g)
+        best = None
+        for x in problem_points(self.plan, point.x):
+            best = certify(self.problem, x, point.v)
+            if best is not None:
+                break
+        if best is None or any(not np.array_equal(a, b) for a, b in zip(best.pattern, full)):
+            inner, _ = interior_point(self.problem, full)
+            other = None if inner is None else certify(self.problem, inner, point.v)
+            if other is not None and (best is None or other.value > best.value):
+                best = other
+        return best
+
+    def _on_solution(self, form: Formulation):
+        def handle(sol) -> None:
+            self.tracker.offer_lower(self.certify_point(form.point(sol)))
+        return handle
+
+    def _on_dual(self, form: Formulation):
+        def handle(dual: float) -> None:
+            self.tracker.offer_upper(inflate(form.to_norm(dual)))
+        return handle
+
+    # --- solving ----------------------------------------------------------------------------
+    def _warm_start(self, form: Formulation) -> None:
+        w = self.tracker.witness
+        if w is None:
+            return
+        x = w.x[self.problem.free]
+        xp = plan_point(self.plan, self.problem, x)
+        if xp is None:
+            return
+        g_full, _ = pattern_at(self.problem.network, x, np.arange(x.size))
+        if g_full is None:
+            return
+        g = []
+        for k, kept in enumerate(self.plan.kept):
+            ext = np.concatenate([g_full[k], [1]]) if self.plan.homogenised else g_full[k]
+            g.append(ext[kept].astype(np.uint8))
+        form.set_start(xp, w.v[self.problem.free], g)
+
+    def _optimize(self, form: Formulation, closed: bool) -> str:
+        m = form.model
+        m.setParam("limits/time", max(self.tracker.remaining(), 0.01))
+        m.setParam("limits/gap", self.gap)
+        m.setParam("randomization/randomseedshift", self.seed)
+        m.optimize()
+        return m.getStatus()
+
+    def _attach(self, form: Formulation, closed: bool) -> BoundTrace:
+        trace = BoundTrace(self._on_solution(form), self._on_dual(form) if closed else None)
+        form.model.includeEventhdlr(trace, "lipmiq_trace", "certifies incumbents, records bounds")
+        return trace
+
+    def run(self) -> Tuple[str, str]:
+        status, note = self._closed()
+        if status in ("interrupted",) or self.tracker.exact or self.tracker.remaining() <= 0:
+            return status, note
+        strict_status = self._strict()
+        if self.tracker.exact:
+            return "optimal", note + "; strict problem closed the gap"
+        return strict_status if strict_status != "optimal" else status, note
+
+    def _closed(self) -> Tuple[str, str]:
+        form = Formulation(self.plan, self.problem.p, self.problem.q, strict=False, encoding=self.encoding)
+        self._warm_start(form)
+        trace = self._attach(form, closed=True)
+        note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding"
+        while True:
+            raw = self._optimize(form, closed=True)
+            if trace.error is not None:
+                raise trace.error
+            m = form.model
+            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound())))
+            for sol in m.getSols()[:5]:
+                self.tracker.offer_lower(self.certify_point(form.point(sol)))
+            status = "optimal" if self.tracker.exact else SCIP_STATUS.get(raw, "error")
+            if raw not in ("optimal", "gaplimit") or self.tracker.exact:
+                if raw == "infeasible":
+                    note += "; closed problem infeasible (no region meets the domain)"
+                return status, note
+            best = form.point(m.getBestSol())
+            full = self.plan.full_pattern(self.problem.network, best.g)
+            inner, _ = interior_point(self.problem, full)
+            if inner is not None or self.tracker.remaining() <= 0:
+                return status, note + "; the optimal pattern is realised but the gap is not closed"
+            self.nogoods += 1
+            note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding, {self.nogoods} empty-interior patterns cut"
+            m.freeTransform()
+            form.add_nogood(best.g)
+
+    def _strict(self) -> str:
+        form = Formulation(self.plan, self.problem.p, self.problem.q, strict=True, encoding=self.encoding)
+        self._warm_start(form)
+        trace = self._attach(form, closed=False)
+        raw = self._optimize(form, closed=False)
+        if trace.error is not None:
+            raise trace.error
+        for sol in form.model.getSols()[:5]:
+            self.tracker.offer_lower(self.certify_point(form.point(sol)))
+        return SCIP_STATUS.get(raw, "error")

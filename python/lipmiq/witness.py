@@ -1,0 +1,101 @@
+"""Certification of lower bounds: a point x strictly inside an activation region, re-checked in float64.
+
+If every pre-activation at x is nonzero (beyond a rounding margin), the pattern is constant on a
+neighbourhood of x, so f is affine there with Jacobian J(pattern); x lies in the (convex, solid)
+domain, so that region meets the domain in a set with non-empty interior and L >= ||J v||_q/||v||_p.
+A neuron whose pre-activation cannot depend on the input under the upstream pattern (structurally
+zero gradient) is constant near x and adds nothing to J, so it needs no margin.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from .network import Network
+from .query import Problem
+from .result import Witness
+
+MARGIN_RTOL = 1e-10   # |z| must exceed this times sum|W||a| + |b|: far above float64 rounding
+LOWER_SHRINK = 1e-12  # relative allowance for the rounding of ||J v|| itself
+
+
+def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[List[np.ndarray]], float]:
+    """The activation pattern at x if it is locally constant, with the smallest relative margin."""
+    a = np.asarray(x, dtype=np.float64)
+    pattern: List[np.ndarray] = []
+    depends = None  # depends[j, i]: neuron j may depend on free input i (computed only when needed)
+    min_margin = np.inf
+    for k, layer in enumerate(net.layers[:-1]):
+        z = layer.W @ a + layer.b
+        scale = np.abs(layer.W) @ np.abs(a) + np.abs(layer.b)
+        ok = np.abs(z) > MARGIN_RTOL * scale + 1e-300
+        g = z > 0
+        if not ok.all() and depends is None:
+            depends = _dependence(net, pattern, free, k)
+        if depends is not None:
+            dep_k = (np.abs(layer.W) > 0).astype(np.float64) @ depends > 0
+            if np.any(~ok & dep_k.any(axis=1)):
+                return None, 0.0
+            depends = dep_k & g[:, None]
+        if ok.any():
+            min_margin = min(min_margin, float(np.min(np.abs(z[ok]) / np.maximum(scale[ok], 1e-300))))
+        pattern.append(g.astype(np.uint8))
+        a = np.where(g, z, 0.0)
+    return pattern, float(min_margin)
+
+
+def _dependence(net: Network, pattern: List[np.ndarray], free: np.ndarray, upto: int) -> np.ndarray:
+    """Boolean map (neuron of layer `upto`-1 output, free input) of structural dependence."""
+    dep = np.zeros((net.input_dim, free.size), dtype=bool)
+    dep[free, np.arange(free.size)] = True
+    for k in range(upto):
+        dep = ((np.abs(net.layers[k].W) > 0).astype(np.float64) @ dep > 0) & (pattern[k][:, None] > 0)
+    return dep.astype(np.float64)
+
+
+def direction_value(J: np.ndarray, v: np.ndarray, p: float, q: float) -> float:
+    nv = float(np.linalg.norm(v, ord=p))
+    return 0.0 if nv == 0.0 else float(np.linalg.norm(J @ v, ord=q)) / nv
+
+
+def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> Optional[Witness]:
+    """A re-checked witness at (a projection into the domain of) x, or None if x is on a region boundary.
+
+    x and v are in the problem's free coordinates. The direction is the better of v and the
+    operator-norm maximiser of J(pattern) computed by the core.
+    """
+    x_red = problem.domain.project(np.asarray(x, dtype=np.float64).reshape(-1))
+    x_full = problem.lift_x(x_red)
+    pattern, margin = pattern_at(problem.full, x_full, problem.free)
+    if pattern is None:
+        return None
+    J = problem.full.jacobian(pattern)[:, problem.free]
+    _, V, _ = _core.operator_norms(np.ascontiguousarray(J[None]), problem.p, problem.q)
+    best_v = V[0]
+    best = direction_value(J, best_v, problem.p, problem.q)
+    if v is not None:
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        value = direction_value(J, v, problem.p, problem.q)
+        if value > best:
+            best, best_v = value, v
+    return Witness(x_full, problem.lift_v(best_v), pattern, best * (1.0 - LOWER_SHRINK), margin)
+
+
+def recheck(problem: Problem, witness: Witness) -> float:
+    """Recompute a witness from scratch on the full network; returns its certified value or raises."""
+    if not problem.full_domain.contains(witness.x):
+        raise AssertionError("witness x lies outside the domain")
+    pattern, _ = pattern_at(problem.full, witness.x, problem.free)
+    if pattern is None:
+        raise AssertionError("witness x lies on an activation boundary")
+    if any(not np.array_equal(g, h) for g, h in zip(pattern, witness.pattern)):
+        raise AssertionError("witness pattern differs from the pattern at x")
+    if np.any(witness.v[np.setdiff1d(np.arange(witness.v.size), problem.free)] != 0):
+        raise AssertionError("witness direction moves a fixed coordinate")
+    J = problem.full.jacobian(pattern)
+    value = direction_value(J, witness.v, problem.p, problem.q) * (1.0 - LOWER_SHRINK)
+    if value < witness.value * (1.0 - 1e-12):
+        raise AssertionError(f"witness value {witness.value} does not re-check ({value})")
+    return value

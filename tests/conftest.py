@@ -1,0 +1,39 @@
+"""Shared test setup: make tests/ importable (``from bruteforce import ...``) and load
+the small reference networks in tests/data/*.npz."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+TESTS_DIR = pathlib.Path(__file__).resolve().parent
+DATA_DIR = TESTS_DIR / "data"
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+
+def load_npz_network(name):
+    """tests/data/<name>.npz (name with or without .npz) -> (weights, biases), float64
+    lists [W0, W1, ...], [b0, b1, ...] with W_k of shape (out, in)."""
+    path = DATA_DIR / (name if name.endswith(".npz") else name + ".npz")
+    weights, biases = [], []
+    with np.load(path) as z:
+        k = 0
+        while f"W{k}" in z.files:
+            weights.append(np.array(z[f"W{k}"], dtype=np.float64))
+            biases.append(np.array(z[f"b{k}"], dtype=np.float64).reshape(-1))
+            k += 1
+    return weights, biases
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """pathlib.Path of tests/data."""
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def load_net():
+    """Callable: network name in tests/data -> (weights, biases)."""
+    return load_npz_network

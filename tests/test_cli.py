@@ -1,0 +1,80 @@
+"""The command line: JSON output per CONVENTIONS.md and exit codes (0 ok, 2 bad input)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lipmiq.cli import main
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
+FIELDS = {"lower", "upper", "exact", "status", "method", "p", "q", "domain", "output", "time_s", "witness", "history"}
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_fields_and_exit_code(capsys):
+    code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "-p", "2", "-q", "2", "--json",
+                              "--method", "naive"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert FIELDS <= set(data)
+    assert data["method"] == "naive" and data["p"] == "2" and data["domain"] == {"box": [0.0, 1.0]}
+    assert data["lower"] == 0.0 and data["upper"] >= 6.7715
+
+
+def test_sample_method_reports_witness(capsys):
+    code, out, _ = run_cli(["bound", EXAMPLE, "--box", "0", "1", "-p", "inf", "-q", "inf", "--json",
+                            "--method", "sample", "--time-limit", "5"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert 0 < data["lower"] <= 12.6051 * (1 + 1e-4)
+    assert len(data["witness"]["x"]) == 4 and len(data["witness"]["pattern"]) == 2
+
+
+def test_ball_center_list(capsys):
+    code, out, err = run_cli(["bound", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--radius", "0.1",
+                              "--ball-norm", "2", "--method", "naive", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["domain"]["ball"]["radius"] == 0.1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bound", "missing.npz"], "no such file"),
+    (["bound", EXAMPLE, "--box", "1", "0"], "lo > hi"),
+    (["bound", EXAMPLE, "--center", "0,0", "--radius", "1"], "ball center has 2 entries but the network has 4 inputs"),
+    (["bound", EXAMPLE, "-p", "3"], "input norm p must be 1, 2 or inf"),
+    (["bound", EXAMPLE, "--output", "7"], "output index 7 is out of range"),
+    (["bound", EXAMPLE, "--time-limit", "0"], "time limit must be > 0"),
+    (["bound", EXAMPLE, "--method", "magic"], "unknown method 'magic'"),
+    (["bound", EXAMPLE, "--center", "0,0,0,0"], "--center needs --radius"),
+    (["bound", EXAMPLE, "--box", "a", "1"], "not a number"),
+])
+def test_bad_input_exit_2(args, message, capsys):
+    code, out, err = run_cli(args, capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_nan_weights_file_exit_2(tmp_path, capsys):
+    path = tmp_path / "nan.npz"
+    np.savez(path, W0=np.array([[1.0, np.nan]]), b0=np.zeros(1))
+    code, _, err = run_cli(["bound", str(path)], capsys)
+    assert code == 2 and "nan.npz: layer 0: weight has a non-finite value" in err
+
+
+def test_console_script_subprocess():
+    proc = subprocess.run([sys.executable, "-m", "lipmiq.cli", "bound", EXAMPLE, "--box", "0", "1",
+                           "--method", "naive", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["upper"] > 0
+    bad = subprocess.run([sys.executable, "-m", "lipmiq.cli", "bound", EXAMPLE, "-q", "7"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "output norm q" in bad.stderr
