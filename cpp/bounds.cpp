@@ -23,7 +23,6 @@ namespace lipmiq {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Interval step: bounds of W x + b for x in [xl, xu].
 void interval_affine(const Matrix& W, const std::vector<double>& b, const std::vector<double>& xl,
@@ -31,6 +30,25 @@ void interval_affine(const Matrix& W, const std::vector<double>& b, const std::v
                      std::vector<double>& hi) {
     lo.assign(W.rows, 0.0);
     hi.assign(W.rows, 0.0);
+    bool finite = true;
+    for (std::size_t i = 0; i < W.cols; ++i) finite &= std::isfinite(xl[i]) && std::isfinite(xu[i]);
+    if (finite) {
+        // Midpoint-radius form: two vectorisable dot products per row.
+        std::vector<double> mid(W.cols), rad(W.cols), aw(W.cols);
+        for (std::size_t i = 0; i < W.cols; ++i) {
+            mid[i] = 0.5 * (xl[i] + xu[i]);
+            rad[i] = 0.5 * (xu[i] - xl[i]);
+        }
+        for (std::size_t r = 0; r < W.rows; ++r) {
+            const double* w = W.row(r);
+            for (std::size_t i = 0; i < W.cols; ++i) aw[i] = std::fabs(w[i]);
+            const double c = b[r] + dot(w, mid.data(), W.cols);
+            const double d = dot(aw.data(), rad.data(), W.cols);
+            lo[r] = c - d;
+            hi[r] = c + d;
+        }
+        return;
+    }
     for (std::size_t r = 0; r < W.rows; ++r) {
         const double* w = W.row(r);
         double l = b[r], u = b[r];
@@ -95,39 +113,32 @@ Relaxation relax(const LayerBounds& z) {
 
 double dual_norm(const double* a, std::size_t n, double p) {
     // ||a||_{p*} with 1/p + 1/p* = 1
-    double s = 0.0;
-    if (p == 1.0) {
-        for (std::size_t i = 0; i < n; ++i) s = std::max(s, std::fabs(a[i]));
-    } else if (p == 2.0) {
-        for (std::size_t i = 0; i < n; ++i) s += a[i] * a[i];
-        s = std::sqrt(s);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) s += std::fabs(a[i]);
-    }
-    return s;
+    if (p == 1.0) return amax(a, n);
+    if (p == 2.0) return std::sqrt(dot(a, a, n));
+    return asum(a, n);
 }
 
-// Concretise rows of A x + d over the domain; upper == true gives max, else min.
+// Concretise the rows of A x + d over the input set (box hull [hl, hu], and the ball when
+// present; the tighter value is kept).  upper: maxima into hi; lower: minima into lo.
 void concretise(const Matrix& A, const std::vector<double>& d, const InputDomain& dom,
                 const std::vector<double>& hl, const std::vector<double>& hu, bool upper,
                 std::vector<double>& out) {
+    const std::size_t n = A.cols;
+    std::vector<double> mid(n), rad(n), aa(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        mid[i] = 0.5 * (hl[i] + hu[i]);
+        rad[i] = 0.5 * (hu[i] - hl[i]);
+    }
     out.resize(A.rows);
     for (std::size_t r = 0; r < A.rows; ++r) {
         const double* a = A.row(r);
-        double box = d[r];
-        for (std::size_t i = 0; i < A.cols; ++i) {
-            const double c = a[i];
-            if (upper)
-                box += c >= 0 ? c * hu[i] : c * hl[i];
-            else
-                box += c >= 0 ? c * hl[i] : c * hu[i];
-        }
-        double v = box;
+        for (std::size_t i = 0; i < n; ++i) aa[i] = std::fabs(a[i]);
+        const double c = d[r] + dot(a, mid.data(), n), w = dot(aa.data(), rad.data(), n);
+        double v = upper ? c + w : c - w;
         if (dom.has_ball) {
-            double ctr = d[r];
-            for (std::size_t i = 0; i < A.cols; ++i) ctr += a[i] * dom.center[i];
-            const double rad = dom.radius * dual_norm(a, A.cols, dom.ball_norm);
-            v = upper ? std::min(box, ctr + rad) : std::max(box, ctr - rad);
+            const double ctr = d[r] + dot(a, dom.center.data(), n);
+            const double br = dom.radius * dual_norm(a, n, dom.ball_norm);
+            v = upper ? std::min(v, ctr + br) : std::max(v, ctr - br);
         }
         out[r] = v;
     }

@@ -80,6 +80,11 @@ void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std
                  const double* M, std::size_t ldm, std::size_t ncols, double* out,
                  std::size_t ldo, bool accumulate, std::size_t group = 0);
 
+// Reductions with 8 independent partial sums (vectorisable without -ffast-math).
+double dot(const double* a, const double* b, std::size_t n);
+double asum(const double* a, std::size_t n);  // sum |a_i|
+double amax(const double* a, std::size_t n);  // max |a_i|
+
 // Symmetric eigen-decomposition by cyclic Jacobi: A (k x k, row-major, destroyed);
 // on return evals[i] and column i of evecs (row-major k x k) are the eigen-pairs.
 void jacobi_eigen(std::vector<double>& A, std::size_t k, std::vector<double>& evals,

@@ -18,6 +18,11 @@ namespace {
 constexpr std::size_t kPanel = 144;  // columns of M per packed panel (nidx x 144 doubles fits L2)
 
 #if defined(__GNUC__)
+#if !defined(__clang__)
+// The vector helpers below are always inlined into functions of one ISA; the ABI note about
+// passing 256-bit vectors between differently compiled functions does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 #define LIPMIQ_INLINE inline __attribute__((always_inline))
 
 typedef double v4d __attribute__((vector_size(32)));
@@ -159,12 +164,23 @@ LIPMIQ_INLINE void gemm_body(const GemmArgs& g, std::size_t nrows) {
         for (std::size_t g0 = 0; g0 < nrows; g0 += grp) {
             const std::size_t g1 = std::min(nrows, g0 + grp);
             std::size_t r = g0;
-            for (; r + 4 <= g1; r += 4) row_block<V, 4, NV>(g, w, r, pc0, pc1);
-            if (r + 2 <= g1) {
-                row_block<V, 2, NV>(g, w, r, pc0, pc1);
-                r += 2;
+            // blocks of 4 rows; a remainder of 1 or 2 after some 4-blocks becomes 3 + 2 / 3 + 3
+            const std::size_t len = g1 - g0, rem = len % 4;
+            const std::size_t n4 = (len >= 4 && (rem == 1 || rem == 2)) ? len / 4 - 1 : len / 4;
+            for (std::size_t q = 0; q < n4; ++q, r += 4) row_block<V, 4, NV>(g, w, r, pc0, pc1);
+            while (r < g1) {
+                const std::size_t left = g1 - r;
+                if (left >= 3) {
+                    row_block<V, 3, NV>(g, w, r, pc0, pc1);
+                    r += 3;
+                } else if (left == 2) {
+                    row_block<V, 2, NV>(g, w, r, pc0, pc1);
+                    r += 2;
+                } else {
+                    row_block<V, 1, NV>(g, w, r, pc0, pc1);
+                    r += 1;
+                }
             }
-            if (r < g1) row_block<V, 1, NV>(g, w, r, pc0, pc1);
         }
     }
 }
@@ -212,6 +228,37 @@ void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std
         }
     }
 #endif
+}
+
+double dot(const double* a, const double* b, std::size_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+double asum(const double* a, std::size_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += std::fabs(a[i + k]);
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; ++i) s += std::fabs(a[i]);
+    return s;
+}
+
+double amax(const double* a, std::size_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] = std::max(acc[k], std::fabs(a[i + k]));
+    double s = 0.0;
+    for (int k = 0; k < 8; ++k) s = std::max(s, acc[k]);
+    for (; i < n; ++i) s = std::max(s, std::fabs(a[i]));
+    return s;
 }
 
 void jacobi_eigen(std::vector<double>& A, std::size_t k, std::vector<double>& evals,

@@ -35,16 +35,9 @@ struct SplitMix64 {
 };
 
 double vnorm(const double* y, std::size_t n, double q) {
-    double s = 0.0;
-    if (q == 1.0) {
-        for (std::size_t i = 0; i < n; ++i) s += std::fabs(y[i]);
-    } else if (q == 2.0) {
-        for (std::size_t i = 0; i < n; ++i) s += y[i] * y[i];
-        s = std::sqrt(s);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) s = std::max(s, std::fabs(y[i]));
-    }
-    return s;
+    if (q == 1.0) return asum(y, n);
+    if (q == 2.0) return std::sqrt(dot(y, y, n));
+    return amax(y, n);
 }
 
 inline double sgn(double x) { return x < 0 ? -1.0 : 1.0; }  // sign with sign(0) = +1
@@ -110,9 +103,7 @@ double ascend(const double* Mt, std::size_t d, std::size_t r, bool two, std::vec
         for (double& v : y) v = two ? v : sgn(v);
         for (std::size_t j = 0; j < d; ++j) {
             const double* c = Mt + j * r;
-            double acc = 0.0;
-            for (std::size_t i = 0; i < r; ++i) acc += c[i] * y[i];
-            s2[j] = sgn(acc);
+            s2[j] = sgn(dot(c, y.data(), r));
         }
         if (s2 == s) break;
         std::vector<double> y2;
@@ -174,11 +165,7 @@ void two_two(const double* A, std::size_t m, std::size_t n, double* v) {
     std::vector<double> G(k * k, 0.0);
     if (left) {
         for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = i; j < m; ++j) {
-                double s = 0.0;
-                for (std::size_t t = 0; t < n; ++t) s += A[i * n + t] * A[j * n + t];
-                G[i * k + j] = G[j * k + i] = s;
-            }
+            for (std::size_t j = i; j < m; ++j) G[i * k + j] = G[j * k + i] = dot(A + i * n, A + j * n, n);
     } else {
         for (std::size_t t = 0; t < m; ++t) {
             const double* a = A + t * n;
@@ -210,11 +197,7 @@ void two_two(const double* A, std::size_t m, std::size_t n, double* v) {
         double nx = vnorm(x.data(), n, 2.0);
         if (nx == 0.0) break;
         for (double& a : x) a /= nx;
-        for (std::size_t i = 0; i < m; ++i) {
-            double s = 0.0;
-            for (std::size_t t = 0; t < n; ++t) s += A[i * n + t] * x[t];
-            y[i] = s;
-        }
+        for (std::size_t i = 0; i < m; ++i) y[i] = dot(A + i * n, x.data(), n);
         std::vector<double> x2(n, 0.0);
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t t = 0; t < n; ++t) x2[t] += y[i] * A[i * n + t];
@@ -240,8 +223,7 @@ void two_two(const double* A, std::size_t m, std::size_t n, double* v) {
 // One matrix. Returns exact flag; fills v (n) and norm.
 bool one_norm(const double* A, std::size_t m, std::size_t n, double p, double q, int max_enum,
               int restarts, std::uint64_t seed, double& norm, double* v) {
-    bool zero = true;
-    for (std::size_t i = 0; i < m * n && zero; ++i) zero = (A[i] == 0.0);
+    const bool zero = amax(A, m * n) == 0.0;
     std::fill(v, v + n, 0.0);
     if (zero) {
         norm = 0.0;
@@ -250,14 +232,20 @@ bool one_norm(const double* A, std::size_t m, std::size_t n, double p, double q,
     }
     bool exact = true;
     if (p == 1.0) {
-        std::size_t jb = 0;
-        double best = -1.0;
-        std::vector<double> col(m);
-        for (std::size_t j = 0; j < n; ++j) {
-            for (std::size_t i = 0; i < m; ++i) col[i] = A[i * n + j];
-            const double c = vnorm(col.data(), m, q);
-            if (c > best) best = c, jb = j;
+        // column q-norms accumulated row by row (contiguous, vectorisable)
+        std::vector<double> col(n, 0.0);
+        for (std::size_t i = 0; i < m; ++i) {
+            const double* a = A + i * n;
+            if (q == 1.0)
+                for (std::size_t j = 0; j < n; ++j) col[j] += std::fabs(a[j]);
+            else if (q == 2.0)
+                for (std::size_t j = 0; j < n; ++j) col[j] += a[j] * a[j];
+            else
+                for (std::size_t j = 0; j < n; ++j) col[j] = std::max(col[j], std::fabs(a[j]));
         }
+        std::size_t jb = 0;
+        for (std::size_t j = 1; j < n; ++j)
+            if (col[j] > col[jb]) jb = j;
         v[jb] = 1.0;
     } else if (q == kInf) {
         const double pstar = (p == 2.0) ? 2.0 : 1.0;  // p = inf -> 1, p = 2 -> 2
@@ -310,11 +298,7 @@ bool one_norm(const double* A, std::size_t m, std::size_t n, double p, double q,
     }
     canonical_sign(v, n);
     std::vector<double> y(m, 0.0);
-    for (std::size_t i = 0; i < m; ++i) {
-        double s = 0.0;
-        for (std::size_t j = 0; j < n; ++j) s += A[i * n + j] * v[j];
-        y[i] = s;
-    }
+    for (std::size_t i = 0; i < m; ++i) y[i] = dot(A + i * n, v, n);
     norm = vnorm(y.data(), m, q) / vnorm(v, n, p);
     return exact;
 }
