@@ -97,8 +97,13 @@ def add_exclusion(model: Model, plan: Plan, x: List) -> List[Tuple[int, int, obj
     return picks
 
 
-def add_direction(model: Model, n: int, p: float, break_symmetry: bool):
-    """v with ||v||_p <= 1 as expressions; vertices only for p in {1, inf} (the objective is convex in v)."""
+def add_direction(model: Model, n: int, p: float, break_symmetry: bool, fixed: Optional[np.ndarray] = None):
+    """v with ||v||_p <= 1 as expressions; vertices only for p in {1, inf} (the objective is convex in v).
+
+    `fixed` pins v to constants (e.g. e_i for a Jacobian entry); then no variable is created.
+    """
+    if fixed is not None:
+        return [Expr({Term(): float(c)}) if c else Expr({}) for c in np.asarray(fixed, dtype=np.float64)], {}
     if math.isinf(p):
         s = [model.addVar(name=f"vs{i}", vtype="B") for i in range(n)]
         if break_symmetry:
@@ -149,9 +154,18 @@ def add_hidden_layer(model: Model, k: int, layer: HiddenLayer, a_prev: List, u_p
     return a_out, u_out, g_out
 
 
-def add_objective(model: Model, y: List, ylo: np.ndarray, yhi: np.ndarray, q: float, encoding: str):
-    """A variable t <= ||y||_q (t <= ||y||_2^2 for q = 2), to be maximised; returns (t, choice binaries)."""
+def add_objective(model: Model, y: List, ylo: np.ndarray, yhi: np.ndarray, q: float, encoding: str,
+                  sign: Optional[float] = None):
+    """A variable t <= ||y||_q (t <= ||y||_2^2 for q = 2), to be maximised; returns (t, choice binaries).
+
+    `sign` (scalar y only) makes it the signed linear t <= sign * y_0 instead of a norm (may be negative).
+    """
     m = len(y)
+    if sign is not None:
+        lo, hi = sorted((sign * float(ylo[0]), sign * float(yhi[0])))
+        t = model.addVar(name="obj", lb=lo, ub=hi)
+        model.addCons(t - sign * y[0] <= 0, name="obj_def")
+        return t, {}
     big = np.maximum(np.abs(ylo), np.abs(yhi))
     if q == 2.0:
         t = model.addVar(name="obj", lb=0.0, ub=float(np.sum(big ** 2)))
@@ -198,9 +212,15 @@ class Point:
 
 
 class Formulation:
-    """The MIQCQP of a Plan for (p, q); `strict` puts the eps margin on every unstable neuron."""
+    """The MIQCQP of a Plan for (p, q); `strict` puts the eps margin on every unstable neuron.
 
-    def __init__(self, plan: Plan, p: float, q: float, strict: bool, encoding: str = "quadratic"):
+    Optional: `direction` fixes v (constants) and `sign` replaces the norm objective by sign * y_0 for a
+    scalar output, so the model maximises one signed Jacobian entry (monotonicity); read its objective
+    directly (to_norm clips at 0).
+    """
+
+    def __init__(self, plan: Plan, p: float, q: float, strict: bool, encoding: str = "quadratic",
+                 direction: Optional[np.ndarray] = None, sign: Optional[float] = None):
         if encoding not in ENCODINGS:
             from ..errors import InputError
 
@@ -212,7 +232,7 @@ class Formulation:
         self.x = add_input(model, plan)
         self.exclusion = add_exclusion(model, plan, self.x) if plan.exclusion is not None else []
         sym_in_objective = not self.squared
-        self.v, self.v_vars = add_direction(model, plan.n_dir, p, break_symmetry=not sym_in_objective)
+        self.v, self.v_vars = add_direction(model, plan.n_dir, p, break_symmetry=not sym_in_objective, fixed=direction)
         a_prev, u_prev = list(self.x), list(self.v) + [0.0] * (len(self.x) - plan.n_dir)
         u_prev = [u if isinstance(u, Expr) else Expr({}) for u in u_prev]
         self.g: List[List] = []
@@ -225,7 +245,7 @@ class Formulation:
             nz = np.flatnonzero(row)
             model.addCons(affine(row[nz], [u_prev[j] for j in nz]) - yi == 0, name=f"ydef{i}")
             self.y.append(yi)
-        self.t, self.obj_vars = add_objective(model, self.y, plan.ylo, plan.yhi, 2.0 if self.squared else math.inf if len(self.y) == 1 else q, encoding)
+        self.t, self.obj_vars = add_objective(model, self.y, plan.ylo, plan.yhi, 2.0 if self.squared else math.inf if len(self.y) == 1 else q, encoding, sign=sign)
         model.setObjective(self.t, "maximize")
 
     def to_norm(self, objective: float) -> float:
