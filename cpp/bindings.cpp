@@ -316,6 +316,52 @@ py::tuple py_operator_norms(const py::object& Jo, double p, double q, int max_en
 
 }  // namespace
 
+// ---- patterns.cpp bindings ------------------------------------------------------------------
+namespace {
+
+py::tuple py_pattern_max(const py::object& Ao, const py::object& s0o, double r, double incumbent,
+                         std::uint64_t node_limit, double time_limit) {
+    parse_norm(r, "r");
+    darray A = as_double(Ao, "A");
+    if (A.ndim() != 2 || A.shape(1) == 0)
+        fail("A has shape " + shape_str(A) + ", expected (n, d) with d >= 1");
+    const std::size_t n = A.shape(0), d = A.shape(1);
+    std::vector<double> s0 = vec1(s0o, d, "s0", false);
+    if (!(time_limit >= 0.0)) fail("time_limit must be >= 0, got " + std::to_string(time_limit));
+    lipmiq::PatternResult res;
+    {
+        py::gil_scoped_release nogil;
+        res = lipmiq::pattern_max(A.data(), n, d, s0.data(), r, incumbent, node_limit, time_limit);
+    }
+    py::array_t<std::uint8_t> g(static_cast<py::ssize_t>(n));
+    std::copy(res.g.begin(), res.g.end(), g.mutable_data());
+    return py::make_tuple(res.value, g, res.complete, res.improved, res.nodes);
+}
+
+py::array_t<std::int32_t> py_obbt_order(const py::object& lo, const py::object& hi) {
+    darray l = as_double(lo, "lo");
+    if (l.ndim() != 1) fail("lo has shape " + shape_str(l) + ", expected (n,)");
+    const std::size_t n = l.shape(0);
+    std::vector<double> u = vec1(hi, n, "hi", false);
+    std::vector<std::int32_t> idx = lipmiq::obbt_order(l.data(), u.data(), n);
+    py::array_t<std::int32_t> out(static_cast<py::ssize_t>(idx.size()));
+    std::copy(idx.begin(), idx.end(), out.mutable_data());
+    return out;
+}
+
+void register_patterns(py::module_& mod) {
+    using namespace pybind11::literals;
+    mod.def("pattern_max", &py_pattern_max, "A"_a, "s0"_a, "r"_a, "incumbent"_a = 0.0,
+            "node_limit"_a = std::uint64_t(1) << 62, "time_limit"_a = 1e9,
+            "(value, g, complete, improved, nodes): max over g in {0,1}^n of "
+            "||s0 + sum_i g_i A[i]||_r by branch and bound (complete: value is the maximum "
+            "up to rounding; improved: value beats `incumbent` and g attains it).");
+    mod.def("obbt_order", &py_obbt_order, "lo"_a, "hi"_a,
+            "Indices of the unstable neurons (lo < 0 < hi), largest |lo| * hi first.");
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_core, mod) {
     using namespace pybind11::literals;
     mod.doc() = "lipmiq C++ core: interval/symbolic bounds, forward passes, Jacobians, operator norms";
@@ -336,4 +382,5 @@ PYBIND11_MODULE(_core, mod) {
             "restarts"_a = 8, "seed"_a = 0,
             "(norms, V, exact): per matrix an achieved ||J v||_q / ||v||_p and its direction; "
             "exact when it is the operator norm ||J||_{p->q}.");
+    register_patterns(mod);
 }

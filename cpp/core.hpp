@@ -90,4 +90,22 @@ double amax(const double* a, std::size_t n);  // max |a_i|
 void jacobi_eigen(std::vector<double>& A, std::size_t k, std::vector<double>& evals,
                   std::vector<double>& evecs);
 
+// ---- patterns.cpp -------------------------------------------------------------------------
+struct PatternResult {
+    double value = 0.0;              // max found of ||s0 + sum g_i a_i||_r
+    std::vector<std::uint8_t> g;     // its pattern (meaningful when `improved`)
+    std::uint64_t nodes = 0;
+    bool complete = false;           // the search finished: value is the maximum
+    bool improved = false;           // value beats the incumbent passed in
+};
+
+// max over g in {0,1}^n of ||s0 + sum_i g_i A[i, :]||_r (r in {1, 2, inf}) by branch and bound;
+// A : (n, d) row-major.  Subtrees that cannot beat `incumbent` are cut.
+PatternResult pattern_max(const double* A, std::size_t n, std::size_t d, const double* s0,
+                          double r, double incumbent, std::uint64_t node_limit,
+                          double time_limit);
+
+// Indices of the unstable neurons (lo < 0 < hi), most promising for an LP first (|lo| * hi).
+std::vector<std::int32_t> obbt_order(const double* lo, const double* hi, std::size_t n);
+
 }  // namespace lipmiq
