@@ -1,0 +1,91 @@
+"""Many independent `lipschitz` queries through any concurrent.futures.Executor.
+
+A local process pool by default; a Dask cluster through `distributed.Client(address).get_executor()`
+(optional extra `dask`). Results stream back in completion order with their query attached, and a
+query that fails (bad input, a crashed worker) comes back as an error message instead of being lost.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping, Optional
+
+from .errors import InputError
+from .result import Result
+
+
+@dataclass
+class BatchItem:
+    """One query's outcome: its position in the input, the query itself, and a result or an error."""
+
+    index: int
+    query: Mapping[str, Any]
+    result: Optional[Result] = None
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_query(query: Mapping[str, Any]) -> Result:
+    """Run one query (the keyword arguments of `lipschitz`) in a worker."""
+    from .api import lipschitz
+
+    if not isinstance(query, Mapping):
+        raise InputError(f"a query must be a dict of lipschitz() keyword arguments, got {type(query).__name__}")
+    if "network" not in query:
+        raise InputError("a query needs a 'network' (a path or a Network)")
+    return lipschitz(**dict(query))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def dask_client(address: str) -> Any:
+    """A distributed.Client of the Dask scheduler at `address` (optional extra `dask`); use
+    `client.get_executor()` for `batch` and `client.close()` when done."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("a Dask scheduler needs the distributed package: pip install 'lipmiq[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"cannot connect to the Dask scheduler at {address!r} ({_describe(exc)})") from None
+
+
+def batch(queries: Iterable[Mapping[str, Any]], executor: Optional[cf.Executor] = None,
+          max_workers: int = 2) -> Iterator[BatchItem]:
+    """Yield a BatchItem per query, in completion order; every query comes back exactly once.
+
+    Without `executor`, a local process pool of `max_workers` processes is created and shut down here;
+    a given executor is left running (its owner shuts it down).
+    """
+    try:
+        items = list(queries)
+    except TypeError:
+        raise InputError(f"queries must be an iterable of dicts, got {type(queries).__name__}") from None
+    own = executor is None
+    if own:
+        if int(max_workers) < 1:
+            raise InputError(f"max_workers must be >= 1, got {max_workers!r}")
+        executor = cf.ProcessPoolExecutor(max_workers=int(max_workers), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {}
+        for index, query in enumerate(items):
+            try:
+                futures[executor.submit(run_query, query)] = index
+            except Exception as exc:  # e.g. a query that cannot be pickled: reported, not lost
+                yield BatchItem(index, query, error=f"not submitted: {_describe(exc)}")
+        for future in cf.as_completed(futures):
+            index = futures[future]
+            try:
+                yield BatchItem(index, items[index], result=future.result())
+            except Exception as exc:  # the worker raised, or died
+                yield BatchItem(index, items[index], error=_describe(exc))
+    finally:
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)

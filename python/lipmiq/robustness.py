@@ -1,0 +1,151 @@
+"""Certified robustness radius of a classifier at an input, from local Lipschitz bounds of its margins.
+
+With k the predicted class at x0 and margins m_j = f_k(x0) - f_j(x0) > 0, let L_j(R) be a certified
+upper bound on the Lipschitz constant (input p-norm) of f_k - f_j on the ball B_p(x0, R). Along the
+segment from x0 to any x in that (convex) ball, f_k(x) - f_j(x) >= m_j - L_j(R) ||x - x0||_p, so the
+class cannot change for ||x - x0||_p < min(R, min_j m_j / L_j(R)). That radius is valid for every R;
+the best R is the fixed point R = min_j m_j / L_j(R), searched for by growing and bisecting R.
+The first R is the radius from global bounds (the product of layer norms), valid everywhere.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+import numpy as np
+
+from .api import lipschitz
+from .domain import Ball, Global
+from .errors import InputError
+from .io import load
+from .norms import norm_name, parse_norm
+
+SAFETY = 1e-9  # relative shrink of every radius against rounding of margins and divisions
+
+
+@dataclass
+class MarginBound:
+    """The bound used for one rival class j: margin m_j and the Lipschitz bounds of f_k - f_j."""
+
+    rival: int
+    margin: float
+    lower: float
+    upper: float
+
+    def to_dict(self) -> dict:
+        return {"class": self.rival, "margin": self.margin, "lipschitz_lower": self.lower,
+                "lipschitz_upper": self.upper if math.isfinite(self.upper) else "inf"}
+
+
+@dataclass
+class RadiusResult:
+    """Every x with ||x - center||_p < radius is classified as `label` (certified)."""
+
+    radius: float
+    label: int
+    p: float
+    center: np.ndarray
+    ball_radius: float                       # the R whose local bounds gave `radius` (inf: global bounds)
+    bounds: List[MarginBound]
+    rounds: List[List[float]] = field(default_factory=list)   # [[R, min_j m_j / L_j(R)], ...]
+    time_s: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "radius": self.radius, "label": self.label, "p": norm_name(self.p),
+            "center": np.asarray(self.center).tolist(),
+            "ball_radius": self.ball_radius if math.isfinite(self.ball_radius) else "inf",
+            "bounds": [b.to_dict() for b in self.bounds],
+            "rounds": [[r if math.isfinite(r) else "inf", v] for r, v in self.rounds],
+            "time_s": self.time_s, "message": self.message,
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: float, method: str,
+               time_limit: float, options: dict) -> tuple:
+    """min_j m_j / L_j on `domain` and the per-class bounds (an unbounded L_j gives radius 0)."""
+    bounds = []
+    rivals = [j for j in range(margins.size) if j != label]
+    start = time.perf_counter()
+    for done, j in enumerate(rivals):
+        c = np.zeros(margins.size)
+        c[label], c[j] = 1.0, -1.0
+        share = max((time_limit - (time.perf_counter() - start)) / (len(rivals) - done), 0.05)
+        res = lipschitz(net, domain, p=p, q=p, output=c, method=method, time_limit=share, **options)
+        bounds.append(MarginBound(j, float(margins[j]), res.lower, res.upper))
+    ratios = [b.margin / b.upper if b.upper > 0 else math.inf for b in bounds]
+    return min(ratios) * (1.0 - SAFETY), bounds
+
+
+def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 60.0, method: str = "miqcqp",
+                     max_rounds: int = 8, rtol: float = 1e-3, **options: Any) -> RadiusResult:
+    """The largest radius (searched over balls B_p(x0, R)) within which the predicted class is certified.
+
+    `time_limit` covers the whole search; each round spends an equal share of what is left on the
+    margins' local Lipschitz bounds (`method` and `options` are passed to `lipschitz`).
+    """
+    start = time.perf_counter()
+    net = load(network)
+    p = parse_norm(p, "input norm p")
+    if net.output_dim < 2:
+        raise InputError(f"a classifier needs at least 2 outputs, the network has {net.output_dim}")
+    try:
+        x0 = np.asarray(x0, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError("the center must be a vector of numbers") from None
+    if x0.size != net.input_dim:
+        raise InputError(f"the center has {x0.size} entries but the network has {net.input_dim} inputs")
+    if not np.all(np.isfinite(x0)):
+        raise InputError("the center has non-finite entries")
+    if not float(time_limit) > 0:
+        raise InputError(f"time limit must be > 0 seconds, got {time_limit!r}")
+    if int(max_rounds) < 1:
+        raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
+    scores = net(x0)
+    label = int(np.argmax(scores))
+    margins = scores[label] - scores
+    result = RadiusResult(0.0, label, p, x0, math.inf, [], time_s=0.0)
+    if np.sort(margins)[1] <= 0:
+        result.message = "a tie between the top classes at the center: no positive radius"
+        result.time_s = time.perf_counter() - start
+        return result
+
+    def remaining() -> float:
+        return float(time_limit) - (time.perf_counter() - start)
+
+    rounds = int(max_rounds) + 1
+    r, bounds = _radius_at(net, x0, label, margins, Global(), p, "naive", max(remaining(), 0.05), {})
+    result.radius, result.bounds = r, bounds
+    result.rounds.append([math.inf, r])
+    best, hi = r, math.inf          # best: certified radius; hi: a ball size known to be too large
+    R = 2.0 * r if math.isfinite(r) and r > 0 else 1.0
+    for done in range(1, rounds):
+        if remaining() <= 0.05:
+            result.message = "time limit reached"
+            break
+        share = remaining() / (rounds - done)
+        r, bounds = _radius_at(net, x0, label, margins, Ball(x0, R, p), p, method, share, dict(options))
+        result.rounds.append([R, r])
+        if min(R, r) > best:
+            best = min(R, r)
+            result.radius, result.bounds, result.ball_radius = best, bounds, R
+        if r >= R:   # the whole ball is certified: a larger one may be too
+            nxt = r if math.isinf(hi) else min(r, 0.5 * (R + hi))
+        else:        # the ball is too large for its own bounds: shrink towards the certified part
+            hi = R
+            nxt = 0.5 * (best + hi)
+        if nxt <= best * (1.0 + rtol) or (math.isfinite(hi) and hi <= best * (1.0 + rtol)):
+            result.message = "converged"
+            break
+        R = nxt
+    else:
+        result.message = result.message or f"stopped after {max_rounds} rounds"
+    result.time_s = time.perf_counter() - start
+    return result
