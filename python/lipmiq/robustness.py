@@ -85,7 +85,7 @@ def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: 
 
 
 def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 60.0, method: str = "miqcqp",
-                     max_rounds: int = 8, rtol: float = 1e-3, **options: Any) -> RadiusResult:
+                     max_rounds: int = 8, rtol: float = 1e-2, **options: Any) -> RadiusResult:
     """The largest radius (searched over balls B_p(x0, R)) within which the predicted class is certified.
 
     `time_limit` covers the whole search; each round spends an equal share of what is left on the
