@@ -89,22 +89,33 @@ class MonotoneResult:
         return json.dumps(self.to_dict(), **kwargs)
 
 
+def _interval_matvec(W: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Enclosure of W u for lo <= u <= hi, safe against float rounding and sign-exact: a sum whose
+    terms are all <= 0 (>= 0) keeps an upper (lower) bound of exactly 0."""
+    Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+    out = []
+    for T in (Wp * hi[None, :] + Wn * lo[None, :], Wp * lo[None, :] + Wn * hi[None, :]):  # upper, lower terms
+        total = T.sum(axis=1)
+        err = ROUND_REL * np.abs(T).sum(axis=1)
+        pos = np.maximum(T, 0.0).sum(axis=1) * (1.0 + ROUND_REL)
+        neg = np.minimum(T, 0.0).sum(axis=1) * (1.0 + ROUND_REL)
+        out.append((total, err, pos, neg))
+    (hs, he, hp, _), (ls, le, _, ln) = out
+    return np.maximum(ls - le, ln), np.minimum(hs + he, hp)
+
+
 def entry_intervals(plan: Plan, index: int) -> Tuple[float, float]:
     """Interval bounds of W_k u_{k-1} with u_0 = e_index; stores them as the plan's direction bounds."""
     W_first = plan.layers[0].W if plan.layers else plan.W_out
     lo = hi = W_first[:, index].astype(np.float64)
     for k, layer in enumerate(plan.layers):
         if k > 0:
-            Wp, Wn = np.maximum(layer.W, 0), np.minimum(layer.W, 0)
-            err = ROUND_REL * (Wp @ np.abs(ulo) + Wp @ np.abs(uhi) - Wn @ np.abs(ulo) - Wn @ np.abs(uhi))
-            lo, hi = Wp @ ulo + Wn @ uhi - err, Wp @ uhi + Wn @ ulo + err
+            lo, hi = _interval_matvec(layer.W, ulo, uhi)
         layer.wlo, layer.whi = lo, hi
         ulo = np.where(layer.active, lo, np.minimum(lo, 0.0))
         uhi = np.where(layer.active, hi, np.maximum(hi, 0.0))
     if plan.layers:
-        Wp, Wn = np.maximum(plan.W_out, 0), np.minimum(plan.W_out, 0)
-        err = ROUND_REL * (Wp @ np.abs(ulo) + Wp @ np.abs(uhi) - Wn @ np.abs(ulo) - Wn @ np.abs(uhi))
-        plan.ylo, plan.yhi = Wp @ ulo + Wn @ uhi - err, Wp @ uhi + Wn @ ulo + err
+        plan.ylo, plan.yhi = _interval_matvec(plan.W_out, ulo, uhi)
     else:
         plan.ylo, plan.yhi = lo.copy(), hi.copy()
     return float(plan.ylo[0]), float(plan.yhi[0])
