@@ -7,6 +7,7 @@ from ..formulation.plan import build_plan
 from ..query import Problem
 from ..solver.search import Search
 from ..tracker import Tracker
+from .enumerate import pattern_search
 from .naive import naive_upper
 from .sample import sample_lower
 
@@ -16,6 +17,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
     if tracker.exact:
         return "optimal", "sampling met the product bound"
+    if pattern_search(problem, tracker, min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
+        return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     plan = build_plan(problem, options.get("tighten", "symbolic"))
     search = Search(problem, plan, tracker, options.get("encoding", "quadratic"),
                     float(options.get("gap", 1e-7)), int(options.get("seed", 0)))
