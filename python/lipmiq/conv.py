@@ -11,6 +11,13 @@ from .errors import InputError
 MAX_DENSE_ENTRIES = 50_000_000
 
 
+def check_dense_size(rows: int, cols: int, where: str) -> None:
+    """Refuse a dense layer too large to build, before allocating it."""
+    if rows * cols > MAX_DENSE_ENTRIES:
+        raise InputError(f"{where}: the unrolled dense layer would be {rows} x {cols}, "
+                         f"above the limit of {MAX_DENSE_ENTRIES} entries")
+
+
 def _pair(value: object, what: str, where: str, minimum: int) -> Tuple[int, int]:
     """An (h, w) pair of ints from an int or a 1/2-sequence; values below `minimum` are refused."""
     items = [value, value] if np.isscalar(value) else list(value)  # type: ignore[arg-type]
@@ -66,9 +73,7 @@ def conv2d_matrix(weight: np.ndarray, bias: Optional[np.ndarray], input_shape: S
                          f"with pads {pad4}: output would be {(O, ho, wo)}")
     _, H, W = shape
     rows, cols = O * ho * wo, C * H * W
-    if rows * cols > MAX_DENSE_ENTRIES:
-        raise InputError(f"{where}: the unrolled dense layer would be {rows} x {cols}, "
-                         f"above the limit of {MAX_DENSE_ENTRIES} entries")
+    check_dense_size(rows, cols, where)
     if bias is None:
         bias = np.zeros(O)
     bias = np.asarray(bias, dtype=np.float64).reshape(-1)

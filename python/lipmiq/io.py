@@ -177,7 +177,7 @@ def from_torch(module: Any, name: str = "torch", input_shape: Optional[Sequence[
     return chain.network()
 
 
-_STATE_KEY = re.compile(r"(.*?)(\d+)\.(weight|bias)")
+_STATE_KEY = re.compile(r"((?:.*\.)?)(\d+)\.(weight|bias)")
 
 
 def from_state_dict(state: Dict[str, Any], name: str = "state_dict") -> Network:

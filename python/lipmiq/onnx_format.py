@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .conv import conv2d_matrix
+from .conv import check_dense_size, conv2d_matrix
 from .errors import InputError
 from .io import AffineChain, require
 from .network import Network
@@ -56,6 +56,7 @@ def _matmul_data_left(B: np.ndarray, shape: Shape, where: str) -> Tuple[np.ndarr
     B2 = B.reshape(B.shape[0], -1)
     rows = int(np.prod(shape[:-1]))
     out = shape[:-1] + B.shape[1:]
+    check_dense_size(rows * B2.shape[1], rows * B2.shape[0], where)
     return np.kron(np.eye(rows), B2.T), out
 
 
@@ -68,6 +69,7 @@ def _matmul_data_right(A: np.ndarray, shape: Shape, where: str) -> Tuple[np.ndar
     if len(shape) == 1:
         return A2, A.shape[:-1]
     lead, cols = int(np.prod(shape[:-2])), shape[-1]
+    check_dense_size(lead * A2.shape[0] * cols, lead * k * cols, where)
     return np.kron(np.eye(lead), np.kron(A2, np.eye(cols))), shape[:-2] + A.shape[:-1] + (cols,)
 
 
@@ -116,9 +118,6 @@ class _Lowering:
                 text = d.dim_param or "?"
                 raise InputError(f"{self.name}: input '{value.name}' has an unknown size '{text}' in dimension {i}; "
                                  "only the leading batch dimension may be symbolic")
-        if dims and len(dims) > 1 and dims[0] != 1:
-            raise InputError(f"{self.name}: input '{value.name}' has a fixed batch size {dims[0]} (shape {dims}); "
-                             "export the model with batch size 1 or a symbolic batch dimension")
         return tuple(dims)
 
     def split(self, node: Any, where: str) -> Tuple[Optional[int], List[Optional[np.ndarray]]]:

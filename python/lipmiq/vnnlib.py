@@ -170,8 +170,8 @@ class _Spec:
                     raise InputError(f"{self.path}: input X_{i} (declared on line {self.declared[f'X_{i}']}) "
                                      f"has no {side} bound; a box needs both")
             if self.lo[i] > self.hi[i]:
-                raise InputError(f"{self.path}: input X_{i} has contradictory bounds: lower {self.lo[i]!r} "
-                                 f"(line {self.lo_line[i]}) is above upper {self.hi[i]!r} (line {self.hi_line[i]})")
+                raise InputError(f"{self.path}: input X_{i} has contradictory bounds: lower {float(self.lo[i])!r} "
+                                 f"(line {self.lo_line[i]}) is above upper {float(self.hi[i])!r} (line {self.hi_line[i]})")
         return Box(self.lo.copy(), self.hi.copy()).resolve(self.n)
 
     def notes(self) -> List[str]:
