@@ -158,6 +158,8 @@ def _print_human(result, network_path: str) -> None:
 
 
 def _bound(args: argparse.Namespace) -> int:
+    if args.history and not os.path.isdir(os.path.dirname(os.path.abspath(args.history))):
+        raise InputError(f"{args.history}: cannot write the history (no such directory)")
     with Progress(enabled=False if args.quiet else None) as progress:  # None: only on a terminal
         result = lipschitz(args.network, _domain(args), p=args.p, q=args.q, output=_output(args.output),
                            method=args.method, time_limit=args.time_limit, encoding=args.encoding,
