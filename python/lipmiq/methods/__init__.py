@@ -11,9 +11,11 @@ MethodFn = Callable[[Problem, Tracker, dict], Tuple[str, str]]
 
 
 def get_method(name: str) -> MethodFn:
-    from . import miqcqp, naive, sample
+    from . import enumerate as enumerate_, lipsdp, milp, miqcqp, naive, sample
 
-    methods: Dict[str, MethodFn] = {"naive": naive.run, "sample": sample.run, "miqcqp": miqcqp.run}
+    methods: Dict[str, MethodFn] = {"naive": naive.run, "sample": sample.run, "miqcqp": miqcqp.run,
+                                    "milp": milp.run, "lipsdp": lipsdp.run,
+                                    "enumerate": enumerate_.run}
     if name not in methods:
         from ..errors import InputError
 
