@@ -5,6 +5,7 @@ a reference .nnet evaluator written here follows the format's published semantic
 brute-force oracle gives the exact constant of the round-tripped networks.
 """
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -480,3 +481,14 @@ def test_load_by_suffix(tmp_path):
     for name in ("net.h5", "net"):
         with pytest.raises(InputError, match="unknown network format.*supported: .npz, .onnx, .nnet, .pt, .pth"):
             lipmiq.load(str(tmp_path / name))
+
+
+def test_missing_extras_name_the_extra(tmp_path, monkeypatch):
+    _torch()
+    (tmp_path / "m.onnx").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    with pytest.raises(InputError, match=r"pip install 'lipmiq\[onnx\]'"):
+        lipmiq.load(str(tmp_path / "m.onnx"))
+    monkeypatch.setitem(sys.modules, "torch.nn", None)
+    with pytest.raises(InputError, match=r"pip install 'lipmiq\[torch\]'"):
+        lipmiq.from_torch(object())

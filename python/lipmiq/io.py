@@ -43,7 +43,6 @@ class AffineChain:
         self.biases: List[np.ndarray] = []
         self.pending: Optional[Tuple[Optional[np.ndarray], np.ndarray]] = None  # (W or None=identity, b)
         self.pending_what = ""
-        self.last_relu = ""
 
     def affine(self, W: Optional[np.ndarray], b: Optional[np.ndarray], what: str) -> None:
         """Apply x -> W x + b (W None: the identity; b None: zero)."""
@@ -77,14 +76,13 @@ class AffineChain:
         self.weights.append(np.eye(self.dim) if W is None else W)  # type: ignore[arg-type]
         self.biases.append(b)
         self.pending = None
-        self.last_relu = what
 
     def network(self) -> Network:
         """The Network x_k = relu(W_k x + b_k), f = W_L x + b_L built so far."""
         if self.pending is None:
-            if self.strict or not self.weights:
-                if not self.weights:
-                    raise InputError(f"{self.name}: no affine layer found")
+            if not self.weights:
+                raise InputError(f"{self.name}: no affine layer found")
+            if self.strict:
                 raise InputError(f"{self.name}: the network ends with a ReLU; lipmiq expects a final Linear layer")
             self.affine(None, None, "identity")
         W, b = self.pending  # type: ignore[misc]

@@ -174,6 +174,8 @@ class _Lowering:
 
 
 def _constant(low: _Lowering, node: Any, position: Any, values: Any, where: str) -> None:
+    if len(node.output) != 1:
+        raise InputError(f"{where}: expected one output, got {len(node.output)}")
     attrs = _attrs(node)
     if "value" in attrs:
         value = _const_array(attrs["value"], where)
