@@ -78,3 +78,52 @@ def test_console_script_subprocess():
     bad = subprocess.run([sys.executable, "-m", "lipmiq.cli", "bound", EXAMPLE, "-q", "7"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "output norm q" in bad.stderr
+
+
+VNNLIB = """; the unit box for iris, and an output property that does not restrict the inputs
+(declare-const X_0 Real)
+(declare-const X_1 Real)
+(declare-const X_2 Real)
+(declare-const X_3 Real)
+(declare-const Y_0 Real)
+(assert (>= X_0 0.0))
+(assert (<= X_0 1.0))
+(assert (>= X_1 0.0))
+(assert (<= X_1 1.0))
+(assert (>= X_2 0.25))
+(assert (<= X_2 1.0))
+(assert (>= X_3 0.0))
+(assert (<= X_3 0.5))
+(assert (<= Y_0 0.5))
+"""
+
+
+def test_vnnlib_domain(tmp_path, capsys):
+    spec = tmp_path / "prop.vnnlib"
+    spec.write_text(VNNLIB)
+    code, out, err = run_cli(["bound", EXAMPLE, "--vnnlib", str(spec), "--method", "naive", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["domain"] == {"box": {"lo": [0.0, 0.0, 0.25, 0.0], "hi": [1.0, 1.0, 1.0, 0.5]}}
+    assert "ignored 1 output constraint" in err
+    code, out2, _ = run_cli(["bound", EXAMPLE, "--method", "naive", "--json", "--box", "0", "1"], capsys)
+    assert json.loads(out)["upper"] <= json.loads(out2)["upper"]  # a sub-box never has a larger bound
+    code, _, err = run_cli(["bound", EXAMPLE, "--vnnlib", str(spec), "--box", "0", "1"], capsys)
+    assert code == 2 and "not allowed with argument" in err
+    code, _, err = run_cli(["bound", EXAMPLE, "--vnnlib", str(tmp_path / "none.vnnlib")], capsys)
+    assert code == 2 and "no such file" in err
+
+
+def test_nnet_default_domain_is_its_input_box(tmp_path, capsys):
+    path = tmp_path / "tiny.nnet"
+    path.write_text("\n".join([
+        "// a 2-3-1 network", "2,2,1,3,", "2,3,1,", "0,",
+        "-1.0,0.0,", "1.0,4.0,", "0.0,2.0,0.0,", "1.0,2.0,1.0,",
+        "1.0,0.5,", "-1.0,1.0,", "0.5,-2.0,", "0.1,", "-0.2,", "0.3,",
+        "1.0,-1.0,2.0,", "0.0,",
+    ]) + "\n")
+    code, out, err = run_cli(["bound", str(path), "--method", "naive", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["domain"] == {"box": {"lo": [-1.0, 0.0], "hi": [1.0, 4.0]}}
+    code, out, err = run_cli(["bound", str(path), "--method", "naive", "--json", "--global"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["domain"] == {"global": True}

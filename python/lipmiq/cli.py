@@ -65,7 +65,9 @@ def _add_domain(parser: argparse.ArgumentParser) -> None:
     dom = parser.add_mutually_exclusive_group()
     dom.add_argument("--box", nargs=2, type=_number, metavar=("LO", "HI"), help="the box [LO, HI]^n")
     dom.add_argument("--center", metavar="FILE_OR_LIST", help="center of a ball domain")
-    dom.add_argument("--global", dest="global_", action="store_true", help="all of R^n (the default)")
+    dom.add_argument("--global", dest="global_", action="store_true",
+                     help="all of R^n (the default; for a .nnet network the default is its input box)")
+    dom.add_argument("--vnnlib", metavar="FILE", help="the input box of a VNN-LIB specification")
     parser.add_argument("--radius", type=_number, help="radius of the ball domain")
     parser.add_argument("--ball-norm", default="inf", help="norm of the ball domain: 1, 2 or inf (default inf)")
 
@@ -129,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _domain(args: argparse.Namespace):
+def _domain(args: argparse.Namespace, n_inputs: int):
     if args.center is not None:
         if args.radius is None:
             raise InputError("--center needs --radius")
@@ -138,6 +140,17 @@ def _domain(args: argparse.Namespace):
         raise InputError("--radius needs --center")
     if args.box is not None:
         return Box(args.box[0], args.box[1])
+    if args.vnnlib is not None:
+        from .vnnlib import read_vnnlib
+
+        box, notes = read_vnnlib(args.vnnlib, n_inputs)
+        for note in notes:
+            sys.stderr.write(f"lipmiq: note: {note}\n")
+        return box
+    if not args.global_ and args.network.lower().endswith(".nnet"):
+        from .nnet_format import load_nnet
+
+        return load_nnet(args.network)[1]
     return Global()
 
 
@@ -160,8 +173,10 @@ def _print_human(result, network_path: str) -> None:
 def _bound(args: argparse.Namespace) -> int:
     if args.history and not os.path.isdir(os.path.dirname(os.path.abspath(args.history))):
         raise InputError(f"{args.history}: cannot write the history (no such directory)")
+    net = load(args.network)
+    domain = _domain(args, net.input_dim)
     with Progress(enabled=False if args.quiet else None) as progress:  # None: only on a terminal
-        result = lipschitz(args.network, _domain(args), p=args.p, q=args.q, output=_output(args.output),
+        result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
                            method=args.method, time_limit=args.time_limit, encoding=args.encoding,
                            on_update=progress)
     if args.history:
@@ -197,7 +212,8 @@ def _radius(args: argparse.Namespace) -> int:
 def _monotone(args: argparse.Namespace) -> int:
     from .monotone import monotonicity
 
-    res = monotonicity(args.network, _domain(args), output=args.output, input=args.input,
+    net = load(args.network)
+    res = monotonicity(net, _domain(args, net.input_dim), output=args.output, input=args.input,
                        time_limit=args.time_limit, encoding=args.encoding)
     if args.json:
         print(res.to_json())
