@@ -114,3 +114,18 @@ def test_cli_radius_json(tmp_path, capsys):
     code = main(["radius", str(path), "--center", "1,2"])
     _, err = capsys.readouterr()
     assert code == 2 and "the center has 2 entries" in err and "Traceback" not in err
+
+
+def test_constant_margins_give_an_infinite_radius():
+    rng = np.random.default_rng(9)
+    W1 = rng.standard_normal((4, 2))
+    row = rng.standard_normal(4)
+    net = lipmiq.Network([W1, np.vstack([row, row])], [np.zeros(4), np.array([1.0, 0.0])])
+    res = certified_radius(net, np.array([0.1, 0.2]), p=2, time_limit=3)
+    assert res.label == 0 and res.radius == np.inf
+    assert json.loads(res.to_json())["radius"] == "inf"
+
+
+def test_bad_max_rounds():
+    with pytest.raises(lipmiq.InputError, match="max_rounds must be >= 1"):
+        certified_radius(random_classifier(0), np.zeros(3), max_rounds=0)

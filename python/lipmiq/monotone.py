@@ -19,6 +19,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from .api import _check_time_limit
 from .domain import Domain, Global
 from .errors import InputError
 from .formulation.model import Formulation
@@ -239,8 +240,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         if not 0 <= int(value) < size:
             raise InputError(f"{what} index {value} is out of range: the network has {size} {what}s")
     output, input = int(output), int(input)
-    if not float(time_limit) > 0:
-        raise InputError(f"time limit must be > 0 seconds, got {time_limit!r}")
+    time_limit = _check_time_limit(time_limit)
     problem = make_problem(net, domain, math.inf, math.inf, output)
     where = np.flatnonzero(problem.free == input)
     if where.size == 0:
@@ -258,7 +258,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
             statuses.append("optimal")
             continue
         sides_left = 2 if sign > 0 else 1
-        share = (float(time_limit) - (time.perf_counter() - start)) / sides_left
+        share = (time_limit - (time.perf_counter() - start)) / sides_left
         if share <= 0.01:
             statuses.append("time_limit")
             continue

@@ -17,13 +17,18 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from .api import lipschitz
+from .api import _check_time_limit, lipschitz
 from .domain import Ball, Global
 from .errors import InputError
 from .io import load
 from .norms import norm_name, parse_norm
 
 SAFETY = 1e-9  # relative shrink of every radius against rounding of margins and divisions
+
+
+def _num(value: float) -> Any:
+    """A float for JSON: infinities as the strings "inf" / "-inf"."""
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
 
 @dataclass
@@ -37,7 +42,7 @@ class MarginBound:
 
     def to_dict(self) -> dict:
         return {"class": self.rival, "margin": self.margin, "lipschitz_lower": self.lower,
-                "lipschitz_upper": self.upper if math.isfinite(self.upper) else "inf"}
+                "lipschitz_upper": _num(self.upper)}
 
 
 @dataclass
@@ -56,11 +61,11 @@ class RadiusResult:
 
     def to_dict(self) -> dict:
         return {
-            "radius": self.radius, "label": self.label, "p": norm_name(self.p),
+            "radius": _num(self.radius), "label": self.label, "p": norm_name(self.p),
             "center": np.asarray(self.center).tolist(),
-            "ball_radius": self.ball_radius if math.isfinite(self.ball_radius) else "inf",
+            "ball_radius": _num(self.ball_radius),
             "bounds": [b.to_dict() for b in self.bounds],
-            "rounds": [[r if math.isfinite(r) else "inf", v] for r, v in self.rounds],
+            "rounds": [[_num(r), _num(v)] for r, v in self.rounds],
             "time_s": self.time_s, "message": self.message,
         }
 
@@ -104,9 +109,8 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         raise InputError(f"the center has {x0.size} entries but the network has {net.input_dim} inputs")
     if not np.all(np.isfinite(x0)):
         raise InputError("the center has non-finite entries")
-    if not float(time_limit) > 0:
-        raise InputError(f"time limit must be > 0 seconds, got {time_limit!r}")
-    if int(max_rounds) < 1:
+    time_limit = _check_time_limit(time_limit)
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
     scores = net(x0)
     label = int(np.argmax(scores))
@@ -118,7 +122,7 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         return result
 
     def remaining() -> float:
-        return float(time_limit) - (time.perf_counter() - start)
+        return time_limit - (time.perf_counter() - start)
 
     rounds = int(max_rounds) + 1
     r, bounds = _radius_at(net, x0, label, margins, Global(), p, "naive", max(remaining(), 0.05), {})
