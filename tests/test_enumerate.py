@@ -1,0 +1,165 @@
+"""method="enumerate" and the pattern branch-and-bound, against the brute-force oracle, exhaustive
+enumeration of patterns and the published exact values of tests/data/reference.json."""
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bruteforce import exact_lipschitz, exact_opnorm
+from lipmiq import Ball, Box, Global, Network, _core, lipschitz
+from lipmiq.methods.enumerate import full_rank_rows, rank_one_max
+
+INF = math.inf
+
+
+def random_net(seed, sizes, bias=True):
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
+    biases = [rng.standard_normal(sizes[k + 1]) * 0.5 if bias else np.zeros(sizes[k + 1]) for k in range(len(sizes) - 1)]
+    return weights, biases
+
+
+def oracle_domain(domain):
+    if isinstance(domain, Box):
+        return ("box", np.asarray(domain.lo, float), np.asarray(domain.hi, float))
+    if isinstance(domain, Ball):
+        return ("ball", np.asarray(domain.center, float), domain.radius, domain.norm)
+    return ("global",)
+
+
+def check_exact(weights, biases, domain, p, q, output=None):
+    net = Network(weights, biases)
+    res = lipschitz(net, domain, p, q, output=output, method="enumerate", time_limit=60)
+    c = None if output is None else np.eye(net.output_dim)[output]
+    truth = exact_lipschitz(weights, biases, oracle_domain(domain.resolve(net.input_dim)), p, q, c=c)
+    assert res.status == "optimal", res
+    assert res.lower <= truth * (1 + 1e-9) + 1e-12, (res, truth)
+    assert res.upper >= truth * (1 - 1e-9), (res, truth)
+    assert res.exact and abs(res.upper - truth) <= 2e-6 * max(1.0, truth), (res, truth)
+    return res
+
+
+CASES = [
+    (0, [2, 4, 2], Box(-1, 1)),
+    (2, [3, 4, 4, 2], Box(-0.5, 0.5)),
+    (3, [2, 3, 3, 3, 2], Box(-1, 2)),
+    (4, [3, 6, 2], Ball([0.2, -0.1, 0.3], 0.8, 2)),
+    (5, [3, 5, 2], Ball([0.0, 0.5, -0.5], 1.0, 1)),
+    (10, [3, 5, 4, 2], Ball([0.1, 0.0, -0.2], 0.7, INF)),
+    (6, [2, 5, 3], Global()),
+    (7, [3, 4, 3, 2], Global()),
+]
+
+
+@pytest.mark.parametrize("seed, sizes, domain", CASES)
+@pytest.mark.parametrize("p, q", [(2, 2), (1, INF), (INF, 1), (INF, 2), (2, 1)])
+def test_enumerate_equals_bruteforce(seed, sizes, domain, p, q):
+    check_exact(*random_net(seed, sizes), domain, p, q)
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+def test_enumerate_scalar_output(p):
+    check_exact(*random_net(12, [3, 5, 4, 2]), Box(-1, 1), p, 2, output=1)
+
+
+@pytest.mark.parametrize("p, q", [(2, 2), (1, 1), (INF, INF), (INF, 2), (2, 1), (INF, 1)])
+def test_global_one_layer_pattern_bnb(p, q):
+    """Independent rows on R^n: the pattern branch-and-bound answers without region enumeration."""
+    weights, biases = random_net(21, [6, 5, 3])
+    res = check_exact(weights, biases, Global(), p, q)
+    if (p, q) != (2, 2) and not (q == 2 and p == INF):
+        assert "pattern branch-and-bound" in res.message, res.message
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+def test_global_one_layer_scalar_bnb(p):
+    weights, biases = random_net(22, [7, 6, 4])
+    res = check_exact(weights, biases, Global(), p, 2, output=2)
+    assert "pattern branch-and-bound" in res.message, res.message
+
+
+def test_dependent_rows_fall_back_to_regions():
+    weights, biases = random_net(23, [2, 4, 2])  # 4 rows in R^2: dependent, not every pattern exists
+    assert not full_rank_rows(weights[0])
+    res = check_exact(weights, biases, Global(), 2, INF)
+    assert "region enumeration" in res.message, res.message
+
+
+def test_full_rank_rows():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((4, 6))
+    assert full_rank_rows(W)
+    W[3] = W[0] - 2.0 * W[1]
+    assert not full_rank_rows(W)
+    assert not full_rank_rows(rng.standard_normal((5, 3)))
+
+
+def _reference(names):
+    with open(__import__("conftest").DATA_DIR / "reference.json") as fh:
+        queries = json.load(fh)["queries"]
+    return [q for q in queries if q["network"] in names]
+
+
+@pytest.mark.parametrize("query", _reference({"lipbab_iris_4-5-5-3", "lipbab_sdnet_10-15-10-3", "lipbab_sdnet_10-20-15-10-3"}),
+                         ids=lambda q: f"{q['network']}-{q['p']}")
+def test_lipbab_reference(query, data_dir):
+    res = lipschitz(str(data_dir / f"{query['network']}.npz"), Box(*query["domain"]["box"]), query["p"], query["q"],
+                    method="enumerate", time_limit=60)
+    assert res.status == "optimal" and res.exact, res
+    # published values have 4 decimals
+    assert abs(res.upper - query["exact"]) <= 5e-5 * max(1.0, query["exact"]) + 5e-5, (res.upper, query["exact"])
+
+
+def test_time_limit_keeps_sound_bounds():
+    weights, biases = random_net(30, [6, 30, 30, 2])
+    net = Network(weights, biases)
+    res = lipschitz(net, Box(-1, 1), 2, 2, method="enumerate", time_limit=0.3)
+    assert res.status == "time_limit" and math.isfinite(res.upper) and res.lower <= res.upper
+
+
+# ---- the pattern branch-and-bound against exhaustive enumeration --------------------------------
+@pytest.mark.parametrize("r", [1.0, 2.0, INF])
+def test_pattern_max_exhaustive(r):
+    rng = np.random.default_rng(int(r) if math.isfinite(r) else 9)
+    for trial in range(12):
+        n, d = int(rng.integers(1, 13)), int(rng.integers(1, 6))
+        A = rng.standard_normal((n, d)) * rng.uniform(0.1, 3.0, (n, 1))
+        s0 = rng.standard_normal(d) * (trial % 3)
+        G = np.array(list(itertools.product([0.0, 1.0], repeat=n)))
+        truth = float(np.max(np.linalg.norm(s0 + G @ A, ord=r, axis=1)))
+        value, g, complete, improved, nodes = _core.pattern_max(A, s0, r)
+        assert complete and abs(value - truth) <= 1e-12 * max(1.0, truth), (value, truth)
+        assert abs(np.linalg.norm(s0 + g @ A, ord=r) - value) <= 1e-12 * max(1.0, value)
+
+
+def test_pattern_max_incumbent_and_limits():
+    rng = np.random.default_rng(5)
+    A, s0 = rng.standard_normal((10, 3)), np.zeros(3)
+    truth = float(np.max(np.linalg.norm(np.array(list(itertools.product([0.0, 1.0], repeat=10))) @ A, axis=1)))
+    value, g, complete, improved, _ = _core.pattern_max(A, s0, 2.0, truth * 2)
+    assert complete and not improved and value == pytest.approx(truth * 2)  # nothing beats the incumbent
+    value, g, complete, improved, _ = _core.pattern_max(A, s0, 2.0, truth * 0.5)
+    assert complete and improved and value == pytest.approx(truth, rel=1e-12)
+    with pytest.raises(ValueError):
+        _core.pattern_max(A, s0, 3.0)
+
+
+@pytest.mark.parametrize("p, q", [(1, 1), (1, 2), (1, INF), (2, INF), (INF, INF), (2, 1), (INF, 1)])
+def test_rank_one_max_exhaustive(p, q):
+    rng = np.random.default_rng(int(10 * (p if math.isfinite(p) else 3) + (q if math.isfinite(q) else 3)))
+    m, h, n = 3, 9, 4
+    C, R, J0 = rng.standard_normal((m, h)), rng.standard_normal((h, n)), 0.3 * rng.standard_normal((m, n))
+    truth = max(exact_opnorm(J0 + C @ (np.array(g)[:, None] * R), p, q)
+                for g in itertools.product([0.0, 1.0], repeat=h))
+    value, g, complete = rank_one_max(C, R, J0, p, q, time_limit=10)
+    assert complete and abs(value - truth) <= 1e-10 * max(1.0, truth), (value, truth)
+    assert abs(exact_opnorm(J0 + C @ (g[:, None] * R), p, q) - value) <= 1e-10 * max(1.0, value)
+
+
+def test_rank_one_max_declines_matrix_pairs():
+    rng = np.random.default_rng(0)
+    C, R = rng.standard_normal((3, 5)), rng.standard_normal((5, 4))
+    assert rank_one_max(C, R, np.zeros((3, 4)), 2, 2, 1.0) is None
+    assert rank_one_max(C, R, np.zeros((3, 4)), INF, 2, 1.0) is None
