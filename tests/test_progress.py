@@ -142,3 +142,17 @@ def test_history_unwritable_exit_2(capsys, tmp_path):
     code = main(["bound", EXAMPLE, "--method", "naive", "--history", str(tmp_path / "no" / "such" / "dir.json")])
     _, err = capsys.readouterr()
     assert code == 2 and "cannot write the history" in err
+
+
+def test_radius_progress_rounds_on_terminal(monkeypatch, capsys):
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    code = main(["radius", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--time-limit", "5", "--max-rounds", "2"])
+    assert code == 0
+    frames = [f for f in tty.getvalue().split("\r") if f.strip()]
+    assert frames and all(f.startswith("round ") and "certified" in f for f in frames)
+    tty.truncate(0)
+    tty.seek(0)
+    assert main(["radius", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--time-limit", "5", "--quiet"]) == 0
+    assert tty.getvalue() == ""
+    assert "radius" in capsys.readouterr().out

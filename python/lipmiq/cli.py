@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import traceback
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-p", default="2", help="norm of the radius: 1, 2 or inf (default 2)")
     r.add_argument("--method", default="miqcqp", help="method of the local margin bounds (default miqcqp)")
     r.add_argument("--max-rounds", type=int, default=8, help="ball sizes tried (default 8)")
+    r.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     _add_common(r)
 
     m = sub.add_parser("monotone", help="certify the sign of d f_K / d x_I over a domain")
@@ -191,8 +192,14 @@ def _bound(args: argparse.Namespace) -> int:
 def _radius(args: argparse.Namespace) -> int:
     from .robustness import certified_radius
 
-    res = certified_radius(args.network, _center(args.center), p=args.p, time_limit=args.time_limit,
-                           method=args.method, max_rounds=args.max_rounds)
+    with Progress(enabled=False if args.quiet else None) as progress:
+        def show(partial) -> None:
+            R, r = partial.rounds[-1]
+            progress.draw(f"round {len(partial.rounds) - 1}  ball {R:.6g}  gives {r:.6g}  "
+                          f"certified {partial.radius:.6g}  {partial.time_s:7.1f} s")
+
+        res = certified_radius(args.network, _center(args.center), p=args.p, time_limit=args.time_limit,
+                               method=args.method, max_rounds=args.max_rounds, on_round=show)
     if args.json:
         print(res.to_json())
         return 0

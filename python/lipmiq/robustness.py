@@ -13,7 +13,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import numpy as np
 
@@ -90,11 +90,13 @@ def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: 
 
 
 def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 60.0, method: str = "miqcqp",
-                     max_rounds: int = 8, rtol: float = 1e-2, **options: Any) -> RadiusResult:
+                     max_rounds: int = 8, rtol: float = 1e-2,
+                     on_round: Optional[Callable[[RadiusResult], None]] = None, **options: Any) -> RadiusResult:
     """The largest radius (searched over balls B_p(x0, R)) within which the predicted class is certified.
 
     `time_limit` covers the whole search; each round spends an equal share of what is left on the
-    margins' local Lipschitz bounds (`method` and `options` are passed to `lipschitz`).
+    margins' local Lipschitz bounds (`method` and `options` are passed to `lipschitz`). `on_round`
+    sees the result so far after every round (for a progress display).
     """
     start = time.perf_counter()
     net = load(network)
@@ -140,6 +142,9 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         if min(R, r) > best:
             best = min(R, r)
             result.radius, result.bounds, result.ball_radius = best, bounds, R
+        result.time_s = time.perf_counter() - start
+        if on_round is not None:
+            on_round(result)
         if r >= R:   # the whole ball is certified: a larger one may be too
             nxt = r if math.isinf(hi) else min(r, 0.5 * (R + hi))
         else:        # the ball is too large for its own bounds: shrink towards the certified part
