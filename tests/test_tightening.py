@@ -1,0 +1,194 @@
+"""Bound tightening: LP bounds contain sampled pre-activations and never lose to symbolic bounds;
+direction bounds contain sampled Jacobian-vector products."""
+import math
+
+import numpy as np
+import pytest
+
+from lipmiq import Ball, Box, Global, Network, _core
+from lipmiq.bounds import preactivation_bounds
+from lipmiq.errors import InputError
+from lipmiq.formulation.plan import build_plan, homogenise
+from lipmiq.query import make_problem
+from lipmiq.tightening import direction_bounds, lp_tighten, mean_big_m, tightened_bounds, unstable_count
+
+INF = math.inf
+
+
+def random_net(seed, sizes, scale=1.0):
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) * scale for k in range(len(sizes) - 1)]
+    biases = [rng.standard_normal(sizes[k + 1]) * 0.5 for k in range(len(sizes) - 1)]
+    return Network(weights, biases)
+
+
+def global_box(net):
+    enc, _ = homogenise(net)
+    n = net.input_dim
+    return enc, Box(np.concatenate([-np.ones(n), np.zeros(enc.input_dim - n)]), np.ones(enc.input_dim)).resolve(enc.input_dim)
+
+
+def boundary_points(domain, rng, count):
+    """Samples of the domain plus its box hull's vertices-ish extremes (clipped back in)."""
+    X = domain.sample(count, rng)
+    lo, hi = domain.box_hull()
+    corners = np.where(rng.random((count // 4, X.shape[1])) < 0.5, lo, hi)
+    return np.vstack([X, np.array([domain.project(c) for c in corners])])
+
+
+DOMAINS = [
+    ("box", lambda n: Box(-1, 1)),
+    ("ball1", lambda n: Ball(np.full(n, 0.2), 1.5, 1)),
+    ("ball2", lambda n: Ball(np.zeros(n), 1.2, 2)),
+    ("ballinf", lambda n: Ball(np.full(n, -0.1), 0.8, INF)),
+]
+
+
+@pytest.mark.parametrize("seed, sizes", [(0, [4, 12, 10, 8, 2]), (1, [6, 20, 16, 3]), (2, [3, 8, 8, 8, 8, 1])])
+@pytest.mark.parametrize("name, make", DOMAINS)
+def test_lp_bounds_sound_and_tighter(seed, sizes, name, make):
+    net = random_net(seed, sizes)
+    dom = make(net.input_dim).resolve(net.input_dim)
+    sym = preactivation_bounds(net, dom, "symbolic")
+    tight, stats = tightened_bounds(net, dom, "lp")
+    assert stats.complete and stats.lps > 0
+    Z = net.preactivations(boundary_points(dom, np.random.default_rng(seed), 4000))
+    for k, (z, (l, u), (sl, su)) in enumerate(zip(Z, tight, sym)):
+        assert np.all(l >= sl) and np.all(u <= su), f"layer {k}: looser than symbolic"
+        assert np.all(z >= l - 1e-12) and np.all(z <= u + 1e-12), f"layer {k}: a sampled pre-activation escapes"
+    assert unstable_count(tight) <= unstable_count(sym)
+
+
+def test_lp_tightens_strictly_somewhere():
+    net = random_net(1, [6, 20, 16, 3])
+    dom = Box(-1, 1).resolve(6)
+    sym = preactivation_bounds(net, dom, "symbolic")
+    tight, stats = tightened_bounds(net, dom, "lp")
+    assert stats.tightened > 0
+    assert mean_big_m(tight) < mean_big_m(sym)
+
+
+def test_lp_bounds_on_homogenised_global_box():
+    net = random_net(3, [5, 10, 10, 2])
+    enc, box = global_box(net)
+    sym = preactivation_bounds(enc, box, "symbolic")
+    tight, _ = lp_tighten(enc, box, sym, 30.0)
+    rng = np.random.default_rng(3)
+    X = box.sample(4000, rng)
+    for z, (l, u), (sl, su) in zip(enc.preactivations(X), tight, sym):
+        assert np.all(z >= l - 1e-12) and np.all(z <= u + 1e-12)
+        assert np.all(l >= sl) and np.all(u <= su)
+
+
+def test_dual_bound_matches_lp_optimum(monkeypatch):
+    """The rigorous bound from the row duals is the LP optimum up to the safety margin (not loose)."""
+    from lipmiq import tightening
+
+    pairs = []
+    original = tightening._LP.minimum
+
+    def spy(self, cols, cost, fresh):
+        value = original(self, cols, cost, fresh)
+        if value is not None:
+            pairs.append((self.h.getInfo().objective_function_value, value))
+        return value
+
+    monkeypatch.setattr(tightening._LP, "minimum", spy)
+    net = random_net(1, [6, 20, 16, 3])
+    tightened_bounds(net, Box(-1, 1).resolve(6), "lp")
+    assert pairs
+    for primal, bound in pairs:
+        assert bound <= primal + 1e-7 * max(1.0, abs(primal))
+        assert primal - bound <= 1e-6 * max(1.0, abs(primal))
+
+
+def test_time_budget_zero_keeps_symbolic():
+    net = random_net(0, [4, 12, 10, 8, 2])
+    dom = Box(-1, 1).resolve(4)
+    sym = preactivation_bounds(net, dom, "symbolic")
+    tight, stats = lp_tighten(net, dom, sym, 0.0)
+    assert not stats.complete and stats.lps == 0
+    for (l, u), (sl, su) in zip(tight, sym):
+        assert np.array_equal(l, sl) and np.array_equal(u, su)
+
+
+def test_tighten_options():
+    net = random_net(0, [4, 12, 10, 8, 2])
+    dom = Box(-1, 1).resolve(4)
+    none, _ = tightened_bounds(net, dom, "none")
+    for (l, u), (il, iu) in zip(none, _core.interval_bounds(net.weights, net.biases, -np.ones(4), np.ones(4))):
+        assert np.array_equal(l, il) and np.array_equal(u, iu)
+    with pytest.raises(InputError):
+        tightened_bounds(net, dom, "exact")
+    with pytest.raises(InputError):
+        lp_tighten(net, Global(), none)
+
+
+# ---- direction bounds ------------------------------------------------------------------------
+def _sample_directions(rng, count, n, p):
+    V = rng.standard_normal((count, n))
+    if math.isinf(p):
+        V = np.where(rng.random((count, n)) < 0.5, -1.0, 1.0)
+    elif p == 1.0:
+        V = np.zeros((count, n))
+        V[np.arange(count), rng.integers(0, n, count)] = rng.choice([-1.0, 1.0], count)
+        V = 0.5 * V + 0.5 * np.roll(V, 1, axis=0) * (rng.random((count, 1)) < 0.5)
+        V /= np.maximum(np.abs(V).sum(axis=1, keepdims=True), 1.0)
+    else:
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+    return V
+
+
+def _check_plan_directions(plan, p, rng):
+    """w_k = W_k u_{k-1}, u = g w with g = 1 on stable and random on unstable neurons, inside the plan's bounds."""
+    n = plan.n_dir
+    V = _sample_directions(rng, 3000, n, p)
+    U = np.hstack([V, np.zeros((V.shape[0], plan.x_lo.size - n))])
+    for k, layer in enumerate(plan.layers):
+        W = layer.W
+        w = U @ W.T
+        assert np.all(w >= layer.wlo - 1e-9) and np.all(w <= layer.whi + 1e-9), f"layer {k}"
+        g = np.where(layer.active, 1.0, (rng.random(w.shape) < 0.5).astype(float))
+        U = g * w
+    y = U @ plan.W_out.T
+    assert np.all(y >= plan.ylo - 1e-9) and np.all(y <= plan.yhi + 1e-9)
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+@pytest.mark.parametrize("domain", [Box(-1, 1), Ball(np.zeros(4), 1.0, 2), Global()])
+@pytest.mark.parametrize("tighten", ["none", "symbolic", "lp"])
+def test_plan_direction_bounds_contain_samples(p, domain, tighten):
+    net = random_net(7, [4, 10, 8, 6, 3])
+    problem = make_problem(net, domain, p, 2)
+    plan = build_plan(problem, tighten)
+    _check_plan_directions(plan, float(p), np.random.default_rng(11))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, INF])
+def test_direction_bounds_alone(p):
+    """The back-substitution bounds by themselves (no prior) contain sampled products and beat intervals."""
+    rng = np.random.default_rng(4)
+    sizes = [5, 9, 7, 6, 2]
+    Ws = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
+    active = [rng.random(s) < 0.3 for s in sizes[1:-1]]
+    free = [(np.full(s, -np.inf), np.full(s, np.inf)) for s in sizes[1:]]
+    out = direction_bounds([None] + Ws[1:], active, Ws[0], p, free)
+    V = _sample_directions(rng, 5000, sizes[0], p)
+    u = V
+    interval_width = None
+    for k, W in enumerate(Ws):
+        w = u @ W.T
+        lo, hi = out[k]
+        assert np.all(w >= lo - 1e-9) and np.all(w <= hi + 1e-9), f"layer {k}"
+        if k < len(active):
+            u = np.where(active[k], 1.0, (rng.random(w.shape) < 0.5).astype(float)) * w
+    # against plain interval propagation of the same quantities
+    r = np.linalg.norm(Ws[0], ord={1.0: INF, 2.0: 2.0, INF: 1.0}[p], axis=1)
+    ilo, ihi = -r, r
+    for k in range(1, len(Ws)):
+        ulo = np.where(active[k - 1], ilo, np.minimum(ilo, 0))
+        uhi = np.where(active[k - 1], ihi, np.maximum(ihi, 0))
+        Wp, Wn = np.maximum(Ws[k], 0), np.minimum(Ws[k], 0)
+        ilo, ihi = Wp @ ulo + Wn @ uhi, Wp @ uhi + Wn @ ulo
+    interval_width = float(np.sum(ihi - ilo))
+    assert float(np.sum(out[-1][1] - out[-1][0])) < interval_width
