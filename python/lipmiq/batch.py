@@ -61,8 +61,9 @@ def batch(queries: Iterable[Mapping[str, Any]], executor: Optional[cf.Executor] 
           max_workers: int = 2) -> Iterator[BatchItem]:
     """Yield a BatchItem per query, in completion order; every query comes back exactly once.
 
-    Without `executor`, a local process pool of `max_workers` processes is created and shut down here;
-    a given executor is left running (its owner shuts it down).
+    Without `executor`, a local process pool of `max_workers` processes is created and shut down here
+    (started with "spawn", so a script must call it under `if __name__ == "__main__":`, as for any
+    multiprocessing code); a given executor is left running (its owner shuts it down).
     """
     try:
         items = list(queries)
