@@ -1,0 +1,243 @@
+"""Benchmark report: JSON lines of bench/run.py -> Markdown tables and PNG plots.
+
+Tables: rows are queries, columns are methods, cells are `lower / upper / time` (best upper of the row in
+bold, a check mark when the method certified the exact value), with the manifest's reference values.
+Plots (matplotlib): certified bounds against time for one query across methods (from `history`), and time
+to exact against network size for the scaling series (runs that did not finish are drawn hollow at their
+time limit).
+
+    python bench/report.py results.jsonl [more.jsonl ...] --plots bench/ --readme bench/README.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import OrderedDict
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+FAILED = {"crash": "crash", "killed": "killed", "unsupported": "n/a", "error": "error"}
+
+
+def load_lines(paths: List[Path]) -> List[dict]:
+    """Every record of the files; a later record of the same (query, method) replaces an earlier one."""
+    records: "OrderedDict[Tuple[str, str], dict]" = OrderedDict()
+    for path in paths:
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"report.py: {path}:{n}: not a JSON line ({exc})") from None
+            records[(rec["id"], rec["method"])] = rec
+    return list(records.values())
+
+
+def upper_of(rec: dict) -> float:
+    value = rec.get("upper", "inf")
+    return math.inf if value in ("inf", None) else float(value)
+
+
+def _fmt(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.6g}"
+
+
+def cell(rec: Optional[dict], best_upper: float) -> str:
+    if rec is None:
+        return ""
+    if rec["status"] in FAILED:
+        return FAILED[rec["status"]]
+    upper = upper_of(rec)
+    up = _fmt(upper)
+    if math.isfinite(upper) and upper <= best_upper * (1 + 1e-9):
+        up = f"**{up}**"
+    mark = " ✓" if rec.get("exact") else ""
+    time_s = rec.get("time_s") if rec.get("time_s") is not None else rec.get("wall_s", 0.0)
+    return f"{_fmt(float(rec.get('lower', 0.0)))} / {up} / {time_s:.1f} s{mark}"
+
+
+def reference_text(rec: dict) -> str:
+    ref, others = rec.get("reference"), rec.get("others") or {}
+    parts = []
+    if ref:
+        parts.append(f"{ref['kind']} {ref['value']:.6g}")
+    for name in ("LipSDP", "LiPopt", "naive_product"):
+        if name in others and not (ref and name == "LipSDP" and abs(others[name] - ref["value"]) < 1e-12):
+            parts.append(f"{name} {others[name]:.6g}")
+    return "; ".join(parts)
+
+
+def table(records: List[dict]) -> str:
+    """The Markdown table of these records (rows: queries, columns: methods)."""
+    methods = list(OrderedDict.fromkeys(r["method"] for r in records))
+    rows: "OrderedDict[str, Dict[str, dict]]" = OrderedDict()
+    for r in records:
+        rows.setdefault(r["id"], {})[r["method"]] = r
+    with_ref = any(reference_text(r) for r in records)
+    head = ["query"] + (["reference (published)"] if with_ref else []) + methods
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for qid, by_method in rows.items():
+        ok = [upper_of(r) for r in by_method.values() if r["status"] not in FAILED]
+        best = min(ok) if ok else math.inf
+        first = next(iter(by_method.values()))
+        cells = [f"`{qid}`"] + ([reference_text(first)] if with_ref else [])
+        cells += [cell(by_method.get(m), best) for m in methods]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def hidden_neurons(rec: dict) -> int:
+    return int(sum(rec["sizes"][1:-1]))
+
+
+def scaling_summary(records: List[dict]) -> str:
+    """Per series axis, method and norm: the largest network certified exact within the time limit."""
+    lines = []
+    groups: "OrderedDict[Tuple[str, str, str], List[dict]]" = OrderedDict()
+    for r in records:
+        if r["kind"] == "series":
+            groups.setdefault((r["axis"], r["method"], r["p"]), []).append(r)
+    for (axis, method, p), recs in groups.items():
+        exact = [r for r in recs if r.get("exact")]
+        limit = recs[0]["time_limit"]
+        if exact:
+            top = max(exact, key=hidden_neurons)
+            lines.append(f"- {axis} series, `{method}`, p = q = {p}: largest exact within {limit:g} s: "
+                         f"{'-'.join(map(str, top['sizes']))} ({top['time_s']:.1f} s); "
+                         f"{len(exact)} of {len(recs)} sizes exact")
+        else:
+            lines.append(f"- {axis} series, `{method}`, p = q = {p}: no size exact within {limit:g} s")
+    return "\n".join(lines)
+
+
+def markdown(records: List[dict]) -> str:
+    queries = [r for r in records if r["kind"] != "series"]
+    series = [r for r in records if r["kind"] == "series"]
+    parts = []
+    if queries:
+        parts += ["Cells: certified lower / upper / time (✓: exact; best upper in bold; n/a: query not supported).", "",
+                  table(queries), ""]
+    if series:
+        parts += ["Scaling series (random He-initialised networks on the box [-1, 1]^n):", "",
+                  scaling_summary(series), "", table(series), ""]
+    return "\n".join(parts)
+
+
+# --- plots ------------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_bounds(records: List[dict], query: str, path: Path) -> Path:
+    """Certified lower (dashed) and upper (solid) bounds against time, one colour per method."""
+    plt = _pyplot()
+    recs = [r for r in records if r["id"] == query and r.get("history")]
+    if not recs:
+        raise SystemExit(f"report.py: no bound history for query {query!r}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    finite = [h[2] for r in recs for h in r["history"] if h[2] not in ("inf", None) and math.isfinite(h[2])]
+    lows = [h[1] for r in recs for h in r["history"] if h[1] > 0]
+    for i, r in enumerate(recs):
+        color = f"C{i}"
+        end = max(float(r.get("time_s") or r["history"][-1][0]), r["history"][-1][0], 1e-3)
+        ts = [max(h[0], 1e-3) for h in r["history"]] + [end]
+        lo = [h[1] for h in r["history"]] + [r["history"][-1][1]]
+        up = [math.nan if h[2] in ("inf", None) or not math.isfinite(h[2]) else h[2] for h in r["history"]]
+        up.append(up[-1])
+        ax.step(ts, up, where="post", color=color, label=f"{r['method']} upper")
+        if any(v > 0 for v in lo):
+            ax.step(ts, lo, where="post", color=color, linestyle="--", label=f"{r['method']} lower")
+    ref = recs[0].get("reference")
+    if ref:
+        ax.axhline(ref["value"], color="gray", linewidth=0.8, linestyle=":", label=f"published {ref['kind']}")
+    if finite and lows:
+        top = min(max(finite), 3.0 * min(finite))
+        ax.set_ylim(0.95 * min(lows), 1.05 * top)
+    ax.set_xscale("log")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("certified bound")
+    ax.set_title(query, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_scaling(records: List[dict], path: Path) -> Path:
+    """Time to exact against hidden neurons, one line per (axis, method, norm); hollow = not exact in time."""
+    plt = _pyplot()
+    series = [r for r in records if r["kind"] == "series"]
+    if not series:
+        raise SystemExit("report.py: no series records to plot")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    groups: "OrderedDict[Tuple[str, str, str], List[dict]]" = OrderedDict()
+    for r in series:
+        groups.setdefault((r["axis"], r["method"], r["p"]), []).append(r)
+    for i, ((axis, method, p), recs) in enumerate(groups.items()):
+        recs = sorted(recs, key=hidden_neurons)
+        xs = [hidden_neurons(r) for r in recs]
+        ys = [float(r["time_s"]) if r.get("exact") else float(r["time_limit"]) for r in recs]
+        color, marker = f"C{i}", "o" if axis == "width" else "s"
+        ax.plot(xs, ys, color=color, linewidth=1, label=f"{axis}, {method}, p=q={p}")
+        for x, y, r in zip(xs, ys, recs):
+            ax.plot([x], [y], marker=marker, color=color, markerfacecolor=color if r.get("exact") else "none")
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden neurons")
+    ax.set_ylabel("time to exact (s); hollow: not exact at the limit")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def update_readme(readme: Path, text: str) -> None:
+    """Replace the block between the results markers of the README with `text`."""
+    content = readme.read_text()
+    if START not in content or END not in content:
+        raise SystemExit(f"report.py: {readme} lacks the markers {START} ... {END}")
+    head, rest = content.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("results", nargs="+", type=Path, help="JSON-lines files written by bench/run.py")
+    ap.add_argument("--plots", type=Path, help="directory for the PNG plots (none without it)")
+    ap.add_argument("--bound-query", help="query id of the bound-vs-time plot (default: the first with most methods)")
+    ap.add_argument("--readme", type=Path, help="also write the tables into this README between the markers")
+    args = ap.parse_args(argv)
+    records = load_lines(args.results)
+    text = markdown(records)
+    if args.plots:
+        args.plots.mkdir(parents=True, exist_ok=True)
+        with_history = [r for r in records if r.get("history") and r["kind"] != "series"]
+        if with_history:
+            counts: Dict[str, int] = {}
+            for r in with_history:
+                counts[r["id"]] = counts.get(r["id"], 0) + 1
+            query = args.bound_query or max(counts, key=counts.get)
+            png = plot_bounds(records, query, args.plots / "bounds_vs_time.png")
+            text += f"\n![bounds vs time]({png.name})\n"
+        if any(r["kind"] == "series" for r in records):
+            png = plot_scaling(records, args.plots / "scaling.png")
+            text += f"\n![time to exact vs size]({png.name})\n"
+    if args.readme:
+        update_readme(args.readme, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
