@@ -122,3 +122,12 @@ def test_cli_batch_bad_input_exit_2(tmp_path, capsys, make, args, message):
     code = main(["batch", EXAMPLE, str(path)] + args)
     out, err = capsys.readouterr()
     assert code == 2 and message in err and out == "" and "Traceback" not in err
+
+
+def test_scheduler_without_distributed_names_the_extra(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "pts.npy"
+    np.save(path, np.zeros((1, 4)))
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    code = main(["batch", EXAMPLE, str(path), "--radius", "0.1", "--scheduler", "tcp://127.0.0.1:1"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "pip install 'lipmiq[dask]'" in err

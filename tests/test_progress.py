@@ -156,3 +156,12 @@ def test_radius_progress_rounds_on_terminal(monkeypatch, capsys):
     assert main(["radius", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--time-limit", "5", "--quiet"]) == 0
     assert tty.getvalue() == ""
     assert "radius" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "h.json"
+    write_history(str(path), [[0.0, 0.0, 1.0]])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    code = main(["plot", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "pip install 'lipmiq[plot]'" in err
