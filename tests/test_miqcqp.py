@@ -132,3 +132,13 @@ def test_linear_network_closed_form():
     for p, q in PAIRS:
         res, truth = check([W], [np.zeros(2)], Box(-1, 1), p, q)
         assert res.exact
+
+
+def test_warm_start_keeps_upper_bound_sound():
+    """Regression: with the sampled witness as a starting solution, SCIP's presolve dual reductions
+    once discarded the optimal pattern and reported upper = 15.4331 < L = 15.6490 (p = q = 1)."""
+    weights, biases = random_net(3, [2, 3, 3, 3, 2])
+    for encoding in ("quadratic", "bigm"):
+        res, truth = check(weights, biases, Box(-1, 2), 1, 1, encoding=encoding)
+        assert truth == pytest.approx(15.648987677681102, rel=1e-9)
+        assert res.exact

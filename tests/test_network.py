@@ -65,7 +65,7 @@ def test_malformed_npz_files(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         lipmiq.load(str(tmp_path / "missing.npz"))
     with pytest.raises(InputError, match="unknown network format"):
-        lipmiq.load(str(tmp_path / "net.onnx"))
+        lipmiq.load(str(tmp_path / "net.h5"))
 
 
 def test_domains_resolve_and_validate():

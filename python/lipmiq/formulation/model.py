@@ -229,6 +229,11 @@ class Formulation:
         self.squared = q == 2.0 and len(plan.ylo) > 1
         model = self.model = Model("lipmiq")
         model.hideOutput()
+        # Dual reductions may discard optimal solutions; with the nonlinear constraints and a starting
+        # solution, SCIP 10's presolve was seen to discard all of them and report a value below the
+        # true maximum (tests/test_miqcqp.py::test_warm_start_keeps_upper_bound_sound). Off, always.
+        model.setParam("misc/allowstrongdualreds", False)
+        model.setParam("misc/allowweakdualreds", False)
         self.x = add_input(model, plan)
         self.exclusion = add_exclusion(model, plan, self.x) if plan.exclusion is not None else []
         sym_in_objective = not self.squared
@@ -247,6 +252,8 @@ class Formulation:
             self.y.append(yi)
         self.t, self.obj_vars = add_objective(model, self.y, plan.ylo, plan.yhi, 2.0 if self.squared else math.inf if len(self.y) == 1 else q, encoding, sign=sign)
         model.setObjective(self.t, "maximize")
+        model.markDoNotAggrVar(self.t)  # the Jacobian-bound propagator tightens t at every node
+        model.markDoNotMultaggrVar(self.t)
 
     def to_norm(self, objective: float) -> float:
         """Objective value -> ||J v||_q (the objective is squared for q = 2)."""

@@ -152,22 +152,56 @@ def find_ties(W: np.ndarray, b: np.ndarray, candidates: np.ndarray) -> List[Tupl
     return ties
 
 
-def _direction_bounds(plan_layers: List[HiddenLayer], W_first: np.ndarray, n_dir: int, p: float):
-    """Interval bounds of w_k = W_k u_{k-1}, u_0 = v with ||v||_p <= 1 (v only on the first n_dir inputs)."""
-    r = np.linalg.norm(W_first[:, :n_dir], ord=dual(p), axis=1)
-    lo, hi = -r, r
-    ulo, uhi = lo, hi
+def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: int, p: float,
+                      exact_patterns: bool = False):
+    """Bounds of w_k = W_k u_{k-1} (u_0 = v, ||v||_p <= 1, v on the first n_dir inputs) and of y = W_out u.
+
+    Two valid bounds, intersected: intervals propagated on w, and intervals on the entries of the
+    partial Jacobian M_k = W_k D_{k-1} ... W_1 (D_j in {0, 1} for unstable neurons), which keep the
+    input-coordinate structure: |w_kj| <= || max(|Ml_kj|, |Mu_kj|) ||_{p*}.
+    """
+    q_dual = dual(p)
+
+    def bound(W, lo, hi, Ml, Mu, first):
+        if first:
+            Ml = Mu = W[:, :n_dir]
+            r = np.linalg.norm(Ml, ord=q_dual, axis=1)
+            return -r, r, Ml, Mu
+        Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+        lo, hi = Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
+        Ml, Mu = Wp @ Ml + Wn @ Mu, Wp @ Mu + Wn @ Ml
+        r = np.linalg.norm(np.maximum(np.abs(Ml), np.abs(Mu)), ord=q_dual, axis=1)
+        return np.maximum(lo, -r), np.minimum(hi, r), Ml, Mu
+
+    ulo = uhi = Ml = Mu = None
     for k, layer in enumerate(plan_layers):
-        if k > 0:
-            Wp, Wn = np.maximum(layer.W, 0), np.minimum(layer.W, 0)
-            lo, hi = Wp @ ulo + Wn @ uhi, Wp @ uhi + Wn @ ulo
+        lo, hi, Ml, Mu = bound(layer.W, ulo, uhi, Ml, Mu, k == 0)
         layer.wlo, layer.whi = lo, hi
-        ulo = np.where(layer.active, lo, np.minimum(lo, 0.0))
-        uhi = np.where(layer.active, hi, np.maximum(hi, 0.0))
-    return ulo, uhi
+        on = layer.active[:, None]
+        ulo, uhi = np.where(layer.active, lo, np.minimum(lo, 0.0)), np.where(layer.active, hi, np.maximum(hi, 0.0))
+        Ml, Mu = np.where(on, Ml, np.minimum(Ml, 0.0)), np.where(on, Mu, np.maximum(Mu, 0.0))
+    ylo, yhi, _, _ = bound(W_out, ulo, uhi, Ml, Mu, not plan_layers)
+    if plan_layers:  # intersect with back-substitution (CROWN-style) bounds of every w_k and of y
+        from ..tightening import direction_bounds
+
+        Ws = [None] + [layer.W for layer in plan_layers[1:]] + [W_out]
+        prior = [(layer.wlo, layer.whi) for layer in plan_layers] + [(ylo, yhi)]
+        tight = direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p, prior)
+        if exact_patterns:  # tighten="lp": exact maxima over all patterns where enumeration is affordable
+            from ..tightening import pattern_direction_bounds
+
+            tight = pattern_direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p, tight)
+        for layer, (lo, hi) in zip(plan_layers, tight):
+            layer.wlo, layer.whi = lo, hi
+        ylo, yhi = tight[-1]
+    return ylo, yhi
 
 
-def build_plan(problem: Problem, bounds_kind: str = "symbolic") -> Plan:
+def build_plan(problem: Problem, tighten: str = "symbolic", tighten_time: float = 30.0) -> Plan:
+    """tighten: 'none' (interval bounds), 'symbolic', or 'lp' (symbolic, then LP bound tightening)."""
+    from ..tightening import tightened_bounds
+
+    tighten = "none" if tighten == "interval" else tighten
     net, dom = problem.network, problem.domain
     n = net.input_dim
     ball = None
@@ -177,11 +211,11 @@ def build_plan(problem: Problem, bounds_kind: str = "symbolic") -> Plan:
         enc, homogenised = homogenise(net)
         x_lo = np.concatenate([-np.ones(n), np.zeros(enc.input_dim - n)])
         x_hi = np.ones(enc.input_dim)
-        bounds = preactivation_bounds(enc, Box(x_lo, x_hi), bounds_kind)
+        bounds, _ = tightened_bounds(enc, Box(x_lo, x_hi), tighten, tighten_time)
         exclusion = 1.0
     else:
         enc = net
-        bounds = preactivation_bounds(enc, dom, bounds_kind)
+        bounds, _ = tightened_bounds(enc, dom, tighten, tighten_time)
         x_lo, x_hi = (np.asarray(a, dtype=np.float64) for a in dom.box_hull())
         if isinstance(dom, Ball) and not math.isinf(dom.norm):
             ball = (np.asarray(dom.center, dtype=np.float64), float(dom.radius), float(dom.norm))
@@ -203,11 +237,5 @@ def build_plan(problem: Problem, bounds_kind: str = "symbolic") -> Plan:
     W_out = enc.layers[-1].W[:, prev_keep]
     b_out = enc.layers[-1].b.copy()
     plan = Plan(layers, W_out, b_out, x_lo, x_hi, n, homogenised, ball, exclusion, kept_all)
-    W_first = layers[0].W if layers else W_out
-    ulo, uhi = _direction_bounds(layers, W_first, n, problem.p)
-    if layers:
-        Wp, Wn = np.maximum(W_out, 0), np.minimum(W_out, 0)
-        plan.ylo, plan.yhi = Wp @ ulo + Wn @ uhi, Wp @ uhi + Wn @ ulo
-    else:
-        plan.ylo, plan.yhi = ulo, uhi
+    plan.ylo, plan.yhi = _direction_bounds(layers, W_out, n, problem.p, exact_patterns=tighten == "lp")
     return plan

@@ -19,7 +19,9 @@ from ..regions import interior_point
 from ..result import Witness
 from ..tracker import Tracker
 from ..witness import certify, pattern_at
+from .propagate import JacobianBoundProp
 from .trace import BoundTrace, inflate
+from pyscipopt import SCIP_PROPTIMING
 
 SCIP_STATUS = {"optimal": "optimal", "gaplimit": "gap_limit", "timelimit": "time_limit",
                "userinterrupt": "interrupted", "infeasible": "optimal"}
@@ -114,6 +116,9 @@ class Search:
     def _attach(self, form: Formulation, closed: bool) -> BoundTrace:
         trace = BoundTrace(self._on_solution(form), self._on_dual(form) if closed else None)
         form.model.includeEventhdlr(trace, "lipmiq_trace", "certifies incumbents, records bounds")
+        form.model.includeProp(JacobianBoundProp(form), "lipmiq_jacobian", "objective <= interval Jacobian norm",
+                               presolpriority=0, presolmaxrounds=0, proptiming=SCIP_PROPTIMING.BEFORELP,
+                               priority=1000000, freq=1, delay=False)
         return trace
 
     def run(self) -> Tuple[str, str]:
