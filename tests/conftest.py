@@ -37,3 +37,14 @@ def data_dir():
 def load_net():
     """Callable: network name in tests/data -> (weights, biases)."""
     return load_npz_network
+
+
+# Hypothesis profiles (tests/test_fuzz.py): "ci" is the default, bounded for the 15-minute suite;
+# "long" is the nightly run: `pytest -m fuzz --hypothesis-profile long` (the plugin loads it).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.load_profile("ci")

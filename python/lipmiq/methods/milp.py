@@ -27,7 +27,7 @@ from ..formulation.plan import Plan, build_plan
 from ..norms import dual, norm_name
 from ..query import Problem
 from ..solver.search import SCIP_STATUS, Search
-from ..solver.trace import BoundTrace, inflate
+from ..solver.trace import DUAL_ATOL, BoundTrace, inflate
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
@@ -157,7 +157,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         tracker.offer_lower(search.certify_point(form.point(sol)))
 
     def on_dual(value: float) -> None:
-        tracker.offer_upper(inflate(value) if value < 1e19 else math.inf)
+        tracker.offer_upper(inflate(value + DUAL_ATOL) if value < 1e19 else math.inf)
 
     m = form.model
     trace = BoundTrace(on_solution, on_dual)

@@ -20,7 +20,7 @@ from ..result import Witness
 from ..tracker import Tracker
 from ..witness import certify, pattern_at
 from .propagate import JacobianBoundProp
-from .trace import BoundTrace, inflate
+from .trace import DUAL_ATOL, BoundTrace, inflate
 from pyscipopt import SCIP_PROPTIMING
 
 SCIP_STATUS = {"optimal": "optimal", "gaplimit": "gap_limit", "timelimit": "time_limit",
@@ -84,7 +84,7 @@ class Search:
 
     def _on_dual(self, form: Formulation):
         def handle(dual: float) -> None:
-            self.tracker.offer_upper(inflate(form.to_norm(dual)))
+            self.tracker.offer_upper(inflate(form.to_norm(dual + DUAL_ATOL)))
         return handle
 
     # --- solving ----------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class Search:
             if trace.error is not None:
                 raise trace.error
             m = form.model
-            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound())))
+            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound() + DUAL_ATOL)))
             for sol in m.getSols()[:5]:
                 self.tracker.offer_lower(self.certify_point(form.point(sol)))
             status = "optimal" if self.tracker.exact else SCIP_STATUS.get(raw, "error")

@@ -7,6 +7,10 @@ from typing import Callable, Optional
 from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
 
 UPPER_RTOL = 2e-7  # inflation of SCIP's dual bound against its feasibility and LP tolerances
+# SCIP compares objective values with an absolute epsilon (1e-9): a dual bound can sit that far below the
+# maximum, which matters when the objective itself is tiny (a network scaled by 1e-6 has a squared
+# objective near 1e-12 and SCIP reported dual = primal = 0). Added in objective space before the norm.
+DUAL_ATOL = 1e-8
 
 
 def inflate(value: float) -> float:

@@ -1,0 +1,248 @@
+"""Property-based soundness: lower <= brute-force exact <= upper on random small networks, domains and norms.
+
+Every network, domain and norm pair is drawn by hypothesis; the truth comes from the independent region
+enumeration of tests/bruteforce.py; each witness is re-checked by `lipmiq.witness.recheck` AND by an
+independent forward pass here (its pattern must be one of the oracle's full-dimensional regions).
+Profiles (tests/conftest.py): "ci" (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`).
+Failing examples the fuzzer found are kept at the bottom as plain tests.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import pytest
+from hypothesis import assume, currently_in_test_context, given, note, settings
+from hypothesis import strategies as st
+
+from bruteforce import AmbiguousRegion, dual_norm, exact_opnorm, forward_pattern, jacobian, region_jacobians
+from lipmiq import Ball, Box, Global, Network, lipschitz
+from lipmiq.domain import Domain
+from lipmiq.query import make_problem
+from lipmiq.witness import recheck
+
+pytestmark = pytest.mark.fuzz
+
+INF = math.inf
+NORMS = (1.0, 2.0, INF)
+MAX_HIDDEN = 12          # total hidden neurons: keeps the brute-force enumeration well under a second
+SOLVE_LIMIT = 4.0        # seconds per solve; a time-limited result must still be sound
+TRUTH_RTOL = 1e-9        # float64 rounding between the oracle's and lipmiq's Jacobian norms
+# exact (gap <= 1e-6 relative) plus the dual-bound inflation (2e-7) and SCIP's gap (1e-7)
+EXACT_RTOL = 2e-6
+
+# The ci profile's example count is shared out between the tests of this file.
+_BUDGET = settings.default.max_examples
+
+
+def _examples(share: float) -> settings:
+    return settings(max_examples=max(5, int(_BUDGET * share)))
+
+
+# --- strategies -------------------------------------------------------------------------------------
+
+def _matrix(rng: np.random.Generator, shape: Tuple[int, int], kind: str, zeros: float) -> np.ndarray:
+    if kind == "int":
+        W = rng.integers(-2, 3, size=shape).astype(np.float64)
+    else:
+        W = rng.standard_normal(shape)
+    if zeros:
+        W[rng.random(shape) < zeros] = 0.0
+    return W
+
+
+@st.composite
+def networks(draw, n_out: Optional[int] = None) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """Small ReLU networks with exact zeros, duplicated / opposite rows, zero biases and scaled layers."""
+    n_in = draw(st.integers(1, 6), label="n_in")
+    depth = draw(st.integers(1, 4), label="depth")
+    widths = []
+    room = MAX_HIDDEN
+    for _ in range(depth - 1):
+        w = draw(st.integers(1, max(1, min(12, room - (depth - 2 - len(widths))))), label="width")
+        widths.append(w)
+        room -= w
+    n_out = draw(st.integers(1, 3), label="n_out") if n_out is None else n_out
+    sizes = [n_in] + widths + [n_out]
+    kind = draw(st.sampled_from(["gauss", "int"]), label="kind")
+    zeros = draw(st.sampled_from([0.0, 0.0, 0.3, 0.6]), label="zero fraction")
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    weights, biases = [], []
+    for k in range(len(sizes) - 1):
+        W = _matrix(rng, (sizes[k + 1], sizes[k]), kind, zeros)
+        b = _matrix(rng, (sizes[k + 1], 1), kind, zeros)[:, 0] * 0.5
+        if draw(st.booleans(), label=f"zero bias {k}"):
+            b[:] = 0.0
+        if sizes[k + 1] > 1 and draw(st.booleans(), label=f"copy row {k}"):
+            i, j = draw(st.permutations(range(sizes[k + 1])), label="rows")[:2]
+            factor = draw(st.sampled_from([1.0, -1.0, 2.0, -0.5, 3.0]), label="factor")
+            W[j] = factor * W[i]
+            b[j] = factor * b[i] if draw(st.booleans(), label="same bias") else b[j]
+        weights.append(W)
+        biases.append(b)
+    scale_layer = draw(st.integers(0, len(weights) - 1), label="scaled layer")
+    scale = draw(st.sampled_from([1.0, 1.0, 1e-6, 1e-3, 1e3, 1e6]), label="scale")
+    weights[scale_layer] = weights[scale_layer] * scale
+    biases[scale_layer] = biases[scale_layer] * scale
+    return weights, biases
+
+
+_COORD = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0]
+_WIDTH = [0.0, 0.5, 1.0, 2.0, 3.0]
+
+
+@st.composite
+def domains(draw, n: int) -> Domain:
+    """Boxes (some coordinates of zero width), balls of each norm around small centres, or R^n."""
+    kind = draw(st.sampled_from(["box", "box", "ball", "global"]), label="domain")
+    if kind == "box":
+        lo = np.array(draw(st.lists(st.sampled_from(_COORD), min_size=n, max_size=n), label="lo"))
+        width = np.array(draw(st.lists(st.sampled_from(_WIDTH), min_size=n, max_size=n), label="width"))
+        return Box(lo, lo + width)
+    if kind == "ball":
+        center = np.array(draw(st.lists(st.sampled_from(_COORD), min_size=n, max_size=n), label="center"))
+        radius = draw(st.sampled_from([0.25, 0.5, 1.0, 2.0]), label="radius")
+        return Ball(center, radius, draw(st.sampled_from(NORMS), label="ball norm"))
+    return Global()
+
+
+# --- the oracle and the independent witness check ----------------------------------------------------
+
+def oracle_domain(domain: Domain, n: int) -> tuple:
+    dom = domain.resolve(n)
+    if isinstance(dom, Box):
+        return ("box", np.asarray(dom.lo, float), np.asarray(dom.hi, float))
+    if isinstance(dom, Ball):
+        return ("ball", np.asarray(dom.center, float), float(dom.radius), dom.norm)
+    return ("global",)
+
+
+def oracle_regions(weights, biases, odom, p, q, c) -> Tuple[float, set]:
+    """(exact L, set of full-dimensional patterns) from the brute-force enumeration."""
+    best, patterns = 0.0, set()
+    for pattern, J in region_jacobians(weights, biases, odom, c):
+        patterns.add(tuple(tuple(bool(v) for v in g) for g in pattern))
+        best = max(best, dual_norm(J[0], p) if c is not None else exact_opnorm(J, p, q))
+    return float(best), patterns
+
+
+def in_domain(x: np.ndarray, odom: tuple) -> bool:
+    if odom[0] == "box":
+        return bool(np.all(x >= odom[1]) and np.all(x <= odom[2]))
+    if odom[0] == "ball":
+        return float(np.linalg.norm(x - odom[1], ord=odom[3])) <= odom[2]
+    return True
+
+
+def check_witness_independently(weights, biases, odom, p, q, c, witness, lower: float, patterns: set) -> None:
+    """x in the domain, its forward-pass pattern is the witness pattern and an oracle region,
+    v moves only free coordinates, and ||J v||_q / ||v||_p >= lower."""
+    x, v = np.asarray(witness.x, float), np.asarray(witness.v, float)
+    assert in_domain(x, odom), f"witness x={x} outside {odom}"
+    pattern = forward_pattern(weights, biases, x)
+    assert all(np.array_equal(g, np.asarray(h, bool)) for g, h in zip(pattern, witness.pattern)), \
+        "witness pattern is not the pattern at x"
+    assert tuple(tuple(bool(t) for t in g) for g in pattern) in patterns, \
+        "witness pattern is not a full-dimensional region of the oracle"
+    if odom[0] == "box":
+        assert np.all(v[odom[1] == odom[2]] == 0), "witness direction moves a fixed coordinate"
+    J = jacobian(weights, pattern, c)
+    nv = float(np.linalg.norm(v, ord=p))
+    assert nv > 0
+    qn = INF if c is not None else q
+    value = float(np.linalg.norm(J @ v, ord=qn)) / nv
+    assert value >= lower * (1 - 1e-9), f"witness value {value} < lower {lower}"
+
+
+def check_sound(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], domain: Optional[Domain],
+                p: float, q: float, output=None, time_limit: float = SOLVE_LIMIT, **options):
+    """Run lipschitz and assert every soundness property against the oracle; returns (result, truth)."""
+    weights = [np.asarray(W, float) for W in weights]
+    biases = [np.asarray(b, float) for b in biases]
+    net = Network(weights, biases)
+    domain = Global() if domain is None else domain
+    odom = oracle_domain(domain, net.input_dim)
+    c = None
+    if output is not None:
+        c = np.eye(net.output_dim)[output] if isinstance(output, int) else np.asarray(output, float)
+    try:
+        truth, patterns = oracle_regions(weights, biases, odom, p, q, c)
+    except AmbiguousRegion:
+        if currently_in_test_context():
+            assume(False)  # the oracle cannot decide a region of inradius ~1e-9: no ground truth
+        raise
+    res = lipschitz(net, domain, p, q, output=output, time_limit=time_limit, **options)
+    if currently_in_test_context():
+        note(f"result {res}; truth {truth!r}; message {res.message}")
+    tol = TRUTH_RTOL * truth
+    assert res.status != "error", res.message
+    assert res.lower <= truth + tol, f"lower {res.lower!r} > truth {truth!r}"
+    assert res.upper >= truth - tol, f"upper {res.upper!r} < truth {truth!r}"
+    if res.exact:
+        assert abs(res.upper - truth) <= EXACT_RTOL * max(1.0, truth), f"exact claimed: {res.upper!r} vs {truth!r}"
+    if res.lower > 0:
+        assert res.witness is not None
+        problem = make_problem(net, domain, p, q, output)
+        assert recheck(problem, res.witness) >= res.lower * (1 - 1e-12)
+        check_witness_independently(weights, biases, odom, p, q, c, res.witness, res.lower, patterns)
+    return res, truth
+
+
+# --- the properties -------------------------------------------------------------------------------
+
+@st.composite
+def queries(draw, scalar: bool):
+    weights, biases = draw(networks())
+    n, m = weights[0].shape[1], weights[-1].shape[0]
+    domain = draw(domains(n))
+    p = draw(st.sampled_from(NORMS), label="p")
+    q = draw(st.sampled_from(NORMS), label="q")
+    output = None
+    if scalar:
+        if draw(st.booleans(), label="index output"):
+            output = draw(st.integers(0, m - 1), label="output")
+        else:
+            output = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, -1.0, 0.5, -3.0]), min_size=m, max_size=m),
+                                   label="c"))
+    return weights, biases, domain, p, q, output
+
+
+@_examples(0.6)
+@given(queries(scalar=False))
+def test_vector_output_sound(query):
+    check_sound(*query)
+
+
+@_examples(0.4)
+@given(queries(scalar=True))
+def test_scalar_output_sound(query):
+    check_sound(*query)
+
+
+@_examples(0.15)
+@given(queries(scalar=False))
+def test_bigm_encoding_sound(query):
+    check_sound(*query, encoding="bigm")
+
+
+# --- failing examples found by the fuzzer, kept as plain tests ----------------------------------------
+
+def test_tiny_first_layer_dual_bound_not_zero():
+    """Found by test_vector_output_sound: first layer scaled by 1e-6, q = 2 (squared objective ~1e-12).
+    SCIP compares objectives with an absolute epsilon of 1e-9 and reported dual = primal = 0, so the
+    upper bound was 0 < L = 1.31e-6. Fixed by adding DUAL_ATOL in objective space (solver/trace.py)."""
+    W = [np.array([[1.25730221e-07, -1.32104863e-07, 6.40422650e-07, 1.04900117e-07, -5.35669373e-07],
+                   [3.61595055e-07, 1.30400005e-06, 9.47080963e-07, -7.03735236e-07, -1.26542147e-06],
+                   [-6.23274463e-07, 4.13259793e-08, -2.32503077e-06, -2.18791664e-07, -1.24591095e-06],
+                   [-7.32267355e-07, -5.44258983e-07, -3.16300156e-07, 4.11630536e-07, 1.04251337e-06]]),
+         np.array([[0.90347018, 0.0940123, -0.74349925, -0.92172538], [-0.45772583, 0.22019512, -1.00961818, -0.20917557],
+                   [-0.15922501, 0.54084558, 0.21465912, 0.35537271], [-0.65382861, -0.12961363, 0.78397547, 1.49343115]]),
+         np.array([[0.26445563, -0.31392281, 1.45802068, 1.96025832]]),
+         np.array([[1.31510376], [0.35738041]])]
+    b = [np.array([-6.42673315e-08, 6.83231735e-07, -3.32597337e-07, 1.75755035e-07]),
+         np.array([-0.62953277, 0.75696189, 0.67293771, 0.3906557]), np.array([0.90081743]),
+         np.array([-0.60415932, -0.00222707])]
+    domain = Box(np.full(5, -2.0), np.array([-2.0, -2.0, -2.0, -2.0, -1.5]))
+    res, truth = check_sound(W, b, domain, 1.0, 2.0)
+    assert truth > 1e-6 and res.upper >= truth
