@@ -43,7 +43,7 @@ def load_net():
 # "long" is the nightly run: `pytest -m fuzz --hypothesis-profile long` (the plugin loads it).
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, print_blob=True,
+settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -1,17 +1,32 @@
-"""`lipschitz`: the one entry point that turns a query into a Result."""
+"""`lipschitz`: the one entry point that turns a query into a Result.
+
+Reliability (docs/reliability.md): the query is validated and its memory estimated before anything
+large is built; a method that fails (solver error, numerical trouble, out of memory) or is interrupted
+(Ctrl-C, SIGTERM) still returns the certified bounds its earlier stages offered to the tracker, with a
+status saying what happened; a lower bound whose witness does not re-check is never returned.
+"""
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Callable, Optional
+import os
+import signal
+import threading
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 from .domain import Domain
 from .errors import InputError
 from .io import load
+from .limits import check_npz, enforce
 from .methods import get_method
-from .query import make_problem
+from .query import Problem, make_problem
 from .result import Result
 from .tracker import Tracker
 from .witness import recheck
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that every stage stops the way it does on Ctrl-C."""
 
 
 def _check_time_limit(time_limit: object) -> float:
@@ -24,29 +39,85 @@ def _check_time_limit(time_limit: object) -> float:
     return value
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While solving in the main thread, SIGTERM raises Terminated (at the next Python bytecode:
+    inside SCIP, at its next event callback)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise Terminated("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # no signals here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_method(method: str, problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
+    """Run a method; failures and interrupts keep the tracker's (certified) bounds and set the status."""
+    method_fn = get_method(method)
+    try:
+        with _sigterm_as_interrupt():
+            return method_fn(problem, tracker, options)
+    except InputError:
+        raise  # a bad option or an unsupported query: the caller's mistake, not a solver failure
+    except Terminated:
+        return "interrupted", "terminated (SIGTERM): bounds found so far"
+    except KeyboardInterrupt:
+        return "interrupted", "interrupted: bounds found so far"
+    except Exception as exc:  # noqa: BLE001 - solver errors, numerical trouble, memory
+        return "error", (f"{method} failed: {exc.__class__.__name__}: {exc}; "
+                         "the bounds are those certified before the failure")
+
+
+def _checked_witness(problem: Problem, tracker: Tracker) -> Optional[str]:
+    """Re-check the witness from scratch; drop the lower bound (and say why) if it does not hold."""
+    if tracker.witness is None:
+        return None
+    try:
+        recheck(problem, tracker.witness)
+        return None
+    except AssertionError as exc:
+        tracker.lower, tracker.witness = 0.0, None
+        return f"a witness failed its float64 re-check ({exc}); its lower bound was dropped, please report this network"
+
+
 def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: object = 2,
               output: object = None, method: str = "miqcqp", time_limit: float = 60.0,
-              on_update: Optional[Callable[[Tracker], None]] = None, **options: Any) -> Result:
+              on_update: Optional[Callable[[Tracker], None]] = None,
+              max_model_bytes: Optional[float] = None, **options: Any) -> Result:
     """Certified bounds on L(p, q, domain) of a ReLU network (path, Network or torch module).
 
     `output` selects a scalar output (an index or a weight vector c for c^T f); `domain` defaults to
-    all of R^n. Options are passed to the method (e.g. encoding="bigm", gap=1e-6, seed=0).
+    all of R^n. `max_model_bytes` caps the estimated memory (default: LIPMIQ_MAX_MODEL_BYTES or half
+    the physical memory); larger queries are refused before anything is built. Options are passed to
+    the method (e.g. encoding="bigm", gap=1e-6, seed=0).
     """
-    net = load(network)
     limit = _check_time_limit(time_limit)
+    encoding = str(options.get("encoding", "quadratic"))
+    if isinstance(network, (str, os.PathLike)) and os.fspath(network).lower().endswith(".npz"):
+        check_npz(os.fspath(network), method, encoding, max_model_bytes)  # headers only, before loading
+    net = load(network)
     problem = make_problem(net, domain, p, q, output)
-    method_fn = get_method(method)
+    get_method(method)  # an unknown method is an input error, raised before any work
+    enforce(problem.network.sizes, method, encoding, max_model_bytes, net.name)
     tracker = Tracker(limit, on_update)
     if problem.trivial:
         tracker.offer_upper(0.0)
         status, message = "optimal", "the domain is a single point: L = 0"
     else:
-        try:
-            status, message = method_fn(problem, tracker, dict(options))
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted: bounds found so far"
-    if tracker.witness is not None:
-        recheck(problem, tracker.witness)
+        status, message = _run_method(method, problem, tracker, dict(options))
+    failed = _checked_witness(problem, tracker)
+    if failed is not None:
+        status, message = "error", failed
     if tracker.lower > tracker.upper * (1 + 1e-9) + 1e-12:
         status = "error"
         message = f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}; please report this network"
