@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 
 from .domain import Domain
 from .errors import InputError
+from .formulation.model import ENCODINGS
 from .io import load
 from .limits import check_npz, enforce
 from .methods import get_method
@@ -103,6 +104,8 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     """
     limit = _check_time_limit(time_limit)
     encoding = str(options.get("encoding", "quadratic"))
+    if encoding not in ENCODINGS:  # checked up front: a quick method may finish before any model is built
+        raise InputError(f"encoding must be one of {', '.join(ENCODINGS)}, got {options.get('encoding')!r}")
     if isinstance(network, (str, os.PathLike)) and os.fspath(network).lower().endswith(".npz"):
         check_npz(os.fspath(network), method, encoding, max_model_bytes)  # headers only, before loading
     net = load(network)
