@@ -192,3 +192,33 @@ def test_direction_bounds_alone(p):
         ilo, ihi = Wp @ ulo + Wn @ uhi, Wp @ uhi + Wn @ ulo
     interval_width = float(np.sum(ihi - ilo))
     assert float(np.sum(out[-1][1] - out[-1][0])) < interval_width
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, INF])
+def test_pattern_direction_bounds_exact_over_patterns(p):
+    """Layer-2 and output bounds equal the exhaustive max over all patterns of max_v |w| (a closed form per pattern)."""
+    import itertools
+
+    from lipmiq.tightening import pattern_direction_bounds
+
+    rng = np.random.default_rng(8)
+    sizes = [4, 5, 4, 2]
+    Ws = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
+    active = [np.array([True, False, False, True, False]), np.array([False, True, False, False])]
+    free = [(np.full(s, -np.inf), np.full(s, np.inf)) for s in sizes[1:]]
+    crown = direction_bounds([None] + Ws[1:], active, Ws[0], p, free)
+    exact = pattern_direction_bounds([None] + Ws[1:], active, Ws[0], p, crown)
+    pd = {1.0: INF, 2.0: 2.0, INF: 1.0}[p]
+    for k in (1, 2):
+        truth = np.zeros(sizes[k + 1])
+        for g in itertools.product(*[itertools.product([0.0, 1.0], repeat=int((~a).sum())) for a in active[:k]]):
+            M = Ws[0]
+            for m in range(k):
+                gm = active[m].astype(float)
+                gm[~active[m]] = g[m]
+                M = Ws[m + 1] @ (gm[:, None] * M)
+            truth = np.maximum(truth, np.linalg.norm(M, ord=pd, axis=1))
+        lo, hi = exact[k]
+        assert np.all(hi >= truth * (1 - 1e-12)) and np.all(-lo >= truth * (1 - 1e-12))
+        assert np.allclose(hi, np.minimum(truth, crown[k][1]), rtol=1e-9), (hi, truth)
+        assert np.all(hi <= crown[k][1]) and np.all(lo >= crown[k][0])

@@ -276,3 +276,53 @@ def direction_bounds(Ws: List[np.ndarray], active: List[np.ndarray], W_first_dir
         lo, hi = np.maximum(lo_k, prior[k][0]), np.minimum(hi_k, prior[k][1])
         out.append((lo, hi))
     return out
+
+
+def pattern_direction_bounds(Ws: List[np.ndarray], active: List[np.ndarray], W_first_dir: np.ndarray, p: float,
+                             prior: List[Tuple[np.ndarray, np.ndarray]], max_patterns: int = 1 << 14,
+                             time_budget: float = 10.0) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Exact bounds max |w_kj| over v and over ALL patterns of the unstable neurons, where affordable.
+
+    w_kj = sum_i W_k[j, i] g_i M_i(g_earlier) v with M the partial Jacobian of layer k-1: for each pattern of
+    the layers before k-1 (enumerated when there are at most `max_patterns`), the maximum over the pattern
+    of layer k-1 and over ||v||_p <= 1 is a vector problem max ||s0 + sum g_i a_i||_{p*} solved exactly by
+    the C++ branch-and-bound. Layers where enumeration is too large keep `prior`. Same layout as
+    `direction_bounds`; the result is intersected with `prior`.
+    """
+    from itertools import product
+
+    pd = dual(p)
+    stop = time.perf_counter() + time_budget
+    out = [(lo.copy(), hi.copy()) for lo, hi in prior]
+    unstable = [np.flatnonzero(~a) for a in active]
+    for k in range(1, len(Ws)):
+        earlier = unstable[:k - 1]
+        count = int(sum(u.size for u in earlier))
+        if count > math.log2(max_patterns):
+            break
+        free, fixed_on = unstable[k - 1], np.flatnonzero(active[k - 1])
+        best = np.zeros(Ws[k].shape[0])
+        for bits in product((0.0, 1.0), repeat=count):
+            if time.perf_counter() > stop:
+                return out  # this layer and the later ones keep `prior`
+            M = W_first_dir
+            pos = 0
+            for m in range(k - 1):
+                g = active[m].astype(np.float64)
+                g[unstable[m]] = bits[pos:pos + unstable[m].size]
+                pos += unstable[m].size
+                M = Ws[m + 1] @ (g[:, None] * M)
+            for j in range(Ws[k].shape[0]):
+                row = Ws[k][j]
+                s0 = row[fixed_on] @ M[fixed_on]
+                A = row[free][:, None] * M[free]
+                if free.size:
+                    value, _, complete, _, _ = _core.pattern_max(A, s0, pd, best[j], time_limit=max(stop - time.perf_counter(), 0.0))
+                    if not complete:
+                        return out
+                else:
+                    value = float(np.linalg.norm(s0, ord=pd))
+                best[j] = max(best[j], value)
+        r = best * (1.0 + 1e-10) + 1e-300
+        out[k] = (np.maximum(out[k][0], -r), np.minimum(out[k][1], r))
+    return out
