@@ -163,3 +163,15 @@ def test_rank_one_max_declines_matrix_pairs():
     C, R = rng.standard_normal((3, 5)), rng.standard_normal((5, 4))
     assert rank_one_max(C, R, np.zeros((3, 4)), 2, 2, 1.0) is None
     assert rank_one_max(C, R, np.zeros((3, 4)), INF, 2, 1.0) is None
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+def test_miqcqp_uses_pattern_bnb_on_global_one_layer(p):
+    """The MIQCQP method answers one-layer global queries with independent rows exactly, before SCIP."""
+    weights, biases = random_net(31, [9, 7, 3])
+    net = Network(weights, biases)
+    res = lipschitz(net, Global(), p, 2, output=1, time_limit=60)
+    truth = exact_lipschitz(weights, biases, ("global",), p, 2, c=np.eye(3)[1])
+    assert res.status == "optimal" and res.exact, res
+    assert abs(res.upper - truth) <= 2e-6 * max(1.0, truth) and res.lower <= truth * (1 + 1e-9)
+    assert "pattern branch-and-bound" in res.message, res.message

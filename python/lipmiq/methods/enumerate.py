@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -293,7 +294,9 @@ class RegionEnumerator:
         rows = np.flatnonzero(decided)
         weights = W[:layer] + [W[layer][rows], np.ones((1, rows.size))]
         biases = self.net.biases[:layer] + [self.net.biases[layer][rows], np.zeros(1)]
-        sub = dataclasses.replace(self.problem, network=Network(weights, biases))
+        # a light stand-in for Network: interior_point reads only weights, biases and input_dim
+        sub = dataclasses.replace(self.problem, network=SimpleNamespace(weights=weights, biases=biases,
+                                                                        input_dim=self.net.input_dim))
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
         point, s = region_point(sub, pattern)
         if point is None and math.isnan(s):
