@@ -26,8 +26,10 @@ from .tracker import Tracker
 from .witness import recheck
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an interrupt so that every stage stops the way it does on Ctrl-C."""
+class _Signals:
+    """Whether SIGTERM arrived during the current call (the message says so)."""
+
+    terminated = False
 
 
 def _check_time_limit(time_limit: object) -> float:
@@ -42,14 +44,21 @@ def _check_time_limit(time_limit: object) -> float:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """While solving in the main thread, SIGTERM raises Terminated (at the next Python bytecode:
-    inside SCIP, at its next event callback)."""
+    """While solving in the main thread, SIGTERM is turned into SIGINT (Ctrl-C).
+
+    The Python handler runs at the next bytecode: inside SCIP, at its next callback (propagator or event
+    handler). Re-raised as SIGINT it reaches SCIP's own Ctrl-C handler, which stops the solve cleanly
+    (status userinterrupt); in Python code it becomes a KeyboardInterrupt. Raising an exception from the
+    handler instead would escape a SCIP callback as an opaque "SCIP: unspecified error".
+    """
+    _Signals.terminated = False
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise Terminated("SIGTERM")
+        _Signals.terminated = True
+        signal.raise_signal(signal.SIGINT)
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -67,16 +76,18 @@ def _run_method(method: str, problem: Problem, tracker: Tracker, options: dict) 
     method_fn = get_method(method)
     try:
         with _sigterm_as_interrupt():
-            return method_fn(problem, tracker, options)
+            status, message = method_fn(problem, tracker, options)
     except InputError:
         raise  # a bad option or an unsupported query: the caller's mistake, not a solver failure
-    except Terminated:
-        return "interrupted", "terminated (SIGTERM): bounds found so far"
     except KeyboardInterrupt:
-        return "interrupted", "interrupted: bounds found so far"
+        status, message = "interrupted", "bounds found so far"
     except Exception as exc:  # noqa: BLE001 - solver errors, numerical trouble, memory
         return "error", (f"{method} failed: {exc.__class__.__name__}: {exc}; "
                          "the bounds are those certified before the failure")
+    if status == "interrupted":
+        cause = "terminated (SIGTERM)" if _Signals.terminated else "interrupted"
+        message = f"{cause}: {message}" if message else cause
+    return status, message
 
 
 def _checked_witness(problem: Problem, tracker: Tracker) -> Optional[str]:
