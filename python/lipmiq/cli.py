@@ -89,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-p", default="2", help="input norm: 1, 2 or inf (default 2)")
     b.add_argument("-q", default="2", help="output norm: 1, 2 or inf (default 2)")
     b.add_argument("--output", help="bound one output index only (default: all outputs)")
-    b.add_argument("--method", default="miqcqp", help="miqcqp (default), naive or sample")
+    b.add_argument("--method", default="miqcqp",
+                   help="miqcqp (default), enumerate, milp, lipsdp, naive (upper only) or sample (lower only)")
     b.add_argument("--encoding", default="quadratic", help="miqcqp products: quadratic (default) or bigm")
+    b.add_argument("--tighten", choices=("none", "symbolic", "lp"), default=None,
+                   help="miqcqp variable bounds: none (intervals), symbolic or lp (default: the method's)")
     b.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     b.add_argument("--history", metavar="FILE", help="write the bound trace [[t, lower, upper], ...] as JSON")
     _add_common(b)
@@ -179,7 +182,7 @@ def _bound(args: argparse.Namespace) -> int:
     with Progress(enabled=False if args.quiet else None) as progress:  # None: only on a terminal
         result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
                            method=args.method, time_limit=args.time_limit, encoding=args.encoding,
-                           on_update=progress)
+                           on_update=progress, **({"tighten": args.tighten} if args.tighten else {}))
     if args.history:
         write_history(args.history, result.history)
     if args.json:
