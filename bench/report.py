@@ -22,8 +22,8 @@ FAILED = {"crash": "crash", "killed": "killed", "unsupported": "n/a", "error": "
 
 
 def load_lines(paths: List[Path]) -> List[dict]:
-    """Every record of the files; a later record of the same (query, method) replaces an earlier one."""
-    records: "OrderedDict[Tuple[str, str], dict]" = OrderedDict()
+    """Every record of the files; a later record of the same (query, method, time limit) replaces an earlier one."""
+    records: "OrderedDict[Tuple[str, str, float], dict]" = OrderedDict()
     for path in paths:
         for n, line in enumerate(path.read_text().splitlines(), start=1):
             if not line.strip():
@@ -32,7 +32,7 @@ def load_lines(paths: List[Path]) -> List[dict]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise SystemExit(f"report.py: {path}:{n}: not a JSON line ({exc})") from None
-            records[(rec["id"], rec["method"])] = rec
+            records[(rec["id"], rec["method"], rec.get("time_limit"))] = rec
     return list(records.values())
 
 
@@ -52,7 +52,7 @@ def cell(rec: Optional[dict], best_upper: float) -> str:
         return FAILED[rec["status"]]
     upper = upper_of(rec)
     up = _fmt(upper)
-    if math.isfinite(upper) and upper <= best_upper * (1 + 1e-9):
+    if math.isfinite(upper) and upper <= best_upper * (1 + 1e-7):  # ties up to solver tolerances
         up = f"**{up}**"
     mark = " ✓" if rec.get("exact") else ""
     time_s = rec.get("time_s") if rec.get("time_s") is not None else rec.get("wall_s", 0.0)
@@ -71,11 +71,16 @@ def reference_text(rec: dict) -> str:
 
 
 def table(records: List[dict]) -> str:
-    """The Markdown table of these records (rows: queries, columns: methods)."""
-    methods = list(OrderedDict.fromkeys(r["method"] for r in records))
+    """The Markdown table of these records (rows: queries, columns: methods, or method @ time limit)."""
+    several_limits = len({r.get("time_limit") for r in records}) > 1
+
+    def column(r: dict) -> str:
+        return f"{r['method']} @{r['time_limit']:g}s" if several_limits else r["method"]
+
+    methods = list(OrderedDict.fromkeys(column(r) for r in records))
     rows: "OrderedDict[str, Dict[str, dict]]" = OrderedDict()
     for r in records:
-        rows.setdefault(r["id"], {})[r["method"]] = r
+        rows.setdefault(r["id"], {})[column(r)] = r
     with_ref = any(reference_text(r) for r in records)
     head = ["query"] + (["reference (published)"] if with_ref else []) + methods
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -146,23 +151,26 @@ def plot_bounds(records: List[dict], query: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     finite = [h[2] for r in recs for h in r["history"] if h[2] not in ("inf", None) and math.isfinite(h[2])]
     lows = [h[1] for r in recs for h in r["history"] if h[1] > 0]
+    several_limits = len({r.get("time_limit") for r in recs}) > 1
     for i, r in enumerate(recs):
         color = f"C{i}"
+        name = f"{r['method']} @{r['time_limit']:g}s" if several_limits else r["method"]
         end = max(float(r.get("time_s") or r["history"][-1][0]), r["history"][-1][0], 1e-3)
         ts = [max(h[0], 1e-3) for h in r["history"]] + [end]
         lo = [h[1] for h in r["history"]] + [r["history"][-1][1]]
         up = [math.nan if h[2] in ("inf", None) or not math.isfinite(h[2]) else h[2] for h in r["history"]]
         up.append(up[-1])
-        ax.step(ts, up, where="post", color=color, label=f"{r['method']} upper")
+        ax.step(ts, up, where="post", color=color, label=f"{name} upper")
         if any(v > 0 for v in lo):
-            ax.step(ts, lo, where="post", color=color, linestyle="--", label=f"{r['method']} lower")
+            ax.step(ts, lo, where="post", color=color, linestyle="--", label=f"{name} lower")
     ref = recs[0].get("reference")
     if ref:
         ax.axhline(ref["value"], color="gray", linewidth=0.8, linestyle=":", label=f"published {ref['kind']}")
     if finite and lows:
-        top = min(max(finite), 3.0 * min(finite))
-        ax.set_ylim(0.95 * min(lows), 1.05 * top)
+        top = min(max(finite), 10.0 * min(finite))
+        ax.set_ylim(0.9 * min(lows), 1.1 * top)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("certified bound")
     ax.set_title(query, fontsize=9)

@@ -182,8 +182,14 @@ def run_child(job: dict, guard_s: float, memory_mb: int) -> dict:
 
 
 def host() -> dict:
+    """The machine and the code version a record was measured with."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
     return {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "node": platform.node()}
+            "node": platform.node(), "commit": commit, "load1": round(os.getloadavg()[0], 2)}
 
 
 def result_line(query: dict, method: str, time_limit: float, record: dict) -> dict:

@@ -67,7 +67,7 @@ def certified_rho(weights: List[np.ndarray], T: List[np.ndarray]) -> Optional[fl
     rho = max(float(np.max(np.linalg.eigvalsh((S + S.T) / 2.0))), 0.0)
     WL = np.abs(weights[-1])
     rounding = float(np.linalg.norm(WL.T @ WL)) + 2.0 * float(np.linalg.norm(C))
-    step = max(rho, 1e-300) * 1e-9
+    step = max(rho * 1e-9, 1e-14 * (float(np.linalg.norm(M0)) + 1e-300))
     for _ in range(80):
         rho_try = rho + step
         M = _numpy_lmi(weights, T, rho_try)
