@@ -184,20 +184,38 @@ def run_child(job: dict, guard_s: float, memory_mb: int) -> dict:
 def host() -> dict:
     """The machine and the code version a record was measured with."""
     try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        git = ["git", "-C", str(REPO)]
+        commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "python"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        commit, dirty = "", None
     return {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "node": platform.node(), "commit": commit, "load1": round(os.getloadavg()[0], 2)}
+            "node": platform.node(), "commit": commit, "python_tree_dirty": dirty,
+            "load1": round(os.getloadavg()[0], 2)}
 
 
-def result_line(query: dict, method: str, time_limit: float, record: dict) -> dict:
+def parse_options(items: List[str]) -> dict:
+    """KEY=VALUE pairs -> method options (numbers and true/false converted)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"run.py: --option wants KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def result_line(query: dict, method: str, time_limit: float, record: dict, options: Optional[dict] = None) -> dict:
     upper = record.get("upper", "inf")
     return {
         "id": query["id"], "kind": query["kind"], "axis": query.get("axis"), "network": query["network"],
         "sizes": query["sizes"], "domain": query["domain"], "p": query["p"], "q": query["q"],
-        "output": query["output"], "method": method, "time_limit": time_limit,
+        "output": query["output"], "method": method, "time_limit": time_limit, "options": options or {},
         "lower": record.get("lower", 0.0), "upper": upper, "exact": bool(record.get("exact", False)),
         "status": record.get("status"), "time_s": record.get("time_s"), "wall_s": record["wall_s"],
         "peak_mem_mb": record["peak_mem_mb"], "history": record.get("history", []),
@@ -220,6 +238,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap.add_argument("--memory-limit", type=int, default=6000, help="address-space limit per child, MB (0: none)")
     ap.add_argument("--out", type=Path, default=Path("results.jsonl"), help="JSON-lines output file")
     ap.add_argument("--append", action="store_true", help="append to --out instead of overwriting it")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="method option passed to every method, e.g. tighten=symbolic (repeatable)")
     ap.add_argument("--list", action="store_true", help="print the query ids and exit")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
@@ -244,13 +264,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not queries:
         raise SystemExit("run.py: nothing to run: give --queries GLOB (see --list) and/or --series width|depth")
     methods = [m for m in args.methods.split(",") if m]
+    options = parse_options(args.option)
     guard = args.guard if args.guard is not None else 1.5 * args.time_limit + 30.0
     with args.out.open("a" if args.append else "w") as sink:
         for query in queries:
             for method in methods:
-                job = dict(query, method=method, time_limit=args.time_limit)
+                job = dict(query, method=method, time_limit=args.time_limit, options=options)
                 record = run_child(job, guard, args.memory_limit)
-                line = result_line(query, method, args.time_limit, record)
+                line = result_line(query, method, args.time_limit, record, options)
                 sink.write(json.dumps(line) + "\n")
                 sink.flush()
                 print(f"{query['id']:<55} {method:<8} {line['status']:<12} lower={line['lower']:<.6g} "
