@@ -175,3 +175,12 @@ def test_miqcqp_uses_pattern_bnb_on_global_one_layer(p):
     assert res.status == "optimal" and res.exact, res
     assert abs(res.upper - truth) <= 2e-6 * max(1.0, truth) and res.lower <= truth * (1 + 1e-9)
     assert "pattern branch-and-bound" in res.message, res.message
+
+
+def test_lipbab_deep_reference(data_dir):
+    """A 3-hidden-layer network (747 regions): the incremental region LP keeps this to seconds."""
+    query = _reference({"lipbab_sdnet_10-30-30-30-3"})[0]
+    res = lipschitz(str(data_dir / "lipbab_sdnet_10-30-30-30-3.npz"), Box(*query["domain"]["box"]), query["p"],
+                    query["q"], method="enumerate", time_limit=120)
+    assert res.status == "optimal" and res.exact, res
+    assert abs(res.upper - query["exact"]) <= 5e-5 * max(1.0, query["exact"]) + 5e-5, (res.upper, query["exact"])

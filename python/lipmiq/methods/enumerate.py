@@ -22,6 +22,7 @@ import time
 from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
+import highspy
 import numpy as np
 
 from .. import _core
@@ -248,6 +249,56 @@ def region_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[
     return None, math.nan  # undecided after MAX_CUTS
 
 
+class RegionLP:
+    """max s over {x in the domain at distance >= s from its faces, sign_j (a_j.x + c_j) >= s ||a_j||_2 for
+    the pushed rows}: one HiGHS model whose region rows are pushed and popped along the depth-first search,
+    each solve warm-started from the previous basis (polyhedral domains: boxes, 1- and inf-balls, R^n)."""
+
+    def __init__(self, problem: Problem):
+        dom, n = problem.domain, problem.network.input_dim
+        self.n = n
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        lo, hi = np.full(n + 1, -highspy.kHighsInf), np.full(n + 1, highspy.kHighsInf)
+        hi[n] = 1.0
+        h.addVars(n + 1, lo, hi)
+        h.changeColCost(n, 1.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        hull = dom.box_hull()
+        if hull is not None:
+            for i in range(n):
+                h.addRow(-highspy.kHighsInf, -float(hull[0][i]), 2, np.array([i, n], dtype=np.int32), np.array([-1.0, 1.0]))
+                h.addRow(-highspy.kHighsInf, float(hull[1][i]), 2, np.array([i, n], dtype=np.int32), np.array([1.0, 1.0]))
+        if isinstance(dom, Ball) and dom.norm == 1.0:  # ||x - c||_1 + s <= r with d >= |x - c|
+            c = np.asarray(dom.center, dtype=np.float64)
+            h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+            for i in range(n):
+                idx = np.array([i, n + 1 + i], dtype=np.int32)
+                h.addRow(-highspy.kHighsInf, float(c[i]), 2, idx, np.array([1.0, -1.0]))
+                h.addRow(-highspy.kHighsInf, -float(c[i]), 2, idx, np.array([-1.0, -1.0]))
+            idx = np.concatenate([[n], n + 1 + np.arange(n)]).astype(np.int32)
+            h.addRow(-highspy.kHighsInf, float(dom.radius), n + 1, idx, np.ones(n + 1))
+        self.rows = h.getNumRow()
+
+    def push(self, a: np.ndarray, c: float, sign: float) -> None:
+        idx = np.concatenate([np.flatnonzero(a), [self.n]]).astype(np.int32)
+        vals = np.concatenate([-sign * a[a != 0], [float(np.linalg.norm(a))]])
+        self.h.addRow(-highspy.kHighsInf, sign * c, idx.size, idx, vals)
+        self.rows += 1
+
+    def pop(self) -> None:
+        self.rows -= 1
+        self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
+
+    def solve(self) -> Tuple[Optional[np.ndarray], float]:
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None, -math.inf
+        x = np.asarray(self.h.getSolution().col_value)
+        s = float(x[self.n])
+        return (x[:self.n].copy(), s) if s > INTERIOR_TOL else (None, s)
+
+
 class RegionEnumerator:
     """Depth-first enumeration of the activation regions of `problem` that meet its domain's interior."""
 
@@ -260,6 +311,8 @@ class RegionEnumerator:
         self.regions = 0
         self.lps = 0
         self.stopped = False
+        euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
+        self.lp = None if euclid else RegionLP(problem)  # 2-balls: cutting planes per region (region_point)
 
     def _affine(self, g: List[np.ndarray], layer: int) -> Tuple[np.ndarray, np.ndarray]:
         A, c = self.net.layers[0].W, self.net.layers[0].b
@@ -346,13 +399,19 @@ class RegionEnumerator:
             child[k][j] = value
             dec = [d.copy() for d in decided]
             dec[k][j] = True
+            if self.lp is not None:
+                self.lp.push(a, cj, 2.0 * value - 1.0)
             if value == side and abs(z) / norm > INTERIOR_TOL:
                 point = x
+            elif self.lp is not None:
+                self.lps += 1
+                point, _ = self.lp.solve()
             else:
                 point, _ = self._lp_child(child, k, dec[k])
-                if point is None:
-                    continue
-            self._node(child, point, bounds, dec)
+            if point is not None:
+                self._node(child, point, bounds, dec)
+            if self.lp is not None:
+                self.lp.pop()
 
     def run(self) -> bool:
         """Enumerate; True when every region was visited (then `upper` is the exact maximum)."""

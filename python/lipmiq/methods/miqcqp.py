@@ -19,7 +19,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         return "optimal", "sampling met the product bound"
     if pattern_search(problem, tracker, min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
-    plan = build_plan(problem, options.get("tighten", "symbolic"), min(20.0, 0.15 * tracker.remaining()))
+    plan = build_plan(problem, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
     search = Search(problem, plan, tracker, options.get("encoding", "quadratic"),
                     float(options.get("gap", 1e-7)), int(options.get("seed", 0)))
     return search.run()
