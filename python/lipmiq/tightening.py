@@ -64,8 +64,9 @@ class _LP:
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
         self.col_lo, self.col_hi = np.zeros(0), np.zeros(0)
-        self.rows: List[np.ndarray] = []   # dense rows, padded lazily
-        self.row_lo, self.row_hi = [], []
+        self.nrows = 0
+        self.entries: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, col, value) triplets
+        self.row_lo, self.row_hi = np.zeros(0), np.zeros(0)
         self.add_cols(lo, hi)
 
     @property
@@ -88,9 +89,11 @@ class _LP:
         idx = np.nonzero(nz)[1].astype(np.int32)
         self.h.addRows(M.shape[0], np.where(np.isinf(lo), -INF, lo), np.where(np.isinf(hi), INF, hi),
                        int(nz.sum()), starts, idx, M[nz])
-        self.rows.extend(M)
-        self.row_lo.extend(lo)
-        self.row_hi.extend(hi)
+        r, c = np.nonzero(nz)
+        self.entries.append((r + self.nrows, c, M[nz]))
+        self.nrows += M.shape[0]
+        self.row_lo = np.concatenate([self.row_lo, lo])
+        self.row_hi = np.concatenate([self.row_hi, hi])
 
     def minimum(self, cols: np.ndarray, cost: np.ndarray, fresh: bool) -> Optional[float]:
         """A rigorous lower bound on min cost . x[cols] over the LP, or None if not solved to optimality."""
@@ -107,12 +110,14 @@ class _LP:
         return self._dual_bound(full, y)
 
     def _dual_bound(self, c: np.ndarray, y: np.ndarray) -> float:
-        A = np.array([np.pad(r, (0, self.ncols - r.size)) for r in self.rows]) if self.rows else np.zeros((0, self.ncols))
-        L, U = np.asarray(self.row_lo), np.asarray(self.row_hi)
+        L, U = self.row_lo, self.row_hi
         y = np.where((y > 0) & np.isinf(L), 0.0, y)
         y = np.where((y < 0) & np.isinf(U), 0.0, y)
         row_terms = np.where(y > 0, y * np.where(np.isinf(L), 0.0, L), y * np.where(np.isinf(U), 0.0, U))
-        r = c - A.T @ y
+        if len(self.entries) > 1:  # merge the triplets once per layer, not once per LP
+            self.entries = [tuple(np.concatenate(parts) for parts in zip(*self.entries))]
+        rows, cols, vals = self.entries[0] if self.entries else (np.zeros(0, np.int64),) * 3
+        r = c - np.bincount(cols, weights=vals * y[rows], minlength=self.ncols)
         col_terms = np.minimum(r * self.col_lo, r * self.col_hi)
         value = float(row_terms.sum() + col_terms.sum())
         scale = float(np.abs(row_terms).sum() + np.abs(col_terms).sum())
@@ -140,7 +145,7 @@ def _add_layer(lp: _LP, prev: np.ndarray, W: np.ndarray, b: np.ndarray, l: np.nd
     """Append z = W a_prev + b and a = relu(z) relaxed (triangle) on [l, u]; returns the columns of a."""
     h = W.shape[0]
     z = lp.add_cols(l.copy(), u.copy())
-    a = lp.add_cols(np.maximum(l, 0.0) * 0.0, np.maximum(u, 0.0))
+    a = lp.add_cols(np.zeros(h), np.maximum(u, 0.0))
     M = np.zeros((h, lp.ncols))
     M[:, z] = np.eye(h)
     M[:, prev] = -W

@@ -46,17 +46,17 @@ def _slices(C: np.ndarray, R: np.ndarray, J0: np.ndarray, p: float, q: float):
     """(A, s0, r) vector problems whose maxima's maximum is max_g ||J0 + C diag(g) R||_{p->q}; None if none apply."""
     m = C.shape[0]
     if p == 1.0:
-        return [((C * R[:, j][None, :]).T, J0[:, j], q) for j in range(R.shape[1])], "column"
+        return [((C * R[:, j][None, :]).T, J0[:, j], q) for j in range(R.shape[1])]
     r = dual(p)
     if math.isinf(q):
-        return [((C[k][:, None] * R), J0[k], r) for k in range(m)], "row"
+        return [((C[k][:, None] * R), J0[k], r) for k in range(m)]
     if q == 1.0 and m <= MAX_SIGN_OUTPUTS:
         out = []
         for bits in range(2 ** (m - 1)):
             d = np.array([1.0] + [-1.0 if bits >> i & 1 else 1.0 for i in range(m - 1)])
             out.append((((d @ C)[:, None] * R), d @ J0, r))
-        return out, "sign"
-    return None, ""
+        return out
+    return None
 
 
 def _vector_problem(A: np.ndarray, s0: np.ndarray, r: float, incumbent: float, time_limit: float):
@@ -69,7 +69,7 @@ def rank_one_max(C: np.ndarray, R: np.ndarray, J0: np.ndarray, p: float, q: floa
                  time_limit: float, incumbent: float = 0.0) -> Optional[Tuple[float, np.ndarray, bool]]:
     """max over g in {0,1}^h of ||J0 + C diag(g) R||_{p->q}: (value, g, complete), or None when
     (p, q, outputs) has no reduction to vector problems. `incumbent` prunes (value may then be it)."""
-    slices, _ = _slices(C, R, J0, p, q)
+    slices = _slices(C, R, J0, p, q)
     if slices is None:
         return None
     stop = time.perf_counter() + time_limit
