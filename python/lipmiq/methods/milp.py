@@ -11,6 +11,9 @@ c and -c are both feasible, so the objective breaks that symmetry (the builders 
 Every real activation pattern of the domain is feasible, so SCIP's dual bound (inflated) is an upper bound,
 even where the closed formulation exceeds L at degenerate points; lower bounds come only from certified
 incumbents. Stably active / inactive neurons are fixed first, as LipMIP does; the MIQCQP's ties are not used.
+SCIP's tolerances are absolute, so every layer's variables are brought to order 1 by a power of two
+(exact): the forward variables of layer k are sigma_k z_k (ReLU is positively homogeneous, so the pattern is
+unchanged), the backward ones tau_k d_k (linear), the gradient tau_g grad (the dual bound is divided by tau_g).
 """
 from __future__ import annotations
 
@@ -63,6 +66,17 @@ def backward_bounds(plan: Plan, clo: np.ndarray, chi: np.ndarray):
     return d_bounds, (lo, hi)
 
 
+def _power_of_two_scale(lo: np.ndarray, hi: np.ndarray) -> float:
+    """A power of two s with s * max(|lo|, |hi|) in [1, 1024] (1 if already there, or for zero bounds).
+
+    SCIP's feasibility tolerance is absolute (1e-6) below 1 and relative above, and big-M rows lose
+    accuracy at large magnitudes: values of order 1..1e3 keep the relative error near 1e-6."""
+    big = max(float(np.max(np.abs(lo), initial=0.0)), float(np.max(np.abs(hi), initial=0.0)))
+    if not (big > 0.0 and math.isfinite(big)) or 1.0 <= big <= 1024.0:
+        return 1.0
+    return 2.0 ** -math.floor(math.log2(big)) if big < 1.0 else 2.0 ** (10 - math.ceil(math.log2(big)))
+
+
 class LipMIP:
     """The MILP of a Plan for (p, q): forward big-M pass, backward big-M pass, norm objective."""
 
@@ -74,19 +88,23 @@ class LipMIP:
         self.g = self._forward()
         c, clo, chi = self._output_vertex(plan.W_out.shape[0], q)
         d_bounds, (glo, ghi) = backward_bounds(plan, clo, chi)
+        self.scale = _power_of_two_scale(glo, ghi)
+        glo, ghi = glo * self.scale, ghi * self.scale
         grad = self._backward(c, d_bounds, glo, ghi)
         self.t, _ = add_objective(m, grad, glo, ghi, dual(p), "bigm")
         m.setObjective(self.t, "maximize")
 
     def _forward(self) -> List[List]:
-        m, a_prev, gs = self.model, list(self.x), []
+        m, a_prev, gs, sigma_prev = self.model, list(self.x), [], 1.0
         for k, layer in enumerate(self.plan.layers):
             a_out, g_out = [], []
-            for j in range(layer.W.shape[0]):
-                name, lo, hi = f"l{k}n{j}", float(layer.lo[j]), float(layer.hi[j])
-                nz = np.flatnonzero(layer.W[j])
+            sigma = _power_of_two_scale(layer.lo, layer.hi)
+            W, b = layer.W * (sigma / sigma_prev), layer.b * sigma
+            for j in range(W.shape[0]):
+                name, lo, hi = f"l{k}n{j}", float(layer.lo[j] * sigma), float(layer.hi[j] * sigma)
+                nz = np.flatnonzero(W[j])
                 z = m.addVar(name=f"z_{name}", lb=lo, ub=hi)
-                m.addCons(affine(layer.W[j][nz], [a_prev[i] for i in nz], float(layer.b[j])) - z == 0, name=f"zdef_{name}")
+                m.addCons(affine(W[j][nz], [a_prev[i] for i in nz], float(b[j])) - z == 0, name=f"zdef_{name}")
                 if layer.active[j]:
                     a_out.append(z)
                     g_out.append(None)
@@ -97,7 +115,7 @@ class LipMIP:
                 a_out.append(a)
                 g_out.append(g)
             gs.append(g_out)
-            a_prev = a_out
+            a_prev, sigma_prev = a_out, sigma
         return gs
 
     def _output_vertex(self, m_out: int, q: float):
@@ -113,10 +131,13 @@ class LipMIP:
         return [affine([1.0, -1.0], [cp, cm]) for cp, cm in zip(plus, minus)], -ones, ones
 
     def _backward(self, c: List, d_bounds, glo: np.ndarray, ghi: np.ndarray) -> List:
+        """grad (times self.scale) from c; glo, ghi are already scaled, d_bounds are not."""
         m, plan = self.model, self.plan
-        e, W = c, plan.W_out
+        e, W, tau_prev = c, plan.W_out, 1.0
         for k in range(len(plan.layers) - 1, -1, -1):
             layer, (dlo, dhi) = plan.layers[k], d_bounds[k]
+            tau = _power_of_two_scale(dlo, dhi)
+            W, dlo, dhi, tau_prev = W * (tau / tau_prev), dlo * tau, dhi * tau, tau
             e_next = []
             for j in range(W.shape[1]):
                 name, col = f"l{k}n{j}", W[:, j]
@@ -126,6 +147,7 @@ class LipMIP:
                 g = self.g[k][j]
                 e_next.append(d if g is None else add_product(m, g, d, float(dlo[j]), float(dhi[j]), "bigm", f"e_{name}"))
             e, W = e_next, layer.W
+        W = W * (self.scale / tau_prev)
         grad = []
         for i in range(W.shape[1]):
             col = W[:, i]
@@ -157,7 +179,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         tracker.offer_lower(search.certify_point(form.point(sol)))
 
     def on_dual(value: float) -> None:
-        tracker.offer_upper(inflate(value + DUAL_ATOL) if value < 1e19 else math.inf)
+        tracker.offer_upper(inflate(value + DUAL_ATOL) / form.scale if value < 1e19 else math.inf)
 
     m = form.model
     trace = BoundTrace(on_solution, on_dual)
@@ -165,6 +187,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     m.setParam("limits/time", max(tracker.remaining(), 0.01))
     m.setParam("limits/gap", float(options.get("gap", 1e-7)))
     m.setParam("randomization/randomseedshift", seed)
+    if "feastol" in options:
+        m.setParam("numerics/feastol", float(options["feastol"]))
     m.optimize()
     if trace.error is not None:
         raise trace.error
