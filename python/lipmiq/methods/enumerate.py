@@ -148,9 +148,43 @@ def pattern_search(problem: Problem, tracker: Tracker, time_limit: float) -> Opt
         state = stability(bounds)[0]
         _one_layer_box(problem, tracker, state, time_limit)
         return "optimal" if tracker.exact else None
+    stop = time.perf_counter() + time_limit
     if tracker.witness is not None and len(net.layers) > 2:
-        _neighbourhood(problem, tracker, bounds, time_limit)
+        _neighbourhood(problem, tracker, bounds, time_limit / 2)
+    local_search(problem, tracker, bounds, stop - time.perf_counter())
     return "optimal" if tracker.exact else None
+
+
+def local_search(problem: Problem, tracker: Tracker, bounds, time_limit: float) -> None:
+    """Hill climbing over patterns from the best witness: flip one unstable neuron, keep the best flip whose
+    region meets the domain (region LP), certify it; stop when no flip improves or time is up."""
+    if tracker.witness is None:
+        return
+    stop = time.perf_counter() + time_limit
+    net, p, q = problem.network, problem.p, problem.q
+    states = stability(bounds) if bounds is not None else [np.zeros(h, dtype=np.int8) for h in net.hidden_sizes]
+    flips = [(k, int(j)) for k, state in enumerate(states) for j in np.flatnonzero(state == 0)]
+    current = [np.asarray(g, dtype=np.uint8).copy() for g in tracker.witness.pattern]
+    value = float(_core.operator_norms(np.ascontiguousarray(net.jacobian(current)[None]), p, q)[0][0])
+    while flips and time.perf_counter() < stop:
+        candidates = []
+        for k, j in flips:
+            pattern = [g.copy() for g in current]
+            pattern[k][j] ^= 1
+            candidates.append(pattern)
+        J = np.ascontiguousarray(np.stack([net.jacobian(c) for c in candidates]))
+        norms = _core.operator_norms(J, p, q)[0]
+        moved = False
+        for i in np.argsort(-norms):
+            if norms[i] <= value * (1 + 1e-12) or time.perf_counter() > stop:
+                break
+            x, _ = interior_point(problem, candidates[i])
+            if x is not None:
+                tracker.offer_lower(certify(problem, x))
+                current, value, moved = candidates[i], float(norms[i]), True
+                break
+        if not moved:
+            return
 
 
 def _offer_pattern(problem: Problem, tracker: Tracker, pattern: List[np.ndarray]) -> None:
