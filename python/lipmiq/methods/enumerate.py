@@ -141,7 +141,7 @@ def pattern_search(problem: Problem, tracker: Tracker, time_limit: float) -> Opt
     bound for one hidden layer on bounded domains, and incumbents around the best witness's pattern."""
     status = global_one_layer(problem, tracker, time_limit)
     if status is not None:
-        return status
+        return "optimal" if tracker.exact else None
     net = problem.network
     bounds = preactivation_bounds(net, problem.domain)
     if len(net.layers) == 2 and bounds is not None:
