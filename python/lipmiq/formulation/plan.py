@@ -153,7 +153,7 @@ def find_ties(W: np.ndarray, b: np.ndarray, candidates: np.ndarray) -> List[Tupl
 
 
 def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: int, p: float,
-                      exact_patterns: bool = False):
+                      exact_patterns: float = 0.0):
     """Bounds of w_k = W_k u_{k-1} (u_0 = v, ||v||_p <= 1, v on the first n_dir inputs) and of y = W_out u.
 
     Two valid bounds, intersected: intervals propagated on w, and intervals on the entries of the
@@ -187,10 +187,11 @@ def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: 
         Ws = [None] + [layer.W for layer in plan_layers[1:]] + [W_out]
         prior = [(layer.wlo, layer.whi) for layer in plan_layers] + [(ylo, yhi)]
         tight = direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p, prior)
-        if exact_patterns:  # tighten="lp": exact maxima over all patterns where enumeration is affordable
+        if exact_patterns > 0:  # tighten="lp": exact maxima over all patterns (budget in s) where affordable
             from ..tightening import pattern_direction_bounds
 
-            tight = pattern_direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p, tight)
+            tight = pattern_direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p,
+                                             tight, time_budget=exact_patterns)
         for layer, (lo, hi) in zip(plan_layers, tight):
             layer.wlo, layer.whi = lo, hi
         ylo, yhi = tight[-1]
@@ -237,5 +238,5 @@ def build_plan(problem: Problem, tighten: str = "symbolic", tighten_time: float 
     W_out = enc.layers[-1].W[:, prev_keep]
     b_out = enc.layers[-1].b.copy()
     plan = Plan(layers, W_out, b_out, x_lo, x_hi, n, homogenised, ball, exclusion, kept_all)
-    plan.ylo, plan.yhi = _direction_bounds(layers, W_out, n, problem.p, exact_patterns=tighten == "lp")
+    plan.ylo, plan.yhi = _direction_bounds(layers, W_out, n, problem.p, exact_patterns=tighten_time if tighten == "lp" else 0.0)
     return plan
