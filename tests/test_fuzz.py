@@ -246,3 +246,39 @@ def test_tiny_first_layer_dual_bound_not_zero():
     domain = Box(np.full(5, -2.0), np.array([-2.0, -2.0, -2.0, -2.0, -1.5]))
     res, truth = check_sound(W, b, domain, 1.0, 2.0)
     assert truth > 1e-6 and res.upper >= truth
+
+
+def test_propagator_with_conflict_analysis_kept_the_optimal_pattern():
+    """Found while testing scale invariance (a 2-5-5-1 network, global domain, p = 1, q = inf, last layer
+    times 0.19): with the Jacobian-bound propagator, SCIP's conflict analysis (the propagator's bound
+    changes carry no resolvable reason) cut off the optimal pattern and the closed problem's dual bound
+    was 0.43099 < L = 0.44930. Reproduced deterministically with LP-tightened bounds and the warm start
+    below; fixed by turning conflict analysis off in models that carry the propagator (solver/search.py)."""
+    from lipmiq.formulation.plan import build_plan
+    from lipmiq.solver.search import Search
+    from lipmiq.tracker import Tracker
+    from lipmiq.witness import certify
+
+    W = [np.array([[0.7753238220475741, 0.1936328483771538], [-1.6308492324351012, -1.1951630801031998],
+                   [0.8837890365872553, 0.6797650174178466], [-0.6402433659084887, -0.001048796567280681],
+                   [0.4455735537761861, 0.4684043358472779]]),
+         np.array([[0.8762421961143501, 0.256485627221562, -0.09482833896849817, -0.25884806478784556, 1.0557428005332512],
+                   [-2.2508542750785376, -0.13865532509133732, 0.03300010398406011, -1.4253489608701877, 0.33281361313804664],
+                   [-0.651281012443394, 0.8624447963157468, -0.1255920840343272, 0.6691532407894528, 1.2188436051712233],
+                   [0.3829295827134724, -0.8757211434228455, -1.5143186317046384, 1.7533841175163727, -0.11129219318751944],
+                   [-0.6885649476343216, 0.14425708806082496, -0.19141133048264922, 0.8521422642126877, 0.03392818243710029]]),
+         np.array([[0.013749583618419497, -0.7145797210329641, 0.4695680987474934, -1.0338667223549824,
+                    0.6658894397639671]]) * 0.19]
+    b = [np.array([0.7619687564950659, -0.7623430190495759, -1.233114615675659, 0.3084393775771597, 1.273948907741563]),
+         np.array([-0.5004624244359468, -0.6253478794009941, 0.29448446689023683, -0.4203607950291539, -0.2530127419683682]),
+         np.array([-0.17405873334188893]) * 0.19]
+    truth, _ = oracle_regions(W, b, ("global",), 1.0, INF, None)
+    problem = make_problem(Network(W, b), Global(), 1, INF)
+    plan = build_plan(problem, "lp", 30.0)
+    tracker = Tracker(30.0)
+    tracker.offer_lower(certify(problem, np.array([-0.5863454059668399, -0.26514332669398094]), np.array([1.0, 0.0])))
+    assert tracker.lower < truth * (1 - 1e-3)  # the warm start is the second-best pattern
+    search = Search(problem, plan, tracker, "quadratic", 1e-7, 0)
+    search.scale, search.model_plan = 1.0, plan  # the model as it was built when the bug showed
+    search._closed()
+    assert tracker.upper >= truth * (1 - 1e-12), (tracker.upper, truth)

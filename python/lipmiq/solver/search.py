@@ -7,6 +7,7 @@ for tolerances, is ever reported as an upper bound.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import List, Optional, Tuple
 
@@ -44,6 +45,27 @@ def plan_point(plan: Plan, problem: Problem, x: np.ndarray) -> Optional[np.ndarr
     return x
 
 
+def output_scale(plan: Plan, typical: float = 0.0) -> float:
+    """A power of two s with s * (the bound on |y|) near 1. SCIP's tolerances are absolute (1e-9 on
+    objectives, 1e-6 on rows), so an output of scale 1e-6 or 1e6 lost 1e-2 of relative accuracy or hit
+    "unresolved numerical troubles"; scaling W_out by a power of two is exact, and so is dividing back.
+    `typical` (the certified lower bound, if any) sets the scale of the optimum better than the y bounds."""
+    big = float(np.max(np.maximum(np.abs(plan.ylo), np.abs(plan.yhi)))) if len(plan.ylo) else 0.0
+    if typical > 0.0 and math.isfinite(typical):
+        big = typical
+    coef = float(np.max(np.abs(plan.W_out))) if plan.W_out.size else 0.0
+    if not (big > 0.0 and math.isfinite(big) and coef > 0.0):
+        return 1.0
+    # Never shrink the output weights below 1: SCIP drops coefficients under its epsilon (1e-9), which
+    # made y = 0 and the dual bound 0 when every layer was scaled by 1e6 (tests/test_numerics.py).
+    return max(2.0 ** -round(math.log2(big)), 2.0 ** -round(math.log2(coef)))
+
+
+def scaled_plan(plan: Plan, s: float) -> Plan:
+    """The plan of s * f: only the output layer and its bounds change."""
+    return dataclasses.replace(plan, W_out=plan.W_out * s, b_out=plan.b_out * s, ylo=plan.ylo * s, yhi=plan.yhi * s)
+
+
 def problem_points(plan: Plan, x: np.ndarray) -> List[np.ndarray]:
     """Candidate problem-space points for a plan point (several scales for a point at infinity)."""
     if not plan.homogenised:
@@ -57,6 +79,8 @@ def problem_points(plan: Plan, x: np.ndarray) -> List[np.ndarray]:
 class Search:
     def __init__(self, problem: Problem, plan: Plan, tracker: Tracker, encoding: str, gap: float, seed: int):
         self.problem, self.plan, self.tracker = problem, plan, tracker
+        self.scale = output_scale(plan, tracker.lower)  # the models see s * f; their bounds are divided by s
+        self.model_plan = scaled_plan(plan, self.scale)
         self.encoding, self.gap, self.seed = encoding, gap, seed
         self.nogoods = 0
 
@@ -84,7 +108,7 @@ class Search:
 
     def _on_dual(self, form: Formulation):
         def handle(dual: float) -> None:
-            self.tracker.offer_upper(inflate(form.to_norm(dual + DUAL_ATOL)))
+            self.tracker.offer_upper(inflate(form.to_norm(dual + DUAL_ATOL)) / self.scale)
         return handle
 
     # --- solving ----------------------------------------------------------------------------
@@ -119,6 +143,10 @@ class Search:
         form.model.includeProp(JacobianBoundProp(form), "lipmiq_jacobian", "objective <= interval Jacobian norm",
                                presolpriority=0, presolmaxrounds=0, proptiming=SCIP_PROPTIMING.BEFORELP,
                                priority=1000000, freq=1, delay=False)
+        # The propagator tightens t without an inference reason SCIP can resolve; conflict analysis then
+        # derived conflicts that cut off the optimal pattern, and the dual bound fell below L
+        # (tests/test_fuzz.py::test_propagator_with_conflict_analysis_..., replayed deterministically).
+        form.model.setParam("conflict/enable", False)
         return trace
 
     def run(self) -> Tuple[str, str]:
@@ -131,7 +159,7 @@ class Search:
         return strict_status if strict_status != "optimal" else status, note
 
     def _closed(self) -> Tuple[str, str]:
-        form = Formulation(self.plan, self.problem.p, self.problem.q, strict=False, encoding=self.encoding)
+        form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=False, encoding=self.encoding)
         self._warm_start(form)
         trace = self._attach(form, closed=True)
         note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding"
@@ -140,7 +168,7 @@ class Search:
             if trace.error is not None:
                 raise trace.error
             m = form.model
-            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound() + DUAL_ATOL)))
+            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound() + DUAL_ATOL)) / self.scale)
             for sol in m.getSols()[:5]:
                 self.tracker.offer_lower(self.certify_point(form.point(sol)))
             status = "optimal" if self.tracker.exact else SCIP_STATUS.get(raw, "error")
@@ -159,7 +187,7 @@ class Search:
             form.add_nogood(best.g)
 
     def _strict(self) -> str:
-        form = Formulation(self.plan, self.problem.p, self.problem.q, strict=True, encoding=self.encoding)
+        form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=True, encoding=self.encoding)
         self._warm_start(form)
         trace = self._attach(form, closed=False)
         raw = self._optimize(form, closed=False)
