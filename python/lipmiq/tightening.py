@@ -10,6 +10,10 @@ evaluated in float64 with an outward margin; it is used only when HiGHS reports 
 always intersected with the symbolic bounds. The remaining layers are re-propagated symbolically with the
 tightened bounds as priors. Domains: boxes, balls (norm inf: the box; norm 1: polyhedral; norm 2: the box
 hull, an outer set) and the homogenised global box that `formulation.plan` builds.
+
+Direction bounds (w_k = W_k u_{k-1}, u_0 = v, u_j = g_j w_j): `direction_bounds` back-substitutes through the
+exact convex hull of {(w, g w)} per unstable neuron; `pattern_direction_bounds` (tighten="lp") is exact over
+all patterns where enumerating the earlier layers' patterns is affordable. Both intersect their prior.
 """
 from __future__ import annotations
 
