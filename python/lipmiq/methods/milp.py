@@ -187,8 +187,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     m.setParam("limits/time", max(tracker.remaining(), 0.01))
     m.setParam("limits/gap", float(options.get("gap", 1e-7)))
     m.setParam("randomization/randomseedshift", seed)
-    if "feastol" in options:
-        m.setParam("numerics/feastol", float(options["feastol"]))
+    # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
+    m.setParam("numerics/feastol", float(options.get("feastol", 1e-7)))
     m.optimize()
     if trace.error is not None:
         raise trace.error
