@@ -142,3 +142,28 @@ def test_warm_start_keeps_upper_bound_sound():
         res, truth = check(weights, biases, Box(-1, 2), 1, 1, encoding=encoding)
         assert truth == pytest.approx(15.648987677681102, rel=1e-9)
         assert res.exact
+
+
+def test_numerical_extremes_from_review():
+    """Regressions of a soundness review: a 1e-9-wide real region must not be cut as empty; tiny first-layer
+    weights must not make a real region look empty to HiGHS; an upper bound contradicting a certified
+    lower bound is never reported."""
+    d = 1e-9
+    thin = lipschitz(Network([[[1.0], [1.0]], [[1 / d, -1 / d]]], [[-0.5, -0.5 - d], [0.0]]), Box(0.0, 1.0), 2, 2,
+                     time_limit=20)
+    assert thin.upper >= 1e9 * (1 - 1e-6)
+    tiny = lipschitz(Network([[[1.0, 1e-10], [-1.0, 1e-10]], [[1.0, -1.0]]], [[0.0, 0.0], [0.0]]), Global(), 2, 2,
+                     time_limit=20)
+    assert tiny.upper >= 2.0 * (1 - 1e-9)
+    dropped = lipschitz(Network([[[1e-10], [-1e-10]], [[1e10, 2e10]], [[1.0]]], [[0, 0], [0.5], [0.0]]),
+                        Box(-1.0, 1.0), 2, 2, time_limit=20)
+    assert dropped.upper >= 2.0 * (1 - 1e-9) and dropped.lower <= dropped.upper
+
+
+def test_constant_chain_bounds_do_not_prune_everything():
+    """Review R3: interval and symbolic rounding once gave l > u by an ulp on a constant neuron."""
+    W = [[[0.0], [1.0]], [[0.59, 0], [0, 1.0]], [[0.83, 0], [0, 1.0]], [[1.0, 1.0]]]
+    b = [[0.76, 0], [0.94, 0], [-0.1, 0], [0.0]]
+    for method in ("miqcqp", "enumerate"):
+        res = lipschitz(Network(W, b), Box(-1.0, 1.0), 2, 2, method=method, time_limit=20)
+        assert res.exact and res.upper == pytest.approx(1.0, rel=1e-6)

@@ -132,9 +132,15 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     failed = _checked_witness(problem, tracker)
     if failed is not None:
         status, message = "error", failed
-    if tracker.lower > tracker.upper * (1 + 1e-9) + 1e-12:
+    if tracker.lower > tracker.upper * (1 + 1e-9) + 1e-300:
+        # A certified lower bound contradicts the upper one: the upper bound is wrong (numerical trouble).
+        # Never report it; fall back to the product of layer norms, which is always valid.
+        from .methods.naive import naive_upper
+
         status = "error"
-        message = f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}; please report this network"
+        message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
+                   f"bound was dropped for the product of layer norms; please report this network")
+        tracker.upper = max(naive_upper(problem)[0], tracker.lower)
     return Result(
         lower=tracker.lower, upper=tracker.upper, status=status, method=method, p=problem.p,
         q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output,

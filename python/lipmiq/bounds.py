@@ -23,14 +23,24 @@ def preactivation_bounds(network: Network, domain: Domain, kind: str = "symbolic
         return None
     lo, hi = (np.ascontiguousarray(a, dtype=np.float64) for a in hull)
     if kind == "interval":
-        return _core.interval_bounds(network.weights, network.biases, lo, hi)
+        return widen(_core.interval_bounds(network.weights, network.biases, lo, hi))
     if kind != "symbolic":
         raise InputError(f"bounds kind must be one of {KINDS}, got {kind!r}")
     if isinstance(domain, Ball):
-        return _core.symbolic_bounds(network.weights, network.biases, lo, hi,
-                                     np.ascontiguousarray(domain.center, dtype=np.float64),
-                                     float(domain.radius), float(domain.norm), prior)
-    return _core.symbolic_bounds(network.weights, network.biases, lo, hi, None, 0.0, math.inf, prior)
+        return widen(_core.symbolic_bounds(network.weights, network.biases, lo, hi,
+                                           np.ascontiguousarray(domain.center, dtype=np.float64),
+                                           float(domain.radius), float(domain.norm), prior))
+    return widen(_core.symbolic_bounds(network.weights, network.biases, lo, hi, None, 0.0, math.inf, prior))
+
+
+def widen(bounds: Bounds, rtol: float = 1e-10) -> Bounds:
+    """Outward allowance for float64 rounding in the core (which rounds to nearest): a neuron that is
+    constant on the domain could otherwise get l > u by an ulp, or a stable sign it does not have."""
+    out = []
+    for l, u in bounds:
+        pad = rtol * np.maximum(np.abs(l), np.abs(u))
+        out.append((l - pad, u + pad))
+    return out
 
 
 def stability(bounds: Bounds) -> List[np.ndarray]:

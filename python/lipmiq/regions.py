@@ -82,8 +82,40 @@ def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optiona
     return x[:n], s
 
 
+def empty_interior(problem: Problem, pattern: List[np.ndarray]) -> bool:
+    """True only when the LP shows the region has no interior in the domain (max margin <= 0).
+
+    A region whose margin is positive but tiny is NOT empty: it may be a thin real region, so callers
+    must keep it (no cut), even though no witness can be certified there.
+    """
+    _, s = interior_point(problem, pattern)
+    return s <= 0.0
+
+
+def _power_of_two(values: np.ndarray) -> np.ndarray:
+    """Powers of two near 1 / values (1 where a value is 0): exact rescaling factors."""
+    out = np.ones_like(values)
+    nz = values > 0
+    out[nz] = 2.0 ** -np.round(np.log2(values[nz]))
+    return out
+
+
 def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int):
-    """max x[n] s.t. M x <= b, lo <= x <= hi; returns (value, x) or (-inf, None) if infeasible."""
+    """max x[n] s.t. M x <= b, lo <= x <= hi; returns (value, x) or (-inf, None) if infeasible.
+
+    Columns and rows are scaled by powers of two first (an exact change of variables): HiGHS treats
+    entries below 1e-9 as zero, which made real regions of badly scaled networks look empty.
+    """
+    col = _power_of_two(np.max(np.abs(M), axis=0)) if M.shape[0] else np.ones(M.shape[1])
+    col[n] = 1.0  # x = col * x': the margin s keeps its meaning
+    M = M * col
+    row = _power_of_two(np.max(np.abs(M), axis=1)) if M.shape[1] else np.ones(M.shape[0])
+    M, b = M * row[:, None], b * row
+    value, y = _solve_scaled(M, b, lo / col, hi / col, n)
+    return value, (None if y is None else y * col)
+
+
+def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int):
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     ncol = M.shape[1]

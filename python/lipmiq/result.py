@@ -15,7 +15,9 @@ STATUSES = ("optimal", "time_limit", "gap_limit", "interrupted", "error")
 
 
 def is_exact(lower: float, upper: float) -> bool:
-    return math.isfinite(upper) and upper - lower <= EXACT_RTOL * max(1.0, upper)
+    """The bounds meet (and are consistent: a lower bound above the upper one is never exact)."""
+    return (math.isfinite(upper) and lower <= upper * (1 + 1e-9) + 1e-300
+            and upper - lower <= EXACT_RTOL * max(1.0, upper))
 
 
 @dataclass

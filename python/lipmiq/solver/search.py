@@ -16,7 +16,7 @@ import numpy as np
 from ..formulation.model import Formulation, Point
 from ..formulation.plan import Plan
 from ..query import Problem
-from ..regions import interior_point
+from ..regions import empty_interior, interior_point
 from ..result import Witness
 from ..tracker import Tracker
 from ..witness import certify, pattern_at
@@ -25,7 +25,7 @@ from .trace import DUAL_ATOL, BoundTrace, inflate
 from pyscipopt import SCIP_PROPTIMING
 
 SCIP_STATUS = {"optimal": "optimal", "gaplimit": "gap_limit", "timelimit": "time_limit",
-               "userinterrupt": "interrupted", "infeasible": "optimal"}
+               "userinterrupt": "interrupted"}
 
 
 def plan_point(plan: Plan, problem: Problem, x: np.ndarray) -> Optional[np.ndarray]:
@@ -168,19 +168,19 @@ class Search:
             if trace.error is not None:
                 raise trace.error
             m = form.model
+            if raw in ("infeasible", "inforunbd", "unbounded", "unknown"):
+                # Every real pattern is feasible, so this is numerical trouble: no upper bound from it.
+                return "error", note + f"; SCIP reported the closed problem {raw} (numerical trouble)"
             self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound() + DUAL_ATOL)) / self.scale)
             for sol in m.getSols()[:5]:
                 self.tracker.offer_lower(self.certify_point(form.point(sol)))
             status = "optimal" if self.tracker.exact else SCIP_STATUS.get(raw, "error")
             if raw not in ("optimal", "gaplimit") or self.tracker.exact:
-                if raw == "infeasible":
-                    note += "; closed problem infeasible (no region meets the domain)"
                 return status, note
             best = form.point(m.getBestSol())
             full = self.plan.full_pattern(self.problem.network, best.g)
-            inner, _ = interior_point(self.problem, full)
-            if inner is not None or self.tracker.remaining() <= 0:
-                return status, note + "; the optimal pattern is realised but the gap is not closed"
+            if not empty_interior(self.problem, full) or self.tracker.remaining() <= 0:
+                return status, note + "; the optimal pattern's region was not certified (too thin or tolerance) and is kept"
             self.nogoods += 1
             note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding, {self.nogoods} empty-interior patterns cut"
             m.freeTransform()
