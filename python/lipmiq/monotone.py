@@ -26,7 +26,7 @@ from .formulation.model import Formulation
 from .formulation.plan import Plan, build_plan
 from .io import load
 from .query import Problem, make_problem
-from .regions import interior_point
+from .regions import empty_interior, interior_point
 from .solver.search import SCIP_STATUS, problem_points
 from .solver.trace import UPPER_RTOL, BoundTrace
 from .witness import pattern_at
@@ -198,10 +198,12 @@ def _solve_side(problem: Problem, plan: Plan, entry: _Entry, free_index: int, si
         if raw not in ("optimal", "gaplimit") or m.getNSols() == 0 or deadline <= time.perf_counter():
             return bound, SCIP_STATUS.get(raw, "error"), cuts
         best = form.point(m.getBestSol())
-        inner, _ = interior_point(problem, plan.full_pattern(problem.network, best.g))
-        if inner is not None:
-            entry.at(inner)
-            return bound, "optimal", cuts
+        full = plan.full_pattern(problem.network, best.g)
+        inner, _ = interior_point(problem, full)
+        if inner is not None or not empty_interior(problem, full):
+            if inner is not None:
+                entry.at(inner)
+            return bound, "optimal", cuts  # only a pattern proved empty is cut (a thin region is kept)
         cuts += 1  # the optimum sits on a pattern with empty interior: cut it and solve again
         m.freeTransform()
         form.add_nogood(best.g)

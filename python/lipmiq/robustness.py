@@ -84,7 +84,8 @@ def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: 
         c[label], c[j] = 1.0, -1.0
         share = max((time_limit - (time.perf_counter() - start)) / (len(rivals) - done), 0.05)
         res = lipschitz(net, domain, p=p, q=p, output=c, method=method, time_limit=share, **options)
-        bounds.append(MarginBound(j, float(margins[j]), res.lower, res.upper))
+        upper = res.upper if res.status != "error" else math.inf  # a failed solve proves nothing
+        bounds.append(MarginBound(j, float(margins[j]), res.lower, upper))
     ratios = [b.margin / b.upper if b.upper > 0 else math.inf for b in bounds]
     return min(ratios) * (1.0 - SAFETY), bounds
 
