@@ -345,6 +345,7 @@ class RegionEnumerator:
         self.regions = 0
         self.lps = 0
         self.stopped = False
+        self.thin = 0  # regions with a positive margin below INTERIOR_TOL: neither pruned nor certified
         euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
         self.lp = None if euclid else RegionLP(problem)  # 2-balls: cutting planes per region (region_point)
 
@@ -386,8 +387,6 @@ class RegionEnumerator:
                                                                         input_dim=self.net.input_dim))
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
         point, s = region_point(sub, pattern)
-        if point is None and math.isnan(s):
-            self.stopped = True  # could not decide a region: report no upper bound
         return point, s
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
@@ -437,11 +436,16 @@ class RegionEnumerator:
                 self.lp.push(a, cj, 2.0 * value - 1.0)
             if value == side and abs(z) / norm > INTERIOR_TOL:
                 point = x
-            elif self.lp is not None:
-                self.lps += 1
-                point, _ = self.lp.solve()
             else:
-                point, _ = self._lp_child(child, k, dec[k])
+                point = None
+                if self.lp is not None:
+                    self.lps += 1
+                    point, _ = self.lp.solve()
+                if point is None:  # re-decide on the exactly scaled LP: prune only proved-empty regions
+                    point, s = self._lp_child(child, k, dec[k])
+                    if point is None and not s <= 0.0:
+                        self.thin += 1  # a real region too thin to certify: no exact claim
+                        self.stopped = True
             if point is not None:
                 self._node(child, point, bounds, dec)
             if self.lp is not None:
@@ -472,6 +476,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     complete = enum.run()
     note = f"{enum.regions} regions, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
     if not complete:
+        if enum.thin:
+            return "error", f"a region thinner than {INTERIOR_TOL:g} could be neither certified nor excluded: " + note
         return "time_limit", "region enumeration stopped at the time limit: " + note
     tracker.offer_upper(enum.upper)
     return "optimal", "region enumeration complete: " + note
