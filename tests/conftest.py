@@ -16,15 +16,9 @@ if str(TESTS_DIR) not in sys.path:
 def load_npz_network(name):
     """tests/data/<name>.npz (name with or without .npz) -> (weights, biases), float64
     lists [W0, W1, ...], [b0, b1, ...] with W_k of shape (out, in)."""
-    path = DATA_DIR / (name if name.endswith(".npz") else name + ".npz")
-    weights, biases = [], []
-    with np.load(path) as z:
-        k = 0
-        while f"W{k}" in z.files:
-            weights.append(np.array(z[f"W{k}"], dtype=np.float64))
-            biases.append(np.array(z[f"b{k}"], dtype=np.float64).reshape(-1))
-            k += 1
-    return weights, biases
+    from bruteforce import load_npz
+
+    return load_npz(DATA_DIR / (name if name.endswith(".npz") else name + ".npz"))
 
 
 @pytest.fixture(scope="session")

@@ -7,26 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from netgen import oracle_domain, random_net
 from bruteforce import exact_lipschitz, exact_opnorm
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.methods.enumerate import full_rank_rows, rank_one_max
 
 INF = math.inf
-
-
-def random_net(seed, sizes, bias=True):
-    rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
-    biases = [rng.standard_normal(sizes[k + 1]) * 0.5 if bias else np.zeros(sizes[k + 1]) for k in range(len(sizes) - 1)]
-    return weights, biases
-
-
-def oracle_domain(domain):
-    if isinstance(domain, Box):
-        return ("box", np.asarray(domain.lo, float), np.asarray(domain.hi, float))
-    if isinstance(domain, Ball):
-        return ("ball", np.asarray(domain.center, float), domain.radius, domain.norm)
-    return ("global",)
 
 
 def check_exact(weights, biases, domain, p, q, output=None):
