@@ -279,9 +279,6 @@ def test_signal_during_scip_solve(big_npz, sig):
     assert not left
 
 
-@pytest.mark.xfail(strict=True, reason="SCIP's Ctrl-C handler prints 'pressed CTRL-C 1 times' on the C stdout, "
-                                       "before the JSON: cli.py should point fd 1 at stderr while solving "
-                                       "(os.dup2) and print the JSON on the saved stdout")
 def test_cli_json_stdout_is_only_json_after_sigint(big_npz):
     path, _ = big_npz
     code, out, err, _, _ = _interrupt(

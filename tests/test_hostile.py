@@ -226,9 +226,6 @@ def test_header_claiming_terabytes_refused_by_the_api(tmp_path):
         lipschitz(path, Box(0, 1))
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py loads the network itself through io.load_npz, which calls np.load "
-                                       "before any size check (MemoryError, exit 1): load_npz should call "
-                                       "lipmiq.limits.check_npz(path) first")
 def test_header_claiming_terabytes_refused_by_the_cli(tmp_path, capsys):
     path = _header_bomb(tmp_path / "bomb.npz")
     assert_input_error(["bound", path, "--box", "0", "1"], capsys, "bomb.npz", "W0")

@@ -7,6 +7,7 @@ some query failed; each failure is reported on its own line).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -77,6 +78,24 @@ def _add_common(parser: argparse.ArgumentParser, time_limit: float = 60.0, json_
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool):
+    """Point the process's stdout (fd 1) at stderr while solving: SCIP's C code prints there (e.g.
+    'pressed CTRL-C'), and with --json stdout must hold the JSON object only."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +198,7 @@ def _bound(args: argparse.Namespace) -> int:
         raise InputError(f"{args.history}: cannot write the history (no such directory)")
     net = load(args.network)
     domain = _domain(args, net.input_dim)
-    with Progress(enabled=False if args.quiet else None) as progress:  # None: only on a terminal
+    with _stdout_to_stderr(args.json), Progress(enabled=False if args.quiet else None) as progress:
         result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
                            method=args.method, time_limit=args.time_limit, encoding=args.encoding,
                            on_update=progress, **({"tighten": args.tighten} if args.tighten else {}))

@@ -90,6 +90,22 @@ class AffineChain:
         return Network(weights, self.biases + [b], name=self.name)
 
 
+def _check_npz_memory(path: str) -> None:
+    """Refuse, from the array headers alone, an npz whose arrays would not fit in memory."""
+    from .limits import default_cap, human_bytes, npz_headers
+
+    headers = npz_headers(path)
+    if not headers:
+        return
+    total = sum(int(np.prod(shape, dtype=np.float64)) * 8 for shape, _, _ in headers.values())
+    cap = default_cap()
+    if total > cap:
+        name, (shape, _, _) = max(headers.items(), key=lambda kv: np.prod(kv[1][0], dtype=np.float64))
+        raise InputError(f"{path}: array {name} of shape {tuple(shape)} alone would need "
+                         f"{human_bytes(np.prod(shape, dtype=np.float64) * 8)} as float64; the arrays need "
+                         f"{human_bytes(total)}, more than the memory cap {human_bytes(cap)}")
+
+
 def load_npz(path: str) -> Network:
     """Arrays W0, b0, W1, b1, ... (W_k of shape (out, in)); pickled objects are refused."""
     name = os.path.basename(str(path))
@@ -97,6 +113,7 @@ def load_npz(path: str) -> Network:
         raise InputError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: cannot read npz file (not a zip archive: truncated or not an npz)")
+    _check_npz_memory(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
