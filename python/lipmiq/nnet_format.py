@@ -14,6 +14,7 @@ import numpy as np
 
 from .domain import Box
 from .errors import InputError
+from .textfile import read_text
 from .network import Network
 
 
@@ -64,13 +65,7 @@ def _clip_layer(lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray,
 
 def read_nnet(path: str) -> Tuple[List[np.ndarray], List[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The raw contents of a .nnet file: weights, biases, input mins, maxs, means and ranges (n + 1 each)."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        with open(path, "r", encoding="ascii") as handle:
-            text = handle.read()
-    except (UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path}: cannot read .nnet file as text ({exc.__class__.__name__})") from None
+    text = read_text(path, ".nnet", "ascii")
     lines = _Lines(path, text)
     n_layers, n_in, n_out, _ = (int(v) for v in lines.values(4, "header (layers, inputs, outputs, max size)", True))
     sizes = [int(v) for v in lines.values(n_layers + 1, "layer sizes", True)]

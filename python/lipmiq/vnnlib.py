@@ -6,7 +6,6 @@ relations between variables) is refused: replacing it by a box would change the 
 """
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from typing import List, Tuple, Union
@@ -15,6 +14,7 @@ import numpy as np
 
 from .domain import Box
 from .errors import InputError
+from .textfile import read_text
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _VARIABLE = re.compile(r"([XY])_(0|[1-9]\d*)")
@@ -187,13 +187,7 @@ class _Spec:
 
 def read_vnnlib(path: str, n_inputs: int) -> Tuple[Box, List[str]]:
     """The input Box of a VNN-LIB file for a network with n_inputs inputs, and notes for the user."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
-    except (UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path}: cannot read VNN-LIB file as text ({exc.__class__.__name__})") from None
+    text = read_text(path, "VNN-LIB", "utf-8")
     spec = _Spec(path, int(n_inputs))
     for form in _parse(text, path):
         head = form[0] if form else None
