@@ -60,9 +60,9 @@ def count_calls(monkeypatch, replacement):
     calls = []
     original = search.Search._optimize
 
-    def fake(self, form, closed):
-        calls.append(closed)
-        return replacement(form.model, lambda: original(self, form, closed))
+    def fake(self, form):
+        calls.append(not form.strict)  # True for the closed (upper-bound) problem
+        return replacement(form.model, lambda: original(self, form))
 
     monkeypatch.setattr(search.Search, "_optimize", fake)
     return calls

@@ -152,6 +152,12 @@ def find_ties(W: np.ndarray, b: np.ndarray, candidates: np.ndarray) -> List[Tupl
     return ties
 
 
+def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Exact interval bounds of W M over lo <= M <= hi (vectors or matrices), entry by entry."""
+    Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+    return Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
+
+
 def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: int, p: float,
                       exact_patterns: float = 0.0):
     """Bounds of w_k = W_k u_{k-1} (u_0 = v, ||v||_p <= 1, v on the first n_dir inputs) and of y = W_out u.
@@ -167,9 +173,8 @@ def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: 
             Ml = Mu = W[:, :n_dir]
             r = np.linalg.norm(Ml, ord=q_dual, axis=1)
             return -r, r, Ml, Mu
-        Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
-        lo, hi = Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
-        Ml, Mu = Wp @ Ml + Wn @ Mu, Wp @ Mu + Wn @ Ml
+        lo, hi = interval_matmul(W, lo, hi)
+        Ml, Mu = interval_matmul(W, Ml, Mu)
         r = np.linalg.norm(np.maximum(np.abs(Ml), np.abs(Mu)), ord=q_dual, axis=1)
         return np.maximum(lo, -r), np.minimum(hi, r), Ml, Mu
 

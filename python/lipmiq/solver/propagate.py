@@ -17,6 +17,7 @@ from pyscipopt import SCIP_RESULT, Prop
 
 from .. import _core
 from ..formulation.model import Formulation
+from ..formulation.plan import interval_matmul
 
 
 def interval_matrix_norm(Ml: np.ndarray, Mu: np.ndarray, p: float, q: float) -> float:
@@ -75,16 +76,14 @@ class JacobianBoundProp(Prop):
         fixed = True
         for k, layer in enumerate(plan.layers):
             if k > 0:
-                Wp, Wn = np.maximum(layer.W, 0), np.minimum(layer.W, 0)
-                Ml, Mu = Wp @ Ml + Wn @ Mu, Wp @ Mu + Wn @ Ml
+                Ml, Mu = interval_matmul(layer.W, Ml, Mu)
             lo, hi = self._local_bounds(self.gvars[k])
             on, off = lo[:, None] > 0.5, hi[:, None] < 0.5
             fixed = fixed and bool(np.all((lo > 0.5) | (hi < 0.5)))
             Ml = np.where(off, 0.0, np.where(on, Ml, np.minimum(Ml, 0.0)))
             Mu = np.where(off, 0.0, np.where(on, Mu, np.maximum(Mu, 0.0)))
         if plan.layers:
-            Wp, Wn = np.maximum(plan.W_out, 0), np.minimum(plan.W_out, 0)
-            Ml, Mu = Wp @ Ml + Wn @ Mu, Wp @ Mu + Wn @ Ml
+            Ml, Mu = interval_matmul(plan.W_out, Ml, Mu)
         bound = interval_matrix_norm(Ml, Mu, self.form.p, self.q)
         if fixed:
             norms, _, exact = _core.operator_norms(np.ascontiguousarray(Ml[None]), self.form.p, self.q)

@@ -129,7 +129,7 @@ class Search:
             g.append(ext[kept].astype(np.uint8))
         form.set_start(xp, w.v[self.problem.free], g)
 
-    def _optimize(self, form: Formulation, closed: bool) -> str:
+    def _optimize(self, form: Formulation) -> str:
         m = form.model
         m.setParam("limits/time", max(self.tracker.remaining(), 0.01))
         m.setParam("limits/gap", self.gap)
@@ -164,7 +164,7 @@ class Search:
         trace = self._attach(form, closed=True)
         note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding"
         while True:
-            raw = self._optimize(form, closed=True)
+            raw = self._optimize(form)
             if trace.error is not None:
                 raise trace.error
             m = form.model
@@ -190,7 +190,7 @@ class Search:
         form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=True, encoding=self.encoding)
         self._warm_start(form)
         trace = self._attach(form, closed=False)
-        raw = self._optimize(form, closed=False)
+        raw = self._optimize(form)
         if trace.error is not None:
             raise trace.error
         for sol in form.model.getSols()[:5]:
