@@ -349,6 +349,49 @@ py::array_t<std::int32_t> py_obbt_order(const py::object& lo, const py::object& 
     return out;
 }
 
+double py_pattern_norm_bound(const py::list& weights, const py::list& states, double p, double q) {
+    parse_norm(p, "p");
+    parse_norm(q, "q");
+    if (weights.size() == 0) fail("weights must contain at least one layer");
+    if (states.size() + 1 != weights.size()) {
+        fail("got " + std::to_string(weights.size()) + " weight matrices but " + std::to_string(states.size()) +
+             " state vectors, expected one per hidden layer (" + std::to_string(weights.size() - 1) + ")");
+    }
+    std::vector<darray> keep;
+    std::vector<lipmiq::MatrixRef> W;
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+        keep.push_back(as_double(weights[k], "weights[" + std::to_string(k) + "]"));
+        const darray& a = keep.back();
+        if (a.ndim() != 2 || a.shape(0) == 0 || a.shape(1) == 0)
+            fail("weights[" + std::to_string(k) + "] has shape " + shape_str(a) + ", expected a non-empty (out, in)");
+        if (k > 0 && static_cast<std::size_t>(a.shape(1)) != W.back().rows)
+            fail("weights[" + std::to_string(k) + "] has shape " + shape_str(a) + " but the previous layer has " +
+                 std::to_string(W.back().rows) + " outputs");
+        W.push_back({a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))});
+    }
+    using i8array = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>;
+    std::vector<i8array> keep_states;
+    std::vector<const std::int8_t*> state;
+    for (std::size_t k = 0; k < states.size(); ++k) {
+        keep_states.push_back(i8array::ensure(states[k]));
+        const i8array& a = keep_states.back();
+        if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != W[k].rows)
+            fail("states[" + std::to_string(k) + "] must be a 1-D array of " + std::to_string(W[k].rows) +
+                 " values in {-1, 0, 1}");
+        for (py::ssize_t j = 0; j < a.shape(0); ++j)
+            if (a.data()[j] < -1 || a.data()[j] > 1)
+                fail("states[" + std::to_string(k) + "][" + std::to_string(j) + "] = " + std::to_string(a.data()[j]) +
+                     ", expected -1 (open), 0 or 1");
+        state.push_back(a.data());
+    }
+    double bound = 0.0;
+    {
+        py::gil_scoped_release nogil;
+        bound = lipmiq::pattern_norm_bound(W, state, p, q);
+    }
+    return bound;
+}
+
 void register_patterns(py::module_& mod) {
     using namespace pybind11::literals;
     mod.def("pattern_max", &py_pattern_max, "A"_a, "s0"_a, "r"_a, "incumbent"_a = 0.0,
@@ -356,6 +399,9 @@ void register_patterns(py::module_& mod) {
             "(value, g, complete, improved, nodes): max over g in {0,1}^n of "
             "||s0 + sum_i g_i A[i]||_r by branch and bound (complete: value is the maximum "
             "up to rounding; improved: value beats `incumbent` and g attains it).");
+    mod.def("pattern_norm_bound", &py_pattern_norm_bound, "weights"_a, "states"_a, "p"_a, "q"_a,
+            "Upper bound (not rounded outward) on ||W_L D_{L-1} ... D_1 W_1||_{p->q} over the patterns "
+            "with D_k = diag(g_k), g_kj fixed where states[k][j] is 0 or 1 and free where it is -1.");
     mod.def("obbt_order", &py_obbt_order, "lo"_a, "hi"_a,
             "Indices of the unstable neurons (lo < 0 < hi), largest |lo| * hi first.");
 }

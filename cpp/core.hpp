@@ -68,6 +68,25 @@ void operator_norms(const double* J, std::size_t batch, std::size_t m, std::size
                     double q, int max_enum, int restarts, std::uint64_t seed, double* norms,
                     double* V, std::uint8_t* exact);
 
+// Gram matrix of the smaller side of A (m x n): A A^T if m <= n, else A^T A (row-major).
+std::vector<double> smaller_gram(const double* A, std::size_t m, std::size_t n);
+
+// ---- jacobian_bounds.cpp ------------------------------------------------------------------
+// A read-only view of a row-major matrix owned by the caller.
+struct MatrixRef {
+    const double* data = nullptr;
+    std::size_t rows = 0, cols = 0;
+};
+
+// Upper bound on ||J(g)||_{p->q} over the activation patterns g with g_kj fixed where
+// state[k][j] is 1 (active) or 0 (inactive) and free where it is -1: interval arithmetic on
+// W_L D_{L-1} ... D_1 W_1 (D = {0}, {1} or [0, 1]), then the exact p->q norm of the nonnegative
+// entrywise majorant.  With every neuron decided, min with the operator norm of J(g) where exact.
+// W: the L layers (W[0] = W_1, input columns), state: L-1 arrays of the hidden sizes.
+// Not rounded outward: callers inflate by a relative 1e-9.
+double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<const std::int8_t*>& state,
+                          double p, double q);
+
 // ---- linalg.cpp ---------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
 // (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and

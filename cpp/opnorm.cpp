@@ -162,22 +162,7 @@ void canonical_sign(double* v, std::size_t n) {
 void two_two(const double* A, std::size_t m, std::size_t n, double* v) {
     const bool left = m <= n;  // Gram of the smaller side
     const std::size_t k = left ? m : n;
-    std::vector<double> G(k * k, 0.0);
-    if (left) {
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = i; j < m; ++j) G[i * k + j] = G[j * k + i] = dot(A + i * n, A + j * n, n);
-    } else {
-        for (std::size_t t = 0; t < m; ++t) {
-            const double* a = A + t * n;
-            for (std::size_t i = 0; i < n; ++i) {
-                const double ai = a[i];
-                if (ai == 0.0) continue;
-                for (std::size_t j = i; j < n; ++j) G[i * k + j] += ai * a[j];
-            }
-        }
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < i; ++j) G[i * k + j] = G[j * k + i];
-    }
+    std::vector<double> G = smaller_gram(A, m, n);
     std::vector<double> ev, E;
     jacobi_eigen(G, k, ev, E);
     std::size_t top = 0;
@@ -304,6 +289,28 @@ bool one_norm(const double* A, std::size_t m, std::size_t n, double p, double q,
 }
 
 }  // namespace
+
+std::vector<double> smaller_gram(const double* A, std::size_t m, std::size_t n) {
+    const bool left = m <= n;
+    const std::size_t k = left ? m : n;
+    std::vector<double> G(k * k, 0.0);
+    if (left) {
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = i; j < m; ++j) G[i * k + j] = G[j * k + i] = dot(A + i * n, A + j * n, n);
+    } else {
+        for (std::size_t t = 0; t < m; ++t) {
+            const double* a = A + t * n;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double ai = a[i];
+                if (ai == 0.0) continue;
+                for (std::size_t j = i; j < n; ++j) G[i * k + j] += ai * a[j];
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < i; ++j) G[i * k + j] = G[j * k + i];
+    }
+    return G;
+}
 
 void operator_norms(const double* J, std::size_t batch, std::size_t m, std::size_t n, double p,
                     double q, int max_enum, int restarts, std::uint64_t seed, double* norms,

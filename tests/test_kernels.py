@@ -433,3 +433,74 @@ def test_shape_errors_name_the_argument():
         core.jacobians(W, [np.ones((2, 5))])  # float masks are refused
     J1 = core.jacobians([W[0]], [], batch=3)
     assert J1.shape == (3, 5, 4) and np.all(J1 == W[0])
+
+
+# ---- pattern_norm_bound: interval Jacobian bounds over partial patterns ---------------------------
+def _states(dims, rng, open_share):
+    return [np.where(rng.random(h) < open_share, -1, rng.integers(0, 2, h)).astype(np.int8) for h in dims[1:-1]]
+
+
+def _completions(states):
+    """Every full pattern that agrees with `states` (open entries take both values)."""
+    slots = [(k, j) for k, st in enumerate(states) for j in np.flatnonzero(st < 0)]
+    for bits in itertools.product((0, 1), repeat=len(slots)):
+        g = [np.where(st < 0, 0, st).astype(np.uint8) for st in states]
+        for (k, j), b in zip(slots, bits):
+            g[k][j] = b
+        yield g
+
+
+def _true_norm(J, p, q):
+    """||J||_{p->q} by first principles: the maximum over the vertices of the p-ball (p = 1, inf), else the
+    closed forms (q = inf: dual row norms; p = q = 2: largest singular value; 2->1: sign vectors of rows)."""
+    m, n = J.shape
+    if p == 1.0:
+        return max(np.linalg.norm(J[:, j], ord=q) for j in range(n))
+    if p == INF:
+        return max(np.linalg.norm(J @ np.array(s), ord=q) for s in itertools.product((-1.0, 1.0), repeat=n))
+    if q == INF:
+        return float(np.max(np.linalg.norm(J, axis=1)))
+    if q == 2.0:
+        return float(np.linalg.norm(J, 2))
+    return max(np.linalg.norm(np.array(s) @ J) for s in itertools.product((-1.0, 1.0), repeat=m))
+
+
+@pytest.mark.parametrize("p,q", list(itertools.product(NORMS, NORMS)))
+@pytest.mark.parametrize("dims", [(4, 5, 3), (5, 6, 4, 2), (3, 4, 4, 4, 1), (64, 32, 32, 10)])
+def test_pattern_norm_bound_matches_reference(p, q, dims):
+    rng = np.random.default_rng(len(dims))
+    W, _ = make_net(dims, 7)
+    for share in (0.0, 0.3, 1.0):
+        states = _states(dims, rng, share)
+        np.testing.assert_allclose(core.pattern_norm_bound(W, states, p, q), ref.pattern_norm_bound(W, states, p, q), **TOL)
+
+
+@pytest.mark.parametrize("p,q", list(itertools.product(NORMS, NORMS)))
+@pytest.mark.parametrize("dims", [(4, 5, 3), (3, 4, 4, 2), (5, 3, 3, 3, 1)])
+def test_pattern_norm_bound_covers_every_completion(p, q, dims):
+    """The bound is at least ||J(g)|| for every pattern the partial pattern allows, and equals it when every
+    neuron is decided (exact pairs)."""
+    rng = np.random.default_rng(11)
+    for trial in range(6):
+        W, _ = make_net(dims, trial)
+        states = _states(dims, rng, 0.5 if trial else 0.0)
+        bound = core.pattern_norm_bound(W, states, p, q)
+        norms = []
+        for g in _completions(states):
+            J = core.jacobians(W, [gk[None] for gk in g])[0]
+            norms.append(_true_norm(J, p, q))
+        assert max(norms) <= bound * (1 + 1e-12)
+        if all(np.all(st >= 0) for st in states):
+            assert bound == pytest.approx(norms[0], rel=1e-9)
+
+
+def test_pattern_norm_bound_no_hidden_layer_and_validation():
+    W = np.array([[3.0, -4.0]])
+    assert core.pattern_norm_bound([W], [], 2, 2) == pytest.approx(5.0)
+    W2 = [np.ones((3, 2)), np.ones((1, 3))]
+    with pytest.raises(ValueError, match="state vectors"):
+        core.pattern_norm_bound(W2, [], 2, 2)
+    with pytest.raises(ValueError, match=r"states\[0\]\[1\] = 2"):
+        core.pattern_norm_bound(W2, [np.array([1, 2, 0], dtype=np.int8)], 2, 2)
+    with pytest.raises(ValueError, match=r"weights\[1\] has shape"):
+        core.pattern_norm_bound([np.ones((3, 2)), np.ones((1, 4))], [np.zeros(3, dtype=np.int8)], 2, 2)

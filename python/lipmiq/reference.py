@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["interval_bounds", "symbolic_bounds", "forward", "jacobians", "operator_norms"]
+__all__ = ["interval_bounds", "symbolic_bounds", "forward", "jacobians", "operator_norms", "pattern_norm_bound"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -356,3 +356,48 @@ def operator_norms(J, p, q, max_enum=20, restarts=8, seed=0):
     for k in range(B):
         norms[k], V[k], exact[k] = _one_norm(J[k], p, q, int(max_enum), int(restarts), int(seed))
     return norms, V, exact
+
+
+def _interval_matmul(W, lo, hi):
+    Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+    return Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
+
+
+def _nonnegative_norm(A, p, q):
+    if p == 1.0:
+        return float(np.max(np.linalg.norm(A, ord=q, axis=0)))
+    if q == np.inf:
+        return float(np.max(np.linalg.norm(A, ord=2.0 if p == 2.0 else 1.0, axis=1)))
+    if p == np.inf:
+        return float(np.linalg.norm(A.sum(axis=1), ord=q))
+    if q == 1.0:
+        return float(np.linalg.norm(A.sum(axis=0)))
+    return float(np.linalg.norm(A, 2))
+
+
+def pattern_norm_bound(weights, states, p, q):
+    """Upper bound on ||W_L D_{L-1} ... D_1 W_1||_{p->q} over D_k = diag(g_k) with g_kj = states[k][j] where
+    that is 0 or 1, in [0, 1] where it is -1: interval products, then the norm of max(|Ml|, |Mu|) (exact for a
+    nonnegative matrix); with every neuron decided, min with the exact operator norm of J(g)."""
+    p, q = _check_norm(p, "p"), _check_norm(q, "q")
+    Ws = _network(weights)[0]
+    if len(states) + 1 != len(Ws):
+        raise ValueError(f"got {len(Ws)} weight matrices but {len(states)} state vectors")
+    lo = hi = Ws[0]
+    decided = True
+    for k, st in enumerate(states):
+        st = np.asarray(st)
+        if k > 0:
+            lo, hi = _interval_matmul(Ws[k], lo, hi)
+        decided = decided and bool(np.all(st >= 0))
+        on, off = (st == 1)[:, None], (st == 0)[:, None]
+        lo = np.where(off, 0.0, np.where(on, lo, np.minimum(lo, 0.0)))
+        hi = np.where(off, 0.0, np.where(on, hi, np.maximum(hi, 0.0)))
+    if states:
+        lo, hi = _interval_matmul(Ws[-1], lo, hi)
+    bound = _nonnegative_norm(np.maximum(np.abs(lo), np.abs(hi)), p, q)
+    if decided:
+        norms, _, exact = operator_norms(lo[None], p, q)
+        if exact[0]:
+            bound = min(bound, float(norms[0]))
+    return bound

@@ -30,6 +30,7 @@ import numpy as np
 from .. import _core
 from ..bounds import preactivation_bounds, stability
 from ..domain import Ball, Box, Global
+from ..jacobian_bounds import interval_matmul
 from ..network import Network
 from ..norms import dual
 from ..query import Problem
@@ -150,12 +151,6 @@ def find_ties(W: np.ndarray, b: np.ndarray, candidates: np.ndarray) -> List[Tupl
             if s:
                 ties.append((head, other, s < 0))
     return ties
-
-
-def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """Exact interval bounds of W M over lo <= M <= hi (vectors or matrices), entry by entry."""
-    Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
-    return Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
 
 
 def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: int, p: float,

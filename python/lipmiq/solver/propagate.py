@@ -1,12 +1,10 @@
 """A SCIP propagator bounding the objective by the Jacobian norms still possible at a node.
 
 At a node some activation binaries are fixed. Every feasible point of the closed problem below it has
-objective <= ||J(g) v||_q for some g agreeing with those fixings and ||v||_p <= 1, and J(g) lies in the
-interval matrix [Ml, Mu] obtained by multiplying the layers with D_j = {0}, {1} or [0, 1]. For a
-nonnegative A >= |M| entrywise, ||M||_{p->q} <= ||A||_{p->q}, and ||A||_{p->q} is tractable for every
-pair when A >= 0 (inf->q: ||A 1||_q; 2->1: ||A^T 1||_2). With every binary fixed, the exact norm of J(g)
-is used. So the bound is valid for the closed problem (fake patterns included): this is a pattern
-branch-and-bound running inside SCIP's tree, and it never cuts off a real pattern's value.
+objective <= ||J(g) v||_q for some g agreeing with those fixings and ||v||_p <= 1, and
+`jacobian_bounds.pattern_norm_bound` bounds ||J(g)|| over those g. So the bound is valid for the closed
+problem (fake patterns included): this is a pattern branch-and-bound running inside SCIP's tree, and it
+never cuts off a real pattern's value.
 """
 from __future__ import annotations
 
@@ -15,23 +13,8 @@ import math
 import numpy as np
 from pyscipopt import SCIP_RESULT, Prop
 
-from .. import _core
 from ..formulation.model import Formulation
-from ..formulation.plan import interval_matmul
-
-
-def interval_matrix_norm(Ml: np.ndarray, Mu: np.ndarray, p: float, q: float) -> float:
-    """max ||M||_{p->q} over Ml <= M <= Mu, bounded through A = max(|Ml|, |Mu|)."""
-    A = np.maximum(np.abs(Ml), np.abs(Mu))
-    if p == 1.0:
-        return float(np.max(np.linalg.norm(A, ord=q, axis=0)))
-    if math.isinf(q):
-        return float(np.max(np.linalg.norm(A, ord={2.0: 2.0, math.inf: 1.0}[p], axis=1)))
-    if math.isinf(p):
-        return float(np.linalg.norm(A.sum(axis=1), ord=q))
-    if q == 1.0:
-        return float(np.linalg.norm(A.sum(axis=0)))
-    return float(np.linalg.norm(A, 2))
+from ..jacobian_bounds import pattern_norm_bound
 
 
 class JacobianBoundProp(Prop):
@@ -41,7 +24,9 @@ class JacobianBoundProp(Prop):
         super().__init__()
         self.form = form
         plan = form.plan
-        self.first = plan.layers[0].W[:, :plan.n_dir] if plan.layers else plan.W_out[:, :plan.n_dir]
+        # W_1 restricted to the direction's inputs (homogenised plans carry t last), then W_2 .. W_L
+        Ws = [layer.W for layer in plan.layers] + [plan.W_out]
+        self.weights = [np.ascontiguousarray(W) for W in [Ws[0][:, :plan.n_dir]] + Ws[1:]]
         self.q = math.inf if len(plan.ylo) == 1 else form.q
         self.gvars = None
 
@@ -72,24 +57,11 @@ class JacobianBoundProp(Prop):
 
     def _bound(self) -> float:
         plan = self.form.plan
-        Ml = Mu = self.first
-        fixed = True
-        for k, layer in enumerate(plan.layers):
-            if k > 0:
-                Ml, Mu = interval_matmul(layer.W, Ml, Mu)
+        states = []
+        for k in range(len(plan.layers)):
             lo, hi = self._local_bounds(self.gvars[k])
-            on, off = lo[:, None] > 0.5, hi[:, None] < 0.5
-            fixed = fixed and bool(np.all((lo > 0.5) | (hi < 0.5)))
-            Ml = np.where(off, 0.0, np.where(on, Ml, np.minimum(Ml, 0.0)))
-            Mu = np.where(off, 0.0, np.where(on, Mu, np.maximum(Mu, 0.0)))
-        if plan.layers:
-            Ml, Mu = interval_matmul(plan.W_out, Ml, Mu)
-        bound = interval_matrix_norm(Ml, Mu, self.form.p, self.q)
-        if fixed:
-            norms, _, exact = _core.operator_norms(np.ascontiguousarray(Ml[None]), self.form.p, self.q)
-            if exact[0]:
-                bound = min(bound, float(norms[0]))
-        return bound * (1.0 + 1e-9)
+            states.append(np.where(lo > 0.5, 1, np.where(hi < 0.5, 0, -1)).astype(np.int8))
+        return pattern_norm_bound(self.weights, states, self.form.p, self.q)
 
     def propexec(self, proptiming):
         # Only at real tree nodes: tightening inside presolve probing led SCIP to wrong global

@@ -1,0 +1,125 @@
+// Interval Jacobian bounds: max ||J(g)||_{p->q} over the patterns a partial pattern still allows.
+//
+// Every completion's Jacobian lies in [Ml, Mu] (interval products, entry by entry), so
+// |J| <= A = max(|Ml|, |Mu|) entrywise, and for a nonnegative majorant ||J||_{p->q} <= ||A||_{p->q}
+// (|J v| <= A |v| entrywise and every p-norm is monotone).  For A >= 0 every pair is tractable:
+//   p = 1: max column q-norm;  q = inf: max row p*-norm;  p = inf: ||A 1||_q (v = 1 is optimal);
+//   p = 2, q = 1: ||A^T 1||_2;  p = q = 2: sqrt of the top eigenvalue of the smaller Gram matrix.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core.hpp"
+
+namespace lipmiq {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// (lo, hi) <- exact interval bounds of W [lo, hi], both (W.cols x c) on entry, (W.rows x c) on exit.
+void interval_matmul(const MatrixRef& W, std::vector<double>& lo, std::vector<double>& hi, std::size_t c) {
+    std::vector<double> nlo(W.rows * c, 0.0), nhi(W.rows * c, 0.0);
+    for (std::size_t i = 0; i < W.rows; ++i) {
+        double* ol = nlo.data() + i * c;
+        double* oh = nhi.data() + i * c;
+        for (std::size_t t = 0; t < W.cols; ++t) {
+            const double w = W.data[i * W.cols + t];
+            if (w == 0.0) continue;
+            const double* l = lo.data() + t * c;
+            const double* h = hi.data() + t * c;
+            if (w > 0.0) {
+                for (std::size_t j = 0; j < c; ++j) ol[j] += w * l[j], oh[j] += w * h[j];
+            } else {
+                for (std::size_t j = 0; j < c; ++j) ol[j] += w * h[j], oh[j] += w * l[j];
+            }
+        }
+    }
+    lo.swap(nlo);
+    hi.swap(nhi);
+}
+
+double vector_norm(const std::vector<double>& y, double q) {
+    double s = 0.0;
+    for (double v : y) s = (q == 1.0) ? s + v : (q == 2.0) ? s + v * v : std::max(s, v);
+    return q == 2.0 ? std::sqrt(s) : s;
+}
+
+// ||A||_{p->q} for a nonnegative A (m x n).
+double nonnegative_norm(const std::vector<double>& A, std::size_t m, std::size_t n, double p, double q) {
+    if (p == 1.0) {
+        double best = 0.0;
+        std::vector<double> col(m);
+        for (std::size_t j = 0; j < n; ++j) {
+            for (std::size_t i = 0; i < m; ++i) col[i] = A[i * n + j];
+            best = std::max(best, vector_norm(col, q));
+        }
+        return best;
+    }
+    if (q == kInf) {
+        double best = 0.0;
+        for (std::size_t i = 0; i < m; ++i)
+            best = std::max(best, vector_norm(std::vector<double>(A.begin() + i * n, A.begin() + (i + 1) * n),
+                                              p == 2.0 ? 2.0 : 1.0));
+        return best;
+    }
+    if (p == kInf) {
+        std::vector<double> rows(m, 0.0);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) rows[i] += A[i * n + j];
+        return vector_norm(rows, q);
+    }
+    if (q == 1.0) {
+        std::vector<double> cols(n, 0.0);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) cols[j] += A[i * n + j];
+        return vector_norm(cols, 2.0);
+    }
+    std::vector<double> G = smaller_gram(A.data(), m, n);
+    const std::size_t k = std::min(m, n);
+    std::vector<double> ev, E;
+    jacobi_eigen(G, k, ev, E);
+    const double top = *std::max_element(ev.begin(), ev.end());
+    return std::sqrt(std::max(top, 0.0));
+}
+
+}  // namespace
+
+double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<const std::int8_t*>& state,
+                          double p, double q) {
+    const MatrixRef& first = W.front();
+    const std::size_t n = first.cols;
+    std::vector<double> lo(first.data, first.data + first.rows * first.cols), hi = lo;
+    bool decided = true;
+    for (std::size_t k = 0; k + 1 < W.size(); ++k) {
+        if (k > 0) interval_matmul(W[k], lo, hi, n);
+        const std::int8_t* s = state[k];
+        for (std::size_t i = 0; i < W[k].rows; ++i) {
+            if (s[i] == 1) continue;
+            double* l = lo.data() + i * n;
+            double* h = hi.data() + i * n;
+            if (s[i] == 0) {
+                std::fill(l, l + n, 0.0);
+                std::fill(h, h + n, 0.0);
+            } else {
+                decided = false;
+                for (std::size_t j = 0; j < n; ++j) l[j] = std::min(l[j], 0.0), h[j] = std::max(h[j], 0.0);
+            }
+        }
+    }
+    if (W.size() > 1) interval_matmul(W.back(), lo, hi, n);
+    const std::size_t m = W.back().rows;
+    std::vector<double> A(m * n);
+    for (std::size_t i = 0; i < m * n; ++i) A[i] = std::max(std::fabs(lo[i]), std::fabs(hi[i]));
+    double bound = nonnegative_norm(A, m, n, p, q);
+    if (decided) {
+        double exact_norm = 0.0;
+        std::vector<double> v(n);
+        std::uint8_t exact = 0;
+        operator_norms(lo.data(), 1, m, n, p, q, 20, 8, 0, &exact_norm, v.data(), &exact);
+        if (exact) bound = std::min(bound, exact_norm);
+    }
+    return bound;
+}
+
+}  // namespace lipmiq
