@@ -4,6 +4,7 @@ Every manifest query with a known exact value, plus the digits_fnn2 networks (gl
 compared with the published LipSDP bound). Prints lower, upper, gap, time and the reference value.
 
     python bench/bench_exact.py [--benchmarks ../shared/benchmarks] [--time-limit 60] [--only 'lipbab_*']
+                                [--region-share 0]   # 0: SCIP's MIQCQP alone, without the region stage
 """
 from __future__ import annotations
 
@@ -37,12 +38,16 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="*", help="glob on network names")
     ap.add_argument("--encoding", default="quadratic")
     ap.add_argument("--tighten", default=None, help="bounds for the formulation (method default if omitted)")
+    ap.add_argument("--region-share", type=float, default=None,
+                    help="share of the time for the region branch-and-bound (method default if omitted; 0 skips it)")
     args = ap.parse_args(argv)
     with open(os.path.join(args.benchmarks, "manifest.json")) as fh:
         manifest = json.load(fh)
     options = {"encoding": args.encoding}
     if args.tighten:
         options["tighten"] = args.tighten
+    if args.region_share is not None:
+        options["region_share"] = args.region_share
     head = f"{'query':46s} {'lower':>12s} {'upper':>12s} {'gap':>9s} {'time s':>8s} {'reference':>12s} {'kind':>6s}  status"
     print(head)
     print("-" * len(head))

@@ -55,12 +55,23 @@ def test_ball_center_list(capsys):
     (["bound", EXAMPLE, "--method", "magic"], "unknown method 'magic'"),
     (["bound", EXAMPLE, "--center", "0,0,0,0"], "--center needs --radius"),
     (["bound", EXAMPLE, "--box", "a", "1"], "not a number"),
+    (["bound", EXAMPLE, "--region-share", "1.5"], "region_share must be a number in [0, 1]"),
 ])
 def test_bad_input_exit_2(args, message, capsys):
     code, out, err = run_cli(args, capsys)
     assert code == 2
     assert message in err
     assert "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("share, stage", [("0", "unstable neurons"), ("0.5", "region branch-and-bound")])
+def test_region_share_option(share, stage, capsys):
+    """--region-share 0 sends the query straight to SCIP; a positive share lets the region stage close it."""
+    code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--region-share", share,
+                              "--time-limit", "60"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4) and stage in data["message"]
 
 
 def test_nan_weights_file_exit_2(tmp_path, capsys):

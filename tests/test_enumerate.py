@@ -191,3 +191,33 @@ def test_local_search_improves_soundly():
     local_search(problem, tracker, preactivation_bounds(net, dom.resolve(4)), 10.0)
     assert start.value <= tracker.lower <= truth * (1 + 1e-9)
     assert tracker.lower > start.value  # the worst sampled region is not a local optimum here
+
+
+def _count(message, what):
+    return int(message.split(f" {what}")[0].split()[-1])
+
+
+@pytest.mark.parametrize("seed, sizes, domain", [(2, [3, 6, 6, 2], Box(-0.5, 0.5)), (7, [3, 5, 5, 2], Global()),
+                                                 (10, [3, 6, 5, 2], Ball([0.1, 0.0, -0.2], 0.7, INF))])
+@pytest.mark.parametrize("p, q", [(2, 2), (1, 1), (INF, INF), (2, INF)])
+def test_region_pruning_keeps_the_exact_value(seed, sizes, domain, p, q):
+    """Subtrees skipped by the interval Jacobian bound never hold a better region: pruned and unpruned
+    enumerations both equal the brute-force value, and pruning saves LPs."""
+    weights, biases = random_net(seed, sizes)
+    pruned = check_exact(weights, biases, domain, p, q)
+    full = lipschitz(Network(weights, biases), domain, p, q, method="enumerate", time_limit=60, prune=False)
+    assert full.exact and full.upper == pytest.approx(pruned.upper, rel=1e-9), (full, pruned)
+    assert _count(full.message, "subtrees pruned") == 0
+    assert _count(pruned.message, "LPs") <= _count(full.message, "LPs")
+
+
+@pytest.mark.parametrize("seed, sizes, domain", CASES[:3] + CASES[6:])
+@pytest.mark.parametrize("p, q", [(2, 2), (INF, 1)])
+def test_miqcqp_region_stage_equals_bruteforce(seed, sizes, domain, p, q):
+    """The default pipeline's region branch-and-bound (pruning from the sampled lower bound) is exact."""
+    weights, biases = random_net(seed, sizes)
+    net = Network(weights, biases)
+    res = lipschitz(net, domain, p, q, time_limit=60)
+    truth = exact_lipschitz(weights, biases, oracle_domain(domain.resolve(net.input_dim)), p, q)
+    assert res.lower <= truth * (1 + 1e-9) + 1e-12 and res.upper >= truth * (1 - 1e-9), (res, truth)
+    assert res.exact, res

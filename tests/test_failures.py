@@ -22,8 +22,8 @@ from lipmiq.witness import recheck
 SIZES = [3, 8, 8, 2]
 DOMAIN = Box(-1, 1)
 ORACLE_DOMAIN = ("box", -1.0, 1.0)
-# pattern_time=0: skip the pattern branch-and-bound so the query reaches SCIP.
-NO_PATTERNS = dict(pattern_time=0.0)
+# skip the pattern and region branch-and-bound so that the query reaches SCIP at once
+SCIP_ONLY = dict(pattern_time=0.0, region_share=0.0)
 
 
 def random_net(sizes, seed=0):
@@ -75,7 +75,7 @@ def test_scip_raising_keeps_cheap_bounds(monkeypatch, case):
         raise RuntimeError("SCIP: unspecified error")
 
     calls = count_calls(monkeypatch, boom)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert calls, "the query never reached SCIP: the test would prove nothing"
     assert res.status == "error"
     assert "RuntimeError" in res.message and "SCIP: unspecified error" in res.message
@@ -94,7 +94,7 @@ def test_odd_scip_status_is_not_optimal(monkeypatch, case, odd):
         return odd
 
     calls = count_calls(monkeypatch, odd_status)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert calls
     assert res.status in ("error", "optimal") and (res.status != "optimal" or res.exact)
     assert res.lower <= truth * (1 + 1e-9) <= res.upper * (1 + 2e-9)
@@ -110,7 +110,7 @@ def test_no_solution_at_the_time_limit(monkeypatch, case):
         return "timelimit"
 
     calls = count_calls(monkeypatch, instant)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert calls
     assert res.status in ("time_limit", "error"), res
     assert_cheap_bounds(res, W, b, truth)
@@ -126,7 +126,7 @@ def test_exception_inside_a_callback(monkeypatch, case):
         raise ValueError("certify failed")
 
     monkeypatch.setattr(search.Search, "certify_point", broken)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "error" and "certify failed" in res.message
     assert_cheap_bounds(res, W, b, truth)
 
@@ -140,7 +140,7 @@ def test_memory_error_while_planning(monkeypatch, case):
         raise MemoryError("cannot allocate")
 
     monkeypatch.setattr(miqcqp, "build_plan", no_memory)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "error" and "MemoryError" in res.message
     assert_cheap_bounds(res, W, b, truth)
 
@@ -192,7 +192,7 @@ def test_keyboard_interrupt_in_a_method(monkeypatch, case):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(miqcqp, "build_plan", interrupted)
-    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **NO_PATTERNS)
+    res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "interrupted"
     assert_cheap_bounds(res, W, b, truth)
 
@@ -203,7 +203,7 @@ BIG_SIZES = [10, 40, 40, 40, 1]
 SCRIPT = """
 import sys
 from lipmiq import Global, lipschitz
-res = lipschitz(sys.argv[1], Global(), 2, 2, time_limit=60, pattern_time=0.0)
+res = lipschitz(sys.argv[1], Global(), 2, 2, time_limit=60, pattern_time=0.0, region_share=0.0)
 print(res.to_json())
 """
 
@@ -267,7 +267,7 @@ def test_cli_signal_prints_bounds_so_far(big_npz, sig):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_scip_solve(big_npz, sig):
-    """The same signal once SCIP is solving (after about 2 s with pattern_time=0): stops within seconds."""
+    """The same signal once SCIP is solving (after about 2 s with pattern_time=0, region_share=0): stops within seconds."""
     path, W = big_npz
     code, out, err, waited, left = _interrupt([sys.executable, "-c", SCRIPT, path], sig, after=5.0)
     assert code == 0, err

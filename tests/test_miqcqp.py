@@ -1,4 +1,7 @@
-"""The MIQCQP method against the independent brute-force region enumeration (tests/bruteforce.py)."""
+"""The MIQCQP method against the independent brute-force region enumeration (tests/bruteforce.py).
+
+Unless a test says otherwise it runs SCIP's MIQCQP alone (region_share=0): the default pipeline's region
+branch-and-bound would close most of these small queries before SCIP starts (tests/test_enumerate.py)."""
 import math
 
 import numpy as np
@@ -12,10 +15,14 @@ INF = math.inf
 PAIRS = [(p, q) for p in (1, 2, INF) for q in (1, 2, INF)]
 
 
-def check(weights, biases, domain, p, q, output=None, encoding="quadratic", time_limit=60):
+SCIP_ONLY = {"region_share": 0.0}
+STAGES = {"scip": SCIP_ONLY, "default": {}}
+
+
+def check(weights, biases, domain, p, q, output=None, encoding="quadratic", time_limit=60, options=SCIP_ONLY):
     net = Network(weights, biases)
     n = net.input_dim
-    res = lipschitz(net, domain, p, q, output=output, encoding=encoding, time_limit=time_limit)
+    res = lipschitz(net, domain, p, q, output=output, encoding=encoding, time_limit=time_limit, **options)
     c = None
     if output is not None:
         c = np.eye(net.output_dim)[output] if isinstance(output, int) else np.asarray(output, float)
@@ -42,11 +49,12 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("seed, sizes, domain", CASES)
 @pytest.mark.parametrize("p, q", PAIRS)
-def test_random_networks_all_norm_pairs(seed, sizes, domain, p, q):
+def test_random_networks_all_norm_pairs(seed, sizes, domain, p, q, stage):
     weights, biases = random_net(seed, sizes)
-    res, truth = check(weights, biases, domain, p, q)
+    res, truth = check(weights, biases, domain, p, q, options=STAGES[stage])
     assert res.status == "optimal", res
 
 
@@ -130,19 +138,20 @@ def test_warm_start_keeps_upper_bound_sound():
         assert res.exact
 
 
-def test_numerical_extremes_from_review():
+@pytest.mark.parametrize("stage", STAGES)
+def test_numerical_extremes_from_review(stage):
     """Regressions of a soundness review: a 1e-9-wide real region must not be cut as empty; tiny first-layer
     weights must not make a real region look empty to HiGHS; an upper bound contradicting a certified
     lower bound is never reported."""
     d = 1e-9
     thin = lipschitz(Network([[[1.0], [1.0]], [[1 / d, -1 / d]]], [[-0.5, -0.5 - d], [0.0]]), Box(0.0, 1.0), 2, 2,
-                     time_limit=20)
+                     time_limit=20, **STAGES[stage])
     assert thin.upper >= 1e9 * (1 - 1e-6)
     tiny = lipschitz(Network([[[1.0, 1e-10], [-1.0, 1e-10]], [[1.0, -1.0]]], [[0.0, 0.0], [0.0]]), Global(), 2, 2,
-                     time_limit=20)
+                     time_limit=20, **STAGES[stage])
     assert tiny.upper >= 2.0 * (1 - 1e-9)
     dropped = lipschitz(Network([[[1e-10], [-1e-10]], [[1e10, 2e10]], [[1.0]]], [[0, 0], [0.5], [0.0]]),
-                        Box(-1.0, 1.0), 2, 2, time_limit=20)
+                        Box(-1.0, 1.0), 2, 2, time_limit=20, **STAGES[stage])
     assert dropped.upper >= 2.0 * (1 - 1e-9) and dropped.lower <= dropped.upper
 
 
@@ -150,6 +159,6 @@ def test_constant_chain_bounds_do_not_prune_everything():
     """Review R3: interval and symbolic rounding once gave l > u by an ulp on a constant neuron."""
     W = [[[0.0], [1.0]], [[0.59, 0], [0, 1.0]], [[0.83, 0], [0, 1.0]], [[1.0, 1.0]]]
     b = [[0.76, 0], [0.94, 0], [-0.1, 0], [0.0]]
-    for method in ("miqcqp", "enumerate"):
-        res = lipschitz(Network(W, b), Box(-1.0, 1.0), 2, 2, method=method, time_limit=20)
+    for method, options in (("miqcqp", SCIP_ONLY), ("miqcqp", {}), ("enumerate", {})):
+        res = lipschitz(Network(W, b), Box(-1.0, 1.0), 2, 2, method=method, time_limit=20, **options)
         assert res.exact and res.upper == pytest.approx(1.0, rel=1e-6)

@@ -117,6 +117,11 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     encoding = str(options.get("encoding", "quadratic"))
     if encoding not in ENCODINGS:  # checked up front: a quick method may finish before any model is built
         raise InputError(f"encoding must be one of {', '.join(ENCODINGS)}, got {options.get('encoding')!r}")
+    if "region_share" in options:
+        share = options["region_share"]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise InputError(f"region_share must be a number in [0, 1] (the share of the time for the region "
+                             f"branch-and-bound), got {share!r}")
     if isinstance(network, (str, os.PathLike)) and os.fspath(network).lower().endswith(".npz"):
         check_npz(os.fspath(network), method, encoding, max_model_bytes)  # headers only, before loading
     net = load(network)

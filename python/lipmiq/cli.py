@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--encoding", default="quadratic", help="miqcqp products: quadratic (default) or bigm")
     b.add_argument("--tighten", choices=("none", "symbolic", "lp"), default=None,
                    help="miqcqp variable bounds: none (intervals), symbolic or lp (default: the method's)")
+    b.add_argument("--region-share", type=_number, default=None,
+                   help="miqcqp: share of the time for the region branch-and-bound before SCIP (default 0.25; 0 skips it)")
     b.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     b.add_argument("--history", metavar="FILE", help="write the bound trace [[t, lower, upper], ...] as JSON")
     _add_common(b)
@@ -193,6 +195,12 @@ def _print_human(result, network_path: str) -> None:
     print("\n".join(lines))
 
 
+def _method_options(args: argparse.Namespace) -> dict:
+    """The method options given on the command line (the method's defaults otherwise)."""
+    options = {"tighten": args.tighten, "region_share": args.region_share}
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def _bound(args: argparse.Namespace) -> int:
     if args.history and not os.path.isdir(os.path.dirname(os.path.abspath(args.history))):
         raise InputError(f"{args.history}: cannot write the history (no such directory)")
@@ -201,7 +209,7 @@ def _bound(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json), Progress(enabled=False if args.quiet else None) as progress:
         result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
                            method=args.method, time_limit=args.time_limit, encoding=args.encoding,
-                           on_update=progress, **({"tighten": args.tighten} if args.tighten else {}))
+                           on_update=progress, **_method_options(args))
     if args.history:
         write_history(args.history, result.history)
     if args.json:

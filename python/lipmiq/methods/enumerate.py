@@ -4,8 +4,11 @@ Region enumeration (`method="enumerate"`): depth-first over the neurons, layer b
 partial pattern with a point x strictly inside its region (margin s > INTERIOR_TOL, as in `regions.py`).
 Symbolic bounds with the decided neurons as priors fix the neurons that are stable on the node's region;
 a branched neuron's child on x's side keeps x, and only the other child needs an LP. Every complete
-region contributes its exact ||J||_{p->q} (certified at its interior point for the lower bound); the
-upper bound is the maximum over regions, reported only when the enumeration completes.
+region contributes its exact ||J||_{p->q} (certified at its interior point for the lower bound). Before a
+child's LP, the interval Jacobian bound of its partial pattern (`jacobian_bounds`) is compared with the
+certified lower bound: a subtree that cannot beat it is skipped, and its bound (at most the lower bound)
+joins the maximum. The upper bound is that maximum, reported only when the enumeration completes; it is
+a branch-and-bound over regions, used by `method="miqcqp"` before SCIP (`region_search`).
 
 Pattern branch-and-bound (`_core.pattern_max`): for J(g) = J0 + sum_i g_i C[:, i] R[i, :] (one layer of
 free neurons, the others fixed), max_g ||J(g)||_{p->q} reduces exactly to vector problems
@@ -28,6 +31,7 @@ import numpy as np
 from .. import _core
 from ..bounds import preactivation_bounds, stability
 from ..domain import Ball, Box, Global
+from ..jacobian_bounds import pattern_norm_bound
 from ..network import Network
 from ..norms import dual, opnorm_upper
 from ..query import Problem
@@ -336,12 +340,16 @@ class RegionLP:
 class RegionEnumerator:
     """Depth-first enumeration of the activation regions of `problem` that meet its domain's interior."""
 
-    def __init__(self, problem: Problem, tracker: Tracker, symbolic: bool = True):
+    def __init__(self, problem: Problem, tracker: Tracker, symbolic: bool = True, prune: bool = True,
+                 time_limit: float = math.inf):
         self.problem, self.tracker = problem, tracker
         self.net = problem.network
         self.sizes = self.net.hidden_sizes
         self.symbolic = symbolic and problem.domain.box_hull() is not None
         self.upper = 0.0
+        self.prune = prune
+        self.deadline = time.perf_counter() + time_limit
+        self.pruned = 0  # subtrees whose Jacobian bound could not beat the certified lower bound
         self.regions = 0
         self.lps = 0
         self.stopped = False
@@ -401,14 +409,28 @@ class RegionEnumerator:
         if value > self.tracker.lower:
             self.tracker.offer_lower(certify(self.problem, x, V[0]))
 
+    def _dominated(self, g: List[np.ndarray]) -> bool:
+        """True when no completion of g can beat the certified lower bound: the subtree is skipped and
+        its bound (at most the lower bound) joins `upper`, so the final maximum stays an upper bound."""
+        if not self.tracker.lower > 0.0:
+            return False
+        bound = pattern_norm_bound(self.net.weights, g, self.problem.p, self.problem.q)
+        if bound > self.tracker.lower:
+            return False
+        self.upper = max(self.upper, bound)
+        self.pruned += 1
+        return True
+
     def _node(self, g: List[np.ndarray], x: np.ndarray, bounds, decided: List[np.ndarray]) -> None:
-        if self.stopped or self.tracker.remaining() <= 0:
+        if self.stopped or self.tracker.remaining() <= 0 or time.perf_counter() > self.deadline:
             self.stopped = True
             return
         if bounds is not None:
             bounds = self._stabilise(g, bounds)
             if bounds is None:
                 return
+        if self.prune and self._dominated(g):
+            return
         for k, gk in enumerate(g):
             und = np.flatnonzero(gk < 0)
             if und.size:
@@ -430,6 +452,8 @@ class RegionEnumerator:
         for value in (side, 1 - side):
             child = [gk.copy() for gk in g]
             child[k][j] = value
+            if self.prune and self._dominated(child):  # before its LP: most subtrees end here
+                continue
             dec = [d.copy() for d in decided]
             dec[k][j] = True
             if self.lp is not None:
@@ -465,19 +489,28 @@ class RegionEnumerator:
         return not self.stopped
 
 
+def region_search(problem: Problem, tracker: Tracker, time_limit: float = math.inf, symbolic: bool = True,
+                  prune: bool = True) -> Tuple[str, str]:
+    """Region branch-and-bound: every region that meets the domain's interior, except the subtrees whose
+    Jacobian bound cannot beat the certified lower bound. 'optimal' (the upper bound offered is then the
+    exact maximum), 'time_limit', or 'error' when a region too thin to certify or exclude was met."""
+    enum = RegionEnumerator(problem, tracker, symbolic=symbolic, prune=prune, time_limit=time_limit)
+    start = time.perf_counter()
+    complete = enum.run()
+    note = f"{enum.regions} regions, {enum.pruned} subtrees pruned, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
+    if complete:
+        tracker.offer_upper(enum.upper)
+        return "optimal", "region enumeration complete: " + note
+    if enum.thin:
+        return "error", f"a region thinner than {INTERIOR_TOL:g} could be neither certified nor excluded: " + note
+    return "time_limit", "region enumeration stopped at the time limit: " + note
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     """`method="enumerate"`: exact by pattern branch-and-bound where it applies, else by regions."""
     tracker.offer_upper(naive_upper(problem)[0])
     status = global_one_layer(problem, tracker, tracker.remaining())
     if status == "optimal":
         return status, "one hidden layer on R^n, every pattern realisable: pattern branch-and-bound"
-    enum = RegionEnumerator(problem, tracker, symbolic=bool(options.get("symbolic", True)))
-    start = time.perf_counter()
-    complete = enum.run()
-    note = f"{enum.regions} regions, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
-    if not complete:
-        if enum.thin:
-            return "error", f"a region thinner than {INTERIOR_TOL:g} could be neither certified nor excluded: " + note
-        return "time_limit", "region enumeration stopped at the time limit: " + note
-    tracker.offer_upper(enum.upper)
-    return "optimal", "region enumeration complete: " + note
+    return region_search(problem, tracker, symbolic=bool(options.get("symbolic", True)),
+                         prune=bool(options.get("prune", True)))
