@@ -95,6 +95,11 @@ def test_ball_sampling_and_projection_stay_inside(norm):
     assert all(ball.contains(p) for p in pts)
     far = np.array([5.0, 5.0, 5.0])
     assert ball.contains(ball.project(far))
+    rows = np.vstack([pts[:50], rng.normal(0.0, 3.0, (50, 3))])  # batched: each row as on its own
+    projected = ball.project(rows)
+    assert all(ball.contains(p) for p in projected)
+    assert np.array_equal(projected[:50], pts[:50])
+    assert np.array_equal(projected, np.array([ball.project(r) for r in rows]))
 
 
 def test_select_output_scalarises():

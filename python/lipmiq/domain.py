@@ -34,7 +34,8 @@ class Domain:
         raise NotImplementedError
 
     def project(self, x: np.ndarray) -> np.ndarray:
-        """A point of the domain near x (exact membership, used to repair solver points)."""
+        """A point of the domain near x (exact membership, used to repair solver points); x may also be
+        a (count, n) array of points, projected row by row."""
         raise NotImplementedError
 
     def contains(self, x: np.ndarray) -> bool:
@@ -113,11 +114,11 @@ class Ball(Domain):
     def project(self, x):
         c = np.asarray(self.center)
         d = x - c
-        r = float(np.linalg.norm(d, ord=self.norm))
-        if r <= self.radius:
-            return x
+        r = np.linalg.norm(d, ord=self.norm, axis=-1, keepdims=True)
+        inside = r <= self.radius
         # Shrink slightly below the radius so rounding cannot leave the ball.
-        return c + d * (self.radius / r) * (1.0 - 1e-12)
+        shrunk = c + d * (self.radius / np.where(inside, 1.0, r)) * (1.0 - 1e-12)
+        return np.where(inside, x, shrunk)
 
     def contains(self, x):
         return float(np.linalg.norm(x - np.asarray(self.center), ord=self.norm)) <= self.radius

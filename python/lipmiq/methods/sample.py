@@ -70,7 +70,7 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
     _offer_best(problem, tracker, best_x, best_v)
     while time.perf_counter() < stop and np.any(step > 1e-9):
         cand = best_x[:, None, :] + step[:, None, :] * rng.uniform(-1, 1, (len(best_x), batch, best_x.shape[1]))
-        cand = np.array([problem.domain.project(c) for c in cand.reshape(-1, best_x.shape[1])])
+        cand = problem.domain.project(cand.reshape(-1, best_x.shape[1]))
         vals = jacobian_norms(problem, cand).reshape(len(best_x), batch)
         arg = np.argmax(vals, axis=1)
         improved = vals[np.arange(len(best_x)), arg] > best_v * (1 + 1e-12)
