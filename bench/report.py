@@ -32,7 +32,7 @@ def load_lines(paths: List[Path]) -> List[dict]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise SystemExit(f"report.py: {path}:{n}: not a JSON line ({exc})") from None
-            records[(rec["id"], rec["method"], rec.get("time_limit"))] = rec
+            records[(rec["id"], method_label(rec), rec.get("time_limit"))] = rec
     return list(records.values())
 
 
@@ -59,6 +59,14 @@ def cell(rec: Optional[dict], best_upper: float) -> str:
     return f"{_fmt(float(rec.get('lower', 0.0)))} / {up} / {time_s:.1f} s{mark}"
 
 
+def method_label(rec: dict) -> str:
+    """The method, with the options it ran with (e.g. `miqcqp[region_share=0]`): one column per variant."""
+    options = rec.get("options") or {}
+    if not options:
+        return rec["method"]
+    return rec["method"] + "[" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + "]"
+
+
 def reference_text(rec: dict) -> str:
     ref, others = rec.get("reference"), rec.get("others") or {}
     parts = []
@@ -75,7 +83,7 @@ def table(records: List[dict]) -> str:
     several_limits = len({r.get("time_limit") for r in records}) > 1
 
     def column(r: dict) -> str:
-        return f"{r['method']} @{r['time_limit']:g}s" if several_limits else r["method"]
+        return f"{method_label(r)} @{r['time_limit']:g}s" if several_limits else method_label(r)
 
     methods = list(OrderedDict.fromkeys(column(r) for r in records))
     rows: "OrderedDict[str, Dict[str, dict]]" = OrderedDict()
@@ -104,7 +112,7 @@ def scaling_summary(records: List[dict]) -> str:
     groups: "OrderedDict[Tuple[str, str, str], List[dict]]" = OrderedDict()
     for r in records:
         if r["kind"] == "series":
-            groups.setdefault((r["axis"], r["method"], r["p"]), []).append(r)
+            groups.setdefault((r["axis"], method_label(r), r["p"]), []).append(r)
     for (axis, method, p), recs in groups.items():
         exact = [r for r in recs if r.get("exact")]
         limit = recs[0]["time_limit"]
@@ -154,7 +162,7 @@ def plot_bounds(records: List[dict], query: str, path: Path) -> Path:
     several_limits = len({r.get("time_limit") for r in recs}) > 1
     for i, r in enumerate(recs):
         color = f"C{i}"
-        name = f"{r['method']} @{r['time_limit']:g}s" if several_limits else r["method"]
+        name = f"{method_label(r)} @{r['time_limit']:g}s" if several_limits else method_label(r)
         end = max(float(r.get("time_s") or r["history"][-1][0]), r["history"][-1][0], 1e-3)
         ts = [max(h[0], 1e-3) for h in r["history"]] + [end]
         lo = [h[1] for h in r["history"]] + [r["history"][-1][1]]
@@ -190,7 +198,7 @@ def plot_scaling(records: List[dict], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     groups: "OrderedDict[Tuple[str, str, str], List[dict]]" = OrderedDict()
     for r in series:
-        groups.setdefault((r["axis"], r["method"], r["p"]), []).append(r)
+        groups.setdefault((r["axis"], method_label(r), r["p"]), []).append(r)
     for i, ((axis, method, p), recs) in enumerate(groups.items()):
         recs = sorted(recs, key=hidden_neurons)
         xs = [hidden_neurons(r) for r in recs]

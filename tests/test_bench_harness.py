@@ -102,6 +102,21 @@ def test_report_markdown_marks_best_upper():
     assert row[2].strip() == "0 / **2.5** / 1.0 s" and row[3].strip() == "crash"
 
 
+def test_report_keeps_option_variants_apart():
+    """The same method run with different options (e.g. region_share=0) gets its own column."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.pop(0)
+    base = {"id": "q", "kind": "manifest", "exact": True, "status": "optimal", "reference": None, "method": "miqcqp"}
+    recs = [dict(base, lower=2.0, upper=2.0, time_s=0.5, options={}),
+            dict(base, lower=2.0, upper=2.0, time_s=9.0, options={"region_share": 0})]
+    head, _, row = report.table(recs).splitlines()
+    assert "miqcqp |" in head and "miqcqp[region_share=0]" in head
+    assert "0.5 s" in row and "9.0 s" in row
+
+
 def test_failures_are_recorded_not_fatal(tmp_path):
     manifest, out = write_manifest(tmp_path), tmp_path / "fail.jsonl"
     common = ["--benchmarks", str(manifest), "--queries", "exlipbab_wine*", "--out", str(out), "--append"]
