@@ -362,8 +362,8 @@ double py_pattern_norm_bound(const py::list& weights, const py::list& states, do
     for (std::size_t k = 0; k < weights.size(); ++k) {
         keep.push_back(as_double(weights[k], "weights[" + std::to_string(k) + "]"));
         const darray& a = keep.back();
-        if (a.ndim() != 2 || a.shape(0) == 0 || a.shape(1) == 0)
-            fail("weights[" + std::to_string(k) + "] has shape " + shape_str(a) + ", expected a non-empty (out, in)");
+        if (a.ndim() != 2)  // empty layers are allowed: a plan may keep no neuron of a layer
+            fail("weights[" + std::to_string(k) + "] has shape " + shape_str(a) + ", expected a 2-D (out, in)");
         if (k > 0 && static_cast<std::size_t>(a.shape(1)) != W.back().rows)
             fail("weights[" + std::to_string(k) + "] has shape " + shape_str(a) + " but the previous layer has " +
                  std::to_string(W.back().rows) + " outputs");

@@ -83,7 +83,8 @@ struct MatrixRef {
 // W_L D_{L-1} ... D_1 W_1 (D = {0}, {1} or [0, 1]), then the exact p->q norm of the nonnegative
 // entrywise majorant.  With every neuron decided, min with the operator norm of J(g) where exact.
 // W: the L layers (W[0] = W_1, input columns), state: L-1 arrays of the hidden sizes.
-// Not rounded outward: callers inflate by a relative 1e-9.
+// Float64 rounding of the products is covered by an absolute term gamma * || |W_L| D ... |W_1| ||;
+// the norms themselves are not rounded outward: callers inflate by a relative 1e-9.
 double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<const std::int8_t*>& state,
                           double p, double q);
 

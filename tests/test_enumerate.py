@@ -221,3 +221,14 @@ def test_miqcqp_region_stage_equals_bruteforce(seed, sizes, domain, p, q):
     truth = exact_lipschitz(weights, biases, oracle_domain(domain.resolve(net.input_dim)), p, q)
     assert res.lower <= truth * (1 + 1e-9) + 1e-12 and res.upper >= truth * (1 - 1e-9), (res, truth)
     assert res.exact, res
+
+
+def test_domain_thinner_than_the_margin_is_reported_as_such():
+    """A box 1e-9 wide in one coordinate: no region can be certified; the enumeration says why (it once
+    said 'stopped at the time limit' after 2 ms) and the default pipeline still ends with sound bounds."""
+    weights, biases = random_net(1, [2, 4, 3, 1])
+    net, dom = Network(weights, biases), Box([-1.0, 0.0], [1.0, 1e-9])
+    res = lipschitz(net, dom, 2, 2, method="enumerate", time_limit=20)
+    assert res.status == "error" and "thinner" in res.message, res
+    default = lipschitz(net, dom, 2, 2, time_limit=20)
+    assert default.lower <= default.upper and default.upper >= res.lower

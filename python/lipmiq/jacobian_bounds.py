@@ -26,5 +26,21 @@ def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
 def pattern_norm_bound(weights: Sequence[np.ndarray], states: Sequence[np.ndarray], p: float, q: float) -> float:
     """Upper bound on ||J(g)||_{p->q} over the patterns with g_kj = states[k][j] where that is 0 or 1 and
     free where it is -1 (int8 per hidden layer); `weights` are W_1 (columns = input directions) .. W_L.
-    With every neuron decided, the exact norm of J(g) where it is computable. Computed by the C++ core."""
+    With every neuron decided, the exact norm of J(g) where it is computable. Computed by the C++ core,
+    which adds the rounding allowance of the products (see `rounding_gamma`)."""
     return _core.pattern_norm_bound(list(weights), list(states), p, q) * (1.0 + ROUNDING_RTOL)
+
+
+def rounding_gamma(weights: Sequence[np.ndarray]) -> float:
+    """gamma with |fl(J v) - J v| <= gamma * |W_L| D ... D |W_1| |v| entrywise when J(g) is computed as a
+    product of the layers and applied to v in float64 (Higham's gamma_n = n u per summation of n terms,
+    summed over the products and doubled): when the entries of J cancel, |J| << |W_L| ... |W_1| and a
+    relative allowance on ||J|| is not enough (review: a 5e-5 relative error on a cancelling network)."""
+    terms = sum(W.shape[1] for W in weights) + weights[-1].shape[0]
+    return 2.0 * 2.0 ** -53 * terms
+
+
+def rounding_allowance(weights: Sequence[np.ndarray], states: Sequence[np.ndarray], p: float, q: float) -> float:
+    """Absolute allowance for float64 rounding in ||J(g)||_{p->q} over the patterns `states` allows:
+    rounding_gamma * || |W_L| D ... D |W_1| ||_{p->q}."""
+    return rounding_gamma(weights) * pattern_norm_bound([np.abs(W) for W in weights], states, p, q)

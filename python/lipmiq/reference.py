@@ -384,20 +384,26 @@ def pattern_norm_bound(weights, states, p, q):
     if len(states) + 1 != len(Ws):
         raise ValueError(f"got {len(Ws)} weight matrices but {len(states)} state vectors")
     lo = hi = Ws[0]
+    P = np.abs(Ws[0])  # |W_L| D ... |W_1|: scale of the rounding errors of the products
     decided = True
     for k, st in enumerate(states):
         st = np.asarray(st)
         if k > 0:
             lo, hi = _interval_matmul(Ws[k], lo, hi)
+            P = np.abs(Ws[k]) @ P
         decided = decided and bool(np.all(st >= 0))
         on, off = (st == 1)[:, None], (st == 0)[:, None]
         lo = np.where(off, 0.0, np.where(on, lo, np.minimum(lo, 0.0)))
         hi = np.where(off, 0.0, np.where(on, hi, np.maximum(hi, 0.0)))
+        P = np.where(off, 0.0, P)
     if states:
         lo, hi = _interval_matmul(Ws[-1], lo, hi)
+        P = np.abs(Ws[-1]) @ P
     bound = _nonnegative_norm(np.maximum(np.abs(lo), np.abs(hi)), p, q)
     if decided:
         norms, _, exact = operator_norms(lo[None], p, q)
         if exact[0]:
             bound = min(bound, float(norms[0]))
-    return bound
+    m, n = P.shape
+    terms = sum(W.shape[1] for W in Ws[1:]) + n + m
+    return bound + 2.0 * 2.0 ** -53 * terms * _nonnegative_norm(P, p, q)

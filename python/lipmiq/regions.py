@@ -2,12 +2,18 @@
 
 Under a fixed pattern every pre-activation is affine in x, z = A x + c. The LP
     max s  s.t.  (2g - 1)(A_j x + c_j) >= s ||A_j||_2  for every neuron whose A_j != 0,
-                 x at distance >= s inside the domain (box faces; an outer polyhedron for 2-balls),  s <= 1
-has s > 0 exactly when the region meets the interior of the (polyhedral) domain. Solved with HiGHS.
+                 x at distance >= s inside the domain (box faces; an outer polyhedron for 2-balls),  -1 <= s <= 1
+has s > 0 exactly when the region meets the interior of the (polyhedral) domain. Solved with HiGHS; a
+point is returned only with s > INTERIOR_TOL, and a region counts as empty only when a dual bound, verified
+in float64 with a rounding allowance or in exact rational arithmetic, shows max s <= 0 (HiGHS's own s <= 0
+once pruned a real region 1e-9 wide: review finding); on R^n (x unbounded) also when HiGHS's optimum is
+below -1e-6 in scaled units (`_certified_nonpositive`).
+The rows are the float64 affine forms of the pattern; their own rounding (~1e-16 relative) is not covered.
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import List, Optional, Tuple
 
 import highspy
@@ -31,39 +37,51 @@ def affine_forms(weights: List[np.ndarray], biases: List[np.ndarray], pattern: L
     return forms
 
 
-def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float]:
-    """A point of the region of `pattern` (problem network) deep inside the domain, and its margin s.
-
-    Returns (None, s) with s <= 0 when the region has empty interior in the (outer-approximated) domain.
-    """
-    net, dom = problem.network, problem.domain
-    n = net.input_dim
-    rows, rhs = [], []  # rows . (x, s) <= rhs
-    for (A, c), g in zip(affine_forms(net.weights, net.biases, pattern), pattern):
+def margin_rows(weights, biases, pattern: List[np.ndarray]):
+    """Rows . (x, s) <= rhs of sign_j (a_j x + c_j) >= s ||a_j||_2 for every neuron whose a_j != 0;
+    None when a constant pre-activation has the wrong sign (the region is empty)."""
+    rows, rhs = [], []
+    for (A, c), g in zip(affine_forms(weights, biases, pattern), pattern):
         sign = 2.0 * np.asarray(g, dtype=np.float64) - 1.0
         norms = np.linalg.norm(A, axis=1)
         flat = norms == 0
         if np.any(sign[flat] * c[flat] < 0):
-            return None, -math.inf  # a constant pre-activation with the wrong sign
+            return None
         live = ~flat
         rows.append(np.hstack([-sign[live, None] * A[live], norms[live, None]]))
         rhs.append(sign[live] * c[live])
-    col_lo = np.full(n + 1, -highspy.kHighsInf)
-    col_hi = np.full(n + 1, highspy.kHighsInf)
-    col_hi[n] = 1.0
-    extra_cols = 0
+    return rows, rhs
+
+
+def _margin_lp(problem: Problem, pattern: List[np.ndarray]):
+    """(M, b, lo, hi, k, n) of the margin LP max s (s = column k); None when the region is trivially empty.
+
+    Bounded domains get finite bounds on every variable, bounds the rows already imply (the LP is
+    unchanged), so that any dual vector gives a verifiable bound (`_certified_nonpositive`): s in [-1, 1],
+    x within the domain's box hull widened by 1, the 1-norm slacks d within [0, radius + 1]. On R^n, x is
+    free (its emptiness verdicts are weaker: see `_certified_nonpositive`)."""
+    net, dom = problem.network, problem.domain
+    n = net.input_dim
+    built = margin_rows(net.weights, net.biases, pattern)
+    if built is None:
+        return None
+    rows, rhs = built
+    k = n
+    col_lo, col_hi = np.full(n + 1, -math.inf), np.full(n + 1, math.inf)
+    col_lo[k], col_hi[k] = -1.0, 1.0
     hull = dom.box_hull()
     if hull is not None:
+        lo, hi = np.asarray(hull[0], dtype=np.float64), np.asarray(hull[1], dtype=np.float64)
+        col_lo[:n], col_hi[:n] = lo - 1.0, hi + 1.0
         eye = np.eye(n)
         rows.append(np.hstack([-eye, np.ones((n, 1))]))
-        rhs.append(-np.asarray(hull[0], dtype=np.float64))
+        rhs.append(-lo)
         rows.append(np.hstack([eye, np.ones((n, 1))]))
-        rhs.append(np.asarray(hull[1], dtype=np.float64))
+        rhs.append(hi)
     if isinstance(dom, Ball) and not math.isinf(dom.norm):
         # ||x - c||_1 + s <= r (norm 1), or the outer ||x - c||_1 <= sqrt(n) r (norm 2), with d >= |x - c|
-        extra_cols = n
         center = np.asarray(dom.center)
-        scale = 1.0 if dom.norm == 1.0 else math.sqrt(n)
+        bound = (1.0 if dom.norm == 1.0 else math.sqrt(n)) * dom.radius
         rows = [np.hstack([r, np.zeros((r.shape[0], n))]) for r in rows]
         eye = np.eye(n)
         rows.append(np.hstack([eye, np.zeros((n, 1)), -eye]))
@@ -71,25 +89,40 @@ def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optiona
         rows.append(np.hstack([-eye, np.zeros((n, 1)), -eye]))
         rhs.append(-center)
         rows.append(np.hstack([np.zeros((1, n)), [[1.0 if dom.norm == 1.0 else 0.0]], np.ones((1, n))]))
-        rhs.append(np.array([scale * dom.radius]))
+        rhs.append(np.array([bound]))
         col_lo = np.concatenate([col_lo, np.zeros(n)])
-        col_hi = np.concatenate([col_hi, np.full(n, highspy.kHighsInf)])
-    M = np.vstack(rows) if rows else np.zeros((0, n + 1 + extra_cols))
+        col_hi = np.concatenate([col_hi, np.full(n, bound + 1.0)])
+    M = np.vstack(rows) if rows else np.zeros((0, col_lo.size))
     b = np.concatenate(rhs) if rhs else np.zeros(0)
-    s, x = _solve_max_last(M, b, col_lo, col_hi, n)
+    return M, b, col_lo, col_hi, k, n
+
+
+def region_lp(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float, bool]:
+    """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
+    unless s > INTERIOR_TOL), and whether the region is PROVED to have no interior there (a verified dual
+    bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
+    built = _margin_lp(problem, pattern)
+    if built is None:
+        return None, -math.inf, True
+    M, b, lo, hi, k, n = built
+    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True)
     if x is None or s <= INTERIOR_TOL:
-        return None, s
-    return x[:n], s
+        return None, s, empty
+    return x[:n], s, False
+
+
+def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float]:
+    """A point of the region of `pattern` (problem network) deep inside the domain, and its margin s;
+    (None, s) when there is none with s > INTERIOR_TOL."""
+    x, s, _ = region_lp(problem, pattern)
+    return x, s
 
 
 def empty_interior(problem: Problem, pattern: List[np.ndarray]) -> bool:
-    """True only when the LP shows the region has no interior in the domain (max margin <= 0).
-
-    A region whose margin is positive but tiny is NOT empty: it may be a thin real region, so callers
-    must keep it (no cut), even though no witness can be certified there.
-    """
-    _, s = interior_point(problem, pattern)
-    return s <= 0.0
+    """True only when the region provably has no interior in the domain: a verified dual bound shows the
+    LP's maximum margin is <= 0. A thin region, or one the LP cannot decide, is NOT empty: callers keep
+    it (no cut, no prune), even though no witness can be certified there."""
+    return region_lp(problem, pattern)[2]
 
 
 def _power_of_two(values: np.ndarray) -> np.ndarray:
@@ -100,22 +133,38 @@ def _power_of_two(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int):
-    """max x[n] s.t. M x <= b, lo <= x <= hi; returns (value, x) or (-inf, None) if infeasible.
+def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, prove: bool = False):
+    """max x[n] s.t. M x <= b, lo <= x <= hi: (value, x, proved) with (-inf, None, ...) if infeasible;
+    `proved` (only with prove=True) says the maximum is certified <= 0 (`_certified_nonpositive`).
 
-    Columns and rows are scaled by powers of two first (an exact change of variables): HiGHS treats
-    entries below 1e-9 as zero, which made real regions of badly scaled networks look empty.
+    Columns (the margin's too) and rows are scaled by powers of two first, an exact change of variables:
+    HiGHS treats entries below 1e-9 as zero, which made real regions of badly scaled networks look empty.
+    Rows are scaled by their largest entry outside the margin column, so that no row loses its x part
+    (the region's geometry); a margin entry that becomes tiny can only make the margin look larger,
+    which never cuts a real region (review finding: with 1e10-scale gradients the unscaled margin
+    column shrank every x entry below 1e-9 and real regions were pruned).
     """
     col = _power_of_two(np.max(np.abs(M), axis=0)) if M.shape[0] else np.ones(M.shape[1])
-    col[n] = 1.0  # x = col * x': the margin s keeps its meaning
-    M = M * col
-    row = _power_of_two(np.max(np.abs(M), axis=1)) if M.shape[1] else np.ones(M.shape[0])
-    M, b = M * row[:, None], b * row
-    value, y = _solve_scaled(M, b, lo / col, hi / col, n)
-    return value, (None if y is None else y * col)
+    M = M * col  # x = col * x'; the margin is s = col[n] * s'
+    others = np.delete(M, n, axis=1)
+    reach = np.max(np.abs(others), axis=1) if others.shape[1] else np.zeros(M.shape[0])
+    reach = np.where(reach > 0, reach, np.abs(M[:, n]))  # rows on the margin alone
+    row = _power_of_two(reach) if M.shape[0] else np.ones(0)
+    M, b, lo, hi = M * row[:, None], b * row, lo / col, hi / col
+    h = _solve_scaled(M, b, lo, hi, n)
+    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        # Infeasible although every bound and row only asks for margin s >= -1: the region stays at
+        # distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
+        return -math.inf, None, prove
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return -math.inf, None, False
+    y = np.asarray(h.getSolution().col_value)
+    value = float(y[n]) * col[n]
+    proved = prove and value <= INTERIOR_TOL and _certified_nonpositive(M, b, lo, hi, n, h)
+    return value, y * col, proved
 
 
-def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int):
+def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     ncol = M.shape[1]
@@ -130,7 +179,78 @@ def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
         idx = np.nonzero(nz)[1].astype(np.int32)
         h.addRows(M.shape[0], np.full(M.shape[0], -highspy.kHighsInf), b, int(nz.sum()), starts, idx, M[nz])
     h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return -math.inf, None
-    x = np.asarray(h.getSolution().col_value)
-    return float(x[n]), x
+    return h
+
+
+# ---- verified emptiness ---------------------------------------------------------------------------
+# Weak duality: for any y >= 0, max { x_k : M x <= b, lo <= x <= hi } <= y.b + sum_j max(r_j lo_j, r_j hi_j)
+# with r = e_k - M^T y. With every bound finite this holds for ANY y >= 0, so HiGHS's duals need not be
+# exact: the bound is evaluated with a rounding allowance (float) or exactly (rationals), never trusted.
+
+UNIT = 2.0 ** -53
+
+
+def _dual_bound_float(M, b, lo, hi, k, y) -> float:
+    """The weak-duality bound for y >= 0, plus an allowance covering its float64 evaluation."""
+    r = -(M.T @ y)
+    r[k] += 1.0
+    terms = np.concatenate([y * b, np.maximum(r * lo, r * hi)])
+    scale = np.abs(y) @ np.abs(b) + (1.0 + np.abs(M).T @ y) @ np.maximum(np.abs(lo), np.abs(hi))
+    return float(terms.sum()) + 4.0 * UNIT * (M.shape[0] + M.shape[1] + 4) * float(scale)
+
+
+def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:
+    """The bound in exact rational arithmetic for the duals of HiGHS's final basis, re-solved exactly:
+    sum_i M_ij y_i = [j == k] on the basic columns, y on the rows at their bound. At a degenerate vertex
+    (a region whose closure is a point or a face: max s = 0 exactly) only exact duals prove max s <= 0."""
+    basis = h.getBasis()
+    if not basis.valid:
+        return None
+    active = [i for i, st in enumerate(basis.row_status) if st == highspy.HighsBasisStatus.kUpper]
+    basic = [j for j, st in enumerate(basis.col_status) if st == highspy.HighsBasisStatus.kBasic]
+    if len(active) != len(basic):
+        return None
+    size = len(active)
+    A = [[Fraction(float(M[i, j])) for i in active] + [Fraction(int(j == k))] for j in basic]
+    for c in range(size):  # Gauss-Jordan on [M_B^T | e_k], exact
+        pivot = next((r for r in range(c, size) if A[r][c] != 0), None)
+        if pivot is None:
+            return None
+        A[c], A[pivot] = A[pivot], A[c]
+        for r in range(size):
+            if r != c and A[r][c] != 0:
+                f = A[r][c] / A[c][c]
+                A[r] = [a - f * p for a, p in zip(A[r], A[c])]
+    y = {i: A[c][size] / A[c][c] for c, i in enumerate(active)}
+    if any(v < 0 for v in y.values()):
+        return None
+    bound = sum((v * Fraction(float(b[i])) for i, v in y.items()), Fraction(0))
+    for j in range(M.shape[1]):
+        r = Fraction(int(j == k)) - sum((v * Fraction(float(M[i, j])) for i, v in y.items() if M[i, j] != 0), Fraction(0))
+        if r == 0:
+            continue
+        edge = hi[j] if r > 0 else lo[j]
+        if not math.isfinite(edge):
+            return None  # a free direction the duals do not cancel exactly: no bound
+        bound += r * Fraction(float(edge))
+    return bound
+
+
+LP_MARGIN = 1e-6  # scaled-margin depth below which an unbounded LP's own verdict is accepted (R^n)
+
+
+def _certified_nonpositive(M, b, lo, hi, k, h: highspy.Highs) -> bool:
+    """True when max x_k <= 0 is shown: by a weak-duality bound verified in float64 (every bound finite),
+    else by HiGHS's optimum lying deeper than LP_MARGIN below 0 (unbounded x on R^n: 1e-6 in scaled
+    units is far beyond its 1e-7 tolerances, but this is not a proof), else by an exact rational bound
+    from HiGHS's basis (needed where the maximum is exactly 0: a region whose closure is a face)."""
+    if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
+        duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        if duals.size == M.shape[0]:
+            for y in (np.maximum(duals, 0.0), np.maximum(-duals, 0.0)):
+                if _dual_bound_float(M, b, lo, hi, k, y) <= 0.0:
+                    return True
+    elif float(h.getSolution().col_value[k]) < -LP_MARGIN:
+        return True
+    exact = _exact_basis_bound(M, b, lo, hi, k, h)
+    return exact is not None and exact <= 0

@@ -13,12 +13,13 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import _core
+from .jacobian_bounds import rounding_gamma
 from .network import Network
 from .query import Problem
 from .result import Witness
 
 MARGIN_RTOL = 1e-10   # |z| must exceed this times sum|W||a| + |b|: far above float64 rounding
-LOWER_SHRINK = 1e-12  # relative allowance for the rounding of ||J v|| itself
+LOWER_SHRINK = 1e-12  # relative allowance for the rounding of the norms (cancellation: `certified_value`)
 
 
 def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[List[np.ndarray]], float]:
@@ -60,6 +61,23 @@ def direction_value(J: np.ndarray, v: np.ndarray, p: float, q: float) -> float:
     return 0.0 if nv == 0.0 else float(np.linalg.norm(J @ v, ord=q)) / nv
 
 
+def certified_value(net: Network, pattern: List[np.ndarray], v: np.ndarray, p: float, q: float) -> float:
+    """A lower bound on ||J(pattern) v||_q / ||v||_p despite float64 rounding (v on all inputs of `net`):
+    the computed value, less rounding_gamma * || |W_L| D ... D |W_1| |v| ||_q / ||v||_p (the entries of J v
+    may cancel far below the products they are summed from), shrunk by LOWER_SHRINK."""
+    nv = float(np.linalg.norm(v, ord=p))
+    if nv == 0.0:
+        return 0.0
+    value = float(np.linalg.norm(net.jacobian(pattern) @ v, ord=q)) / nv
+    t = np.abs(v)
+    for k, layer in enumerate(net.layers):
+        t = np.abs(layer.W) @ t
+        if k < len(pattern):
+            t = t * pattern[k]
+    slack = rounding_gamma(net.weights) * float(np.linalg.norm(t, ord=q)) / nv
+    return max(value - slack, 0.0) * (1.0 - LOWER_SHRINK)
+
+
 def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> Optional[Witness]:
     """A re-checked witness at (a projection into the domain of) x, or None if x is on a region boundary.
 
@@ -80,7 +98,8 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
         value = direction_value(J, v, problem.p, problem.q)
         if value > best:
             best, best_v = value, v
-    return Witness(x_full, problem.lift_v(best_v), pattern, best * (1.0 - LOWER_SHRINK), margin)
+    v_full = problem.lift_v(best_v)
+    return Witness(x_full, v_full, pattern, certified_value(problem.full, pattern, v_full, problem.p, problem.q), margin)
 
 
 def recheck(problem: Problem, witness: Witness) -> float:
@@ -94,8 +113,7 @@ def recheck(problem: Problem, witness: Witness) -> float:
         raise AssertionError("witness pattern differs from the pattern at x")
     if np.any(witness.v[np.setdiff1d(np.arange(witness.v.size), problem.free)] != 0):
         raise AssertionError("witness direction moves a fixed coordinate")
-    J = problem.full.jacobian(pattern)
-    value = direction_value(J, witness.v, problem.p, problem.q) * (1.0 - LOWER_SHRINK)
+    value = certified_value(problem.full, pattern, witness.v, problem.p, problem.q)
     if value < witness.value * (1.0 - 1e-12):
         raise AssertionError(f"witness value {witness.value} does not re-check ({value})")
     return value

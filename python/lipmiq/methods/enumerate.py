@@ -31,11 +31,11 @@ import numpy as np
 from .. import _core
 from ..bounds import preactivation_bounds, stability
 from ..domain import Ball, Box, Global
-from ..jacobian_bounds import pattern_norm_bound
+from ..jacobian_bounds import pattern_norm_bound, rounding_allowance
 from ..network import Network
 from ..norms import dual, opnorm_upper
 from ..query import Problem
-from ..regions import INTERIOR_TOL, _solve_max_last, affine_forms, interior_point
+from ..regions import INTERIOR_TOL, _margin_lp, _solve_max_last, interior_point, region_lp
 from ..tracker import Tracker
 from ..witness import certify
 from .naive import naive_upper
@@ -97,6 +97,13 @@ def _jacobian_parts(net: Network, pattern: List[np.ndarray], layer: int):
     return C, R
 
 
+def _any_pattern_rounding(problem: Problem) -> float:
+    """Float64 rounding allowance of ||J(g)|| valid for every pattern g (all neurons open)."""
+    net = problem.network
+    states = [np.full(h, -1, dtype=np.int8) for h in net.hidden_sizes]
+    return rounding_allowance(net.weights, states, problem.p, problem.q)
+
+
 def full_rank_rows(W: np.ndarray) -> bool:
     """True when the rows of W are linearly independent (strict singular-value test)."""
     if W.shape[0] == 0:
@@ -135,7 +142,7 @@ def global_one_layer(problem: Problem, tracker: Tracker, time_limit: float) -> O
             if tracker.offer_lower(certify(problem, x)) or tracker.lower >= value * (1 - 1e-9):
                 break
     if complete:
-        tracker.offer_upper(value * (1.0 + UPPER_RTOL))
+        tracker.offer_upper(value * (1.0 + UPPER_RTOL) + _any_pattern_rounding(problem))
         return "optimal"
     return "time_limit"
 
@@ -210,7 +217,7 @@ def _one_layer_box(problem: Problem, tracker: Tracker, state: np.ndarray, time_l
         return
     value, g_free, complete = res
     if complete:
-        tracker.offer_upper(value * (1.0 + UPPER_RTOL))
+        tracker.offer_upper(value * (1.0 + UPPER_RTOL) + _any_pattern_rounding(problem))
     if g_free is not None:
         g = fixed.copy()
         g[free] = g_free
@@ -252,39 +259,30 @@ def _domain_centre(problem: Problem) -> Tuple[np.ndarray, float]:
 MAX_CUTS = 200  # cutting planes per LP for Euclidean balls
 
 
-def region_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float]:
-    """`regions.interior_point`, made exact for Euclidean balls by cutting planes d.(x - c) + s <= r:
-    the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the region and the true ball."""
+def region_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float, bool]:
+    """`regions.region_lp` (point, margin, proved empty), made exact for Euclidean balls by cutting planes
+    d.(x - c) + s <= r: the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the region and
+    the true ball; emptiness is proved on the outer polyhedron with the cuts (valid for the ball)."""
     dom = problem.domain
     if not (isinstance(dom, Ball) and dom.norm == 2.0):
-        return interior_point(problem, pattern)
-    net, n = problem.network, problem.network.input_dim
-    rows, rhs = [], []
-    for (A, c), g in zip(affine_forms(net.weights, net.biases, pattern), pattern):
-        sign = 2.0 * np.asarray(g, dtype=np.float64) - 1.0
-        norms = np.linalg.norm(A, axis=1)
-        flat = norms == 0
-        if np.any(sign[flat] * c[flat] < 0):
-            return None, -math.inf
-        rows.append(np.hstack([-sign[~flat, None] * A[~flat], norms[~flat, None]]))
-        rhs.append(sign[~flat] * c[~flat])
+        return region_lp(problem, pattern)
+    built = _margin_lp(problem, pattern)
+    if built is None:
+        return None, -math.inf, True
+    M, b, lo, hi, k, n = built
     center, radius = np.asarray(dom.center, dtype=np.float64), float(dom.radius)
-    eye = np.eye(n)
-    rows += [np.hstack([-eye, np.ones((n, 1))]), np.hstack([eye, np.ones((n, 1))])]
-    rhs += [radius - center, radius + center]
-    lo, hi = np.full(n + 1, -np.inf), np.full(n + 1, np.inf)
-    hi[n] = 1.0
     for _ in range(MAX_CUTS):
-        s, x = _solve_max_last(np.vstack(rows), np.concatenate(rhs), lo, hi, n)
+        s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True)
         if x is None or s <= INTERIOR_TOL:
-            return None, s
+            return None, s, empty
         d = x[:n] - center
         dist = float(np.linalg.norm(d))
         if min(s, radius - dist) > INTERIOR_TOL:  # an s'-ball around x lies in the region and the ball
-            return x[:n], min(s, radius - dist)
-        rows.append(np.hstack([d / dist, [1.0]])[None, :])
-        rhs.append(np.array([radius + float(d @ center) / dist]))
-    return None, math.nan  # undecided after MAX_CUTS
+            return x[:n], min(s, radius - dist), False
+        cut = np.zeros(M.shape[1])
+        cut[:n], cut[k] = d / dist, 1.0
+        M, b = np.vstack([M, cut]), np.append(b, radius + float(d @ center) / dist)
+    return None, math.nan, False  # undecided after MAX_CUTS
 
 
 class RegionLP:
@@ -394,8 +392,7 @@ class RegionEnumerator:
         sub = dataclasses.replace(self.problem, network=SimpleNamespace(weights=weights, biases=biases,
                                                                         input_dim=self.net.input_dim))
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
-        point, s = region_point(sub, pattern)
-        return point, s
+        return region_point(sub, pattern)
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
         self.regions += 1
@@ -405,6 +402,7 @@ class RegionEnumerator:
         norms, V, exact = _core.operator_norms(np.ascontiguousarray(J[None]), p, q)
         value = float(norms[0])
         up = value * (1.0 + UPPER_RTOL) if exact[0] else opnorm_upper(J, p, q)
+        up += rounding_allowance(self.net.weights, [gk.astype(np.int8) for gk in pattern], p, q)
         self.upper = max(self.upper, up)
         if value > self.tracker.lower:
             self.tracker.offer_lower(certify(self.problem, x, V[0]))
@@ -466,8 +464,8 @@ class RegionEnumerator:
                     self.lps += 1
                     point, _ = self.lp.solve()
                 if point is None:  # re-decide on the exactly scaled LP: prune only proved-empty regions
-                    point, s = self._lp_child(child, k, dec[k])
-                    if point is None and not s <= 0.0:
+                    point, _, empty = self._lp_child(child, k, dec[k])
+                    if point is None and not empty:
                         self.thin += 1  # a real region too thin to certify: no exact claim
                         self.stopped = True
             if point is not None:
@@ -484,6 +482,7 @@ class RegionEnumerator:
         if bounds is not None and isinstance(self.problem.domain, Box):
             hull = self.problem.domain.box_hull()
             if np.any(hull[1] - hull[0] <= 2 * INTERIOR_TOL):
+                self.thin += 1  # the whole domain is too thin to certify a region: reported as such
                 return False
         self._node(g, x0, bounds, decided)
         return not self.stopped

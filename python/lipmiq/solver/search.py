@@ -66,6 +66,33 @@ def scaled_plan(plan: Plan, s: float) -> Plan:
     return dataclasses.replace(plan, W_out=plan.W_out * s, b_out=plan.b_out * s, ylo=plan.ylo * s, yhi=plan.yhi * s)
 
 
+def _near_one(magnitude: np.ndarray) -> np.ndarray:
+    """Powers of two c with c * magnitude near 1 (1 where a magnitude is 0 or not finite)."""
+    ok = (magnitude > 0.0) & np.isfinite(magnitude)
+    out = np.ones_like(magnitude)
+    out[ok] = 2.0 ** -np.round(np.log2(magnitude[ok]))
+    return out
+
+
+def balanced_plan(plan: Plan) -> Plan:
+    """The same network with every hidden neuron rescaled by a power of two c_j so that its pre-activation
+    and direction bounds are near 1: W_k -> diag(c_k) W_k diag(c_{k-1})^-1, b_k -> c_k b_k, W_out ->
+    W_out diag(c_{L-1})^-1. Exact (relu is positively homogeneous, powers of two multiply exactly):
+    patterns, inputs, directions and the output are unchanged. With every layer at 1e6 scale, SCIP's
+    tolerances met pre-activations of 1e18 and its dual bound fell below L (review, fuzz seed 3590);
+    one factor per neuron, not per layer, because neurons of one layer can differ by orders of magnitude."""
+    layers, prev = [], np.ones(plan.x_lo.size)
+    for layer in plan.layers:
+        z = np.maximum(np.abs(layer.lo), np.abs(layer.hi))
+        w = np.maximum(np.abs(layer.wlo), np.abs(layer.whi))
+        both = (z > 0) & (w > 0)
+        c = _near_one(np.where(both, np.sqrt(z * w), np.maximum(z, w)))
+        layers.append(dataclasses.replace(layer, W=layer.W * c[:, None] / prev[None, :], b=layer.b * c, lo=layer.lo * c,
+                                          hi=layer.hi * c, eps=layer.eps * c, wlo=layer.wlo * c, whi=layer.whi * c))
+        prev = c
+    return dataclasses.replace(plan, layers=layers, W_out=plan.W_out / prev[None, :])
+
+
 def problem_points(plan: Plan, x: np.ndarray) -> List[np.ndarray]:
     """Candidate problem-space points for a plan point (several scales for a point at infinity)."""
     if not plan.homogenised:
@@ -79,8 +106,9 @@ def problem_points(plan: Plan, x: np.ndarray) -> List[np.ndarray]:
 class Search:
     def __init__(self, problem: Problem, plan: Plan, tracker: Tracker, encoding: str, gap: float, seed: int):
         self.problem, self.plan, self.tracker = problem, plan, tracker
-        self.scale = output_scale(plan, tracker.lower)  # the models see s * f; their bounds are divided by s
-        self.model_plan = scaled_plan(plan, self.scale)
+        balanced = balanced_plan(plan)
+        self.scale = output_scale(balanced, tracker.lower)  # the models see s * f; their bounds are divided by s
+        self.model_plan = scaled_plan(balanced, self.scale)
         self.encoding, self.gap, self.seed = encoding, gap, seed
         self.nogoods = 0
 
