@@ -58,7 +58,7 @@ def _cases():
             yield pytest.param(query, stage, marks=marks, id=f"{ids(query)}-{stage}")
 
 
-@pytest.mark.parametrize("query,stage", _cases())
+@pytest.mark.parametrize("query,stage", list(_cases()))
 def test_miqcqp_certifies_published_exact_values(query, stage):
     net = load(os.path.join(DATA, query["network"] + ".npz"))
     gap = stage == "scip" and query["network"] in SCIP_ONLY_GAPS
