@@ -330,3 +330,17 @@ def test_cancelling_output_vector(weights, biases, box, p, q):
     res, truth = check_sound([np.array(W) for W in weights], [np.array(b) for b in biases],
                              Box(np.array(box[0]), np.array(box[1])), p, q, output=np.array([-3.0, -3.0]))
     assert truth <= 1e-15 and res.lower <= 1e-15  # c^T f is constant up to rounding
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25])
+def test_duplicated_neurons_feeding_a_cancelling_neuron(share):
+    """Found by the long profile (SCIP alone): the two identical first-layer neurons feed w.a - w.a, so a
+    second-layer neuron is exactly 0 on every region where they are active. The witness check wanted a
+    margin for it (it depends on the input structurally), no witness passed, the strict problem was
+    infeasible and the status 'error'. An exactly (rationally) zero gradient now needs no margin."""
+    W = [np.array([[2.0, -2.0], [2.0, -2.0]]),
+         np.array([[2.0, -1.0], [0.0, 1.0], [0.0, 0.0], [-2.0, 0.0], [-1.0, 1.0]]),
+         np.array([[-1.0, 0.0, -2.0, 1.0, -1.0]])]
+    b = [np.zeros(2), np.array([0.0, -0.5, -0.5, 1.0, 0.0]), np.array([0.5])]
+    res, truth = check_sound(W, b, Ball(np.array([-2.0, -2.0]), 0.25, 1.0), 1.0, 1.0, region_share=share)
+    assert truth == pytest.approx(6.0) and res.exact, res

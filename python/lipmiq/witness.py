@@ -8,6 +8,7 @@ zero gradient) is constant near x and adds nothing to J, so it needs no margin.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -37,14 +38,36 @@ def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[
             depends = _dependence(net, pattern, free, k)
         if depends is not None:
             dep_k = (np.abs(layer.W) > 0).astype(np.float64) @ depends > 0
-            if np.any(~ok & dep_k.any(axis=1)):
-                return None, 0.0
+            for j in np.flatnonzero(~ok & dep_k.any(axis=1)):
+                if not _exactly_flat(net, pattern, k, int(j), free):
+                    return None, 0.0
+                dep_k[j] = False  # constant near x: adds nothing to J and needs no margin
             depends = dep_k & g[:, None]
         if ok.any():
             min_margin = min(min_margin, float(np.min(np.abs(z[ok]) / np.maximum(scale[ok], 1e-300))))
         pattern.append(g.astype(np.uint8))
         a = np.where(g, z, 0.0)
     return pattern, float(min_margin)
+
+
+EXACT_OPS = 200_000  # rational multiply-adds allowed per neuron in `_exactly_flat`
+
+
+def _exactly_flat(net: Network, pattern: List[np.ndarray], layer: int, j: int, free: np.ndarray) -> bool:
+    """True when neuron j of `layer` has an exactly zero gradient in the free inputs under the upstream
+    pattern (rational arithmetic on the float64 weights): its pre-activation is then constant on the
+    region, so it needs no margin. Seen where duplicated neurons feed w.a - w.a: a float zero alone
+    could hide a cancellation, hence the exact check (skipped, i.e. False, on large networks)."""
+    sizes = [layer_.W.size for layer_ in net.layers[:layer + 1]]
+    if sum(sizes) > EXACT_OPS:
+        return False
+    row = [Fraction(float(w)) for w in net.layers[layer].W[j]]
+    for k in range(layer - 1, -1, -1):
+        W = net.layers[k].W
+        row = [r if pattern[k][i] else Fraction(0) for i, r in enumerate(row)]
+        row = [sum((r * Fraction(float(W[i, c])) for i, r in enumerate(row) if r and W[i, c]), Fraction(0))
+               for c in range(W.shape[1])]
+    return all(row[c] == 0 for c in free)
 
 
 def _dependence(net: Network, pattern: List[np.ndarray], free: np.ndarray, upto: int) -> np.ndarray:
