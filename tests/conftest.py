@@ -4,7 +4,6 @@ the small reference networks in tests/data/*.npz."""
 import pathlib
 import sys
 
-import numpy as np
 import pytest
 
 TESTS_DIR = pathlib.Path(__file__).resolve().parent

@@ -15,7 +15,6 @@ import pytest
 
 from bruteforce import exact_lipschitz
 from lipmiq import Box, Network, lipschitz
-from lipmiq.norms import opnorm_upper
 from lipmiq.query import make_problem
 from lipmiq.witness import recheck
 

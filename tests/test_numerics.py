@@ -13,7 +13,7 @@ import pytest
 from bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.solver.trace import DUAL_ATOL, UPPER_RTOL, inflate
-from test_fuzz import check_sound, oracle_domain
+from test_fuzz import check_sound
 
 INF = math.inf
 

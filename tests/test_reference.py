@@ -1,9 +1,7 @@
 """Published exact values (LipBaB, ExLipBaB; tests/data/reference.json, copied from the shared manifest)."""
 import json
-import math
 import os
 
-import numpy as np
 import pytest
 
 from lipmiq import Box, Global, lipschitz, load

@@ -15,6 +15,7 @@ import numpy as np
 from . import _core
 
 ROUNDING_RTOL = 1e-9  # relative inflation covering float64 rounding in the interval products and norms
+UNIT_ROUNDOFF = 2.0 ** -53  # float64
 
 
 def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -37,7 +38,7 @@ def rounding_gamma(weights: Sequence[np.ndarray]) -> float:
     summed over the products and doubled): when the entries of J cancel, |J| << |W_L| ... |W_1| and a
     relative allowance on ||J|| is not enough (review: a 5e-5 relative error on a cancelling network)."""
     terms = sum(W.shape[1] for W in weights) + weights[-1].shape[0]
-    return 2.0 * 2.0 ** -53 * terms
+    return 2.0 * UNIT_ROUNDOFF * terms
 
 
 def rounding_allowance(weights: Sequence[np.ndarray], states: Sequence[np.ndarray], p: float, q: float) -> float:

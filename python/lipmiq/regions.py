@@ -19,7 +19,8 @@ from typing import List, Optional, Tuple
 import highspy
 import numpy as np
 
-from .domain import Ball, Box, Global
+from .domain import Ball
+from .jacobian_bounds import UNIT_ROUNDOFF
 from .query import Problem
 
 INTERIOR_TOL = 1e-9
@@ -53,7 +54,7 @@ def margin_rows(weights, biases, pattern: List[np.ndarray]):
     return rows, rhs
 
 
-def _margin_lp(problem: Problem, pattern: List[np.ndarray]):
+def margin_lp(problem: Problem, pattern: List[np.ndarray]):
     """(M, b, lo, hi, k, n) of the margin LP max s (s = column k); None when the region is trivially empty.
 
     Bounded domains get finite bounds on every variable, bounds the rows already imply (the LP is
@@ -97,15 +98,16 @@ def _margin_lp(problem: Problem, pattern: List[np.ndarray]):
     return M, b, col_lo, col_hi, k, n
 
 
-def region_lp(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float, bool]:
+def region_lp(problem: Problem, pattern: List[np.ndarray],
+              prove: bool = True) -> Tuple[Optional[np.ndarray], float, bool]:
     """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
-    unless s > INTERIOR_TOL), and whether the region is PROVED to have no interior there (a verified dual
-    bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
-    built = _margin_lp(problem, pattern)
+    unless s > INTERIOR_TOL), and (prove=True) whether the region is PROVED to have no interior there (a
+    verified dual bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
+    built = margin_lp(problem, pattern)
     if built is None:
         return None, -math.inf, True
     M, b, lo, hi, k, n = built
-    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True)
+    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=prove)
     if x is None or s <= INTERIOR_TOL:
         return None, s, empty
     return x[:n], s, False
@@ -114,7 +116,7 @@ def region_lp(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.
 def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float]:
     """A point of the region of `pattern` (problem network) deep inside the domain, and its margin s;
     (None, s) when there is none with s > INTERIOR_TOL."""
-    x, s, _ = region_lp(problem, pattern)
+    x, s, _ = region_lp(problem, pattern, prove=False)
     return x, s
 
 
@@ -164,7 +166,8 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     return value, y * col, proved
 
 
-def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
+def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
+    """An unsolved HiGHS model of max x[n] s.t. M x <= b, lo <= x <= hi."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     ncol = M.shape[1]
@@ -178,6 +181,11 @@ def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
         starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
         idx = np.nonzero(nz)[1].astype(np.int32)
         h.addRows(M.shape[0], np.full(M.shape[0], -highspy.kHighsInf), b, int(nz.sum()), starts, idx, M[nz])
+    return h
+
+
+def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
+    h = max_lp(M, b, lo, hi, n)
     h.run()
     return h
 
@@ -187,16 +195,13 @@ def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
 # with r = e_k - M^T y. With every bound finite this holds for ANY y >= 0, so HiGHS's duals need not be
 # exact: the bound is evaluated with a rounding allowance (float) or exactly (rationals), never trusted.
 
-UNIT = 2.0 ** -53
-
-
 def _dual_bound_float(M, b, lo, hi, k, y) -> float:
     """The weak-duality bound for y >= 0, plus an allowance covering its float64 evaluation."""
     r = -(M.T @ y)
     r[k] += 1.0
     terms = np.concatenate([y * b, np.maximum(r * lo, r * hi)])
     scale = np.abs(y) @ np.abs(b) + (1.0 + np.abs(M).T @ y) @ np.maximum(np.abs(lo), np.abs(hi))
-    return float(terms.sum()) + 4.0 * UNIT * (M.shape[0] + M.shape[1] + 4) * float(scale)
+    return float(terms.sum()) + 4.0 * UNIT_ROUNDOFF * (M.shape[0] + M.shape[1] + 4) * float(scale)
 
 
 def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:

@@ -27,8 +27,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from ..bounds import preactivation_bounds, stability
+from ..bounds import stability
 from ..domain import Ball, Box, Global
 from ..jacobian_bounds import interval_matmul
 from ..network import Network

@@ -35,7 +35,7 @@ from ..jacobian_bounds import pattern_norm_bound, rounding_allowance
 from ..network import Network
 from ..norms import dual, opnorm_upper
 from ..query import Problem
-from ..regions import INTERIOR_TOL, _margin_lp, _solve_max_last, interior_point, region_lp
+from ..regions import INTERIOR_TOL, _solve_max_last, interior_point, margin_lp, max_lp, region_lp
 from ..tracker import Tracker
 from ..witness import certify
 from .naive import naive_upper
@@ -266,7 +266,7 @@ def region_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[
     dom = problem.domain
     if not (isinstance(dom, Ball) and dom.norm == 2.0):
         return region_lp(problem, pattern)
-    built = _margin_lp(problem, pattern)
+    built = margin_lp(problem, pattern)
     if built is None:
         return None, -math.inf, True
     M, b, lo, hi, k, n = built
@@ -291,30 +291,10 @@ class RegionLP:
     each solve warm-started from the previous basis (polyhedral domains: boxes, 1- and inf-balls, R^n)."""
 
     def __init__(self, problem: Problem):
-        dom, n = problem.domain, problem.network.input_dim
-        self.n = n
-        h = self.h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        lo, hi = np.full(n + 1, -highspy.kHighsInf), np.full(n + 1, highspy.kHighsInf)
-        hi[n] = 1.0
-        h.addVars(n + 1, lo, hi)
-        h.changeColCost(n, 1.0)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        hull = dom.box_hull()
-        if hull is not None:
-            for i in range(n):
-                h.addRow(-highspy.kHighsInf, -float(hull[0][i]), 2, np.array([i, n], dtype=np.int32), np.array([-1.0, 1.0]))
-                h.addRow(-highspy.kHighsInf, float(hull[1][i]), 2, np.array([i, n], dtype=np.int32), np.array([1.0, 1.0]))
-        if isinstance(dom, Ball) and dom.norm == 1.0:  # ||x - c||_1 + s <= r with d >= |x - c|
-            c = np.asarray(dom.center, dtype=np.float64)
-            h.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
-            for i in range(n):
-                idx = np.array([i, n + 1 + i], dtype=np.int32)
-                h.addRow(-highspy.kHighsInf, float(c[i]), 2, idx, np.array([1.0, -1.0]))
-                h.addRow(-highspy.kHighsInf, -float(c[i]), 2, idx, np.array([-1.0, -1.0]))
-            idx = np.concatenate([[n], n + 1 + np.arange(n)]).astype(np.int32)
-            h.addRow(-highspy.kHighsInf, float(dom.radius), n + 1, idx, np.ones(n + 1))
-        self.rows = h.getNumRow()
+        M, b, lo, hi, k, n = margin_lp(problem, [])  # the domain's rows: no neuron decided yet
+        self.n = n  # the margin's column is k == n
+        self.h = max_lp(M, b, lo, hi, k)
+        self.rows = self.h.getNumRow()
 
     def push(self, a: np.ndarray, c: float, sign: float) -> None:
         idx = np.concatenate([np.flatnonzero(a), [self.n]]).astype(np.int32)
@@ -388,7 +368,7 @@ class RegionEnumerator:
         rows = np.flatnonzero(decided)
         weights = W[:layer] + [W[layer][rows], np.ones((1, rows.size))]
         biases = self.net.biases[:layer] + [self.net.biases[layer][rows], np.zeros(1)]
-        # a light stand-in for Network: interior_point reads only weights, biases and input_dim
+        # a light stand-in for Network: the region LP reads only weights, biases and input_dim
         sub = dataclasses.replace(self.problem, network=SimpleNamespace(weights=weights, biases=biases,
                                                                         input_dim=self.net.input_dim))
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
@@ -419,15 +399,19 @@ class RegionEnumerator:
         self.pruned += 1
         return True
 
-    def _node(self, g: List[np.ndarray], x: np.ndarray, bounds, decided: List[np.ndarray]) -> None:
+    def _node(self, g: List[np.ndarray], x: np.ndarray, bounds, decided: List[np.ndarray],
+              checked: bool = False) -> None:
+        """`checked`: g's bound was already compared with the lower bound (before the child's LP)."""
         if self.stopped or self.tracker.remaining() <= 0 or time.perf_counter() > self.deadline:
             self.stopped = True
             return
         if bounds is not None:
+            open_before = sum(int(np.count_nonzero(gk < 0)) for gk in g)
             bounds = self._stabilise(g, bounds)
             if bounds is None:
                 return
-        if self.prune and self._dominated(g):
+            checked = checked and sum(int(np.count_nonzero(gk < 0)) for gk in g) == open_before
+        if self.prune and not checked and self._dominated(g):
             return
         for k, gk in enumerate(g):
             und = np.flatnonzero(gk < 0)
@@ -469,7 +453,7 @@ class RegionEnumerator:
                         self.thin += 1  # a real region too thin to certify: no exact claim
                         self.stopped = True
             if point is not None:
-                self._node(child, point, bounds, dec)
+                self._node(child, point, bounds, dec, checked=self.prune)
             if self.lp is not None:
                 self.lp.pop()
 

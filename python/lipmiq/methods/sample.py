@@ -6,7 +6,7 @@ points are re-certified in float64 by `witness.certify`, so only true Jacobian n
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 

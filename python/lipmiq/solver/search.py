@@ -134,10 +134,12 @@ class Search:
             self.tracker.offer_lower(self.certify_point(form.point(sol)))
         return handle
 
+    def _offer_dual(self, form: Formulation, dual: float) -> None:
+        """SCIP's dual bound of the closed model -> an upper bound on L (tolerances, output scale undone)."""
+        self.tracker.offer_upper(inflate(form.to_norm(dual + DUAL_ATOL)) / self.scale)
+
     def _on_dual(self, form: Formulation):
-        def handle(dual: float) -> None:
-            self.tracker.offer_upper(inflate(form.to_norm(dual + DUAL_ATOL)) / self.scale)
-        return handle
+        return lambda dual: self._offer_dual(form, dual)
 
     # --- solving ----------------------------------------------------------------------------
     def _warm_start(self, form: Formulation) -> None:
@@ -199,7 +201,7 @@ class Search:
             if raw in ("infeasible", "inforunbd", "unbounded", "unknown"):
                 # Every real pattern is feasible, so this is numerical trouble: no upper bound from it.
                 return "error", note + f"; SCIP reported the closed problem {raw} (numerical trouble)"
-            self.tracker.offer_upper(inflate(form.to_norm(m.getDualbound() + DUAL_ATOL)) / self.scale)
+            self._offer_dual(form, m.getDualbound())
             for sol in m.getSols()[:5]:
                 self.tracker.offer_lower(self.certify_point(form.point(sol)))
             status = "optimal" if self.tracker.exact else SCIP_STATUS.get(raw, "error")
