@@ -18,7 +18,7 @@ REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
 def load_npz_network(name):
     """tests/data/<name>.npz (name with or without .npz) -> (weights, biases), float64
     lists [W0, W1, ...], [b0, b1, ...] with W_k of shape (out, in)."""
-    from bruteforce import load_npz
+    from oracles.bruteforce import load_npz
 
     return load_npz(DATA_DIR / (name if name.endswith(".npz") else name + ".npz"))
 

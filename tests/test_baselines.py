@@ -1,12 +1,12 @@
 """The baselines against independent values: published exact constants (reference.json), the brute-force
-region enumeration (tests/bruteforce.py) and sampled lower bounds."""
+region enumeration (tests/oracles/bruteforce.py) and sampled lower bounds."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from bruteforce import exact_lipschitz, sampled_lower
+from oracles.bruteforce import exact_lipschitz, sampled_lower
 from conftest import DATA_DIR, load_npz_network
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.errors import InputError

@@ -10,9 +10,9 @@ import itertools
 import numpy as np
 import pytest
 
-import bruteforce as bf
+import oracles.bruteforce as bf
 from conftest import REFERENCE
-from bruteforce import (
+from oracles.bruteforce import (
     dual_norm,
     exact_lipschitz,
     exact_opnorm,

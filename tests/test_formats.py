@@ -13,11 +13,11 @@ import pytest
 
 import lipmiq
 from lipmiq import Box, InputError
-from lipmiq.nnet_format import load_nnet
-from lipmiq.onnx_format import from_onnx
-from lipmiq.vnnlib import load_vnnlib, read_vnnlib
+from lipmiq.io.nnet import load_nnet
+from lipmiq.io.onnx_graph import from_onnx
+from lipmiq.io.vnnlib import load_vnnlib, read_vnnlib
 
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 
 
 def _torch():

@@ -25,13 +25,13 @@ from typing import List, Optional, Tuple
 import highspy
 import numpy as np
 
-from . import _core
-from .bounds import Bounds, preactivation_bounds
-from .domain import Ball, Box, Domain
-from .errors import InputError
-from .network import Network
-from .norms import dual
-from .solvers.highs import new_highs
+from .. import _core
+from .propagation import Bounds, preactivation_bounds
+from ..domain import Ball, Box, Domain
+from ..errors import InputError
+from ..network import Network
+from ..norms import dual
+from ..solvers.highs import new_highs
 
 TIGHTEN = ("none", "symbolic", "lp")
 SAFETY_RTOL = 1e-9   # outward margin of LP bounds, relative to the sum of magnitudes of the dual bound's terms

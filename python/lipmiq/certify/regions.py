@@ -19,10 +19,10 @@ from typing import List, Optional, Tuple
 import highspy
 import numpy as np
 
-from .domain import Ball
-from .jacobian_bounds import UNIT_ROUNDOFF
-from .query import Problem
-from .solvers.highs import new_highs
+from ..domain import Ball
+from ..bounds.jacobian import UNIT_ROUNDOFF
+from ..problem import Problem
+from ..solvers.highs import new_highs
 
 INTERIOR_TOL = 1e-9
 

@@ -1,0 +1,1 @@
+"""Pre-activation and Jacobian bounds over a domain: interval, symbolic (CROWN), LP tightening, direction bounds."""
