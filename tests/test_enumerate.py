@@ -10,7 +10,7 @@ import pytest
 from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz, exact_opnorm
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
-from lipmiq.methods.enumerate import full_rank_rows, rank_one_max
+from lipmiq.methods.patterns import full_rank_rows, rank_one_max
 
 INF = math.inf
 
@@ -174,11 +174,11 @@ def test_lipbab_deep_reference(data_dir):
 
 def test_local_search_improves_soundly():
     """Pattern hill climbing from a sampled witness only offers certified values, never above the truth."""
-    from lipmiq.bounds.propagation import preactivation_bounds
-    from lipmiq.methods.enumerate import local_search
+    from lipmiq.bounds import propagation
+    from lipmiq.certify.witness import certify
+    from lipmiq.methods.patterns import local_search
     from lipmiq.problem import make_problem
     from lipmiq.tracker import Tracker
-    from lipmiq.certify.witness import certify
 
     weights, biases = random_net(40, [4, 8, 8, 3])
     net, dom = Network(weights, biases), Box(-1, 1)
@@ -188,7 +188,7 @@ def test_local_search_improves_soundly():
     rng = np.random.default_rng(0)
     start = min((w for w in (certify(problem, x) for x in rng.uniform(-1, 1, (20, 4))) if w is not None), key=lambda w: w.value)
     tracker.offer_lower(start)
-    local_search(problem, tracker, preactivation_bounds(net, dom.resolve(4)), 10.0)
+    local_search(problem, tracker, propagation.symbolic(net, dom.resolve(4)), 10.0)
     assert start.value <= tracker.lower <= truth * (1 + 1e-9)
     assert tracker.lower > start.value  # the worst sampled region is not a local optimum here
 

@@ -52,18 +52,18 @@ def assert_cheap_bounds(res, W, b, truth):
 
 
 def count_calls(monkeypatch, replacement):
-    """Replace the search's SCIP call (`Search._optimize`, around `Model.optimize`, a Cython type that
+    """Replace the driver's SCIP call (`solvers.scip.optimize`, around `Model.optimize`, a Cython type that
     cannot be patched); returns a list that records each call."""
-    from lipmiq.solvers import scip as search
+    from lipmiq.solvers import scip
 
     calls = []
-    original = search.Search._optimize
+    original = scip.optimize
 
-    def fake(self, form):
-        calls.append(not form.strict)  # True for the closed (upper-bound) problem
-        return replacement(form.model, lambda: original(self, form))
+    def fake(model):
+        calls.append(model.getProbName() == "lipmiq-closed")  # True for the closed (upper-bound) problem
+        return replacement(model, lambda: original(model))
 
-    monkeypatch.setattr(search.Search, "_optimize", fake)
+    monkeypatch.setattr(scip, "optimize", fake)
     return calls
 
 
@@ -117,14 +117,14 @@ def test_no_solution_at_the_time_limit(monkeypatch, case):
 
 def test_exception_inside_a_callback(monkeypatch, case):
     """An error while certifying an incumbent (inside SCIP's event handler) stops the solve cleanly."""
-    from lipmiq.solvers import scip as search
+    from lipmiq.methods import miqcqp
 
     W, b, truth = case
 
-    def broken(self, point):
+    def broken(*args):
         raise ValueError("certify failed")
 
-    monkeypatch.setattr(search.Search, "certify_point", broken)
+    monkeypatch.setattr(miqcqp, "certify_solution", broken)
     res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "error" and "certify failed" in res.message
     assert_cheap_bounds(res, W, b, truth)
@@ -138,7 +138,7 @@ def test_memory_error_while_planning(monkeypatch, case):
     def no_memory(*args, **kwargs):
         raise MemoryError("cannot allocate")
 
-    monkeypatch.setattr(miqcqp, "build_plan", no_memory)
+    monkeypatch.setattr(miqcqp, "reduce", no_memory)
     res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "error" and "MemoryError" in res.message
     assert_cheap_bounds(res, W, b, truth)
@@ -148,7 +148,7 @@ def test_failure_before_any_bound(monkeypatch):
     """Nothing certified yet: lower 0 and upper inf, never garbage."""
     from lipmiq.methods import miqcqp
 
-    def broken(problem):
+    def broken(*args):
         raise RuntimeError("kernel failed")
 
     monkeypatch.setattr(miqcqp, "naive_upper", broken)
@@ -190,7 +190,7 @@ def test_keyboard_interrupt_in_a_method(monkeypatch, case):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(miqcqp, "build_plan", interrupted)
+    monkeypatch.setattr(miqcqp, "reduce", interrupted)
     res = lipschitz(Network(W, b), DOMAIN, 2, 2, time_limit=20, **SCIP_ONLY)
     assert res.status == "interrupted"
     assert_cheap_bounds(res, W, b, truth)

@@ -269,11 +269,11 @@ def test_propagator_with_conflict_analysis_kept_the_optimal_pattern():
     times 0.19): with the Jacobian-bound propagator, SCIP's conflict analysis (the propagator's bound
     changes carry no resolvable reason) cut off the optimal pattern and the closed problem's dual bound
     was 0.43099 < L = 0.44930. Reproduced deterministically with LP-tightened bounds and the warm start
-    below; fixed by turning conflict analysis off in models that carry the propagator (solver/search.py)."""
-    from lipmiq.formulation.plan import build_plan
-    from lipmiq.solvers.scip import Search
-    from lipmiq.tracker import Tracker
+    below; fixed by turning conflict analysis off in models that carry the propagator (solvers/scip.py)."""
     from lipmiq.certify.witness import certify
+    from lipmiq.methods.miqcqp import _Search
+    from lipmiq.reductions import reduce
+    from lipmiq.tracker import Tracker
 
     W = [np.array([[0.7753238220475741, 0.1936328483771538], [-1.6308492324351012, -1.1951630801031998],
                    [0.8837890365872553, 0.6797650174178466], [-0.6402433659084887, -0.001048796567280681],
@@ -290,12 +290,12 @@ def test_propagator_with_conflict_analysis_kept_the_optimal_pattern():
          np.array([-0.17405873334188893]) * 0.19]
     truth, _ = oracle_regions(W, b, ("global",), 1.0, INF, None)
     problem = make_problem(Network(W, b), Global(), 1, INF)
-    plan = build_plan(problem, "lp", 30.0)
+    plan, chain = reduce(problem, None, "lp", 30.0)
     tracker = Tracker(30.0)
     tracker.offer_lower(certify(problem, np.array([-0.5863454059668399, -0.26514332669398094]), np.array([1.0, 0.0])))
     assert tracker.lower < truth * (1 - 1e-3)  # the warm start is the second-best pattern
-    search = Search(problem, plan, tracker, "quadratic", 1e-7, 0)
-    search.scale, search.model_plan = 1.0, plan  # the model as it was built when the bug showed
+    search = _Search(problem, plan, chain, tracker, "quadratic", 1e-7, 0)
+    search.model_plan, search.chain = plan, chain  # the model as it was built when the bug showed (unscaled)
     search._closed()
     assert tracker.upper >= truth * (1 - 1e-12), (tracker.upper, truth)
 

@@ -12,7 +12,8 @@ import pytest
 
 from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
-from lipmiq.solvers.trace import DUAL_ATOL, UPPER_RTOL, inflate
+from lipmiq.solvers.scip import inflate
+from lipmiq.tolerances import SCIP_DUAL_ATOL as DUAL_ATOL, SCIP_DUAL_RTOL as UPPER_RTOL
 from test_fuzz import check_sound
 
 INF = math.inf
@@ -138,7 +139,7 @@ def test_steep_thin_bump_on_a_euclidean_ball(stage):
 def test_every_layer_at_1e6_scale_on_r_n(stage):
     """Fuzz seed 3590 of the review: pre-activations up to 1e18. The region LP called every region empty
     (upper 0), and SCIP alone stopped at 1.44e9 < L = 1.857e18 until the neurons were rescaled by powers
-    of two before building the model (solver/search.balanced_plan)."""
+    of two before building the model (reductions/scaling.BalanceNeurons)."""
     W = [np.array([[-28249.747966814222, 603203.9994391768], [14124.873983407111, -301601.9997195884],
                    [923754.0155376444, -1561258.6763472308], [-554224.1487549162, 780732.7367250831]]),
          np.array([[-560531.4854188337, 614992.6242320798, -658066.0434103274, -1553670.8057350197]]),

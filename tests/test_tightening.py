@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from lipmiq import Ball, Box, Global, Network, _core
-from lipmiq.bounds.propagation import preactivation_bounds
+from lipmiq.bounds import obbt, propagation, tightened
+from lipmiq.bounds.direction import direction_bounds, pattern_direction_bounds
+from lipmiq.bounds.obbt import lp_tighten
 from lipmiq.errors import InputError
-from lipmiq.formulation.plan import build_plan, homogenise
 from lipmiq.problem import make_problem
-from lipmiq.bounds.tightening import direction_bounds, lp_tighten, mean_big_m, tightened_bounds, unstable_count
+from lipmiq.reductions import reduce
+from lipmiq.reductions.domain import Homogenise
 
 INF = math.inf
 
@@ -23,9 +25,8 @@ def random_net(seed, sizes, scale=1.0):
 
 
 def global_box(net):
-    enc, _ = homogenise(net)
-    n = net.input_dim
-    return enc, Box(np.concatenate([-np.ones(n), np.zeros(enc.input_dim - n)]), np.ones(enc.input_dim)).resolve(enc.input_dim)
+    hom = Homogenise(net)
+    return hom.network, hom.box.resolve(hom.network.input_dim)
 
 
 def boundary_points(domain, rng, count):
@@ -49,43 +50,41 @@ DOMAINS = [
 def test_lp_bounds_sound_and_tighter(seed, sizes, name, make):
     net = random_net(seed, sizes)
     dom = make(net.input_dim).resolve(net.input_dim)
-    sym = preactivation_bounds(net, dom, "symbolic")
-    tight, stats = tightened_bounds(net, dom, "lp")
+    sym = propagation.symbolic(net, dom)
+    tight, stats = tightened(net, dom, "lp", 30.0)
     assert stats.complete and stats.lps > 0
     Z = net.preactivations(boundary_points(dom, np.random.default_rng(seed), 4000))
-    for k, (z, (l, u), (sl, su)) in enumerate(zip(Z, tight, sym)):
+    for k, (z, (l, u), (sl, su)) in enumerate(zip(Z, tight.layers, sym.layers)):
         assert np.all(l >= sl) and np.all(u <= su), f"layer {k}: looser than symbolic"
         assert np.all(z >= l - 1e-12) and np.all(z <= u + 1e-12), f"layer {k}: a sampled pre-activation escapes"
-    assert unstable_count(tight) <= unstable_count(sym)
+    assert tight.unstable_count() <= sym.unstable_count()
 
 
 def test_lp_tightens_strictly_somewhere():
     net = random_net(1, [6, 20, 16, 3])
     dom = Box(-1, 1).resolve(6)
-    sym = preactivation_bounds(net, dom, "symbolic")
-    tight, stats = tightened_bounds(net, dom, "lp")
+    sym = propagation.symbolic(net, dom)
+    tight, stats = tightened(net, dom, "lp", 30.0)
     assert stats.tightened > 0
-    assert mean_big_m(tight) < mean_big_m(sym)
+    assert tight.mean_big_m() < sym.mean_big_m()
 
 
 def test_lp_bounds_on_homogenised_global_box():
     net = random_net(3, [5, 10, 10, 2])
     enc, box = global_box(net)
-    sym = preactivation_bounds(enc, box, "symbolic")
+    sym = propagation.symbolic(enc, box)
     tight, _ = lp_tighten(enc, box, sym, 30.0)
     rng = np.random.default_rng(3)
     X = box.sample(4000, rng)
-    for z, (l, u), (sl, su) in zip(enc.preactivations(X), tight, sym):
+    for z, (l, u), (sl, su) in zip(enc.preactivations(X), tight.layers, sym.layers):
         assert np.all(z >= l - 1e-12) and np.all(z <= u + 1e-12)
         assert np.all(l >= sl) and np.all(u <= su)
 
 
 def test_dual_bound_matches_lp_optimum(monkeypatch):
     """The rigorous bound from the row duals is the LP optimum up to the safety margin (not loose)."""
-    from lipmiq.bounds import tightening
-
     pairs = []
-    original = tightening._LP.minimum
+    original = obbt._Relaxation.minimum
 
     def spy(self, cols, cost, fresh):
         value = original(self, cols, cost, fresh)
@@ -93,9 +92,9 @@ def test_dual_bound_matches_lp_optimum(monkeypatch):
             pairs.append((self.h.getInfo().objective_function_value, value))
         return value
 
-    monkeypatch.setattr(tightening._LP, "minimum", spy)
+    monkeypatch.setattr(obbt._Relaxation, "minimum", spy)
     net = random_net(1, [6, 20, 16, 3])
-    tightened_bounds(net, Box(-1, 1).resolve(6), "lp")
+    tightened(net, Box(-1, 1).resolve(6), "lp", 30.0)
     assert pairs
     for primal, bound in pairs:
         assert bound <= primal + 1e-7 * max(1.0, abs(primal))
@@ -105,23 +104,21 @@ def test_dual_bound_matches_lp_optimum(monkeypatch):
 def test_time_budget_zero_keeps_symbolic():
     net = random_net(0, [4, 12, 10, 8, 2])
     dom = Box(-1, 1).resolve(4)
-    sym = preactivation_bounds(net, dom, "symbolic")
+    sym = propagation.symbolic(net, dom)
     tight, stats = lp_tighten(net, dom, sym, 0.0)
     assert not stats.complete and stats.lps == 0
-    for (l, u), (sl, su) in zip(tight, sym):
+    for (l, u), (sl, su) in zip(tight.layers, sym.layers):
         assert np.array_equal(l, sl) and np.array_equal(u, su)
 
 
 def test_tighten_options():
     net = random_net(0, [4, 12, 10, 8, 2])
     dom = Box(-1, 1).resolve(4)
-    none, _ = tightened_bounds(net, dom, "none")
-    for (l, u), (il, iu) in zip(none, _core.interval_bounds(net.weights, net.biases, -np.ones(4), np.ones(4))):
+    none, _ = tightened(net, dom, "none", 30.0)
+    for (l, u), (il, iu) in zip(none.layers, _core.interval_bounds(net.weights, net.biases, -np.ones(4), np.ones(4))):
         # interval arithmetic, possibly widened outward for rounding
         assert np.all(l <= il) and np.all(u >= iu)
         assert np.all(il - l <= 1e-8 * (1 + np.abs(il))) and np.all(u - iu <= 1e-8 * (1 + np.abs(iu)))
-    with pytest.raises(InputError):
-        tightened_bounds(net, dom, "exact")
     with pytest.raises(InputError):
         lp_tighten(net, Global(), none)
 
@@ -162,7 +159,7 @@ def _check_plan_directions(plan, p, rng):
 def test_plan_direction_bounds_contain_samples(p, domain, tighten):
     net = random_net(7, [4, 10, 8, 6, 3])
     problem = make_problem(net, domain, p, 2)
-    plan = build_plan(problem, tighten)
+    plan, _ = reduce(problem, propagation.symbolic(problem.network, problem.domain), tighten, 30.0)
     _check_plan_directions(plan, float(p), np.random.default_rng(11))
 
 
@@ -200,8 +197,6 @@ def test_direction_bounds_alone(p):
 def test_pattern_direction_bounds_exact_over_patterns(p):
     """Layer-2 and output bounds equal the exhaustive max over all patterns of max_v |w| (a closed form per pattern)."""
     import itertools
-
-    from lipmiq.bounds.tightening import pattern_direction_bounds
 
     rng = np.random.default_rng(8)
     sizes = [4, 5, 4, 2]

@@ -14,6 +14,7 @@ import signal
 import threading
 from typing import Any, Callable, Iterator, Optional, Tuple
 
+from .certify.witness import recheck
 from .domain import Domain
 from .errors import InputError
 from .formulation.model import ENCODINGS
@@ -23,8 +24,8 @@ from .limits import enforce
 from .methods import get_method
 from .problem import Problem, make_problem
 from .result import Result
+from .tolerances import CONSISTENCY_RTOL
 from .tracker import Tracker
-from .certify.witness import recheck
 
 
 class _Signals:
@@ -138,15 +139,16 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     failed = _checked_witness(problem, tracker)
     if failed is not None:
         status, message = "error", failed
-    if tracker.lower > tracker.upper * (1 + 1e-9) + 1e-300:
+    if tracker.lower > tracker.upper * (1 + CONSISTENCY_RTOL) + 1e-300:
         # A certified lower bound contradicts the upper one: the upper bound is wrong (numerical trouble).
         # Never report it; fall back to the product of layer norms, which is always valid.
+        from .bounds import propagation
         from .methods.naive import naive_upper
 
         status = "error"
         message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
                    f"bound was dropped for the product of layer norms; please report this network")
-        tracker.upper = max(naive_upper(problem)[0], tracker.lower)
+        tracker.upper = max(naive_upper(problem, propagation.symbolic(problem.network, problem.domain))[0], tracker.lower)
     return Result(
         lower=tracker.lower, upper=tracker.upper, status=status, method=method, p=problem.p,
         q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output,

@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import InputError
 from .norms import norm_name, parse_norm
+from .tolerances import PROJECTION_RTOL
 
 
 def _vector(value: object, n: int, what: str) -> np.ndarray:
@@ -117,7 +118,7 @@ class Ball(Domain):
         r = np.linalg.norm(d, ord=self.norm, axis=-1, keepdims=True)
         inside = r <= self.radius
         # Shrink slightly below the radius so rounding cannot leave the ball.
-        shrunk = c + d * (self.radius / np.where(inside, 1.0, r)) * (1.0 - 1e-12)
+        shrunk = c + d * (self.radius / np.where(inside, 1.0, r)) * (1.0 - PROJECTION_RTOL)
         return np.where(inside, x, shrunk)
 
     def contains(self, x):

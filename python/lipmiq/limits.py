@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import zipfile
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
-
-import numpy as np
+from typing import Optional, Sequence
 
 from .errors import InputError
 

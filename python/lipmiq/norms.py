@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .errors import InputError
+from .tolerances import NORM_RTOL
 
 NORMS = (1.0, 2.0, math.inf)
 
@@ -59,4 +60,4 @@ def opnorm_upper(W: np.ndarray, p: float, q: float) -> float:
         else:  # p == 2, q == 1
             value = min(float(np.linalg.norm(W, axis=1).sum()), math.sqrt(m) * sigma)
     # LAPACK and summation rounding are far below this relative margin.
-    return value * (1.0 + 1e-10)
+    return value * (1.0 + NORM_RTOL)

@@ -9,14 +9,14 @@ from typing import Any, List, Optional
 import numpy as np
 
 from .norms import norm_name
+from .tolerances import CONSISTENCY_RTOL, EXACT_RTOL
 
-EXACT_RTOL = 1e-6
 STATUSES = ("optimal", "time_limit", "gap_limit", "interrupted", "error")
 
 
 def is_exact(lower: float, upper: float) -> bool:
     """The bounds meet (and are consistent: a lower bound above the upper one is never exact)."""
-    return (math.isfinite(upper) and lower <= upper * (1 + 1e-9) + 1e-300
+    return (math.isfinite(upper) and lower <= upper * (1 + CONSISTENCY_RTOL) + 1e-300
             and upper - lower <= EXACT_RTOL * max(1.0, upper))
 
 

@@ -20,19 +20,24 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from ..api import _check_time_limit
+from ..bounds import propagation
+from ..certify.regions import empty_interior, interior_point
+from ..certify.witness import pattern_at
 from ..domain import Domain, Global
 from ..errors import InputError
 from ..formulation.model import Formulation
-from ..formulation.plan import Plan, build_plan
 from ..io import load
 from ..problem import Problem, make_problem
-from ..certify.regions import empty_interior, interior_point
-from ..solvers.scip import SCIP_STATUS, problem_points
-from ..solvers.trace import UPPER_RTOL, BoundTrace
-from ..certify.witness import pattern_at
+from ..reductions import Chain, Plan, reduce
+from ..solvers import scip
+from ..tolerances import (
+    CONSISTENCY_RTOL,
+    ENTRY_DUAL_ATOL,
+    EXACT_RTOL,
+    SCIP_DUAL_RTOL,
+    SCIP_GAP,
+)
 
-ROUND_REL = 1e-12   # rounding allowance of interval dot products, relative to the sum of |terms|
-ABS_TOL = 1e-9      # absolute allowance on SCIP's dual bound (relative to the interval bound's size)
 VERDICTS = ("increasing", "decreasing", "constant", "not monotone", "unknown")
 
 
@@ -90,49 +95,17 @@ class MonotoneResult:
         return json.dumps(self.to_dict(), **kwargs)
 
 
-def _interval_matvec(W: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Enclosure of W u for lo <= u <= hi, safe against float rounding and sign-exact: a sum whose
-    terms are all <= 0 (>= 0) keeps an upper (lower) bound of exactly 0."""
-    Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-    out = []
-    for T in (Wp * hi[None, :] + Wn * lo[None, :], Wp * lo[None, :] + Wn * hi[None, :]):  # upper, lower terms
-        total = T.sum(axis=1)
-        err = ROUND_REL * np.abs(T).sum(axis=1)
-        pos = np.maximum(T, 0.0).sum(axis=1) * (1.0 + ROUND_REL)
-        neg = np.minimum(T, 0.0).sum(axis=1) * (1.0 + ROUND_REL)
-        out.append((total, err, pos, neg))
-    (hs, he, hp, _), (ls, le, _, ln) = out
-    return np.maximum(ls - le, ln), np.minimum(hs + he, hp)
-
-
-def entry_intervals(plan: Plan, index: int) -> Tuple[float, float]:
-    """Interval bounds of W_k u_{k-1} with u_0 = e_index; stores them as the plan's direction bounds."""
-    W_first = plan.layers[0].W if plan.layers else plan.W_out
-    lo = hi = W_first[:, index].astype(np.float64)
-    for k, layer in enumerate(plan.layers):
-        if k > 0:
-            lo, hi = _interval_matvec(layer.W, ulo, uhi)
-        layer.wlo, layer.whi = lo, hi
-        ulo = np.where(layer.active, lo, np.minimum(lo, 0.0))
-        uhi = np.where(layer.active, hi, np.maximum(hi, 0.0))
-    if plan.layers:
-        plan.ylo, plan.yhi = _interval_matvec(plan.W_out, ulo, uhi)
-    else:
-        plan.ylo, plan.yhi = lo.copy(), hi.copy()
-    return float(plan.ylo[0]), float(plan.yhi[0])
-
-
 class _Entry:
     """Certified witnesses of one Jacobian entry: the smallest and the largest value seen."""
 
-    def __init__(self, problem: Problem, input_index: int):
-        self.problem, self.i = problem, input_index
+    def __init__(self, problem: Problem, input_index: int, free_index: int):
+        self.problem, self.i, self.free_index = problem, input_index, free_index
         self.low: Optional[EntryWitness] = None
         self.high: Optional[EntryWitness] = None
 
     def at(self, x: np.ndarray) -> Optional[EntryWitness]:
         """The entry at x (problem coordinates, projected into the domain) if x is inside a region."""
-        x_full = self.problem.lift_x(self.problem.domain.project(np.asarray(x, dtype=np.float64)))
+        x_full = self.problem.inputs.lift_point(self.problem.domain.project(np.asarray(x, dtype=np.float64)))
         if not self.problem.full_domain.contains(x_full):
             return None
         pattern, _ = pattern_at(self.problem.full, x_full, self.problem.free)
@@ -159,54 +132,49 @@ class _Entry:
             self.at(x)
 
 
-def _solve_side(problem: Problem, plan: Plan, entry: _Entry, free_index: int, sign: float, encoding: str,
+def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign: float, encoding: str,
                 time_limit: float, bound: float) -> Tuple[float, str, int]:
     """max sign * entry over the closed problem: a sound bound on it (given `bound`), status, cuts."""
     direction = np.zeros(plan.n_dir)
-    direction[free_index] = 1.0
+    direction[entry.free_index] = 1.0
     form = Formulation(plan, math.inf, math.inf, strict=False, encoding=encoding, direction=direction, sign=sign)
-    m = form.model
+    scale = max(1.0, abs(bound))
+    best_bound = [bound]
+    cuts = [0]
 
     def on_solution(sol) -> None:
         point = form.point(sol)
-        for x in problem_points(plan, point.x):
+        for x in chain.points(point.x):
             if entry.at(x) is not None:
                 return
-        inner, _ = interior_point(problem, plan.full_pattern(problem.network, point.g))
+        inner, _ = interior_point(problem, chain.pattern(point.g))
         if inner is not None:
             entry.at(inner)
 
-    trace = BoundTrace(on_solution, None)
-    m.includeEventhdlr(trace, "lipmiq_entry", "certifies incumbents of a Jacobian entry")
-    deadline = time.perf_counter() + time_limit
-    scale = max(1.0, abs(bound))
-    m.setParam("limits/absgap", 1e-7 * scale)
-    m.setParam("limits/gap", 1e-7)
-    cuts = 0
-    while True:
-        m.setParam("limits/time", max(deadline - time.perf_counter(), 0.01))
-        m.optimize()
-        if trace.error is not None:
-            raise trace.error
-        raw = m.getStatus()
-        for sol in m.getSols()[:5]:
-            on_solution(sol)
-        if raw == "infeasible":  # no region meets the domain in the model: keep the interval bound
-            return bound, "optimal", cuts
-        dual = m.getDualbound()
-        bound = min(bound, dual + UPPER_RTOL * abs(dual) + ABS_TOL * scale)
-        if raw not in ("optimal", "gaplimit") or m.getNSols() == 0 or deadline <= time.perf_counter():
-            return bound, SCIP_STATUS.get(raw, "error"), cuts
-        best = form.point(m.getBestSol())
-        full = plan.full_pattern(problem.network, best.g)
+    def on_dual(dual: float) -> None:
+        best_bound[0] = min(best_bound[0], dual + SCIP_DUAL_RTOL * abs(dual) + ENTRY_DUAL_ATOL * scale)
+
+    def cut_empty_pattern(model) -> bool:
+        """Only a pattern proved empty is cut (a thin region is kept); a real optimum ends the search."""
+        best = form.point(model.getBestSol())
+        full = chain.pattern(best.g)
         inner, _ = interior_point(problem, full)
         if inner is not None or not empty_interior(problem, full):
             if inner is not None:
                 entry.at(inner)
-            return bound, "optimal", cuts  # only a pattern proved empty is cut (a thin region is kept)
-        cuts += 1  # the optimum sits on a pattern with empty interior: cut it and solve again
-        m.freeTransform()
+            return False
+        cuts[0] += 1
+        model.freeTransform()
         form.add_nogood(best.g)
+        return True
+
+    outcome = scip.solve(form.model, time.perf_counter() + time_limit, on_solution, on_dual, gap=SCIP_GAP,
+                         absgap=SCIP_GAP * scale, resolve=cut_empty_pattern)
+    if outcome.raw == "infeasible":  # no region meets the domain in the model: keep the interval bound
+        return bound, "optimal", cuts[0]
+    if outcome.raw in ("optimal", "gaplimit") and outcome.solutions:
+        return best_bound[0], "optimal", cuts[0]
+    return best_bound[0], outcome.status, cuts[0]
 
 
 def _achieved(entry: _Entry) -> Tuple[float, float]:
@@ -226,7 +194,7 @@ def _verdict(lower: float, upper: float, low: float, high: float) -> str:
 
 
 def _closed(lo: float, hi: float) -> bool:
-    return hi - lo <= 1e-6 * max(1.0, abs(hi))
+    return hi - lo <= EXACT_RTOL * max(1.0, abs(hi))
 
 
 def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0, input: int = 0,
@@ -248,9 +216,12 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     if where.size == 0:
         raise InputError(f"input {input} is fixed by the domain (lo == hi or a zero radius): no derivative to bound")
     free_index = int(where[0])
-    plan = build_plan(problem, tighten)
-    lower, upper = entry_intervals(plan, free_index)
-    entry = _Entry(problem, input)
+    direction = np.zeros(problem.network.input_dim)
+    direction[free_index] = 1.0
+    root = propagation.symbolic(problem.network, problem.domain)
+    plan, chain = reduce(problem, root, tighten, 30.0, direction=direction)
+    lower, upper = float(plan.ylo[0]), float(plan.yhi[0])
+    entry = _Entry(problem, input, free_index)
     entry.sample(samples, seed)
     stats = {"unstable": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
     statuses = []
@@ -264,7 +235,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         if share <= 0.01:
             statuses.append("time_limit")
             continue
-        bound, status, cuts = _solve_side(problem, plan, entry, free_index, sign, encoding, share,
+        bound, status, cuts = _solve_side(problem, plan, chain, entry, sign, encoding, share,
                                           upper if sign > 0 else -lower)
         stats["cuts"] += cuts
         statuses.append(status)
@@ -276,7 +247,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     status = "optimal" if _closed(high, upper) and _closed(lower, low) else next(
         (s for s in statuses if s != "optimal"), "time_limit")
     message = f"{plan.n_unstable} unstable neurons, {stats['cuts']} empty-interior patterns cut"
-    if high > upper + 1e-9 * max(1.0, abs(upper)) or low < lower - 1e-9 * max(1.0, abs(lower)):
+    if high > upper + CONSISTENCY_RTOL * max(1.0, abs(upper)) or low < lower - CONSISTENCY_RTOL * max(1.0, abs(lower)):
         status = "error"
         message = f"inconsistent bounds: witnesses [{low!r}, {high!r}] outside [{lower!r}, {upper!r}]; please report"
     return MonotoneResult(output, input, lower, upper, entry.low, entry.high, _verdict(lower, upper, low, high),

@@ -22,8 +22,7 @@ from ..domain import Ball, Global
 from ..errors import InputError
 from ..io import load
 from ..norms import norm_name, parse_norm
-
-SAFETY = 1e-9  # relative shrink of every radius against rounding of margins and divisions
+from ..tolerances import RADIUS_RTOL
 
 
 def _num(value: float) -> Any:
@@ -87,7 +86,7 @@ def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: 
         upper = res.upper if res.status != "error" else math.inf  # a failed solve proves nothing
         bounds.append(MarginBound(j, float(margins[j]), res.lower, upper))
     ratios = [b.margin / b.upper if b.upper > 0 else math.inf for b in bounds]
-    return min(ratios) * (1.0 - SAFETY), bounds
+    return min(ratios) * (1.0 - RADIUS_RTOL), bounds
 
 
 def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 60.0, method: str = "miqcqp",

@@ -13,15 +13,27 @@ from typing import Sequence
 import numpy as np
 
 from .. import _core
-
-ROUNDING_RTOL = 1e-9  # relative inflation covering float64 rounding in the interval products and norms
-UNIT_ROUNDOFF = 2.0 ** -53  # float64
+from ..tolerances import INTERVAL_SUM_RTOL, JACOBIAN_BOUND_RTOL, UNIT_ROUNDOFF
 
 
-def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """Exact interval bounds of W M over lo <= M <= hi (vectors or matrices), entry by entry."""
+def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray, outward: bool = False):
+    """Interval bounds of W M over lo <= M <= hi (vectors or matrices), entry by entry: exact in real
+    arithmetic; with `outward`, widened for the float64 sums (INTERVAL_SUM_RTOL of the sum of |terms|) and
+    sign-exact (a sum whose terms are all <= 0 keeps an upper bound <= 0, and symmetrically)."""
     Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
-    return Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
+    if not outward:
+        return Wp @ lo + Wn @ hi, Wp @ hi + Wn @ lo
+    if lo.ndim != 1:
+        raise ValueError("outward interval products are implemented for vectors")
+    out = []
+    for T in (Wp * hi[None, :] + Wn * lo[None, :], Wp * lo[None, :] + Wn * hi[None, :]):  # upper, lower terms
+        total = T.sum(axis=1)
+        err = INTERVAL_SUM_RTOL * np.abs(T).sum(axis=1)
+        pos = np.maximum(T, 0.0).sum(axis=1) * (1.0 + INTERVAL_SUM_RTOL)
+        neg = np.minimum(T, 0.0).sum(axis=1) * (1.0 + INTERVAL_SUM_RTOL)
+        out.append((total, err, pos, neg))
+    (hs, he, hp, _), (ls, le, _, ln) = out
+    return np.maximum(ls - le, ln), np.minimum(hs + he, hp)
 
 
 def pattern_norm_bound(weights: Sequence[np.ndarray], states: Sequence[np.ndarray], p: float, q: float) -> float:
@@ -29,7 +41,7 @@ def pattern_norm_bound(weights: Sequence[np.ndarray], states: Sequence[np.ndarra
     free where it is -1 (int8 per hidden layer); `weights` are W_1 (columns = input directions) .. W_L.
     With every neuron decided, the exact norm of J(g) where it is computable. Computed by the C++ core,
     which adds the rounding allowance of the products (see `rounding_gamma`)."""
-    return _core.pattern_norm_bound(list(weights), list(states), p, q) * (1.0 + ROUNDING_RTOL)
+    return _core.pattern_norm_bound(list(weights), list(states), p, q) * (1.0 + JACOBIAN_BOUND_RTOL)
 
 
 def rounding_gamma(weights: Sequence[np.ndarray]) -> float:

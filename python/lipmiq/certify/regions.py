@@ -7,39 +7,43 @@ has s > 0 exactly when the region meets the interior of the (polyhedral) domain.
 point is returned only with s > INTERIOR_TOL, and a region counts as empty only when a dual bound, verified
 in float64 with a rounding allowance or in exact rational arithmetic, shows max s <= 0 (HiGHS's own s <= 0
 once pruned a real region 1e-9 wide: review finding); on R^n (x unbounded) also when HiGHS's optimum is
-below -1e-6 in scaled units (`_certified_nonpositive`).
+below -UNBOUNDED_LP_MARGIN in scaled units (`_certified_nonpositive`). Euclidean balls are made exact by
+cutting planes (`region_point`); the region branch-and-bound keeps one warm-started model (`RegionLP`).
 The rows are the float64 affine forms of the pattern; their own rounding (~1e-16 relative) is not covered.
 """
 from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import highspy
 import numpy as np
 
-from ..domain import Ball
-from ..bounds.jacobian import UNIT_ROUNDOFF
+from ..domain import Ball, Box, Domain
 from ..problem import Problem
-from ..solvers.highs import new_highs
+from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals
+from ..tolerances import INTERIOR_TOL, UNBOUNDED_LP_MARGIN
 
-INTERIOR_TOL = 1e-9
+Pattern = Sequence[np.ndarray]
+MAX_CUTS = 200  # cutting planes per LP for Euclidean balls
 
 
-def affine_forms(weights: List[np.ndarray], biases: List[np.ndarray], pattern: List[np.ndarray]):
-    """(A_k, c_k) with z_k = A_k x + c_k on the region of `pattern`, for every hidden layer."""
+def affine_forms(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], pattern: Pattern):
+    """(A_k, c_k) with z_k = A_k x + c_k on the region of `pattern`, for the layers the pattern covers
+    (its last entry may decide only some rows of a layer: then `weights` holds just those rows)."""
     forms = []
     A, c = weights[0], biases[0]
     for k, g in enumerate(pattern):
         forms.append((A, c))
-        gm = np.asarray(g, dtype=np.float64)
-        A = weights[k + 1] @ (gm[:, None] * A)
-        c = weights[k + 1] @ (gm * c) + biases[k + 1]
+        if k + 1 < len(pattern):
+            gm = np.asarray(g, dtype=np.float64)
+            A = weights[k + 1] @ (gm[:, None] * A)
+            c = weights[k + 1] @ (gm * c) + biases[k + 1]
     return forms
 
 
-def margin_rows(weights, biases, pattern: List[np.ndarray]):
+def margin_rows(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], pattern: Pattern):
     """Rows . (x, s) <= rhs of sign_j (a_j x + c_j) >= s ||a_j||_2 for every neuron whose a_j != 0;
     None when a constant pre-activation has the wrong sign (the region is empty)."""
     rows, rhs = [], []
@@ -55,16 +59,15 @@ def margin_rows(weights, biases, pattern: List[np.ndarray]):
     return rows, rhs
 
 
-def margin_lp(problem: Problem, pattern: List[np.ndarray]):
+def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain, pattern: Pattern):
     """(M, b, lo, hi, k, n) of the margin LP max s (s = column k); None when the region is trivially empty.
 
     Bounded domains get finite bounds on every variable, bounds the rows already imply (the LP is
     unchanged), so that any dual vector gives a verifiable bound (`_certified_nonpositive`): s in [-1, 1],
     x within the domain's box hull widened by 1, the 1-norm slacks d within [0, radius + 1]. On R^n, x is
     free (its emptiness verdicts are weaker: see `_certified_nonpositive`)."""
-    net, dom = problem.network, problem.domain
-    n = net.input_dim
-    built = margin_rows(net.weights, net.biases, pattern)
+    n = weights[0].shape[1]
+    built = margin_rows(weights, biases, pattern)
     if built is None:
         return None
     rows, rhs = built
@@ -104,7 +107,7 @@ def region_lp(problem: Problem, pattern: List[np.ndarray],
     """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
     unless s > INTERIOR_TOL), and (prove=True) whether the region is PROVED to have no interior there (a
     verified dual bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
-    built = margin_lp(problem, pattern)
+    built = margin_lp(problem.network.weights, problem.network.biases, problem.domain, pattern)
     if built is None:
         return None, -math.inf, True
     M, b, lo, hi, k, n = built
@@ -154,12 +157,13 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     reach = np.where(reach > 0, reach, np.abs(M[:, n]))  # rows on the margin alone
     row = _power_of_two(reach) if M.shape[0] else np.ones(0)
     M, b, lo, hi = M * row[:, None], b * row, lo / col, hi / col
-    h = _solve_scaled(M, b, lo, hi, n)
-    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+    h = max_lp(M, b, lo, hi, n)
+    h.run()
+    if infeasible(h):
         # Infeasible although every bound and row only asks for margin s >= -1: the region stays at
         # distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
         return -math.inf, None, prove
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if not optimal(h):
         return -math.inf, None, False
     y = np.asarray(h.getSolution().col_value)
     value = float(y[n]) * col[n]
@@ -167,42 +171,10 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     return value, y * col, proved
 
 
-def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
-    """An unsolved HiGHS model of max x[n] s.t. M x <= b, lo <= x <= hi."""
-    h = new_highs()
-    ncol = M.shape[1]
-    h.addVars(ncol, lo, hi)
-    cost = np.zeros(ncol)
-    cost[n] = 1.0
-    h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), cost)
-    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    if M.shape[0]:
-        nz = M != 0
-        starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
-        idx = np.nonzero(nz)[1].astype(np.int32)
-        h.addRows(M.shape[0], np.full(M.shape[0], -highspy.kHighsInf), b, int(nz.sum()), starts, idx, M[nz])
-    return h
-
-
-def _solve_scaled(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
-    h = max_lp(M, b, lo, hi, n)
-    h.run()
-    return h
-
-
 # ---- verified emptiness ---------------------------------------------------------------------------
-# Weak duality: for any y >= 0, max { x_k : M x <= b, lo <= x <= hi } <= y.b + sum_j max(r_j lo_j, r_j hi_j)
-# with r = e_k - M^T y. With every bound finite this holds for ANY y >= 0, so HiGHS's duals need not be
-# exact: the bound is evaluated with a rounding allowance (float) or exactly (rationals), never trusted.
-
-def _dual_bound_float(M, b, lo, hi, k, y) -> float:
-    """The weak-duality bound for y >= 0, plus an allowance covering its float64 evaluation."""
-    r = -(M.T @ y)
-    r[k] += 1.0
-    terms = np.concatenate([y * b, np.maximum(r * lo, r * hi)])
-    scale = np.abs(y) @ np.abs(b) + (1.0 + np.abs(M).T @ y) @ np.maximum(np.abs(lo), np.abs(hi))
-    return float(terms.sum()) + 4.0 * UNIT_ROUNDOFF * (M.shape[0] + M.shape[1] + 4) * float(scale)
-
+# Weak duality (`solvers.highs.dual_bound`): with every bound finite, any multipliers give a valid bound on
+# max s, so HiGHS's duals need not be exact: the bound is evaluated with a rounding allowance (float) or
+# exactly (rationals), never trusted.
 
 def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:
     """The bound in exact rational arithmetic for the duals of HiGHS's final basis, re-solved exactly:
@@ -241,21 +213,92 @@ def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:
     return bound
 
 
-LP_MARGIN = 1e-6  # scaled-margin depth below which an unbounded LP's own verdict is accepted (R^n)
-
-
 def _certified_nonpositive(M, b, lo, hi, k, h: highspy.Highs) -> bool:
     """True when max x_k <= 0 is shown: by a weak-duality bound verified in float64 (every bound finite),
-    else by HiGHS's optimum lying deeper than LP_MARGIN below 0 (unbounded x on R^n: 1e-6 in scaled
+    else by HiGHS's optimum lying deeper than UNBOUNDED_LP_MARGIN below 0 (unbounded x on R^n: 1e-6 in scaled
     units is far beyond its 1e-7 tolerances, but this is not a proof), else by an exact rational bound
     from HiGHS's basis (needed where the maximum is exactly 0: a region whose closure is a face)."""
     if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
-        duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        duals = row_duals(h)
         if duals.size == M.shape[0]:
-            for y in (np.maximum(duals, 0.0), np.maximum(-duals, 0.0)):
-                if _dual_bound_float(M, b, lo, hi, k, y) <= 0.0:
+            rows, cols = np.nonzero(M)
+            c = np.zeros(M.shape[1])
+            c[k] = -1.0  # max x_k = -min(-x_k); rows M x <= b carry multipliers y <= 0 in the min form
+            for y in (-np.maximum(duals, 0.0), -np.maximum(-duals, 0.0)):
+                if -dual_bound(c, rows, cols, M[rows, cols], np.full(M.shape[0], -np.inf), b, lo, hi, y) <= 0.0:
                     return True
-    elif float(h.getSolution().col_value[k]) < -LP_MARGIN:
+    elif float(h.getSolution().col_value[k]) < -UNBOUNDED_LP_MARGIN:
         return True
     exact = _exact_basis_bound(M, b, lo, hi, k, h)
     return exact is not None and exact <= 0
+
+
+# ---- points of regions on the domain --------------------------------------------------------------
+def domain_centre(problem: Problem) -> Tuple[np.ndarray, float]:
+    """A point of the domain's interior and its distance to the boundary (Euclidean ball inside)."""
+    dom, n = problem.domain, problem.network.input_dim
+    if isinstance(dom, Box):
+        lo, hi = np.asarray(dom.lo, float), np.asarray(dom.hi, float)
+        return (lo + hi) / 2.0, float(np.min(hi - lo)) / 2.0
+    if isinstance(dom, Ball):
+        scale = 1.0 if dom.norm != 1.0 else 1.0 / math.sqrt(n)
+        return np.asarray(dom.center, float).copy(), float(dom.radius) * scale
+    return np.zeros(n), 1.0
+
+
+def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain,
+                 pattern: Pattern) -> Tuple[Optional[np.ndarray], float, bool]:
+    """(x, s, empty) as `region_lp` for a pattern of the network given by `weights` and `biases` (the last
+    pattern entry may cover only the rows `weights` keeps of its layer), made exact for Euclidean balls by
+    cutting planes d.(x - c) + s <= r: the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the
+    region and the true ball; emptiness is proved on the outer polyhedron with the cuts (valid for the ball)."""
+    built = margin_lp(weights, biases, dom, pattern)
+    if built is None:
+        return None, -math.inf, True
+    M, b, lo, hi, k, n = built
+    euclid = isinstance(dom, Ball) and dom.norm == 2.0
+    for _ in range(MAX_CUTS if euclid else 1):
+        s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True)
+        if x is None or s <= INTERIOR_TOL:
+            return None, s, empty
+        if not euclid:
+            return x[:n], s, False
+        center, radius = np.asarray(dom.center, dtype=np.float64), float(dom.radius)
+        d = x[:n] - center
+        dist = float(np.linalg.norm(d))
+        if min(s, radius - dist) > INTERIOR_TOL:  # an s'-ball around x lies in the region and the ball
+            return x[:n], min(s, radius - dist), False
+        cut = np.zeros(M.shape[1])
+        cut[:n], cut[k] = d / dist, 1.0
+        M, b = np.vstack([M, cut]), np.append(b, radius + float(d @ center) / dist)
+    return None, math.nan, False  # undecided after MAX_CUTS
+
+
+class RegionLP:
+    """max s over {x in the domain at distance >= s from its faces, sign_j (a_j.x + c_j) >= s ||a_j||_2 for
+    the pushed rows}: one HiGHS model whose region rows are pushed and popped along the depth-first search,
+    each solve warm-started from the previous basis (polyhedral domains: boxes, 1- and inf-balls, R^n)."""
+
+    def __init__(self, problem: Problem):
+        M, b, lo, hi, k, n = margin_lp(problem.network.weights, problem.network.biases, problem.domain, [])  # the domain's rows
+        self.n = n  # the margin's column is k == n
+        self.h = max_lp(M, b, lo, hi, k)
+        self.rows = self.h.getNumRow()
+
+    def push(self, a: np.ndarray, c: float, sign: float) -> None:
+        idx = np.concatenate([np.flatnonzero(a), [self.n]]).astype(np.int32)
+        vals = np.concatenate([-sign * a[a != 0], [float(np.linalg.norm(a))]])
+        self.h.addRow(-highspy.kHighsInf, sign * c, idx.size, idx, vals)
+        self.rows += 1
+
+    def pop(self) -> None:
+        self.rows -= 1
+        self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
+
+    def solve(self) -> Tuple[Optional[np.ndarray], float]:
+        self.h.run()
+        if not optimal(self.h):
+            return None, -math.inf
+        x = np.asarray(self.h.getSolution().col_value)
+        s = float(x[self.n])
+        return (x[:self.n].copy(), s) if s > INTERIOR_TOL else (None, s)

@@ -18,9 +18,7 @@ from ..bounds.jacobian import rounding_gamma
 from ..network import Network
 from ..problem import Problem
 from ..result import Witness
-
-MARGIN_RTOL = 1e-10   # |z| must exceed this times sum|W||a| + |b|: far above float64 rounding
-LOWER_SHRINK = 1e-12  # relative allowance for the rounding of the norms (cancellation: `certified_value`)
+from ..tolerances import EXACT_OPS, WITNESS_MARGIN_RTOL, WITNESS_VALUE_RTOL
 
 
 def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[List[np.ndarray]], float]:
@@ -32,7 +30,7 @@ def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[
     for k, layer in enumerate(net.layers[:-1]):
         z = layer.W @ a + layer.b
         scale = np.abs(layer.W) @ np.abs(a) + np.abs(layer.b)
-        ok = np.abs(z) > MARGIN_RTOL * scale + 1e-300
+        ok = np.abs(z) > WITNESS_MARGIN_RTOL * scale + 1e-300
         g = z > 0
         if not ok.all() and depends is None:
             depends = _dependence(net, pattern, free, k)
@@ -48,9 +46,6 @@ def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[
         pattern.append(g.astype(np.uint8))
         a = np.where(g, z, 0.0)
     return pattern, float(min_margin)
-
-
-EXACT_OPS = 200_000  # rational multiply-adds allowed per neuron in `_exactly_flat`
 
 
 def _exactly_flat(net: Network, pattern: List[np.ndarray], layer: int, j: int, free: np.ndarray) -> bool:
@@ -87,7 +82,7 @@ def direction_value(J: np.ndarray, v: np.ndarray, p: float, q: float) -> float:
 def certified_value(net: Network, pattern: List[np.ndarray], v: np.ndarray, p: float, q: float) -> float:
     """A lower bound on ||J(pattern) v||_q / ||v||_p despite float64 rounding (v on all inputs of `net`):
     the computed value, less rounding_gamma * || |W_L| D ... D |W_1| |v| ||_q / ||v||_p (the entries of J v
-    may cancel far below the products they are summed from), shrunk by LOWER_SHRINK."""
+    may cancel far below the products they are summed from), shrunk by WITNESS_VALUE_RTOL."""
     nv = float(np.linalg.norm(v, ord=p))
     if nv == 0.0:
         return 0.0
@@ -98,7 +93,7 @@ def certified_value(net: Network, pattern: List[np.ndarray], v: np.ndarray, p: f
         if k < len(pattern):
             t = t * pattern[k]
     slack = rounding_gamma(net.weights) * float(np.linalg.norm(t, ord=q)) / nv
-    return max(value - slack, 0.0) * (1.0 - LOWER_SHRINK)
+    return max(value - slack, 0.0) * (1.0 - WITNESS_VALUE_RTOL)
 
 
 def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> Optional[Witness]:
@@ -108,7 +103,7 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
     operator-norm maximiser of J(pattern) computed by the core.
     """
     x_red = problem.domain.project(np.asarray(x, dtype=np.float64).reshape(-1))
-    x_full = problem.lift_x(x_red)
+    x_full = problem.inputs.lift_point(x_red)
     pattern, margin = pattern_at(problem.full, x_full, problem.free)
     if pattern is None:
         return None
@@ -121,7 +116,7 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
         value = direction_value(J, v, problem.p, problem.q)
         if value > best:
             best, best_v = value, v
-    v_full = problem.lift_v(best_v)
+    v_full = problem.inputs.lift_direction(best_v)
     return Witness(x_full, v_full, pattern, certified_value(problem.full, pattern, v_full, problem.p, problem.q), margin)
 
 
@@ -137,6 +132,6 @@ def recheck(problem: Problem, witness: Witness) -> float:
     if np.any(witness.v[np.setdiff1d(np.arange(witness.v.size), problem.free)] != 0):
         raise AssertionError("witness direction moves a fixed coordinate")
     value = certified_value(problem.full, pattern, witness.v, problem.p, problem.q)
-    if value < witness.value * (1.0 - 1e-12):
+    if value < witness.value * (1.0 - WITNESS_VALUE_RTOL):
         raise AssertionError(f"witness value {witness.value} does not re-check ({value})")
     return value

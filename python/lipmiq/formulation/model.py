@@ -20,7 +20,8 @@ import numpy as np
 from pyscipopt import Model
 from pyscipopt.scip import Expr, Term
 
-from .plan import HiddenLayer, Plan
+from ..reductions.encode import HiddenLayer, Plan
+from ..solvers.scip import new_model
 
 ENCODINGS = ("quadratic", "bigm")
 
@@ -227,16 +228,7 @@ class Formulation:
             raise InputError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
         self.plan, self.p, self.q, self.strict, self.encoding = plan, p, q, strict, encoding
         self.squared = q == 2.0 and len(plan.ylo) > 1
-        model = self.model = Model("lipmiq")
-        model.hideOutput()
-        # Dual reductions may discard optimal solutions; with the nonlinear constraints and a starting
-        # solution, SCIP 10's presolve was seen to discard all of them and report a value below the
-        # true maximum (tests/test_miqcqp.py::test_warm_start_keeps_upper_bound_sound). Off, always.
-        model.setParam("misc/allowstrongdualreds", False)
-        model.setParam("misc/allowweakdualreds", False)
-        # The optimum of the tolerance-relaxed model exceeds the true one by about feastol relative
-        # (e.g. ||v||_2 <= 1 + feastol): 1e-7 keeps dual bound - certified lower well under 1e-6.
-        model.setParam("numerics/feastol", 1e-7)
+        model = self.model = new_model("lipmiq-strict" if strict else "lipmiq-closed")
         self.x = add_input(model, plan)
         self.exclusion = add_exclusion(model, plan, self.x) if plan.exclusion is not None else []
         sym_in_objective = not self.squared

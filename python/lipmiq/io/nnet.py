@@ -14,8 +14,8 @@ import numpy as np
 
 from ..domain import Box
 from ..errors import InputError
-from .textfile import read_text
 from ..network import Network
+from .textfile import read_text
 
 
 class _Lines:

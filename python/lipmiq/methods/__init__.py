@@ -11,7 +11,8 @@ MethodFn = Callable[[Problem, Tracker, dict], Tuple[str, str]]
 
 
 def get_method(name: str) -> MethodFn:
-    from . import enumerate as enumerate_, lipsdp, milp, miqcqp, naive, sample
+    from . import enumerate as enumerate_
+    from . import lipsdp, milp, miqcqp, naive, sample
 
     methods: Dict[str, MethodFn] = {"naive": naive.run, "sample": sample.run, "miqcqp": miqcqp.run,
                                     "milp": milp.run, "lipsdp": lipsdp.run,

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import InputError
 from ..norms import norm_name, opnorm_upper
 from ..problem import Problem
+from ..tolerances import ROUNDING_RTOL
 from ..tracker import Tracker
 
 EPS = np.finfo(np.float64).eps
@@ -135,7 +136,7 @@ def lipsdp_upper(weights: List[np.ndarray], time_limit: float = 60.0,
             return math.inf, "the SDP solver returned no T"
         rho = certified_rho(weights, T)
         if rho is not None:
-            return math.sqrt(rho) * (1.0 + 1e-12), f"LipSDP-Neuron, certified in float64 (solver margin {eta:g})"
+            return math.sqrt(rho) * (1.0 + ROUNDING_RTOL), f"LipSDP-Neuron, certified in float64 (solver margin {eta:g})"
     return math.inf, "no solver T could be certified"
 
 

@@ -21,16 +21,26 @@ import math
 from typing import List, Tuple
 
 import numpy as np
-from pyscipopt import Model
 
+from ..bounds import propagation
+from ..bounds.direction import interval_chain
+from ..bounds.jacobian import interval_matmul
+from ..certify.solutions import certify_solution
 from ..domain import Global
 from ..errors import InputError
-from ..formulation.model import Point, add_input, add_objective, add_product, add_region, affine
-from ..formulation.plan import Plan, build_plan
+from ..formulation.model import (
+    Point,
+    add_input,
+    add_objective,
+    add_product,
+    add_region,
+    affine,
+)
 from ..norms import dual, norm_name
 from ..problem import Problem
-from ..solvers.scip import SCIP_STATUS, Search
-from ..solvers.trace import DUAL_ATOL, BoundTrace, inflate
+from ..reductions import Plan, reduce
+from ..solvers import scip
+from ..tolerances import SCIP_FEASTOL, SCIP_GAP
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
@@ -48,22 +58,12 @@ def check_query(problem: Problem) -> None:
                          "come from pre-activation bounds; use method 'miqcqp' for the global domain")
 
 
-def _interval_matvec(M: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    Mp, Mn = np.maximum(M, 0.0), np.minimum(M, 0.0)
-    return Mp @ lo + Mn @ hi, Mp @ hi + Mn @ lo
-
-
 def backward_bounds(plan: Plan, clo: np.ndarray, chi: np.ndarray):
     """Interval bounds of d_k (per hidden layer, before the switch) and of grad = W_1^T e_1."""
-    d_bounds: List[Tuple[np.ndarray, np.ndarray]] = [None] * len(plan.layers)  # type: ignore[list-item]
-    lo, hi = _interval_matvec(plan.W_out.T, clo, chi)
-    for k in range(len(plan.layers) - 1, -1, -1):
-        layer = plan.layers[k]
-        d_bounds[k] = (lo, hi)
-        elo = np.where(layer.active, lo, np.minimum(lo, 0.0))
-        ehi = np.where(layer.active, hi, np.maximum(hi, 0.0))
-        lo, hi = _interval_matvec(layer.W.T, elo, ehi)
-    return d_bounds, (lo, hi)
+    layers = plan.layers[::-1]
+    out = interval_chain(interval_matmul(plan.W_out.T, clo, chi), [layer.W.T for layer in layers],
+                         [layer.active for layer in layers])
+    return out[-2::-1], out[-1]
 
 
 def _power_of_two_scale(lo: np.ndarray, hi: np.ndarray) -> float:
@@ -80,10 +80,9 @@ def _power_of_two_scale(lo: np.ndarray, hi: np.ndarray) -> float:
 class LipMIP:
     """The MILP of a Plan for (p, q): forward big-M pass, backward big-M pass, norm objective."""
 
-    def __init__(self, plan: Plan, p: float, q: float):
+    def __init__(self, plan: Plan, p: float, q: float, feastol: float):
         self.plan = plan
-        m = self.model = Model("lipmip")
-        m.hideOutput()
+        m = self.model = scip.new_model("lipmip", dual_reductions=True, feastol=feastol)
         self.x = add_input(m, plan)
         self.g = self._forward()
         c, clo, chi = self._output_vertex(plan.W_out.shape[0], q)
@@ -167,39 +166,28 @@ class LipMIP:
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
     seed = int(options.get("seed", 0))
-    tracker.offer_upper(naive_upper(problem)[0])
+    root = propagation.symbolic(problem.network, problem.domain)
+    tracker.offer_upper(naive_upper(problem, root)[0])
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    plan = build_plan(problem, options.get("tighten", "symbolic"))
-    form = LipMIP(plan, problem.p, problem.q)
-    search = Search(problem, plan, tracker, "bigm", float(options.get("gap", 1e-7)), seed)  # for certify_point
+    plan, chain = reduce(problem, root, options.get("tighten", "symbolic"), 30.0)
+    # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
+    form = LipMIP(plan, problem.p, problem.q, float(options.get("feastol", SCIP_FEASTOL)))
 
     def on_solution(sol) -> None:
-        tracker.offer_lower(search.certify_point(form.point(sol)))
+        point = form.point(sol)
+        tracker.offer_lower(certify_solution(problem, chain, point.x, None, point.g))
 
     def on_dual(value: float) -> None:
-        tracker.offer_upper(inflate(value + DUAL_ATOL) / form.scale if value < 1e19 else math.inf)
+        tracker.offer_upper(scip.inflate(scip.upper_from_dual(value)) / form.scale)
 
-    m = form.model
-    trace = BoundTrace(on_solution, on_dual)
-    m.includeEventhdlr(trace, "lipmiq_trace", "certifies incumbents, records bounds")
-    m.setParam("limits/time", max(tracker.remaining(), 0.01))
-    m.setParam("limits/gap", float(options.get("gap", 1e-7)))
-    m.setParam("randomization/randomseedshift", seed)
-    # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
-    m.setParam("numerics/feastol", float(options.get("feastol", 1e-7)))
-    m.optimize()
-    if trace.error is not None:
-        raise trace.error
-    raw = m.getStatus()
-    on_dual(m.getDualbound())
-    for sol in m.getSols()[:5]:
-        on_solution(sol)
+    outcome = scip.solve(form.model, tracker.deadline, on_solution, on_dual, gap=float(options.get("gap", SCIP_GAP)),
+                         seed=seed)
     note = f"LipMIP MILP, {plan.n_unstable} unstable neurons"
-    if raw == "infeasible":  # impossible for a non-empty domain: keep the bounds found so far
+    if outcome.raw == "infeasible":  # impossible for a non-empty domain: keep the bounds found so far
         return "error", note + "; SCIP reports the model infeasible (numerical trouble?)"
-    status = "optimal" if tracker.exact else SCIP_STATUS.get(raw, "error")
-    if raw in ("optimal", "gaplimit") and not tracker.exact:
+    status = "optimal" if tracker.exact else outcome.status
+    if outcome.raw in scip.SOLVED and not tracker.exact:
         note += "; solved, but the optimum sits on a degenerate (empty-interior) pattern: the gap is not closed"
     return status, note

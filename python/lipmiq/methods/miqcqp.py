@@ -1,33 +1,133 @@
-"""The default method: naive and sampled bounds, pattern and region branch-and-bound on a share of the
-time (they close small and mostly stable networks outright), then the MIQCQP search with SCIP."""
+"""The default method: the naive product and sampled bounds, the pattern and region branch-and-bound on a
+share of the time (they close small and mostly stable networks outright), then the MIQCQP with SCIP:
+the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
+interior), then, if a gap remains, the strict problem for the lower bound.
+
+Every incumbent is mapped back to the problem's coordinates through the reduction chain and certified
+(`certify.solutions`); only the closed problem's dual bound, inflated for tolerances, is ever reported as
+an upper bound.
+"""
 from __future__ import annotations
 
 from typing import Tuple
 
-from ..formulation.plan import build_plan
+import numpy as np
+
+from ..bounds import propagation
+from ..certify.regions import empty_interior
+from ..certify.solutions import certify_solution
+from ..certify.witness import pattern_at
+from ..formulation.model import Formulation
 from ..problem import Problem
-from ..solvers.scip import Search
+from ..reductions import for_scip, reduce
+from ..reductions.chain import Chain
+from ..solvers import scip
+from ..solvers.propagator import JacobianBoundProp
+from ..tolerances import SCIP_GAP
 from ..tracker import Tracker
-from .enumerate import pattern_search, region_search
+from .enumerate import region_search
 from .naive import naive_upper
+from .patterns import pattern_search
 from .sample import sample_lower
 
 REGION_SHARE = 0.25  # of the remaining time, for the region branch-and-bound before SCIP
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    tracker.offer_upper(naive_upper(problem)[0])
+    root = propagation.symbolic(problem.network, problem.domain)  # the query's bounds, shared by every stage
+    tracker.offer_upper(naive_upper(problem, root)[0])
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    if pattern_search(problem, tracker, min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
+    if pattern_search(problem, tracker, root,
+                      min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     share = float(options.get("region_share", REGION_SHARE))
     if share > 0.0:
-        status, note = region_search(problem, tracker, share * tracker.remaining())
+        status, note = region_search(problem, tracker, root, share * tracker.remaining())
         if status == "optimal":
             return status, "region branch-and-bound closed the gap (" + note + ")"
-    plan = build_plan(problem, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
-    search = Search(problem, plan, tracker, options.get("encoding", "quadratic"),
-                    float(options.get("gap", 1e-7)), int(options.get("seed", 0)))
-    return search.run()
+    plan, chain = reduce(problem, root, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
+    return _Search(problem, plan, chain, tracker, options.get("encoding", "quadratic"),
+                   float(options.get("gap", SCIP_GAP)), int(options.get("seed", 0))).run()
+
+
+class _Search:
+    """The SCIP stage: closed problem, then strict problem, on the plan rescaled for SCIP."""
+
+    def __init__(self, problem: Problem, plan, chain: Chain, tracker: Tracker, encoding: str, gap: float, seed: int):
+        self.problem, self.plan, self.tracker = problem, plan, tracker
+        self.model_plan, self.chain = for_scip(plan, chain, tracker.lower)
+        self.encoding, self.gap, self.seed = encoding, gap, seed
+        self.nogoods = 0
+
+    def _formulation(self, strict: bool) -> Formulation:
+        form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=strict, encoding=self.encoding)
+        w = self.tracker.witness
+        if w is not None:  # warm start at the certified witness
+            x = w.x[self.problem.free]
+            g, _ = pattern_at(self.problem.network, x, np.arange(x.size))
+            xp = self.chain.point_forward(x)
+            if g is not None and xp is not None:
+                form.set_start(xp, w.v[self.problem.free], self.chain.pattern_forward(g))
+        return form
+
+    def _on_solution(self, form: Formulation):
+        def handle(sol) -> None:
+            point = form.point(sol)
+            self.tracker.offer_lower(certify_solution(self.problem, self.chain, point.x, point.v, point.g))
+        return handle
+
+    def _on_dual(self, form: Formulation):
+        return lambda dual: self.tracker.offer_upper(self.chain.value(scip.inflate(form.to_norm(scip.upper_from_dual(dual)))))
+
+    def _solve(self, form: Formulation, closed: bool, resolve=None) -> scip.Outcome:
+        return scip.solve(form.model, self.tracker.deadline, self._on_solution(form),
+                          self._on_dual(form) if closed else None, gap=self.gap, seed=self.seed,
+                          propagator=JacobianBoundProp(form), resolve=resolve)
+
+    def run(self) -> Tuple[str, str]:
+        status, note = self._closed()
+        if status == "interrupted" or self.tracker.exact or self.tracker.remaining() <= 0:
+            return status, note
+        strict_status = self._strict()
+        if self.tracker.exact:
+            return "optimal", note + "; strict problem closed the gap"
+        return strict_status if strict_status != "optimal" else status, note
+
+    def _closed(self) -> Tuple[str, str]:
+        form = self._formulation(strict=False)
+        kept = []
+
+        def cut_empty_pattern(model) -> bool:
+            """Cut the optimal pattern when its region provably has no interior; keep it otherwise."""
+            if self.tracker.exact:
+                return False
+            best = form.point(model.getBestSol())
+            if not empty_interior(self.problem, self.chain.pattern(best.g)):
+                kept.append(True)
+                return False
+            self.nogoods += 1
+            model.freeTransform()
+            form.add_nogood(best.g)
+            return True
+
+        outcome = self._solve(form, closed=True, resolve=cut_empty_pattern)
+        note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding"
+        if self.nogoods:
+            note += f", {self.nogoods} empty-interior patterns cut"
+        if outcome.dual is None:
+            # Every real pattern is feasible, so this is numerical trouble: no upper bound from it.
+            return "error", note + f"; SCIP reported the closed problem {outcome.raw} (numerical trouble)"
+        if kept:
+            note += "; the optimal pattern's region was not certified (too thin or tolerance) and is kept"
+        return ("optimal" if self.tracker.exact else outcome.status), note
+
+    def _strict(self) -> str:
+        form = self._formulation(strict=True)
+        outcome = self._solve(form, closed=False)
+        if outcome.raw == "infeasible":
+            # No point keeps every unstable pre-activation eps away from 0 (e.g. a neuron constant at 0 on
+            # every region): a property of the network, not a solver failure; the bounds stand as they are.
+            return "optimal"
+        return outcome.status

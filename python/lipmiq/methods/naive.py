@@ -10,10 +10,11 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..bounds.propagation import preactivation_bounds, stability
+from ..bounds import NetworkBounds, propagation
 from ..network import Network
 from ..norms import NORMS, opnorm_upper
 from ..problem import Problem
+from ..tolerances import ROUNDING_RTOL
 from ..tracker import Tracker
 
 
@@ -33,13 +34,12 @@ def product_bound(weights: List[np.ndarray], p: float, q: float) -> float:
     for k, W in enumerate(weights[1:], start=1):
         targets = NORMS if k < len(weights) - 1 else (q,)
         best = {s: min(best[r] * opnorm_upper(W, r, s) for r in best) for s in targets}
-    return best[q] * (1.0 + 1e-12 * len(weights))
+    return best[q] * (1.0 + ROUNDING_RTOL * len(weights))
 
 
-def naive_upper(problem: Problem) -> Tuple[float, int]:
-    """The product bound and the number of neurons the domain bounds removed."""
-    bounds = preactivation_bounds(problem.network, problem.domain)
-    active = None if bounds is None else [s >= 0 for s in stability(bounds)]
+def naive_upper(problem: Problem, bounds: Optional[NetworkBounds]) -> Tuple[float, int]:
+    """The product bound and the number of neurons the domain's bounds (None on R^n) removed."""
+    active = None if bounds is None else [s >= 0 for s in bounds.stability()]
     weights = live_weights(problem.network, active)
     dropped = 0 if active is None else int(sum((~a).sum() for a in active))
     if any(W.size == 0 for W in weights):
@@ -48,6 +48,6 @@ def naive_upper(problem: Problem) -> Tuple[float, int]:
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    value, dropped = naive_upper(problem)
+    value, dropped = naive_upper(problem, propagation.symbolic(problem.network, problem.domain))
     tracker.offer_upper(value)
     return "optimal", f"product of layer norms ({dropped} stably inactive neurons dropped)"

@@ -11,10 +11,10 @@ from typing import Tuple
 import numpy as np
 
 from .. import _core
+from ..certify.witness import certify
 from ..domain import Global
 from ..problem import Problem
 from ..tracker import Tracker
-from ..certify.witness import certify
 
 CHUNK_ENTRIES = 4_000_000  # float64 entries of the Jacobian batch held at once (32 MB)
 

@@ -1,4 +1,5 @@
-"""The one place that constructs HiGHS models: silent from birth, whatever the HiGHS version.
+"""HiGHS for lipmiq: the one place that constructs models (silent from birth, whatever the HiGHS version),
+the LP builders shared by every stage, and one rigorous weak-duality bound.
 
 HiGHS 1.16 prints a two-line banner on the process's stdout from C++ when the first model of a
 process is constructed, before any option can be set (SOLVER-NOTES.md). A library must not write to
@@ -9,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
 import sys
 import threading
 from typing import Iterator
 
 import highspy
+import numpy as np
+
+from ..tolerances import UNIT_ROUNDOFF
 
 _FDS_LOCK = threading.Lock()  # one redirection at a time: threads must restore the descriptors in order
 
@@ -58,3 +63,68 @@ def new_highs() -> highspy.Highs:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
     return h
+
+
+INF = highspy.kHighsInf
+
+
+def add_rows(h: highspy.Highs, M: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Rows lo <= M x <= hi of a dense M over the model's columns (+-inf for a free side), sent as CSR."""
+    if M.shape[0] == 0:
+        return
+    nz = M != 0
+    starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
+    idx = np.nonzero(nz)[1].astype(np.int32)
+    h.addRows(M.shape[0], np.where(np.isinf(lo), -INF, lo), np.where(np.isinf(hi), INF, hi), int(nz.sum()), starts, idx,
+              M[nz])
+
+
+def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int) -> highspy.Highs:
+    """An unsolved model of max x[k] s.t. M x <= b, lo <= x <= hi."""
+    h = new_highs()
+    ncol = M.shape[1]
+    h.addVars(ncol, lo, hi)
+    cost = np.zeros(ncol)
+    cost[k] = 1.0
+    h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), cost)
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    add_rows(h, M, np.full(M.shape[0], -np.inf), b)
+    return h
+
+
+def optimal(h: highspy.Highs) -> bool:
+    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+def infeasible(h: highspy.Highs) -> bool:
+    return h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
+
+
+def row_duals(h: highspy.Highs) -> np.ndarray:
+    return np.asarray(h.getSolution().row_dual, dtype=np.float64)
+
+
+def dual_bound(c: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, row_lo: np.ndarray,
+               row_hi: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, y: np.ndarray) -> float:
+    """A rigorous lower bound on min c.x over {row_lo <= A x <= row_hi, col_lo <= x <= col_hi} (A given by
+    its (rows, cols, vals) triplets) from ANY multipliers y, by weak duality:
+        c.x = y.(A x) + r.x >= sum_i (y_i row_lo_i if y_i > 0 else y_i row_hi_i) + sum_j min(r_j col_lo_j, r_j col_hi_j)
+    with r = c - A^T y, so the solver's duals need not be exact. A multiplier on an infinite side is
+    dropped; r_j != 0 on an infinite column bound gives -inf. The float64 evaluation is covered by
+    4 u (m + n + 4) times the sum of the magnitudes of the terms (Higham's gamma for the sums in r and
+    in the total, doubled)."""
+    y = np.where((y > 0) & np.isinf(row_lo), 0.0, y)
+    y = np.where((y < 0) & np.isinf(row_hi), 0.0, y)
+    side = np.where(y > 0, row_lo, row_hi)
+    side = np.where(y != 0, side, 0.0)
+    products = vals * y[rows]
+    r = c - np.bincount(cols, weights=products, minlength=c.size)
+    edge = np.where(r > 0, col_lo, col_hi)
+    if np.any((r != 0) & ~np.isfinite(edge)):
+        return -math.inf
+    col_terms = np.where(r != 0, r * np.where(np.isfinite(edge), edge, 0.0), 0.0)
+    value = float(np.sum(y * side) + np.sum(col_terms))
+    reach = np.abs(c) + np.bincount(cols, weights=np.abs(products), minlength=c.size)
+    size = np.maximum(np.abs(np.where(np.isfinite(col_lo), col_lo, 0.0)), np.abs(np.where(np.isfinite(col_hi), col_hi, 0.0)))
+    scale = float(np.abs(y) @ np.abs(side) + reach @ size)
+    return value - 4.0 * UNIT_ROUNDOFF * (row_lo.size + c.size + 4) * scale

@@ -13,8 +13,8 @@ import math
 import numpy as np
 from pyscipopt import SCIP_RESULT, Prop
 
-from ..formulation.model import Formulation
 from ..bounds.jacobian import pattern_norm_bound
+from ..formulation.model import Formulation
 
 
 class JacobianBoundProp(Prop):
