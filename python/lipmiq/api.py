@@ -14,6 +14,7 @@ import signal
 import threading
 from typing import Any, Callable, Iterator, Optional, Tuple
 
+from .bounds import propagation
 from .certify.witness import recheck
 from .domain import Domain
 from .errors import InputError
@@ -22,6 +23,7 @@ from .io import load
 from .io.npz import check_npz
 from .limits import enforce
 from .methods import get_method
+from .methods.naive import naive_upper
 from .problem import Problem, make_problem
 from .result import Result
 from .tolerances import CONSISTENCY_RTOL
@@ -34,7 +36,8 @@ class _Signals:
     terminated = False
 
 
-def _check_time_limit(time_limit: object) -> float:
+def check_time_limit(time_limit: object) -> float:
+    """A time limit in seconds (> 0), or InputError."""
     try:
         value = float(time_limit)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -115,7 +118,7 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     the physical memory); larger queries are refused before anything is built. Options are passed to
     the method (e.g. encoding="bigm", gap=1e-6, seed=0).
     """
-    limit = _check_time_limit(time_limit)
+    limit = check_time_limit(time_limit)
     encoding = str(options.get("encoding", "quadratic"))
     if encoding not in ENCODINGS:  # checked up front: a quick method may finish before any model is built
         raise InputError(f"encoding must be one of {', '.join(ENCODINGS)}, got {options.get('encoding')!r}")
@@ -142,9 +145,6 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     if tracker.lower > tracker.upper * (1 + CONSISTENCY_RTOL) + 1e-300:
         # A certified lower bound contradicts the upper one: the upper bound is wrong (numerical trouble).
         # Never report it; fall back to the product of layer norms, which is always valid.
-        from .bounds import propagation
-        from .methods.naive import naive_upper
-
         status = "error"
         message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
                    f"bound was dropped for the product of layer norms; please report this network")

@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ..api import _check_time_limit
+from ..api import check_time_limit
 from ..bounds import propagation
 from ..certify.regions import empty_interior, interior_point
 from ..certify.witness import pattern_at
@@ -210,7 +210,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         if not 0 <= int(value) < size:
             raise InputError(f"{what} index {value} is out of range: the network has {size} {what}s")
     output, input = int(output), int(input)
-    time_limit = _check_time_limit(time_limit)
+    time_limit = check_time_limit(time_limit)
     problem = make_problem(net, domain, math.inf, math.inf, output)
     where = np.flatnonzero(problem.free == input)
     if where.size == 0:

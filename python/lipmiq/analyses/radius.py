@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from ..api import _check_time_limit, lipschitz
+from ..api import check_time_limit, lipschitz
 from ..domain import Ball, Global
 from ..errors import InputError
 from ..io import load
@@ -111,7 +111,7 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         raise InputError(f"the center has {x0.size} entries but the network has {net.input_dim} inputs")
     if not np.all(np.isfinite(x0)):
         raise InputError("the center has non-finite entries")
-    time_limit = _check_time_limit(time_limit)
+    time_limit = check_time_limit(time_limit)
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
     scores = net(x0)

@@ -20,7 +20,7 @@ import numpy as np
 from .. import _core
 from ..bounds import NetworkBounds, propagation
 from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
-from ..certify.regions import RegionLP, domain_centre, region_point
+from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
 from ..certify.witness import certify
 from ..domain import Ball, Box
 from ..norms import opnorm_upper
@@ -50,13 +50,6 @@ class RegionEnumerator:
         self.thin = 0  # regions with a positive margin below INTERIOR_TOL: neither pruned nor certified
         euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
         self.lp = None if euclid else RegionLP(problem)  # 2-balls: cutting planes per region (region_point)
-
-    def _affine(self, g: List[np.ndarray], layer: int) -> Tuple[np.ndarray, np.ndarray]:
-        A, c = self.net.layers[0].W, self.net.layers[0].b
-        for k in range(layer):
-            A = self.net.layers[k + 1].W @ (g[k][:, None] * A)
-            c = self.net.layers[k + 1].W @ (g[k] * c) + self.net.layers[k + 1].b
-        return A, c
 
     def _stabilise(self, g: List[np.ndarray], bounds: NetworkBounds) -> Optional[NetworkBounds]:
         """Fix undecided neurons that the region's symbolic bounds prove stable; returns the new bounds
@@ -127,7 +120,7 @@ class RegionEnumerator:
             self._leaf(g, x)
             return
         j = int(und[0])
-        A, c = self._affine(g, k)
+        A, c = affine_forms(self.net.weights, self.net.biases, g[:k + 1])[-1]
         a, cj = A[j], c[j]
         norm = float(np.linalg.norm(a))
         if norm == 0.0:  # constant pre-activation: no branching, no effect on J

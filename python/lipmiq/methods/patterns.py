@@ -21,7 +21,7 @@ from ..bounds.jacobian import rounding_allowance
 from ..certify.regions import interior_point
 from ..certify.witness import certify
 from ..domain import Global
-from ..network import Network
+from ..network import Network, chain_jacobian
 from ..norms import dual
 from ..problem import Problem
 from ..tolerances import NORM_RTOL, RANK_RTOL
@@ -72,12 +72,8 @@ def rank_one_max(C: np.ndarray, R: np.ndarray, J0: np.ndarray, p: float, q: floa
 
 def _jacobian_parts(net: Network, pattern: List[np.ndarray], layer: int):
     """(C, R) with J = C diag(g_layer) R for hidden layer `layer`, the other layers fixed by `pattern`."""
-    R = net.layers[0].W
-    for k in range(layer):
-        R = net.layers[k + 1].W @ (pattern[k][:, None] * R)
-    C = net.layers[-1].W
-    for k in range(len(pattern) - 1, layer, -1):
-        C = (C * pattern[k][None, :]) @ net.layers[k].W
+    R = chain_jacobian(net.weights[:layer + 1], pattern[:layer])
+    C = chain_jacobian(net.weights[layer + 1:], pattern[layer + 1:])
     return C, R
 
 
