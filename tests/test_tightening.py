@@ -86,8 +86,8 @@ def test_dual_bound_matches_lp_optimum(monkeypatch):
     pairs = []
     original = obbt._Relaxation.minimum
 
-    def spy(self, cols, cost, fresh):
-        value = original(self, cols, cost, fresh)
+    def spy(self, cols, cost, fresh, deadline):
+        value = original(self, cols, cost, fresh, deadline)
         if value is not None:
             pairs.append((self.h.getInfo().objective_function_value, value))
         return value

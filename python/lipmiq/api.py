@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 from .bounds import propagation
 from .certify.witness import recheck
 from .domain import Domain
-from .errors import InputError
+from .errors import InputError, TimeUp
 from .formulation.model import ENCODINGS
 from .io import load
 from .io.npz import check_npz
@@ -84,6 +84,8 @@ def _run_method(method: str, problem: Problem, tracker: Tracker, options: dict) 
             status, message = method_fn(problem, tracker, options)
     except InputError:
         raise  # a bad option or an unsupported query: the caller's mistake, not a solver failure
+    except TimeUp as exc:
+        return "time_limit", f"{exc}; the bounds are those certified before"
     except KeyboardInterrupt:
         status, message = "interrupted", "bounds found so far"
     except Exception as exc:  # noqa: BLE001 - solver errors, numerical trouble, memory

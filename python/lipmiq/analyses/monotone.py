@@ -24,7 +24,7 @@ from ..bounds import propagation
 from ..certify.regions import empty_interior, interior_point
 from ..certify.witness import pattern_at
 from ..domain import Domain, Global
-from ..errors import InputError
+from ..errors import InputError, TimeUp
 from ..formulation.model import Formulation
 from ..io import load
 from ..problem import Problem, make_problem
@@ -137,7 +137,12 @@ def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign:
     """max sign * entry over the closed problem: a sound bound on it (given `bound`), status, cuts."""
     direction = np.zeros(plan.n_dir)
     direction[entry.free_index] = 1.0
-    form = Formulation(plan, math.inf, math.inf, strict=False, encoding=encoding, direction=direction, sign=sign)
+    deadline = time.perf_counter() + time_limit
+    try:
+        form = Formulation(plan, math.inf, math.inf, strict=False, encoding=encoding, direction=direction, sign=sign,
+                           deadline=deadline)
+    except TimeUp:
+        return bound, "time_limit", 0
     scale = max(1.0, abs(bound))
     best_bound = [bound]
     cuts = [0]
@@ -147,7 +152,7 @@ def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign:
         for x in chain.points(point.x):
             if entry.at(x) is not None:
                 return
-        inner, _ = interior_point(problem, chain.pattern(point.g))
+        inner, _ = interior_point(problem, chain.pattern(point.g), deadline)
         if inner is not None:
             entry.at(inner)
 
@@ -158,8 +163,8 @@ def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign:
         """Only a pattern proved empty is cut (a thin region is kept); a real optimum ends the search."""
         best = form.point(model.getBestSol())
         full = chain.pattern(best.g)
-        inner, _ = interior_point(problem, full)
-        if inner is not None or not empty_interior(problem, full):
+        inner, _ = interior_point(problem, full, deadline)
+        if inner is not None or not empty_interior(problem, full, deadline):
             if inner is not None:
                 entry.at(inner)
             return False
@@ -168,7 +173,7 @@ def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign:
         form.add_nogood(best.g)
         return True
 
-    outcome = scip.solve(form.model, time.perf_counter() + time_limit, on_solution, on_dual, gap=SCIP_GAP,
+    outcome = scip.solve(form.model, deadline, on_solution, on_dual, gap=SCIP_GAP,
                          absgap=SCIP_GAP * scale, resolve=cut_empty_pattern)
     if outcome.raw == "infeasible":  # no region meets the domain in the model: keep the interval bound
         return bound, "optimal", cuts[0]

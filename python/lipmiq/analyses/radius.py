@@ -72,17 +72,44 @@ class RadiusResult:
         return json.dumps(self.to_dict(), **kwargs)
 
 
+MIN_SHARE = 0.01  # seconds: a margin bound asked for less is not worth starting
+
+
+class _Clock:
+    """The search's deadline and the largest time a `lipschitz` call took beyond its own limit (its fixed
+    cost: loading, bounds, the product bound), so that no round starts that cannot finish in time."""
+
+    def __init__(self, time_limit: float):
+        self.start = time.perf_counter()
+        self.deadline = self.start + time_limit
+        self.overhead = 0.0
+
+    def remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def share(self, calls_left: int) -> float:
+        """The time limit for the next call when `calls_left` calls (this one included) must still run."""
+        return (self.remaining() - self.overhead * calls_left) / calls_left
+
+    def record(self, asked: float, took: float) -> None:
+        self.overhead = max(self.overhead, took - asked)
+
+
 def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: float, method: str,
-               time_limit: float, options: dict) -> tuple:
-    """min_j m_j / L_j on `domain` and the per-class bounds (an unbounded L_j gives radius 0)."""
+               clock: _Clock, options: dict) -> Optional[tuple]:
+    """min_j m_j / L_j on `domain` and the per-class bounds (an unbounded L_j gives radius 0); None when the
+    time left cannot bound every rival (a round is valid only with all of them)."""
     bounds = []
     rivals = [j for j in range(margins.size) if j != label]
-    start = time.perf_counter()
     for done, j in enumerate(rivals):
+        share = clock.share(len(rivals) - done)
+        if share < MIN_SHARE:
+            return None
         c = np.zeros(margins.size)
         c[label], c[j] = 1.0, -1.0
-        share = max((time_limit - (time.perf_counter() - start)) / (len(rivals) - done), 0.05)
+        began = time.perf_counter()
         res = lipschitz(net, domain, p=p, q=p, output=c, method=method, time_limit=share, **options)
+        clock.record(share, time.perf_counter() - began)
         upper = res.upper if res.status != "error" else math.inf  # a failed solve proves nothing
         bounds.append(MarginBound(j, float(margins[j]), res.lower, upper))
     ratios = [b.margin / b.upper if b.upper > 0 else math.inf for b in bounds]
@@ -98,7 +125,7 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
     margins' local Lipschitz bounds (`method` and `options` are passed to `lipschitz`). `on_round`
     sees the result so far after every round (for a progress display).
     """
-    start = time.perf_counter()
+    clock = _Clock(check_time_limit(time_limit))
     net = load(network)
     p = parse_norm(p, "input norm p")
     if net.output_dim < 2:
@@ -111,7 +138,6 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         raise InputError(f"the center has {x0.size} entries but the network has {net.input_dim} inputs")
     if not np.all(np.isfinite(x0)):
         raise InputError("the center has non-finite entries")
-    time_limit = check_time_limit(time_limit)
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
     scores = net(x0)
@@ -120,29 +146,34 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
     result = RadiusResult(0.0, label, p, x0, math.inf, [], time_s=0.0)
     if np.sort(margins)[1] <= 0:
         result.message = "a tie between the top classes at the center: no positive radius"
-        result.time_s = time.perf_counter() - start
+        result.time_s = time.perf_counter() - clock.start
         return result
 
-    def remaining() -> float:
-        return time_limit - (time.perf_counter() - start)
-
     rounds = int(max_rounds) + 1
-    r, bounds = _radius_at(net, x0, label, margins, Global(), p, "naive", max(remaining(), 0.05), {})
+    first = _radius_at(net, x0, label, margins, Global(), p, "naive", clock, {})
+    if first is None:
+        result.message = "time limit reached before the global bounds of every rival class"
+        result.time_s = time.perf_counter() - clock.start
+        return result
+    r, bounds = first
     result.radius, result.bounds = r, bounds
     result.rounds.append([math.inf, r])
     best, hi = r, math.inf          # best: certified radius; hi: a ball size known to be too large
     R = 2.0 * r if math.isfinite(r) and r > 0 else 1.0
     for done in range(1, rounds):
-        if remaining() <= 0.05:
+        round_clock = _Clock(clock.remaining() / (rounds - done))
+        round_clock.overhead = clock.overhead
+        at = _radius_at(net, x0, label, margins, Ball(x0, R, p), p, method, round_clock, dict(options))
+        clock.overhead = round_clock.overhead
+        if at is None:
             result.message = "time limit reached"
             break
-        share = remaining() / (rounds - done)
-        r, bounds = _radius_at(net, x0, label, margins, Ball(x0, R, p), p, method, share, dict(options))
+        r, bounds = at
         result.rounds.append([R, r])
         if min(R, r) > best:
             best = min(R, r)
             result.radius, result.bounds, result.ball_radius = best, bounds, R
-        result.time_s = time.perf_counter() - start
+        result.time_s = time.perf_counter() - clock.start
         if on_round is not None:
             on_round(result)
         if r >= R:   # the whole ball is certified: a larger one may be too
@@ -156,5 +187,5 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         R = nxt
     else:
         result.message = result.message or f"stopped after {max_rounds} rounds"
-    result.time_s = time.perf_counter() - start
+    result.time_s = time.perf_counter() - clock.start
     return result

@@ -21,7 +21,7 @@ from .. import _core
 from ..domain import Ball, Box, Domain
 from ..errors import InputError
 from ..network import Network
-from ..solvers.highs import add_rows, dual_bound, new_highs, optimal, row_duals
+from ..solvers.highs import add_rows, dual_bound, new_highs, optimal, row_duals, run
 from . import propagation
 from .network_bounds import NetworkBounds
 
@@ -73,7 +73,7 @@ class _Relaxation:
         self.row_lo = np.concatenate([self.row_lo, lo])
         self.row_hi = np.concatenate([self.row_hi, hi])
 
-    def minimum(self, cols: np.ndarray, cost: np.ndarray, fresh: bool) -> Optional[float]:
+    def minimum(self, cols: np.ndarray, cost: np.ndarray, fresh: bool, deadline: float) -> Optional[float]:
         """A rigorous lower bound on min cost . x[cols] over the LP, or None if not solved to optimality."""
         h = self.h
         full = np.zeros(self.ncols)
@@ -81,7 +81,7 @@ class _Relaxation:
         h.changeColsCost(self.ncols, np.arange(self.ncols, dtype=np.int32), full)
         if fresh:
             h.clearSolver()
-        h.run()
+        run(h, deadline)
         if not optimal(h):
             return None
         if len(self.entries) > 1:  # merge the triplets once per layer, not once per LP
@@ -160,7 +160,7 @@ def lp_tighten(network: Network, domain: Domain, bounds: NetworkBounds, time_bud
                 for sense in (1.0, -1.0):
                     if (sense > 0 and l[j] >= 0) or (sense < 0 and u[j] <= 0):
                         continue
-                    value = lp.minimum(prev, sense * W[j], lp.ncols > FRESH_COLS if fresh is None else fresh)
+                    value = lp.minimum(prev, sense * W[j], lp.ncols > FRESH_COLS if fresh is None else fresh, stop)
                     stats.lps += 1
                     if value is None:
                         continue

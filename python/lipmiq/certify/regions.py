@@ -22,7 +22,7 @@ import numpy as np
 
 from ..domain import Ball, Box, Domain
 from ..problem import Problem
-from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals
+from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals, run
 from ..tolerances import INTERIOR_TOL, UNBOUNDED_LP_MARGIN
 
 Pattern = Sequence[np.ndarray]
@@ -102,8 +102,8 @@ def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: 
     return M, b, col_lo, col_hi, k, n
 
 
-def region_lp(problem: Problem, pattern: List[np.ndarray],
-              prove: bool = True) -> Tuple[Optional[np.ndarray], float, bool]:
+def region_lp(problem: Problem, pattern: List[np.ndarray], prove: bool = True,
+              deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float, bool]:
     """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
     unless s > INTERIOR_TOL), and (prove=True) whether the region is PROVED to have no interior there (a
     verified dual bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
@@ -111,24 +111,25 @@ def region_lp(problem: Problem, pattern: List[np.ndarray],
     if built is None:
         return None, -math.inf, True
     M, b, lo, hi, k, n = built
-    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=prove)
+    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=prove, deadline=deadline)
     if x is None or s <= INTERIOR_TOL:
         return None, s, empty
     return x[:n], s, False
 
 
-def interior_point(problem: Problem, pattern: List[np.ndarray]) -> Tuple[Optional[np.ndarray], float]:
+def interior_point(problem: Problem, pattern: List[np.ndarray],
+                   deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float]:
     """A point of the region of `pattern` (problem network) deep inside the domain, and its margin s;
     (None, s) when there is none with s > INTERIOR_TOL."""
-    x, s, _ = region_lp(problem, pattern, prove=False)
+    x, s, _ = region_lp(problem, pattern, prove=False, deadline=deadline)
     return x, s
 
 
-def empty_interior(problem: Problem, pattern: List[np.ndarray]) -> bool:
+def empty_interior(problem: Problem, pattern: List[np.ndarray], deadline: float = math.inf) -> bool:
     """True only when the region provably has no interior in the domain: a verified dual bound shows the
     LP's maximum margin is <= 0. A thin region, or one the LP cannot decide, is NOT empty: callers keep
     it (no cut, no prune), even though no witness can be certified there."""
-    return region_lp(problem, pattern)[2]
+    return region_lp(problem, pattern, deadline=deadline)[2]
 
 
 def _power_of_two(values: np.ndarray) -> np.ndarray:
@@ -139,7 +140,8 @@ def _power_of_two(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, prove: bool = False):
+def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, prove: bool = False,
+                    deadline: float = math.inf):
     """max x[n] s.t. M x <= b, lo <= x <= hi: (value, x, proved) with (-inf, None, ...) if infeasible;
     `proved` (only with prove=True) says the maximum is certified <= 0 (`_certified_nonpositive`).
 
@@ -158,7 +160,7 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     row = _power_of_two(reach) if M.shape[0] else np.ones(0)
     M, b, lo, hi = M * row[:, None], b * row, lo / col, hi / col
     h = max_lp(M, b, lo, hi, n)
-    h.run()
+    run(h, deadline)
     if infeasible(h):
         # Infeasible although every bound and row only asks for margin s >= -1: the region stays at
         # distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
@@ -246,8 +248,8 @@ def domain_centre(problem: Problem) -> Tuple[np.ndarray, float]:
     return np.zeros(n), 1.0
 
 
-def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain,
-                 pattern: Pattern) -> Tuple[Optional[np.ndarray], float, bool]:
+def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain, pattern: Pattern,
+                 deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float, bool]:
     """(x, s, empty) as `region_lp` for a pattern of the network given by `weights` and `biases` (the last
     pattern entry may cover only the rows `weights` keeps of its layer), made exact for Euclidean balls by
     cutting planes d.(x - c) + s <= r: the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the
@@ -258,7 +260,7 @@ def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], do
     M, b, lo, hi, k, n = built
     euclid = isinstance(dom, Ball) and dom.norm == 2.0
     for _ in range(MAX_CUTS if euclid else 1):
-        s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True)
+        s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True, deadline=deadline)
         if x is None or s <= INTERIOR_TOL:
             return None, s, empty
         if not euclid:
@@ -295,8 +297,8 @@ class RegionLP:
         self.rows -= 1
         self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
 
-    def solve(self) -> Tuple[Optional[np.ndarray], float]:
-        self.h.run()
+    def solve(self, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float]:
+        run(self.h, deadline)
         if not optimal(self.h):
             return None, -math.inf
         x = np.asarray(self.h.getSolution().col_value)

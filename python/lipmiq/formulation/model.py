@@ -20,6 +20,7 @@ import numpy as np
 from pyscipopt import Model
 from pyscipopt.scip import Expr, Term
 
+from ..errors import check_deadline
 from ..reductions.encode import HiddenLayer, Plan
 from ..solvers.scip import new_model
 
@@ -125,10 +126,11 @@ def add_direction(model: Model, n: int, p: float, break_symmetry: bool, fixed: O
 
 
 def add_hidden_layer(model: Model, k: int, layer: HiddenLayer, a_prev: List, u_prev: List,
-                     margin: bool, encoding: str):
+                     margin: bool, encoding: str, deadline: float = math.inf):
     """One layer: z = W a_prev + b, w = W u_prev, and (a, u) = (z, w) or g * (z, w) with the region rows."""
     a_out, u_out, g_out = [], [], []
     for j in range(layer.W.shape[0]):
+        check_deadline(deadline, "building the SCIP model")
         row = layer.W[j]
         nz = np.flatnonzero(row)
         name = f"l{k}n{j}"
@@ -221,7 +223,7 @@ class Formulation:
     """
 
     def __init__(self, plan: Plan, p: float, q: float, strict: bool, encoding: str = "quadratic",
-                 direction: Optional[np.ndarray] = None, sign: Optional[float] = None):
+                 direction: Optional[np.ndarray] = None, sign: Optional[float] = None, deadline: float = math.inf):
         if encoding not in ENCODINGS:
             from ..errors import InputError
 
@@ -237,7 +239,7 @@ class Formulation:
         u_prev = [u if isinstance(u, Expr) else Expr({}) for u in u_prev]
         self.g: List[List] = []
         for k, layer in enumerate(plan.layers):
-            a_prev, u_prev, g = add_hidden_layer(model, k, layer, a_prev, u_prev, strict, encoding)
+            a_prev, u_prev, g = add_hidden_layer(model, k, layer, a_prev, u_prev, strict, encoding, deadline)
             self.g.append(g)
         self.y = []
         for i, row in enumerate(plan.W_out):

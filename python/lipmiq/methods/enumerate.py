@@ -42,7 +42,7 @@ class RegionEnumerator:
         self.root = bounds  # the problem's bounds (None: no symbolic stabilisation)
         self.upper = 0.0
         self.prune = prune
-        self.deadline = time.perf_counter() + time_limit
+        self.deadline = min(time.perf_counter() + time_limit, tracker.deadline)
         self.pruned = 0  # subtrees whose Jacobian bound could not beat the certified lower bound
         self.regions = 0
         self.lps = 0
@@ -71,7 +71,7 @@ class RegionEnumerator:
         weights = self.net.weights[:layer] + [self.net.weights[layer][rows]]
         biases = self.net.biases[:layer] + [self.net.biases[layer][rows]]
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
-        return region_point(weights, biases, self.problem.domain, pattern)
+        return region_point(weights, biases, self.problem.domain, pattern, self.deadline)
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
         self.regions += 1
@@ -145,12 +145,13 @@ class RegionEnumerator:
                 point = None
                 if self.lp is not None:
                     self.lps += 1
-                    point, _ = self.lp.solve()
+                    point, _ = self.lp.solve(self.deadline)
                 if point is None:  # re-decide on the exactly scaled LP: prune only proved-empty regions
                     point, _, empty = self._lp_child(child, k, dec[k])
                     if point is None and not empty:
-                        self.thin += 1  # a real region too thin to certify: no exact claim
                         self.stopped = True
+                        if time.perf_counter() < self.deadline:
+                            self.thin += 1  # a real region too thin to certify: no exact claim
             if point is not None:
                 self._node(child, point, bounds, dec, checked=self.prune)
             if self.lp is not None:

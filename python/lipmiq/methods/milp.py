@@ -27,7 +27,7 @@ from ..bounds.direction import interval_chain
 from ..bounds.jacobian import interval_matmul
 from ..certify.solutions import certify_solution
 from ..domain import Global
-from ..errors import InputError
+from ..errors import InputError, check_deadline
 from ..formulation.model import (
     Point,
     add_input,
@@ -80,7 +80,8 @@ def _power_of_two_scale(lo: np.ndarray, hi: np.ndarray) -> float:
 class LipMIP:
     """The MILP of a Plan for (p, q): forward big-M pass, backward big-M pass, norm objective."""
 
-    def __init__(self, plan: Plan, p: float, q: float, feastol: float):
+    def __init__(self, plan: Plan, p: float, q: float, feastol: float, deadline: float = math.inf):
+        self.deadline = deadline
         self.plan = plan
         m = self.model = scip.new_model("lipmip", dual_reductions=True, feastol=feastol)
         self.x = add_input(m, plan)
@@ -100,6 +101,7 @@ class LipMIP:
             sigma = _power_of_two_scale(layer.lo, layer.hi)
             W, b = layer.W * (sigma / sigma_prev), layer.b * sigma
             for j in range(W.shape[0]):
+                check_deadline(self.deadline, "building the LipMIP model")
                 name, lo, hi = f"l{k}n{j}", float(layer.lo[j] * sigma), float(layer.hi[j] * sigma)
                 nz = np.flatnonzero(W[j])
                 z = m.addVar(name=f"z_{name}", lb=lo, ub=hi)
@@ -139,6 +141,7 @@ class LipMIP:
             W, dlo, dhi, tau_prev = W * (tau / tau_prev), dlo * tau, dhi * tau, tau
             e_next = []
             for j in range(W.shape[1]):
+                check_deadline(self.deadline, "building the LipMIP model")
                 name, col = f"l{k}n{j}", W[:, j]
                 nz = np.flatnonzero(col)
                 d = m.addVar(name=f"d_{name}", lb=float(dlo[j]), ub=float(dhi[j]))
@@ -173,7 +176,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         return "optimal", "sampling met the product bound"
     plan, chain = reduce(problem, root, options.get("tighten", "symbolic"), 30.0)
     # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
-    form = LipMIP(plan, problem.p, problem.q, float(options.get("feastol", SCIP_FEASTOL)))
+    form = LipMIP(plan, problem.p, problem.q, float(options.get("feastol", SCIP_FEASTOL)), tracker.deadline)
 
     def on_solution(sol) -> None:
         point = form.point(sol)

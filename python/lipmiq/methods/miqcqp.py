@@ -62,7 +62,8 @@ class _Search:
         self.nogoods = 0
 
     def _formulation(self, strict: bool) -> Formulation:
-        form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=strict, encoding=self.encoding)
+        form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=strict, encoding=self.encoding,
+                           deadline=self.tracker.deadline)
         w = self.tracker.witness
         if w is not None:  # warm start at the certified witness
             x = w.x[self.problem.free]
@@ -75,7 +76,8 @@ class _Search:
     def _on_solution(self, form: Formulation):
         def handle(sol) -> None:
             point = form.point(sol)
-            self.tracker.offer_lower(certify_solution(self.problem, self.chain, point.x, point.v, point.g))
+            self.tracker.offer_lower(certify_solution(self.problem, self.chain, point.x, point.v, point.g,
+                                                      self.tracker.deadline))
         return handle
 
     def _on_dual(self, form: Formulation):
@@ -104,7 +106,7 @@ class _Search:
             if self.tracker.exact:
                 return False
             best = form.point(model.getBestSol())
-            if not empty_interior(self.problem, self.chain.pattern(best.g)):
+            if not empty_interior(self.problem, self.chain.pattern(best.g), self.tracker.deadline):
                 kept.append(True)
                 return False
             self.nogoods += 1

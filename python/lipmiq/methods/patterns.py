@@ -170,7 +170,7 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
         for i in np.argsort(-norms):
             if norms[i] <= value * (1 + 1e-12) or time.perf_counter() > stop:
                 break
-            x, _ = interior_point(problem, candidates[i])
+            x, _ = interior_point(problem, candidates[i], stop)
             if x is not None:
                 tracker.offer_lower(certify(problem, x))
                 current, value, moved = candidates[i], float(norms[i]), True
@@ -179,21 +179,22 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
             return
 
 
-def _offer_pattern(problem: Problem, tracker: Tracker, pattern: List[np.ndarray]) -> None:
+def _offer_pattern(problem: Problem, tracker: Tracker, pattern: List[np.ndarray], deadline: float) -> None:
     """Certify a pattern at its region's deepest point, if its region meets the domain's interior."""
-    x, _ = interior_point(problem, pattern)
+    x, _ = interior_point(problem, pattern, deadline)
     if x is not None:
         tracker.offer_lower(certify(problem, x))
 
 
 def _one_layer_box(problem: Problem, tracker: Tracker, state: np.ndarray, time_limit: float) -> None:
     """Max over the patterns of the unstable neurons (stable ones fixed): an upper bound on a bounded domain."""
+    stop = time.perf_counter() + time_limit
     net = problem.network
     free = np.flatnonzero(state == 0)
     fixed = (state == 1).astype(np.float64)
     C, R = _jacobian_parts(net, [fixed], 0)
     J0 = C @ (fixed[:, None] * R)
-    res = rank_one_max(C[:, free], R[free], J0, problem.p, problem.q, time_limit)
+    res = rank_one_max(C[:, free], R[free], J0, problem.p, problem.q, stop - time.perf_counter())
     if res is None:
         return
     value, g_free, complete = res
@@ -202,11 +203,12 @@ def _one_layer_box(problem: Problem, tracker: Tracker, state: np.ndarray, time_l
     if g_free is not None:
         g = fixed.copy()
         g[free] = g_free
-        _offer_pattern(problem, tracker, [g.astype(np.uint8)])
+        _offer_pattern(problem, tracker, [g.astype(np.uint8)], stop)
 
 
 def _neighbourhood(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float) -> None:
     """Best last-hidden-layer pattern with the earlier layers fixed at the witness's pattern (incumbents)."""
+    stop = time.perf_counter() + time_limit
     net = problem.network
     pattern = [np.asarray(g, dtype=np.float64) for g in tracker.witness.pattern]
     last = len(pattern) - 1
@@ -217,8 +219,8 @@ def _neighbourhood(problem: Problem, tracker: Tracker, bounds: Optional[NetworkB
     base = pattern[last].copy()
     base[free] = 0.0
     J0 = C @ (base[:, None] * R)
-    res = rank_one_max(C[:, free], R[free], J0, problem.p, problem.q, time_limit, tracker.lower)
+    res = rank_one_max(C[:, free], R[free], J0, problem.p, problem.q, stop - time.perf_counter(), tracker.lower)
     if res is None or res[1] is None:
         return
     base[free] = res[1]
-    _offer_pattern(problem, tracker, [g.astype(np.uint8) for g in pattern[:last]] + [base.astype(np.uint8)])
+    _offer_pattern(problem, tracker, [g.astype(np.uint8) for g in pattern[:last]] + [base.astype(np.uint8)], stop)

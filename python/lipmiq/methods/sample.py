@@ -62,8 +62,7 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
     """Offer the best certified sampled Jacobian norm to the tracker within about `budget` seconds."""
     stop = time.perf_counter() + budget
     rng = np.random.default_rng(seed)
-    X = _initial_points(problem, samples, rng)
-    values = jacobian_norms(problem, X)
+    X, values = _evaluate(problem, _initial_points(problem, samples, rng), stop)
     order = np.argsort(-values)[:keep]
     best_x, best_v = X[order], values[order]
     step = _step_scale(problem, best_x)
@@ -79,6 +78,19 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
         step[~improved] *= 0.5
         if improved.any():
             _offer_best(problem, tracker, best_x, best_v)
+
+
+def _evaluate(problem: Problem, X: np.ndarray, stop: float, first: int = 64):
+    """(X evaluated, their Jacobian norms): batches that double in size while the budget lasts, at least one,
+    so a large network gets the samples its budget affords instead of all of them."""
+    done, size, values = 0, first, []
+    while done < len(X):
+        values.append(jacobian_norms(problem, X[done:done + size]))
+        done = min(done + size, len(X))
+        size *= 2
+        if time.perf_counter() > stop:
+            break
+    return X[:done], np.concatenate(values)
 
 
 def _offer_best(problem: Problem, tracker: Tracker, X: np.ndarray, values: np.ndarray) -> None:

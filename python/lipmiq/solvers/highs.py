@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import threading
+import time
 from typing import Iterator
 
 import highspy
@@ -90,6 +91,14 @@ def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int)
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     add_rows(h, M, np.full(M.shape[0], -np.inf), b)
     return h
+
+
+def run(h: highspy.Highs, deadline: float = math.inf) -> None:
+    """Solve, stopping at `deadline` (time.perf_counter() seconds): a model stopped early is simply not
+    optimal, which every caller treats as "undecided"."""
+    if math.isfinite(deadline):
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
+    h.run()
 
 
 def optimal(h: highspy.Highs) -> bool:
