@@ -1,0 +1,177 @@
+// Certified pre-activation bounds (interval arithmetic intersected with CROWN back-substitution) over
+// an input set, honouring a partial activation pattern.  Every bound holds despite float64 rounding:
+// the steps are those of sound_linear.cpp, and the relu lines are built so that the stored floats
+// form valid lines (intercepts rounded outward at the points where relu(z) - s z is extreme).
+#include <algorithm>
+#include <cmath>
+
+#include "rounding.hpp"
+#include "sound_network.hpp"
+
+namespace lipmiq {
+
+using rnd::mul_down;
+using rnd::mul_up;
+using rnd::sub_up;
+
+namespace {
+
+// Status, magnitudes and relu lines of a layer whose lo/hi are final.
+void finish_layer(SoundLayer& H) {
+    const std::size_t n = H.lo.size();
+    H.status.assign(n, kFree);
+    H.Xz.assign(n, 0.0);
+    H.Xa.assign(n, 0.0);
+    H.su.assign(n, 0.0);
+    H.tu.assign(n, 0.0);
+    H.sl.assign(n, 0.0);
+    H.tl.assign(n, 0.0);
+    H.live.clear();
+    H.free.clear();
+    for (std::size_t j = 0; j < n; ++j) {
+        const double l = H.lo[j], u = H.hi[j];
+        H.Xz[j] = std::max(std::fabs(l), std::fabs(u));
+        if (u <= 0.0) {
+            H.status[j] = kOff;
+            continue;
+        }
+        H.live.push_back(static_cast<std::int32_t>(j));
+        H.Xa[j] = u;
+        if (l >= 0.0) {
+            H.status[j] = kOn;
+            H.su[j] = H.sl[j] = 1.0;
+            continue;
+        }
+        H.free.push_back(static_cast<std::int32_t>(j));
+        // Upper: any slope s; relu(z) - s z is convex, so its maximum on [l, u] is at l or u.
+        const double s = u / (u - l);
+        H.su[j] = s;
+        H.tu[j] = std::max(mul_up(s, -l), sub_up(u, mul_down(s, u)));
+        // Lower: relu(z) >= a z for every z when 0 <= a <= 1 (intercept exactly 0).
+        H.sl[j] = (u > -l) ? 1.0 : 0.0;
+    }
+}
+
+// Affine-step data for layer k (1-based) once its input magnitudes X are known.
+void add_affine_data(SoundNetwork& S, std::size_t k, const std::vector<double>& X) {
+    const Matrix& W = S.net->W[k - 1];
+    S.Wmag.push_back(magnitude(W.data.data(), W.cols, W.rows, W.cols, X.data()));
+    S.xmass.push_back(mass(X));
+}
+
+}  // namespace
+
+void through_layer(const SoundNetwork& S, std::size_t k, Forms& F) {
+    const Matrix& W = S.net->W[k - 1];
+    AffineMap m;
+    m.M = W.data.data();
+    m.ldm = W.cols;
+    m.nx = W.cols;
+    m.b = S.net->b[k - 1].data();
+    m.Mmag = S.Wmag[k - 1].data();
+    m.xmass = S.xmass[k - 1];
+    // Only z entries of live neurons can carry a coefficient after the relu lines (kOff lines are 0);
+    // phi and the initial forms are zero elsewhere too.  The top layer of a chain may carry any entry.
+    m.idx = nullptr;
+    m.nidx = W.rows;
+    substitute_affine(F, m);
+}
+
+void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<Forms>* phi,
+              const std::vector<std::vector<double>>* lower_slopes, ReluTrace* trace) {
+    for (; j >= 1; --j) {
+        const SoundLayer& H = S.hidden[j - 1];
+        std::vector<double>* signs = nullptr;
+        if (trace) {
+            trace->coef.resize(S.hidden.size());
+            signs = &trace->coef[j - 1];
+        }
+        if (lower_slopes) {
+            std::vector<double> sl = H.sl;
+            for (std::int32_t i : H.free) sl[i] = (*lower_slopes)[j - 1][i];
+            substitute_lines(F, H.su.data(), H.tu.data(), sl.data(), H.tl.data(), H.Xz.data(), signs);
+        } else {
+            substitute_lines(F, H.su.data(), H.tu.data(), H.sl.data(), H.tl.data(), H.Xz.data(), signs);
+        }
+        if (phi && !(*phi)[j - 1].A.empty()) add_forms(F, (*phi)[j - 1], H.Xz.data());
+        through_layer(S, j, F);
+    }
+}
+
+SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state) {
+    SoundNetwork S;
+    S.net = &net;
+    S.dom = &dom;
+    const std::size_t n0 = net.in_dim(), L = net.depth();
+    S.in_lo = dom.lo;
+    S.in_hi = dom.hi;
+    if (dom.has_ball) {
+        // Box hull of the ball, rounded outward.
+        for (std::size_t i = 0; i < n0; ++i) {
+            S.in_lo[i] = std::max(S.in_lo[i], rnd::sub_down(dom.center[i], dom.radius));
+            S.in_hi[i] = std::min(S.in_hi[i], rnd::add_up(dom.center[i], dom.radius));
+        }
+    }
+    S.Xin.resize(n0);
+    for (std::size_t i = 0; i < n0; ++i) S.Xin[i] = std::max(std::fabs(S.in_lo[i]), std::fabs(S.in_hi[i]));
+    if (L == 1) return S;
+    add_affine_data(S, 1, S.Xin);
+
+    std::vector<double> xl = S.in_lo, xh = S.in_hi;  // bounds of the previous layer's output
+    for (std::size_t k = 1; k < L; ++k) {
+        const Matrix& W = net.W[k - 1];
+        const std::size_t n = W.rows;
+        SoundLayer H;
+        interval_affine_sound(W.data.data(), W.cols, n, W.cols, net.b[k - 1].data(), xl.data(), xh.data(), H.lo,
+                              H.hi);
+        // CROWN for the interval-unstable neurons (all of layer 1: exact there, and tighter on balls).
+        std::vector<std::int32_t> rows;
+        for (std::size_t j = 0; j < n; ++j)
+            if (k == 1 || (H.lo[j] < 0.0 && H.hi[j] > 0.0)) rows.push_back(static_cast<std::int32_t>(j));
+        if (!rows.empty()) {
+            const std::size_t R = rows.size();
+            Forms F(2 * R, W.cols);
+            for (std::size_t r = 0; r < R; ++r) {
+                const double* w = W.row(rows[r]);
+                double* up = F.row(r);
+                double* dn = F.row(R + r);
+                for (std::size_t i = 0; i < W.cols; ++i) up[i] = w[i], dn[i] = -w[i];
+                F.c[r] = net.b[k - 1][rows[r]];
+                F.c[R + r] = -F.c[r];
+            }
+            to_input(S, k - 1, F, nullptr, nullptr, nullptr);
+            const std::vector<double> v = concretise_input(F, dom, S.in_lo, S.in_hi);
+            for (std::size_t r = 0; r < R; ++r) {
+                const std::size_t j = rows[r];
+                H.hi[j] = rnd::min_upper(H.hi[j], v[r]);
+                H.lo[j] = rnd::max_lower(H.lo[j], -v[R + r]);
+            }
+        }
+        if (!state.empty()) {
+            const std::int8_t* s = state[k - 1];
+            for (std::size_t j = 0; j < n; ++j) {
+                if (s[j] == 0) H.hi[j] = std::min(H.hi[j], 0.0);
+                if (s[j] == 1) H.lo[j] = std::max(H.lo[j], 0.0);
+            }
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+            if (!(H.lo[j] <= H.hi[j])) {  // also NaN: nothing certified, treat as empty only when proved
+                if (H.lo[j] > H.hi[j]) {
+                    S.empty = true;
+                    return S;
+                }
+                H.lo[j] = -rnd::kInf;
+                H.hi[j] = rnd::kInf;
+            }
+        }
+        finish_layer(H);
+        xl.assign(n, 0.0);
+        xh = H.Xa;
+        for (std::size_t j = 0; j < n; ++j) xl[j] = std::max(H.lo[j], 0.0) * (H.status[j] != kOff);
+        S.hidden.push_back(std::move(H));
+        if (k + 1 < L) add_affine_data(S, k + 1, S.hidden.back().Xa);
+    }
+    return S;
+}
+
+}  // namespace lipmiq
