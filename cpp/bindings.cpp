@@ -439,7 +439,9 @@ py::tuple bounds_pair(const LayerBounds& b) {
 py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
                             const py::object& hi, double p, double q, const py::object& n_dir_obj,
                             const py::object& states, const py::object& center, double radius, double ball_norm,
-                            int iterations, double step, double decay, int max_sign_outputs) {
+                            int forward_iterations, int coordinate_iterations, int max_coordinates,
+                            double coordinate_work, int iterations, double step, double decay,
+                            int max_sign_outputs) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     Network net = to_network(weights, biases);
@@ -459,9 +461,15 @@ py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, con
         for (std::size_t k = 0; k + 1 < net.depth(); ++k) sizes.push_back(net.W[k].rows);
         state = parse_states(py::list(states), sizes, keep_states);
     }
-    if (iterations < 0) fail("iterations must be >= 0, got " + std::to_string(iterations));
+    if (iterations < 0 || forward_iterations < 0 || coordinate_iterations < 0 || max_coordinates < 0 ||
+        !(coordinate_work >= 0.0))
+        fail("iteration counts, max_coordinates and coordinate_work must be >= 0");
     if (!(step > 0.0) || !(decay > 0.0 && decay <= 1.0)) fail("step must be > 0 and decay in (0, 1]");
     lipmiq::GradientOptions opt;
+    opt.forward_iterations = forward_iterations;
+    opt.coordinate_iterations = coordinate_iterations;
+    opt.max_coordinates = max_coordinates;
+    opt.coordinate_work = coordinate_work;
     opt.iterations = iterations;
     opt.step = step;
     opt.decay = decay;
@@ -493,7 +501,8 @@ void register_gradient_bounds(py::module_& mod) {
     using namespace pybind11::literals;
     mod.def("gradient_bounds", &py_gradient_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a, "p"_a, "q"_a,
             "n_dir"_a = py::none(), "states"_a = py::none(), "center"_a = py::none(), "radius"_a = 0.0,
-            "ball_norm"_a = kInf, "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
+            "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
+            "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
             "max_sign_outputs"_a = 4,
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "

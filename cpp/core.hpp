@@ -92,6 +92,10 @@ double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<con
 // Certified upper bounds on the local Lipschitz constant by linear bound propagation through the
 // network and its backward (gradient) graph (Shi et al., NeurIPS 2022), float64 rounding included.
 struct GradientOptions {
+    int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
+    int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
+    int max_coordinates = 64;  // gradient coordinates (largest secant excess first) whose bounds are optimised,
+    double coordinate_work = 2e9;  // at most this many multiply-adds in that stage (fewer coordinates on big nets)
     int iterations = 40;       // projected-gradient (Adam) steps on the relaxation slopes of each final bound
     double step = 0.25;        // initial Adam step on slopes scaled to [0, 1], decayed by `decay` per step
     double decay = 0.95;

@@ -186,9 +186,45 @@ Forms secant_objective(const LayerBounds& g, double p) {
     return F;
 }
 
+// The secants of |g_i| (p = inf) or g_i^2 (p = 2) exceed the function by at most 2 u (-l) / (u - l) or
+// (u - l)^2 / 4 on [l, u]: optimise both bounds of the coordinates with the largest excess, each bound
+// with its own slopes (one batch of forms).
+void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientOptions& opt, double p) {
+    LayerBounds& g = G.u[0];
+    const std::size_t n = g.lo.size();
+    std::vector<std::pair<double, std::size_t>> excess;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double l = g.lo[i], u = g.hi[i];
+        if (!(u > l)) continue;
+        if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({2.0 * u * (-l) / (u - l), i});
+        if (p == 2.0) excess.push_back({(u - l) * (u - l) / 4.0, i});
+    }
+    // One row and step costs about 4 passes over the hidden weights (substitution up and down, evaluation
+    // forward and backward).
+    double weights = 0.0;
+    for (const Matrix& W : G.S->Wt) weights += static_cast<double>(W.data.size());
+    const double per_coordinate = 8.0 * weights * std::max(opt.coordinate_iterations, 1);
+    const std::size_t affordable = static_cast<std::size_t>(std::max(opt.coordinate_work, 0.0) / per_coordinate);
+    const std::size_t K = std::min({excess.size(), static_cast<std::size_t>(std::max(opt.max_coordinates, 0)), affordable});
+    if (K == 0 || opt.coordinate_iterations <= 0) return;
+    std::partial_sort(excess.begin(), excess.begin() + K, excess.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    Forms F(2 * K, n);
+    for (std::size_t r = 0; r < K; ++r) {
+        F.row(r)[excess[r].second] = 1.0;
+        F.row(K + r)[excess[r].second] = -1.0;
+    }
+    gradient_to_v1(G, F);
+    const std::vector<double> v = optimise_slopes(G, 1, F, slopes, opt.coordinate_iterations, opt);
+    for (std::size_t r = 0; r < K; ++r) {
+        const std::size_t i = excess[r].second;
+        g.hi[i] = rnd::min_upper(g.hi[i], v[r]);
+        g.lo[i] = rnd::max_lower(g.lo[i], -v[K + r]);
+    }
+}
+
 struct Shared {
     const SoundNetwork* S;
-    std::vector<Matrix> Wt;          // W_k^T, k = 1..L-1
     std::vector<double> Pl, Ph;      // forward interval Jacobian of the hidden part
     std::size_t n_dir;
     double p;
@@ -225,7 +261,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     }
     BackwardGraph G;
     G.S = &S;
-    G.Wt = &sh.Wt;
+    G.Wt = &S.Wt;
     G.n_dir = n_dir;
     G.top_lo = top_lo;
     G.top_hi = top_hi;
@@ -245,7 +281,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     if (p == 1.0) {
         // max_i |g_i|: optimise the bound of the largest side until the maximum is one already optimised.
         std::vector<std::uint8_t> done(2 * n_dir, 0);
-        for (std::size_t round = 0; round < 2 * n_dir; ++round) {
+        for (std::size_t round = 0; round < 2 * n_dir && sh.opt.iterations > 0; ++round) {
             std::size_t arg = 0;
             double top = -1.0;
             for (std::size_t i = 0; i < n_dir; ++i) {
@@ -254,12 +290,12 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
             }
             const bool upper_side = g.hi[arg] >= -g.lo[arg];
             const std::size_t key = 2 * arg + (upper_side ? 0 : 1);
-            if (done[key] || sh.opt.iterations <= 0) break;
+            if (done[key]) break;
             done[key] = 1;
             Forms F(1, n_dir);
             F.A[arg] = upper_side ? 1.0 : -1.0;
             gradient_to_v1(G, F);
-            const double v = optimise_slopes(G, F, slopes, sh.opt);
+            const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
             if (upper_side)
                 g.hi[arg] = rnd::min_upper(g.hi[arg], v);
             else
@@ -267,13 +303,11 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
         }
         best = interval_norm(g, p);
     } else {
-        Forms F = secant_objective(g, p == kInf ? kInf : 2.0);
+        tighten_coordinates(G, slopes, sh.opt, p);
+        Forms F = secant_objective(g, p);
         gradient_to_v1(G, F);
-        GradientOptions opt = sh.opt;
-        opt.iterations = std::max(opt.iterations, 0);
-        const double v = optimise_slopes(G, F, slopes, opt);
-        const double bound = p == kInf ? v : sqrt_up(std::max(v, 0.0));
-        best = rnd::min_upper(best, bound);
+        const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
+        best = rnd::min_upper(best, p == kInf ? v : sqrt_up(std::max(v, 0.0)));
     }
     out.upper = std::isnan(best) ? kInf : best;
     out.gradient = g;
@@ -307,7 +341,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                std::size_t n_dir, const GradientOptions& opt) {
     const rnd::FloatEnvironment environment;
     GradientResult res;
-    const SoundNetwork S = sound_forward(net, dom, state);
+    const SoundNetwork S = sound_forward(net, dom, state, opt);
     if (S.empty) {
         res.empty = true;
         return res;
@@ -319,13 +353,6 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     sh.p = p;
     sh.opt = opt;
     const std::size_t L1 = S.hidden.size(), m = net.out_dim();
-    for (std::size_t k = 1; k <= L1; ++k) {
-        const Matrix& W = net.W[k - 1];
-        Matrix T(W.cols, W.rows);
-        for (std::size_t i = 0; i < W.rows; ++i)
-            for (std::size_t j = 0; j < W.cols; ++j) T.row(j)[i] = W.row(i)[j];
-        sh.Wt.push_back(std::move(T));
-    }
     if (L1 > 0 && n_dir > 0) forward_interval_jacobian(S, n_dir, sh.Pl, sh.Ph);
     const Matrix& WL = net.W.back();
     std::vector<double> U(m);

@@ -20,25 +20,34 @@ namespace {
 
 struct StepLines {
     std::vector<double> su, tu, sl, tl;
+    std::size_t stride = 0;
 };
 
 // d = H(z) on z in [l, u]: d <= su z + tu, d >= sl z + tl.  Free (l < 0 < u), su = tau / -l >= 0:
 // below 0, d - su z = -su z <= su (-l); at 0, d <= 1; above 0, d - su z <= 1: so tu = max(1, su (-l))
 // rounded up.  sl = tau / u >= 0: below 0, d - sl z >= 0; at 0, d >= 0; above 0, d - sl z >= 1 - sl u:
-// so tl = min(0, 1 - sl u) rounded down.  Stable neurons: the constant 0 or 1.
-StepLines step_lines(const SoundLayer& H, const std::vector<double>& tau_u, const std::vector<double>& tau_l) {
-    const std::size_t n = H.status.size();
-    StepLines D{std::vector<double>(n, 0.0), std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
-                std::vector<double>(n, 0.0)};
-    for (std::size_t j = 0; j < n; ++j) {
-        if (H.status[j] == kOn) {
-            D.tu[j] = D.tl[j] = 1.0;
-        } else if (H.status[j] == kFree) {
+// so tl = min(0, 1 - sl u) rounded down.  Stable neurons: the constant 0 or 1.  One set per slope row.
+StepLines step_lines(const SoundLayer& H, const Slopes& slopes, std::size_t k) {
+    const std::size_t n = H.status.size(), nf = H.free.size(), rows = slopes.rows;
+    StepLines D;
+    D.stride = rows > 1 ? n : 0;
+    std::vector<double> base(n, 0.0);
+    for (std::size_t j = 0; j < n; ++j)
+        if (H.status[j] == kOn) base[j] = 1.0;
+    D.su.assign(rows * n, 0.0);
+    D.sl.assign(rows * n, 0.0);
+    D.tu.resize(rows * n);
+    D.tl.resize(rows * n);
+    for (std::size_t r = 0; r < rows; ++r) {
+        std::copy(base.begin(), base.end(), D.tu.begin() + r * n);
+        std::copy(base.begin(), base.end(), D.tl.begin() + r * n);
+        for (std::size_t t = 0; t < nf; ++t) {
+            const std::size_t j = H.free[t], e = r * n + j;
             const double l = H.lo[j], u = H.hi[j];
-            D.su[j] = tau_u[j] / (-l);
-            D.tu[j] = std::max(1.0, mul_up(D.su[j], -l));
-            D.sl[j] = tau_l[j] / u;
-            D.tl[j] = std::min(0.0, sub_down(1.0, mul_up(D.sl[j], u)));
+            D.su[e] = slopes.step_upper[k - 1][r * nf + t] / (-l);
+            D.tu[e] = std::max(1.0, mul_up(D.su[e], -l));
+            D.sl[e] = slopes.step_lower[k - 1][r * nf + t] / u;
+            D.tl[e] = std::min(0.0, sub_down(1.0, mul_up(D.sl[e], u)));
         }
     }
     return D;
@@ -58,25 +67,26 @@ double vertex_min(double a, double c, double ul, double uh) {
 }
 
 // v = d u: kOff v = 0, kOn v = u, free: the plane mixes (any a, c with the vertex intercept is valid;
-// a = beta, c = beta ul + (1 - beta) uh reproduces the McCormick mix).
-Planes product_planes(const SoundLayer& H, const LayerBounds& u, const std::vector<double>& beta_u,
-                      const std::vector<double>& beta_l) {
-    const std::size_t n = H.status.size();
+// a = beta, c = beta ul + (1 - beta) uh reproduces the McCormick mix).  One set per slope row.
+Planes product_planes(const SoundLayer& H, const LayerBounds& u, const Slopes& slopes, std::size_t k) {
+    const std::size_t n = H.status.size(), nf = H.free.size(), rows = slopes.rows;
     Planes P;
-    for (auto* v : {&P.au, &P.cu, &P.eu, &P.al, &P.cl, &P.el}) v->assign(n, 0.0);
-    for (std::size_t j = 0; j < n; ++j) {
-        if (H.status[j] == kOn) {
-            P.au[j] = P.al[j] = 1.0;
-        } else if (H.status[j] == kFree) {
+    P.stride = rows > 1 ? n : 0;
+    for (auto* v : {&P.au, &P.cu, &P.eu, &P.al, &P.cl, &P.el}) v->assign(rows * n, 0.0);
+    for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t j = 0; j < n; ++j)
+            if (H.status[j] == kOn) P.au[r * n + j] = P.al[r * n + j] = 1.0;
+        for (std::size_t t = 0; t < nf; ++t) {
+            const std::size_t j = H.free[t], e = r * n + j;
             const double ul = u.lo[j], uh = u.hi[j];
-            const double b = beta_u[j];
-            P.au[j] = b;
-            P.cu[j] = b * ul + (1.0 - b) * uh;
-            P.eu[j] = vertex_max(P.au[j], P.cu[j], ul, uh);
-            const double bl = beta_l[j];
-            P.al[j] = 1.0 - bl;
-            P.cl[j] = bl * ul + (1.0 - bl) * uh;
-            P.el[j] = vertex_min(P.al[j], P.cl[j], ul, uh);
+            const double b = slopes.prod_upper[k - 1][r * nf + t];
+            P.au[e] = b;
+            P.cu[e] = b * ul + (1.0 - b) * uh;
+            P.eu[e] = vertex_max(P.au[e], P.cu[e], ul, uh);
+            const double bl = slopes.prod_lower[k - 1][r * nf + t];
+            P.al[e] = 1.0 - bl;
+            P.cl[e] = bl * ul + (1.0 - bl) * uh;
+            P.el[e] = vertex_min(P.al[e], P.cl[e], ul, uh);
         }
     }
     return P;
@@ -101,14 +111,32 @@ void finish_backward_layer(BackwardGraph& G, Slopes& slopes, std::size_t k) {
     const Matrix& Wt = (*G.Wt)[k - 1];
     G.Tmag[k - 1] = magnitude(Wt.data.data(), Wt.cols, Wt.rows, Wt.cols, Xv.data());
     G.Tmass[k - 1] = mass(Xv);
-    for (std::int32_t j : H.free) {
+    for (std::size_t t = 0; t < H.free.size(); ++t) {
+        const std::size_t j = H.free[t];
         const double b = cancelling_beta(u.lo[j], u.hi[j]);
-        slopes.prod_upper[k - 1][j] = b;
-        slopes.prod_lower[k - 1][j] = b;
+        slopes.prod_upper[k - 1][t] = b;
+        slopes.prod_lower[k - 1][t] = b;
     }
 }
 
 }  // namespace
+
+Slopes repeat_rows(const Slopes& s, std::size_t rows) {
+    Slopes out;
+    out.rows = rows;
+    std::vector<std::vector<double>> Slopes::*const families[] = {
+        &Slopes::relu_lower, &Slopes::step_upper, &Slopes::step_lower, &Slopes::prod_upper, &Slopes::prod_lower};
+    for (auto f : families) {
+        std::vector<std::vector<double>>& dst = out.*f;
+        dst.resize((s.*f).size());
+        for (std::size_t k = 0; k < dst.size(); ++k) {
+            const std::vector<double>& src = (s.*f)[k];
+            dst[k].resize(rows * src.size());
+            for (std::size_t r = 0; r < rows; ++r) std::copy(src.begin(), src.end(), dst[k].begin() + r * src.size());
+        }
+    }
+    return out;
+}
 
 std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, Forms F, const Slopes& slopes,
                                     BackwardTrace* trace) {
@@ -122,18 +150,18 @@ std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, F
     std::vector<double> consts;
     for (std::size_t k = level;; ++k) {
         const SoundLayer& H = S.hidden[k - 1];
-        if (trace) trace->v[k - 1].assign(F.row(0), F.row(0) + F.cols);
-        const Planes P = product_planes(H, G.u[k], slopes.prod_upper[k - 1], slopes.prod_lower[k - 1]);
+        if (trace) trace->v[k - 1] = F.A;
+        const Planes P = product_planes(H, G.u[k], slopes, k);
         Forms Fu, Fd;
         substitute_planes(F, P, G.Xu[k].data(), Fu, Fd);
-        const StepLines D = step_lines(H, slopes.step_upper[k - 1], slopes.step_lower[k - 1]);
-        substitute_lines(Fd, D.su.data(), D.tu.data(), D.sl.data(), D.tl.data(), H.Xz.data(),
-                         trace ? &trace->d[k - 1] : nullptr);
+        const StepLines D = step_lines(H, slopes, k);
+        substitute_lines(Fd, Lines{D.su.data(), D.tu.data(), D.sl.data(), D.tl.data(), D.stride, D.stride},
+                         H.Xz.data(), trace ? &trace->d[k - 1] : nullptr);
         for (std::size_t r = 0; r < Fu.rows; ++r) Fu.c[r] = rnd::add_up(Fu.c[r], Fd.c[r]);
         std::fill(Fd.c.begin(), Fd.c.end(), 0.0);
         phi[k - 1] = std::move(Fd);
         if (k == L1) {
-            if (trace) trace->top.assign(Fu.row(0), Fu.row(0) + Fu.cols);
+            if (trace) trace->top = Fu.A;
             consts = concretise_box(Fu, G.top_lo.data(), G.top_hi.data());
             break;
         }
@@ -173,18 +201,21 @@ void gradient_to_v1(const BackwardGraph& G, Forms& F) {
 void bound_backward(BackwardGraph& G, Slopes& slopes) {
     const SoundNetwork& S = *G.S;
     const std::size_t L1 = S.hidden.size();
+    slopes.rows = 1;
     slopes.relu_lower.resize(L1);
     slopes.step_upper.resize(L1);
     slopes.step_lower.resize(L1);
     slopes.prod_upper.resize(L1);
     slopes.prod_lower.resize(L1);
     for (std::size_t k = 0; k < L1; ++k) {
-        const std::size_t n = S.hidden[k].status.size();
-        slopes.relu_lower[k] = S.hidden[k].sl;
-        slopes.step_upper[k].assign(n, 0.0);
-        slopes.step_lower[k].assign(n, 0.0);
-        slopes.prod_upper[k].assign(n, 1.0);
-        slopes.prod_lower[k].assign(n, 1.0);
+        const SoundLayer& H = S.hidden[k];
+        const std::size_t nf = H.free.size();
+        slopes.relu_lower[k].resize(nf);
+        for (std::size_t t = 0; t < nf; ++t) slopes.relu_lower[k][t] = H.sl[H.free[t]];
+        slopes.step_upper[k].assign(nf, 0.0);
+        slopes.step_lower[k].assign(nf, 0.0);
+        slopes.prod_upper[k].assign(nf, 1.0);
+        slopes.prod_lower[k].assign(nf, 1.0);
     }
     G.u.assign(L1 + 1, LayerBounds());
     G.Xu.assign(L1 + 1, {});

@@ -17,14 +17,20 @@
 
 namespace lipmiq {
 
-// Relaxation parameters, per hidden layer (index k - 1) and neuron; used on free neurons only.
+// Relaxation parameters of the free neurons, per hidden layer (index k - 1): `rows` x nfree_k values, row
+// r's at r * nfree_k, entry t for the neuron free[t]; each in [0, 1].  rows = 1 shares them between the
+// forms of a pass; otherwise every form (row) has its own.
 struct Slopes {
+    std::size_t rows = 1;
     std::vector<std::vector<double>> relu_lower;  // a
     std::vector<std::vector<double>> step_upper;  // tau of the Heaviside upper line
     std::vector<std::vector<double>> step_lower;  // tau of the Heaviside lower line
     std::vector<std::vector<double>> prod_upper;  // beta of the upper plane mix
     std::vector<std::vector<double>> prod_lower;  // beta of the lower plane mix
 };
+
+// One-row slopes repeated for `rows` rows.
+Slopes repeat_rows(const Slopes& s, std::size_t rows);
 
 struct BackwardGraph {
     const SoundNetwork* S = nullptr;
@@ -38,7 +44,7 @@ struct BackwardGraph {
     std::vector<double> Tmass;
 };
 
-// Row 0 of a one-row pass: the coefficient that chose each line, and the concretising maximiser.
+// The coefficients (rows x size, per row) that chose each line in a pass, and the concretising maximisers.
 struct BackwardTrace {
     std::vector<std::vector<double>> v, d;  // per hidden layer: coefficient on v_k, on d_k
     std::vector<double> top;                // coefficient on u_{L-1}
@@ -52,16 +58,18 @@ struct BackwardTrace {
 void bound_backward(BackwardGraph& G, Slopes& slopes);
 
 // Upper values of the forms F (over v_level) through the backward graph from layer `level` up, then
-// the forward chain down to the input.
+// the forward chain down to the input; slopes.rows is 1 or F.rows.
 std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, Forms F, const Slopes& slopes,
                                     BackwardTrace* trace);
 
 // F (one row over g) -> the same row over v_1 (g = W_1^T v_1 restricted to the first n_dir inputs).
 void gradient_to_v1(const BackwardGraph& G, Forms& F);
 
-// The smallest certified value of the one-row form F (over v_1) seen while optimising the slopes from
-// `start` by projected Adam steps (the value is linear in each slope for fixed line choices, with
-// derivative the node's coefficient times its input evaluated through the chosen lines).
-double optimise_slopes(const BackwardGraph& G, const Forms& F, const Slopes& start, const GradientOptions& opt);
+// Per row of F (over v_level), the smallest certified value seen while optimising that row's own slopes
+// from `start` (one row) by `iterations` projected Adam steps (the value is linear in each slope for
+// fixed line choices, with derivative the node's coefficient times its input evaluated through the
+// chosen lines).
+std::vector<double> optimise_slopes(const BackwardGraph& G, std::size_t level, const Forms& F, const Slopes& start,
+                                    int iterations, const GradientOptions& opt);
 
 }  // namespace lipmiq

@@ -78,15 +78,18 @@ void substitute_affine(Forms& F, const AffineMap& map) {
 // lambda >= 0 and the lower line otherwise.  Stored: fl(lambda s), off by u |lambda s| <= |fl| u (1 + u)
 // (+ underflow), times |x_j| <= X_j; sum_j lambda t is a float64 dot product.  Paid with
 // abs = sum_j (|fl(lambda s)| X_j + |lambda t|).
-void substitute_lines(Forms& F, const double* su, const double* tu, const double* sl, const double* tl,
-                      const double* X, std::vector<double>* signs) {
+void substitute_lines(Forms& F, const Lines& lines, const double* X, std::vector<double>* coef) {
     const std::size_t n = F.cols;
-    if (signs && F.rows > 0) signs->assign(F.row(0), F.row(0) + n);
+    if (coef) *coef = F.A;
     double xmass = 0.0;
     for (std::size_t j = 0; j < n; ++j) xmass += X[j];
     xmass = rnd::up(xmass * (1.0 + allowance_factor(n)));
     for (std::size_t r = 0; r < F.rows; ++r) {
         double* a = F.row(r);
+        const double* su = lines.su + r * lines.upper_stride;
+        const double* tu = lines.tu + r * lines.upper_stride;
+        const double* sl = lines.sl + r * lines.lower_stride;
+        const double* tl = lines.tl + r * lines.lower_stride;
         double s = 0.0, abs = 0.0;
         bool any = false;
         for (std::size_t j = 0; j < n; ++j) {
@@ -120,6 +123,7 @@ void substitute_planes(const Forms& F, const Planes& P, const double* Xu, Forms&
         const double* a = F.row(r);
         double* au = Fu.row(r);
         double* ad = Fd.row(r);
+        const std::size_t o = r * P.stride;
         double s = 0.0, abs = 0.0;
         bool any = false;
         for (std::size_t j = 0; j < n; ++j) {
@@ -127,9 +131,9 @@ void substitute_planes(const Forms& F, const Planes& P, const double* Xu, Forms&
             if (lam == 0.0) continue;
             any = true;
             const bool upper = lam >= 0.0;
-            const double cu = lam * (upper ? P.au[j] : P.al[j]);
-            const double cd = lam * (upper ? P.cu[j] : P.cl[j]);
-            const double e = upper ? P.eu[j] : P.el[j];
+            const double cu = lam * (upper ? P.au[o + j] : P.al[o + j]);
+            const double cd = lam * (upper ? P.cu[o + j] : P.cl[o + j]);
+            const double e = upper ? P.eu[o + j] : P.el[o + j];
             au[j] = cu;
             ad[j] = cd;
             if (e != 0.0) {
@@ -207,7 +211,7 @@ std::vector<double> concretise_input(const Forms& F, const InputDomain& dom, con
         for (std::size_t j = 0; j < n; ++j) cmass += std::fabs(dom.center[j]);
         cmass = rnd::up(cmass * (1.0 + allowance_factor(n)));
     }
-    bool row0_ball = false;
+    std::vector<std::uint8_t> used_ball(F.rows, 0);
     for (std::size_t r = 0; r < F.rows; ++r) {
         double best = box_max(F.row(r), n, lo.data(), hi.data(), ymass);
         if (dom.has_ball) {
@@ -236,18 +240,21 @@ std::vector<double> concretise_input(const Forms& F, const InputDomain& dom, con
             const double ball = add_up(centre, mul_up(dom.radius, dual));
             if (ball < best) {
                 best = ball;
-                if (r == 0) row0_ball = true;
+                used_ball[r] = 1;
             }
         }
         out[r] = add_up(F.c[r], best);
     }
-    if (argmax && F.rows > 0) {
-        const double* a = F.row(0);
-        argmax->assign(n, 0.0);
-        if (!row0_ball) {
-            for (std::size_t j = 0; j < n; ++j)
-                (*argmax)[j] = a[j] > 0.0 ? hi[j] : a[j] < 0.0 ? lo[j] : 0.5 * (lo[j] + hi[j]);
-        } else {
+    if (argmax) {
+        argmax->assign(F.rows * n, 0.0);
+        for (std::size_t r = 0; r < F.rows; ++r) {
+            const double* a = F.row(r);
+            double* x = argmax->data() + r * n;
+            if (!used_ball[r]) {
+                for (std::size_t j = 0; j < n; ++j)
+                    x[j] = a[j] > 0.0 ? hi[j] : a[j] < 0.0 ? lo[j] : 0.5 * (lo[j] + hi[j]);
+                continue;
+            }
             double norm2 = 0.0;
             std::size_t jmax = 0;
             for (std::size_t j = 0; j < n; ++j) {
@@ -262,7 +269,7 @@ std::vector<double> concretise_input(const Forms& F, const InputDomain& dom, con
                     step = (j == jmax && a[j] != 0.0) ? (a[j] > 0.0 ? 1.0 : -1.0) : 0.0;
                 else
                     step = a[j] > 0.0 ? 1.0 : a[j] < 0.0 ? -1.0 : 0.0;
-                (*argmax)[j] = dom.center[j] + dom.radius * step;
+                x[j] = dom.center[j] + dom.radius * step;
             }
         }
     }

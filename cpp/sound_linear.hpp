@@ -46,18 +46,27 @@ struct AffineMap {
 // F over y -> F over x.
 void substitute_affine(Forms& F, const AffineMap& map);
 
-// Elementwise relaxation y_j <= su_j x_j + tu_j and y_j >= sl_j x_j + tl_j (valid on the feasible set,
-// with the stored floats); X[j] >= |x_j|.  In place: F over y -> F over x (same size).
-// `signs` (optional, F.cols entries) receives the coefficient of row 0 before the step (which line
-// row 0 used).
-void substitute_lines(Forms& F, const double* su, const double* tu, const double* sl, const double* tl,
-                      const double* X, std::vector<double>* signs = nullptr);
+// Elementwise relaxation lines y_j <= su_j x_j + tu_j and y_j >= sl_j x_j + tl_j (valid on the feasible
+// set, with the stored floats).  A stride of 0 shares the entries between the rows; a stride s > 0 gives
+// row r the entries at r * s (the upper and the lower pair independently).
+struct Lines {
+    const double* su = nullptr;
+    const double* tu = nullptr;
+    const double* sl = nullptr;
+    const double* tl = nullptr;
+    std::size_t upper_stride = 0, lower_stride = 0;
+};
+
+// In place: F over y -> F over x (same size); X[j] >= |x_j|.  `coef` (optional) receives F.A before the
+// step (which line each entry used).
+void substitute_lines(Forms& F, const Lines& lines, const double* X, std::vector<double>* coef = nullptr);
 
 // Planes for a product y_j = d_j u_j: y <= au u + cu d + eu and y >= al u + cl d + el.  F over y ->
 // Fu over u and Fd over d (new forms, same rows; Fd.c unused, constants go to Fu.c).  Xu >= |u|,
-// d is in [0, 1].
+// d is in [0, 1].  stride > 0: row r's planes at r * stride.
 struct Planes {
     std::vector<double> au, cu, eu, al, cl, el;
+    std::size_t stride = 0;
 };
 void substitute_planes(const Forms& F, const Planes& P, const double* Xu, Forms& Fu, Forms& Fd);
 
@@ -70,7 +79,8 @@ void add_forms(Forms& F, const Forms& G, const double* X);
 std::vector<double> concretise_box(const Forms& F, const double* lo, const double* hi);
 
 // Rows r: F.c[r] + max over the input set (box hull [lo, hi] intersected with the domain's ball, if
-// any) of A[r] . x, rounded upward.  `argmax` (optional): a maximiser of row 0.
+// any) of A[r] . x, rounded upward.  `argmax` (optional, rows x cols): a maximiser of every row (for the
+// set, box or ball, that gave the smaller value).
 std::vector<double> concretise_input(const Forms& F, const InputDomain& dom, const std::vector<double>& lo,
                                      const std::vector<double>& hi, std::vector<double>* argmax = nullptr);
 

@@ -34,6 +34,7 @@ struct SoundNetwork {
     const InputDomain* dom = nullptr;
     std::vector<double> in_lo, in_hi, Xin;  // box hull of the input set, |x| <= Xin
     std::vector<SoundLayer> hidden;         // L - 1 layers
+    std::vector<Matrix> Wt;                 // W_k^T, k = 1..L-1 (index k - 1)
     // Affine step through W_k (k = 1..L-1, index k - 1): Mmag[t] = sum_i |W_k[t, i]| X_i, X the magnitude
     // of layer k's input; xmass = sum_i X_i.
     std::vector<std::vector<double>> Wmag;
@@ -43,22 +44,29 @@ struct SoundNetwork {
 
 // Certified bounds of every hidden layer over dom, with state[k][j] in {-1 free, 0 forced z <= 0,
 // 1 forced z >= 0} (state may be empty: all free).  Interval bounds intersected with CROWN
-// back-substitution for the interval-unstable neurons.  Returns early with empty = true.
-SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state);
+// back-substitution for the interval-unstable neurons, whose bounds still crossing 0 are then tightened
+// by optimising their own relu slopes (opt.forward_iterations steps, as alpha-CROWN does per bound).
+// Returns early with empty = true.
+SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state,
+                           const GradientOptions& opt);
 
-// Row 0's coefficients on x_k = relu(z_k) when the chain of `to_input` passed layer k (which relu line
-// each neuron used), per hidden layer; empty vectors for layers not passed.
+// The coefficients (rows x n_k) on x_k = relu(z_k) when the chain of `to_input` passed layer k (which relu
+// line each entry used), per hidden layer; empty for layers not passed.
 struct ReluTrace {
     std::vector<std::vector<double>> coef;
 };
 
+// Lower relu slopes of the free neurons, per hidden layer: nfree_k values shared by all rows, or
+// rows x nfree_k values (row r's at r * nfree_k; entry t for neuron free[t]).  Entries in [0, 1]:
+// relu(z) >= a z holds for every z then, with intercept exactly 0.
+using LowerSlopes = std::vector<std::vector<double>>;
+
 // F over x_j (post-activation of hidden layer j; j = 0: F over the input) -> F over the input: through
 // the relu lines and the affine layers j, j - 1, ..., 1.  `phi` (optional, L - 1 entries, empty Forms
-// or forms with F's rows over z_i) is added to F when the chain reaches z_i.  `lower_slopes` (optional,
-// per hidden layer, entries in [0, 1]) replaces the lower relu slopes of the free neurons (intercept 0:
-// relu(z) >= a z for every z when 0 <= a <= 1).
+// or forms with F's rows over z_i) is added to F when the chain reaches z_i.  `lower_slopes` (optional)
+// replaces the adaptive lower relu slopes.
 void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<Forms>* phi,
-              const std::vector<std::vector<double>>* lower_slopes, ReluTrace* trace);
+              const LowerSlopes* lower_slopes, ReluTrace* trace);
 
 // F over z_k (k = 1..L-1) -> F over x_{k-1}.
 void through_layer(const SoundNetwork& S, std::size_t k, Forms& F);
