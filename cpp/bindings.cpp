@@ -441,7 +441,7 @@ py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, con
                             const py::object& states, const py::object& center, double radius, double ball_norm,
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
-                            int max_sign_outputs) {
+                            int max_sign_outputs, double step_init) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     Network net = to_network(weights, biases);
@@ -465,6 +465,7 @@ py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, con
         !(coordinate_work >= 0.0))
         fail("iteration counts, max_coordinates and coordinate_work must be >= 0");
     if (!(step > 0.0) || !(decay > 0.0 && decay <= 1.0)) fail("step must be > 0 and decay in (0, 1]");
+    if (!(step_init >= 0.0 && step_init <= 1.0)) fail("step_init must be in [0, 1]");
     lipmiq::GradientOptions opt;
     opt.forward_iterations = forward_iterations;
     opt.coordinate_iterations = coordinate_iterations;
@@ -474,6 +475,7 @@ py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, con
     opt.step = step;
     opt.decay = decay;
     opt.max_sign_outputs = max_sign_outputs;
+    opt.step_init = step_init;
     lipmiq::GradientResult res;
     {
         py::gil_scoped_release nogil;
@@ -503,7 +505,7 @@ void register_gradient_bounds(py::module_& mod) {
             "n_dir"_a = py::none(), "states"_a = py::none(), "center"_a = py::none(), "radius"_a = 0.0,
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
-            "max_sign_outputs"_a = 4,
+            "max_sign_outputs"_a = 4, "step_init"_a = 0.0,
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
             "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. Returns "

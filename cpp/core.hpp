@@ -100,6 +100,7 @@ struct GradientOptions {
     double step = 0.25;        // initial Adam step on slopes scaled to [0, 1], decayed by `decay` per step
     double decay = 0.95;
     int max_sign_outputs = 4;  // q in {1, 2}: with 2 <= m <= this outputs, also max_s ||J^T s||_{p*}, s in {+-1}^m
+    double step_init = 0.0;    // start of the Heaviside slopes tau in [0, 1] (0: d in [0, 1] as Shi et al.)
 };
 
 struct RowGradientBounds {

@@ -25,7 +25,8 @@
 //     bounds for the secants) is produced by 1-2 or by interval arithmetic with the same allowance, so by
 //     induction over the layers every relaxation used is valid and every returned bound is certified.
 //  4. Norms and combinations of nonnegative bounds are sums, products and square roots rounded upward;
-//     the spectral norm of a nonnegative majorant uses the Collatz-Wielandt bound with upward rounding.
+//     spectral norms: Jacobi eigenvectors V of the Gram matrix, Gershgorin on V^T G V enclosed with
+//     allowances, and Ostrowski with sigma_min(V)^2 >= 1 - ||V^T V - I||_F (interval_norms.cpp).
 //  Assumptions: IEEE binary64 without extended precision (checked at compile time), no Strassen-like
 //  products in gemm_gather's backend, and that the interval bounds of the input set are exact floats.
 #include <algorithm>
@@ -266,7 +267,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     G.top_lo = top_lo;
     G.top_hi = top_hi;
     Slopes slopes;
-    bound_backward(G, slopes);
+    bound_backward(G, sh.opt.step_init, slopes);
     LayerBounds& g = G.u[0];
     const LayerBounds fwd = row_times_interval(top_lo, top_hi, sh.Pl, sh.Ph, n_dir);
     for (std::size_t i = 0; i < n_dir; ++i) {

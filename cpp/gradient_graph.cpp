@@ -198,7 +198,7 @@ void gradient_to_v1(const BackwardGraph& G, Forms& F) {
     substitute_affine(F, m);
 }
 
-void bound_backward(BackwardGraph& G, Slopes& slopes) {
+void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes) {
     const SoundNetwork& S = *G.S;
     const std::size_t L1 = S.hidden.size();
     slopes.rows = 1;
@@ -212,8 +212,8 @@ void bound_backward(BackwardGraph& G, Slopes& slopes) {
         const std::size_t nf = H.free.size();
         slopes.relu_lower[k].resize(nf);
         for (std::size_t t = 0; t < nf; ++t) slopes.relu_lower[k][t] = H.sl[H.free[t]];
-        slopes.step_upper[k].assign(nf, 0.0);
-        slopes.step_lower[k].assign(nf, 0.0);
+        slopes.step_upper[k].assign(nf, step_init);
+        slopes.step_lower[k].assign(nf, step_init);
         slopes.prod_upper[k].assign(nf, 1.0);
         slopes.prod_lower[k].assign(nf, 1.0);
     }

@@ -54,8 +54,9 @@ struct BackwardTrace {
 
 // Certified bounds of u_{L-2}, ..., u_1 and of g (interval propagation intersected with back-substitution
 // for the entries a relaxation needs: u_k where d_k is free, every entry of g), filling G.u, G.Xu,
-// G.Tmag, and the default slopes (the McCormick mix that cancels d, the relaxation of Shi et al.).
-void bound_backward(BackwardGraph& G, Slopes& slopes);
+// G.Tmag, and the default slopes (adaptive relu slopes, Heaviside tau = step_init, and the McCormick mix
+// that cancels d; with step_init = 0 the relaxation of Shi et al.).
+void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes);
 
 // Upper values of the forms F (over v_level) through the backward graph from layer `level` up, then
 // the forward chain down to the input; slopes.rows is 1 or F.rows.

@@ -167,8 +167,7 @@ double norm_up(const std::vector<double>& y, double r) {
 
 // |J| <= A entrywise gives ||J v||_q <= ||A |v| ||_q, so ||J||_{p->q} <= ||A||_{p->q}.  For A >= 0:
 // p = 1: max column q-norm; q = inf: max row p*-norm; p = inf: ||A 1||_q (|v| <= 1 and A >= 0);
-// p = 2, q = 1: ||A^T 1||_2; p = q = 2: sqrt of rho(A^T A) <= max_i (A^T A x)_i / x_i for any x > 0
-// (Collatz-Wielandt), x from a power iteration, and at most the Frobenius norm.
+// p = 2, q = 1: ||A^T 1||_2; p = q = 2: the certified spectral norm.
 double nonnegative_norm_up(const std::vector<double>& A, std::size_t m, std::size_t n, double p, double q) {
     if (m == 0 || n == 0) return 0.0;
     for (double a : A)
@@ -196,30 +195,7 @@ double nonnegative_norm_up(const std::vector<double>& A, std::size_t m, std::siz
     std::vector<double> cols(n);
     for (std::size_t j = 0; j < n; ++j) cols[j] = sum_up(A.data() + j, m, n);
     if (q == 1.0) return norm_up(cols, 2.0);
-    const double frobenius = sqrt_up(sumsq_up(A.data(), m * n));
-    std::vector<double> x(n, 1.0), y(m), z(n);
-    for (int it = 0; it < 60; ++it) {
-        for (std::size_t i = 0; i < m; ++i) y[i] = dot(A.data() + i * n, x.data(), n);
-        std::fill(z.begin(), z.end(), 0.0);
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j) z[j] += A[i * n + j] * y[i];
-        const double top = *std::max_element(z.begin(), z.end());
-        if (!(top > 0.0)) return 0.0;  // A x = 0 for x > 0 and A >= 0 finite: A = 0
-        for (std::size_t j = 0; j < n; ++j) x[j] = std::max(z[j] / top, 1e-12);
-    }
-    // Upward: y = A x and z = A^T y are sums of nonnegative products.
-    for (std::size_t i = 0; i < m; ++i) {
-        const double s = dot(A.data() + i * n, x.data(), n);
-        y[i] = s == 0.0 ? 0.0 : add_up(add_up(s, mul_up(allowance_factor(n), s)), rnd::underflow_allowance(n, 0.0));
-    }
-    double ratio = 0.0;
-    for (std::size_t j = 0; j < n; ++j) {
-        double s = 0.0;
-        for (std::size_t i = 0; i < m; ++i) s += A[i * n + j] * y[i];
-        if (s != 0.0) s = add_up(add_up(s, mul_up(allowance_factor(m), s)), rnd::underflow_allowance(m, 0.0));
-        ratio = std::max(ratio, rnd::up(s / x[j]));
-    }
-    return std::min(frobenius, sqrt_up(ratio));
+    return spectral_norm_up(A, m, n);
 }
 
 double interval_matrix_norm_up(const std::vector<double>& lo, const std::vector<double>& hi, std::size_t m,

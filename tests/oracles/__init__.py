@@ -1,0 +1,1 @@
+"""Independent test-only implementations the library is checked against (never shipped)."""
