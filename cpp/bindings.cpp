@@ -436,7 +436,7 @@ py::tuple bounds_pair(const LayerBounds& b) {
     return py::make_tuple(lo, hi);
 }
 
-py::dict py_gradient_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
+py::dict py_gradient_bounds(const py::list& weights, const py::object& biases, const py::object& lo,
                             const py::object& hi, double p, double q, const py::object& n_dir_obj,
                             const py::object& states, const py::object& center, double radius, double ball_norm,
                             int forward_iterations, int coordinate_iterations, int max_coordinates,

@@ -31,6 +31,7 @@
 //  products in gemm_gather's backend, and that the interval bounds of the input set are exact floats.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "gradient_graph.hpp"
 #include "interval_norms.hpp"
@@ -226,6 +227,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
 
 struct Shared {
     const SoundNetwork* S;
+    bool forced;  // some neuron has a forced sign (only then may the (sub)domain be empty)
     std::vector<double> Pl, Ph;      // forward interval Jacobian of the hidden part
     std::size_t n_dir;
     double p;
@@ -233,11 +235,15 @@ struct Shared {
 };
 
 // Certified bounds hold at every feasible point, so bounds that cross (lo > hi) prove that no point of the
-// (sub)domain satisfies the forced signs.
-bool crossing(const std::vector<LayerBounds>& layers) {
+// (sub)domain satisfies the forced signs; without a forced sign the set is the non-empty input set, and
+// crossing there is a defect (raised, never reported as a bound).
+bool crossing(const std::vector<LayerBounds>& layers, bool forced) {
     for (const LayerBounds& b : layers)
         for (std::size_t i = 0; i < b.lo.size(); ++i)
-            if (b.lo[i] > b.hi[i]) return true;
+            if (b.lo[i] > b.hi[i]) {
+                if (!forced) throw std::logic_error("gradient_bounds: certified backward bounds cross");
+                return true;
+            }
     return false;
 }
 
@@ -274,7 +280,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
         g.lo[i] = rnd::max_lower(g.lo[i], fwd.lo[i]);
         g.hi[i] = rnd::min_upper(g.hi[i], fwd.hi[i]);
     }
-    if (crossing(G.u)) {
+    if (crossing(G.u, sh.forced)) {
         res.empty = true;
         return res;
     }
@@ -313,7 +319,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     out.upper = std::isnan(best) ? kInf : best;
     out.gradient = g;
     out.backward.assign(G.u.begin() + 1, G.u.end());
-    res.empty = crossing({g});
+    res.empty = crossing({g}, sh.forced);
     return res;
 }
 
@@ -350,6 +356,9 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     for (const SoundLayer& H : S.hidden) res.forward.push_back({H.lo, H.hi});
     Shared sh;
     sh.S = &S;
+    sh.forced = false;
+    for (std::size_t k = 0; k < state.size(); ++k)
+        for (std::size_t j = 0; j < net.W[k].rows; ++j) sh.forced |= state[k][j] != -1;
     sh.n_dir = n_dir;
     sh.p = p;
     sh.opt = opt;

@@ -12,8 +12,8 @@
 //      This covers every dense kernel of the core (dot, gemm_gather, a BLAS gemm without Strassen-like
 //      recursions), and an accumulating product (out += ...) counts one more term.
 // Zeros stay exact: an addition or subtraction that rounds to 0 is exact (gradual underflow makes every
-// sum that small exact), and a product with a zero factor is exactly 0, so add_up/sub_up/mul_up return 0
-// there instead of the next subnormal.  Both facts need round-to-nearest and gradual underflow:
+// sum that small exact), so is one with a zero operand, and a product with a zero factor is exactly 0, so
+// add_up/sub_up/mul_up return those results unchanged instead of the next float.  Both facts need round-to-nearest and gradual underflow:
 // `FloatEnvironment` enforces them for its lifetime (a library built with -ffast-math may have set
 // flush-to-zero in the thread's MXCSR).
 // Allowances are computed in float64 too; `allowance_factor(n)` = 2 (n + 2) u is at least twice
@@ -47,11 +47,14 @@ inline double up(double x) { return std::nextafter(x, kInf); }
 // A float <= x's exact value when x is the rounded result of one operation.
 inline double down(double x) { return std::nextafter(x, -kInf); }
 
-inline double exact_zero_or(double r, double bumped) { return r == 0.0 ? 0.0 : bumped; }
-inline double add_up(double a, double b) { return exact_zero_or(a + b, up(a + b)); }
-inline double add_down(double a, double b) { return exact_zero_or(a + b, down(a + b)); }
-inline double sub_up(double a, double b) { return exact_zero_or(a - b, up(a - b)); }
-inline double sub_down(double a, double b) { return exact_zero_or(a - b, down(a - b)); }
+// Also exact: a sum or difference with a zero operand.
+inline double exact_or(double a, double b, double r, double bumped) {
+    return (r == 0.0 || a == 0.0 || b == 0.0) ? r : bumped;
+}
+inline double add_up(double a, double b) { return exact_or(a, b, a + b, up(a + b)); }
+inline double add_down(double a, double b) { return exact_or(a, b, a + b, down(a + b)); }
+inline double sub_up(double a, double b) { return exact_or(a, b, a - b, up(a - b)); }
+inline double sub_down(double a, double b) { return exact_or(a, b, a - b, down(a - b)); }
 inline double mul_up(double a, double b) { return (a == 0.0 || b == 0.0) ? 0.0 : up(a * b); }
 inline double mul_down(double a, double b) { return (a == 0.0 || b == 0.0) ? 0.0 : down(a * b); }
 inline double sqrt_up(double a) { return a <= 0.0 ? 0.0 : up(std::sqrt(a)); }

@@ -4,6 +4,7 @@
 // form valid lines (intercepts rounded outward at the points where relu(z) - s z is extreme).
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "core.hpp"
 
@@ -202,6 +203,9 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
     }
     add_affine_data(S, 1, S.Xin);
 
+    bool forced = false;
+    for (std::size_t k = 0; k < state.size(); ++k)
+        for (std::size_t j = 0; j < net.W[k].rows; ++j) forced |= state[k][j] != -1;
     std::vector<double> xl = S.in_lo, xh = S.in_hi;  // bounds of the previous layer's output
     for (std::size_t k = 1; k < L; ++k) {
         const Matrix& W = net.W[k - 1];
@@ -252,6 +256,9 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         for (std::size_t j = 0; j < n; ++j) {
             if (!(H.lo[j] <= H.hi[j])) {  // also NaN: nothing certified, treat as empty only when proved
                 if (H.lo[j] > H.hi[j]) {
+                    // Certified bounds cross only on an empty set; without a forced sign the set is the
+                    // (non-empty) input set, so crossing there is a defect, never a result.
+                    if (!forced) throw std::logic_error("gradient_bounds: certified pre-activation bounds cross");
                     S.empty = true;
                     return S;
                 }

@@ -20,9 +20,9 @@ namespace {
 // c <- c + s + factor(n) * abs + underflow(n, xmass), each addition rounded upward.  `s` is a float64
 // sum of n products whose exact value differs from s by at most gamma_n * (sum of |products|) <=
 // factor(n) * abs / 2 (see rounding.hpp), and `abs` bounds everything else the caller must pay.
-// `any` = false: every product had a zero factor, so everything was exact (no allowance).
+// `any` = false: every product had a zero factor, so s (a sum of exact terms such as a bias) is exact.
 double pay(double c, double s, double abs, std::size_t n, double xmass, bool any = true) {
-    if (!any) return c;
+    if (!any) return add_up(c, s);
     const double allowance = add_up(mul_up(allowance_factor(n), abs), underflow_allowance(n, xmass));
     return add_up(add_up(c, s), allowance);
 }
