@@ -19,8 +19,10 @@ using rnd::sub_up;
 
 namespace {
 
-// Status, magnitudes and relu lines of a layer whose lo/hi are final.
-void finish_layer(SoundLayer& H) {
+// Status, magnitudes and relu lines of a layer whose lo/hi are final; a forced sign (state 0 / 1, its bounds
+// already clamped) keeps its derivative even where the bounds collapse to [0, 0] (either value is valid
+// there, and keeping the pattern's keeps the derivatives inside those of the interval Jacobian bound).
+void finish_layer(SoundLayer& H, const std::int8_t* state) {
     const std::size_t n = H.lo.size();
     H.status.assign(n, kFree);
     H.Xz.assign(n, 0.0);
@@ -33,14 +35,15 @@ void finish_layer(SoundLayer& H) {
     H.free.clear();
     for (std::size_t j = 0; j < n; ++j) {
         const double l = H.lo[j], u = H.hi[j];
+        const std::int8_t forced = state ? state[j] : std::int8_t(-1);
         H.Xz[j] = std::max(std::fabs(l), std::fabs(u));
-        if (u <= 0.0) {
+        if (forced == 0 || (forced != 1 && u <= 0.0)) {
             H.status[j] = kOff;
             continue;
         }
         H.live.push_back(static_cast<std::int32_t>(j));
-        H.Xa[j] = u;
-        if (l >= 0.0) {
+        H.Xa[j] = std::max(u, 0.0);
+        if (forced == 1 || l >= 0.0) {
             H.status[j] = kOn;
             H.su[j] = H.sl[j] = 1.0;
             continue;
@@ -266,7 +269,7 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
                 H.hi[j] = rnd::kInf;
             }
         }
-        finish_layer(H);
+        finish_layer(H, state.empty() ? nullptr : state[k - 1]);
         xl.assign(n, 0.0);
         xh = H.Xa;
         for (std::size_t j = 0; j < n; ++j) xl[j] = std::max(H.lo[j], 0.0) * (H.status[j] != kOff);

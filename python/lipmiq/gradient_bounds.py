@@ -60,13 +60,14 @@ def bound_problem(problem: Problem, states: Optional[Sequence[np.ndarray]] = Non
     at (y, 1) / max(1, ||y||_inf), where d F / dx = J_f(y); see formulation/plan.py)."""
     net, dom = problem.network, problem.domain
     n = net.input_dim
+    n_dir = 0 if problem.trivial else None  # a single point: no direction, L = 0
     if isinstance(dom, Box):
         return bound_network(net.weights, net.biases, np.asarray(dom.lo, float), np.asarray(dom.hi, float),
-                             problem.p, problem.q, states, **options)
+                             problem.p, problem.q, states, n_dir=n_dir, **options)
     if isinstance(dom, Ball):
         c = np.asarray(dom.center, float)
         return bound_network(net.weights, net.biases, c - dom.radius, c + dom.radius, problem.p, problem.q, states,
-                             center=c, radius=dom.radius, ball_norm=dom.norm, **options)
+                             center=c, radius=dom.radius, ball_norm=dom.norm, n_dir=n_dir, **options)
     if not isinstance(dom, Global):
         raise TypeError(f"unsupported domain {type(dom).__name__}")
     hom, with_t = homogenise(net)

@@ -82,6 +82,8 @@ class Forward:
                 raise Empty
             l, u = np.minimum(l, u), np.maximum(l, u)
             status = np.where(u <= 0, 0, np.where(l >= 0, 1, 2))
+            if states is not None:  # a forced sign keeps its derivative (also where the bounds are [0, 0])
+                status = np.where(states[k] == 0, 0, np.where(states[k] == 1, 1, status))
             self.lo.append(l), self.hi.append(u), self.status.append(status)
             self.lines.append(_relu_lines(l, u, status))
             xl, xh = np.where(status == 0, 0.0, np.maximum(l, 0)), np.where(status == 0, 0.0, u)
