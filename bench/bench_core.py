@@ -1,4 +1,4 @@
-"""Timing of the C++ core (lipmiq._core) against the numpy reference (lipmiq.reference).
+"""Timing of the C++ core (lipmiq._core) against the numpy reference kernels (tests/oracles/kernels.py).
 
 For a random 784-1024-1024-10 network (seeded, torch-default-like init) and for the
 digits_fnn3_seed0 benchmark network, over a box of half-width 0.05 (and a wider one) around a
@@ -20,10 +20,14 @@ import platform
 import time
 from pathlib import Path
 
+import sys
+
 import numpy as np
 
 from lipmiq import _core as core
-from lipmiq import reference as ref
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from oracles import kernels as ref  # noqa: E402 - the test oracles live under tests/
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,11 +23,11 @@ import numpy as np
 
 import lipmiq
 from lipmiq import Box
-from lipmiq.bounds import preactivation_bounds, stability
-from lipmiq.gradient_bounds import bound_problem
-from lipmiq.jacobian_bounds import pattern_norm_bound
+from lipmiq.bounds.gradient import bound_problem
+from lipmiq.bounds.jacobian import pattern_norm_bound
+from lipmiq.bounds.propagation import preactivation_bounds, stability
 from lipmiq.methods.naive import naive_upper
-from lipmiq.query import make_problem
+from lipmiq.problem import make_problem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUPS = ("frontier_*", "digits28_*")

@@ -21,7 +21,7 @@ import numpy as np
 
 import lipmiq
 from lipmiq.formulation.plan import build_plan
-from lipmiq.query import make_problem
+from lipmiq.problem import make_problem
 
 LEVELS = ("none", "symbolic", "lp")
 QUICK = ("lipbab_", "digits_fnn2_seed0", "exlipbab_iris")

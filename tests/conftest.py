@@ -1,6 +1,7 @@
 """Shared test setup: make tests/ importable (``from bruteforce import ...``) and load
 the small reference networks in tests/data/*.npz."""
 
+import json
 import pathlib
 import sys
 
@@ -10,12 +11,14 @@ TESTS_DIR = pathlib.Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
+# Published exact values (LipBaB, ExLipBaB), copied from the shared manifest: the suite runs from the repository alone.
+REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
 
 
 def load_npz_network(name):
     """tests/data/<name>.npz (name with or without .npz) -> (weights, biases), float64
     lists [W0, W1, ...], [b0, b1, ...] with W_k of shape (out, in)."""
-    from bruteforce import load_npz
+    from oracles.bruteforce import load_npz
 
     return load_npz(DATA_DIR / (name if name.endswith(".npz") else name + ".npz"))
 

@@ -1,12 +1,12 @@
 """The baselines against independent values: published exact constants (reference.json), the brute-force
-region enumeration (tests/bruteforce.py) and sampled lower bounds."""
+region enumeration (tests/oracles/bruteforce.py) and sampled lower bounds."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from bruteforce import exact_lipschitz, sampled_lower
+from oracles.bruteforce import exact_lipschitz, sampled_lower
 from conftest import DATA_DIR, load_npz_network
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.errors import InputError
@@ -96,11 +96,14 @@ def test_milp_rejects_unsupported_queries(p, q, domain):
 
 # --- lipsdp (LipSDP-Neuron) ------------------------------------------------------------------------------
 
-cvxpy = pytest.importorskip("cvxpy", reason="the 'sdp' extra (cvxpy) is not installed")
+@pytest.fixture
+def cvxpy():
+    """The LipSDP tests that solve an SDP need the 'sdp' extra; the others run without it."""
+    return pytest.importorskip("cvxpy", reason="the 'sdp' extra (cvxpy) is not installed")
 
 
 @pytest.mark.parametrize("network", ["exlipbab_iris_4-6-6-3", "exlipbab_wine_11-12-12-1", "exlipbab_abalone_9-16-16-1"])
-def test_lipsdp_never_below_exact_global_value(network):
+def test_lipsdp_never_below_exact_global_value(network, cvxpy):
     exact = reference(network, "2")["exact"]
     weights, biases = load_npz_network(network)
     res = lipschitz(Network(weights, biases), Global(), 2, 2, method="lipsdp", time_limit=60)
@@ -111,7 +114,7 @@ def test_lipsdp_never_below_exact_global_value(network):
 
 @pytest.mark.parametrize("seed, sizes, output", [(0, [3, 8, 2], None), (1, [4, 6, 6, 1], None),
                                                   (2, [3, 5, 4, 3], 1), (3, [2, 7, 5, 4, 2], None)])
-def test_lipsdp_above_bruteforce_global_value(seed, sizes, output):
+def test_lipsdp_above_bruteforce_global_value(seed, sizes, output, cvxpy):
     weights, biases = random_net(seed, sizes)
     net = Network(weights, biases)
     res = lipschitz(net, Global(), 2, 2, output=output, method="lipsdp", time_limit=60)

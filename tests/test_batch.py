@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 
 import lipmiq
 from lipmiq.cli import main

@@ -6,14 +6,13 @@ completeness: every sampled pattern is enumerated).
 """
 
 import itertools
-import json
-import pathlib
 
 import numpy as np
 import pytest
 
-import bruteforce as bf
-from bruteforce import (
+import oracles.bruteforce as bf
+from conftest import REFERENCE
+from oracles.bruteforce import (
     dual_norm,
     exact_lipschitz,
     exact_opnorm,
@@ -27,7 +26,6 @@ from bruteforce import (
 INF = np.inf
 NORMS = [1, 2, INF]
 PAIRS = list(itertools.product(NORMS, NORMS))
-MANIFEST = pathlib.Path("/work/shared/benchmarks/manifest.json")
 
 
 def rand_net(sizes, seed, bias_scale=0.5):
@@ -273,27 +271,17 @@ def test_jacobian_and_output_selection():
 
 # --------------------------------------------------------------------- published exact values
 
-def _manifest_queries(name):
-    m = json.loads(MANIFEST.read_text())
-    (net,) = [x for x in m["networks"] if x["name"] == name]
-    out = []
-    for qy in net["queries"]:
+def _check_published(load_net, name):
+    """The oracle reproduces the published exact values of tests/data/reference.json."""
+    W, b = load_net(name)
+    queries = [q for q in REFERENCE if q["network"] == name and q["output"] == "all"]
+    assert queries
+    for qy in queries:
         d = qy["domain"]
         dom = ("global",) if d == "global" else ("box", float(d["box"][0]), float(d["box"][1]))
-        out.append((dom, qy["input_norm"], qy["output_norm"], qy["output"], qy["reference"]))
-    return out
-
-
-def _check_published(load_net, name):
-    if not MANIFEST.exists():
-        pytest.skip("benchmark manifest not available")
-    W, b = load_net(name)
-    queries = [q for q in _manifest_queries(name) if q[4]["kind"] == "exact" and q[3] == "all"]
-    assert queries
-    for dom, p, q, _out, ref in queries:
-        val = exact_lipschitz(W, b, dom, p, q)
-        assert val == pytest.approx(ref["value"], rel=1e-3), (name, dom, p, q)
-        assert sampled_lower(W, b, dom, p, q, n=2000) <= val + 1e-9
+        val = exact_lipschitz(W, b, dom, qy["p"], qy["q"])
+        assert val == pytest.approx(qy["exact"], rel=1e-3), (name, dom, qy["p"], qy["q"])
+        assert sampled_lower(W, b, dom, qy["p"], qy["q"], n=2000) <= val + 1e-9
 
 
 def test_published_iris_4_5_5_3(load_net):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from netgen import oracle_domain, random_net
-from bruteforce import exact_lipschitz, exact_opnorm
+from oracles.bruteforce import exact_lipschitz, exact_opnorm
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.methods.enumerate import full_rank_rows, rank_one_max
 
@@ -174,11 +174,11 @@ def test_lipbab_deep_reference(data_dir):
 
 def test_local_search_improves_soundly():
     """Pattern hill climbing from a sampled witness only offers certified values, never above the truth."""
-    from lipmiq.bounds import preactivation_bounds
+    from lipmiq.bounds.propagation import preactivation_bounds
     from lipmiq.methods.enumerate import local_search
-    from lipmiq.query import make_problem
+    from lipmiq.problem import make_problem
     from lipmiq.tracker import Tracker
-    from lipmiq.witness import certify
+    from lipmiq.certify.witness import certify
 
     weights, biases = random_net(40, [4, 8, 8, 3])
     net, dom = Network(weights, biases), Box(-1, 1)

@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 from lipmiq import Box, Network, lipschitz
-from lipmiq.query import make_problem
-from lipmiq.witness import recheck
+from lipmiq.problem import make_problem
+from lipmiq.certify.witness import recheck
 
 SIZES = [3, 8, 8, 2]
 DOMAIN = Box(-1, 1)
@@ -54,7 +54,7 @@ def assert_cheap_bounds(res, W, b, truth):
 def count_calls(monkeypatch, replacement):
     """Replace the search's SCIP call (`Search._optimize`, around `Model.optimize`, a Cython type that
     cannot be patched); returns a list that records each call."""
-    from lipmiq.solver import search
+    from lipmiq.solvers import scip as search
 
     calls = []
     original = search.Search._optimize
@@ -117,7 +117,7 @@ def test_no_solution_at_the_time_limit(monkeypatch, case):
 
 def test_exception_inside_a_callback(monkeypatch, case):
     """An error while certifying an incumbent (inside SCIP's event handler) stops the solve cleanly."""
-    from lipmiq.solver import search
+    from lipmiq.solvers import scip as search
 
     W, b, truth = case
 

@@ -13,11 +13,11 @@ import pytest
 
 import lipmiq
 from lipmiq import Box, InputError
-from lipmiq.nnet_format import load_nnet
-from lipmiq.onnx_format import from_onnx
-from lipmiq.vnnlib import load_vnnlib, read_vnnlib
+from lipmiq.io.nnet import load_nnet
+from lipmiq.io.onnx_graph import from_onnx
+from lipmiq.io.vnnlib import load_vnnlib, read_vnnlib
 
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 
 
 def _torch():
@@ -118,6 +118,7 @@ def _check_against_runtime(model, tmp_path, n_points=8):
 
 
 def test_onnx_gemm_attributes_match_onnxruntime(tmp_path):
+    _onnx()
     from onnx import helper
 
     rng = np.random.default_rng(0)
@@ -139,6 +140,7 @@ def test_onnx_gemm_attributes_match_onnxruntime(tmp_path):
 
 
 def test_onnx_matmul_add_sub_reshape_flatten_match_onnxruntime(tmp_path):
+    _onnx()
     from onnx import helper
 
     rng = np.random.default_rng(1)
@@ -178,6 +180,7 @@ def test_onnx_matmul_add_sub_reshape_flatten_match_onnxruntime(tmp_path):
     dict(auto_pad="VALID"),
 ])
 def test_onnx_conv_matches_onnxruntime(tmp_path, attrs):
+    _onnx()
     from onnx import helper
 
     rng = np.random.default_rng(2)
@@ -484,7 +487,6 @@ def test_load_by_suffix(tmp_path):
 
 
 def test_missing_extras_name_the_extra(tmp_path, monkeypatch):
-    _torch()
     (tmp_path / "m.onnx").write_bytes(b"")
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
     with pytest.raises(InputError, match=r"pip install 'lipmiq\[onnx\]'"):

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import assume, currently_in_test_context, given, note, settings
 from hypothesis import strategies as st
 
-from bruteforce import AmbiguousRegion, dual_norm, exact_opnorm, forward_pattern, jacobian, region_jacobians
+from oracles.bruteforce import AmbiguousRegion, dual_norm, exact_opnorm, forward_pattern, jacobian, region_jacobians
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.domain import Domain
-from lipmiq.query import make_problem
-from lipmiq.witness import recheck
+from lipmiq.problem import make_problem
+from lipmiq.certify.witness import recheck
 
 pytestmark = pytest.mark.fuzz
 
@@ -271,9 +271,9 @@ def test_propagator_with_conflict_analysis_kept_the_optimal_pattern():
     was 0.43099 < L = 0.44930. Reproduced deterministically with LP-tightened bounds and the warm start
     below; fixed by turning conflict analysis off in models that carry the propagator (solver/search.py)."""
     from lipmiq.formulation.plan import build_plan
-    from lipmiq.solver.search import Search
+    from lipmiq.solvers.scip import Search
     from lipmiq.tracker import Tracker
-    from lipmiq.witness import certify
+    from lipmiq.certify.witness import certify
 
     W = [np.array([[0.7753238220475741, 0.1936328483771538], [-1.6308492324351012, -1.1951630801031998],
                    [0.8837890365872553, 0.6797650174178466], [-0.6402433659084887, -0.001048796567280681],

@@ -1,6 +1,6 @@
-"""The gradient-bound engine (lipmiq.gradient_bounds, cpp/gradient_*.cpp) against independent computations.
+"""The gradient-bound engine (lipmiq.bounds.gradient, cpp/gradient_*.cpp) against independent computations.
 
-* upper >= the exact constant of the brute-force region enumeration (tests/bruteforce.py), also over the
+* upper >= the exact constant of the brute-force region enumeration (tests/oracles/bruteforce.py), also over the
   regions a partial pattern allows, on the global domain and for the gradient over the first n_dir inputs;
   upper >= sampled Jacobian norms;
 * upper <= the interval Jacobian bound (`_core.pattern_norm_bound`) and <= the product of layer norms over the
@@ -18,10 +18,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from bruteforce import exact_opnorm, region_jacobians, sampled_lower
+from oracles.bruteforce import exact_opnorm, region_jacobians, sampled_lower
 from lipmiq import Global, Network, _core
-from lipmiq.gradient_bounds import bound_network, bound_problem
-from lipmiq.query import make_problem
+from lipmiq.bounds.gradient import bound_network, bound_problem
+from lipmiq.problem import make_problem
 from oracles.gradient_reference import gradient_bound as reference_bound
 
 INF = math.inf

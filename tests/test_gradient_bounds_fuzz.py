@@ -1,4 +1,4 @@
-"""Property-based soundness of the gradient-bound engine (lipmiq.gradient_bounds) against the brute-force oracle.
+"""Property-based soundness of the gradient-bound engine (lipmiq.bounds.gradient) against the brute-force oracle.
 
 Each example draws a degenerate small network (exact zeros, copied / opposite / proportional rows with or
 without the same bias, dead neurons, zero biases, one layer scaled by 1e-6 ... 1e6, width-1 layers), a domain
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
-from bruteforce import AmbiguousRegion, exact_opnorm, region_jacobians
+from oracles.bruteforce import AmbiguousRegion, exact_opnorm, region_jacobians
 from lipmiq import Ball, Box, Global, Network, _core
-from lipmiq.gradient_bounds import bound_problem
-from lipmiq.query import make_problem
+from lipmiq.bounds.gradient import bound_problem
+from lipmiq.problem import make_problem
 
 pytestmark = pytest.mark.fuzz
 

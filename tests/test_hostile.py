@@ -12,7 +12,8 @@ import pytest
 from lipmiq import Ball, Box, Network, lipschitz
 from lipmiq.cli import main
 from lipmiq.errors import InputError
-from lipmiq.limits import check_npz, estimate_sizes, npz_layer_sizes
+from lipmiq.io.npz import check_npz, npz_layer_sizes
+from lipmiq.limits import estimate_sizes
 
 W_OK = [np.array([[1.0, -1.0], [0.5, 2.0]]), np.array([[1.0, 1.0]])]
 B_OK = [np.array([0.1, -0.2]), np.array([0.0])]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from netgen import oracle_domain, random_net
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
 
 INF = math.inf

@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from bruteforce import forward_pattern, jacobian, region_jacobians, sample_domain
+from oracles.bruteforce import forward_pattern, jacobian, region_jacobians, sample_domain
 
 import lipmiq
 from lipmiq.cli import main
-from lipmiq.monotone import monotonicity
+from lipmiq.analyses.monotone import monotonicity
 
 
 def random_net(seed, sizes=(3, 7, 5, 2)):

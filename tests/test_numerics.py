@@ -10,9 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
-from lipmiq.solver.trace import DUAL_ATOL, UPPER_RTOL, inflate
+from lipmiq.solvers.trace import DUAL_ATOL, UPPER_RTOL, inflate
 from test_fuzz import check_sound
 
 INF = math.inf

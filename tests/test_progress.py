@@ -11,7 +11,7 @@ import pytest
 
 import lipmiq
 from lipmiq.cli import main
-from lipmiq.progress import Progress, read_history, status_line, write_history
+from lipmiq.cli.progress import Progress, read_history, status_line, write_history
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 

@@ -1,4 +1,4 @@
-"""Region LPs (lipmiq.regions): interior points, and emptiness verdicts that must be proofs.
+"""Region LPs (lipmiq.certify.regions): interior points, and emptiness verdicts that must be proofs.
 
 A region is declared empty only when a dual bound, checked in float64 with a rounding allowance or in
 exact rational arithmetic, shows that no ball fits in it; thin but real regions must never be."""
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lipmiq import Ball, Box, Global, Network
-from lipmiq.query import make_problem
-from lipmiq.regions import empty_interior, interior_point, region_lp
+from lipmiq.problem import make_problem
+from lipmiq.certify.regions import empty_interior, interior_point, region_lp
 
 INF = math.inf
 

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from bruteforce import exact_lipschitz
+from oracles.bruteforce import exact_lipschitz
 
 import lipmiq
 from lipmiq.cli import main
-from lipmiq.robustness import certified_radius
+from lipmiq.analyses.radius import certified_radius
 
 
 def random_classifier(seed, sizes=(3, 8, 6, 3)):

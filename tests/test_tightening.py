@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from lipmiq import Ball, Box, Global, Network, _core
-from lipmiq.bounds import preactivation_bounds
+from lipmiq.bounds.propagation import preactivation_bounds
 from lipmiq.errors import InputError
 from lipmiq.formulation.plan import build_plan, homogenise
-from lipmiq.query import make_problem
-from lipmiq.tightening import direction_bounds, lp_tighten, mean_big_m, tightened_bounds, unstable_count
+from lipmiq.problem import make_problem
+from lipmiq.bounds.tightening import direction_bounds, lp_tighten, mean_big_m, tightened_bounds, unstable_count
 
 INF = math.inf
 
@@ -82,7 +82,7 @@ def test_lp_bounds_on_homogenised_global_box():
 
 def test_dual_bound_matches_lp_optimum(monkeypatch):
     """The rigorous bound from the row duals is the LP optimum up to the safety margin (not loose)."""
-    from lipmiq import tightening
+    from lipmiq.bounds import tightening
 
     pairs = []
     original = tightening._LP.minimum
@@ -201,7 +201,7 @@ def test_pattern_direction_bounds_exact_over_patterns(p):
     """Layer-2 and output bounds equal the exhaustive max over all patterns of max_v |w| (a closed form per pattern)."""
     import itertools
 
-    from lipmiq.tightening import pattern_direction_bounds
+    from lipmiq.bounds.tightening import pattern_direction_bounds
 
     rng = np.random.default_rng(8)
     sizes = [4, 5, 4, 2]

@@ -1,13 +1,13 @@
 """lipmiq: certified lower and upper bounds on the Lipschitz constant of ReLU networks."""
 from .api import lipschitz
-from .batch import BatchItem, batch
+from .analyses.batch import BatchItem, batch
 from .domain import Ball, Box, Domain, Global
 from .errors import InputError, LipmiqError
 from .io import from_torch, load, load_npz
 from .network import Layer, Network
-from .monotone import MonotoneResult, monotonicity
+from .analyses.monotone import MonotoneResult, monotonicity
 from .result import Result, Witness
-from .robustness import RadiusResult, certified_radius
+from .analyses.radius import RadiusResult, certified_radius
 
 __all__ = [
     "lipschitz", "Network", "Layer", "Domain", "Box", "Ball", "Global", "Result", "Witness",

@@ -18,12 +18,13 @@ from .domain import Domain
 from .errors import InputError
 from .formulation.model import ENCODINGS
 from .io import load
-from .limits import check_npz, enforce
+from .io.npz import check_npz
+from .limits import enforce
 from .methods import get_method
-from .query import Problem, make_problem
+from .problem import Problem, make_problem
 from .result import Result
 from .tracker import Tracker
-from .witness import recheck
+from .certify.witness import recheck
 
 
 class _Signals:

@@ -1,1 +1,2 @@
-"""Independent test-only implementations the library is checked against (never shipped)."""
+"""Independent oracles the library is tested against (never shipped): the brute-force region enumeration
+and plain-numpy twins of the C++ kernels. Nothing here imports lipmiq."""

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from bruteforce import exact_opnorm
+from .bruteforce import exact_opnorm
 
 INF = math.inf
 # Bounds computed here without rounding allowances can cross by rounding where the exact ones touch (a

@@ -27,12 +27,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..bounds import stability
+from ..bounds.propagation import stability
 from ..domain import Ball, Box, Global
-from ..jacobian_bounds import interval_matmul
+from ..bounds.jacobian import interval_matmul
 from ..network import Network
 from ..norms import dual
-from ..query import Problem
+from ..problem import Problem
 
 STRICT_RTOL = 1e-5  # strict-margin epsilon relative to a neuron's pre-activation range
 
@@ -181,13 +181,13 @@ def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: 
         Ml, Mu = np.where(on, Ml, np.minimum(Ml, 0.0)), np.where(on, Mu, np.maximum(Mu, 0.0))
     ylo, yhi, _, _ = bound(W_out, ulo, uhi, Ml, Mu, not plan_layers)
     if plan_layers:  # intersect with back-substitution (CROWN-style) bounds of every w_k and of y
-        from ..tightening import direction_bounds
+        from ..bounds.tightening import direction_bounds
 
         Ws = [None] + [layer.W for layer in plan_layers[1:]] + [W_out]
         prior = [(layer.wlo, layer.whi) for layer in plan_layers] + [(ylo, yhi)]
         tight = direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p, prior)
         if exact_patterns > 0:  # tighten="lp": exact maxima over all patterns (budget in s) where affordable
-            from ..tightening import pattern_direction_bounds
+            from ..bounds.tightening import pattern_direction_bounds
 
             tight = pattern_direction_bounds(Ws, [layer.active for layer in plan_layers], plan_layers[0].W[:, :n_dir], p,
                                              tight, time_budget=exact_patterns)
@@ -199,7 +199,7 @@ def _direction_bounds(plan_layers: List[HiddenLayer], W_out: np.ndarray, n_dir: 
 
 def build_plan(problem: Problem, tighten: str = "symbolic", tighten_time: float = 30.0) -> Plan:
     """tighten: 'none' (interval bounds), 'symbolic', or 'lp' (symbolic, then LP bound tightening)."""
-    from ..tightening import tightened_bounds
+    from ..bounds.tightening import tightened_bounds
 
     tighten = "none" if tighten == "interval" else tighten
     net, dom = problem.network, problem.domain

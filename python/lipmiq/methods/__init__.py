@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Tuple
 
-from ..query import Problem
+from ..problem import Problem
 from ..tracker import Tracker
 
 MethodFn = Callable[[Problem, Tracker, dict], Tuple[str, str]]

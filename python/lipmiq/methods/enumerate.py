@@ -29,15 +29,15 @@ import highspy
 import numpy as np
 
 from .. import _core
-from ..bounds import preactivation_bounds, stability
+from ..bounds.propagation import preactivation_bounds, stability
 from ..domain import Ball, Box, Global
-from ..jacobian_bounds import pattern_norm_bound, rounding_allowance
+from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
 from ..network import Network
 from ..norms import dual, opnorm_upper
-from ..query import Problem
-from ..regions import INTERIOR_TOL, _solve_max_last, interior_point, margin_lp, max_lp, region_lp
+from ..problem import Problem
+from ..certify.regions import INTERIOR_TOL, _solve_max_last, interior_point, margin_lp, max_lp, region_lp
 from ..tracker import Tracker
-from ..witness import certify
+from ..certify.witness import certify
 from .naive import naive_upper
 
 UPPER_RTOL = 1e-10      # relative inflation of float64 norms reported as upper bounds

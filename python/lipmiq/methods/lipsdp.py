@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..norms import norm_name, opnorm_upper
-from ..query import Problem
+from ..problem import Problem
 from ..tracker import Tracker
 
 EPS = np.finfo(np.float64).eps

@@ -28,9 +28,9 @@ from ..errors import InputError
 from ..formulation.model import Point, add_input, add_objective, add_product, add_region, affine
 from ..formulation.plan import Plan, build_plan
 from ..norms import dual, norm_name
-from ..query import Problem
-from ..solver.search import SCIP_STATUS, Search
-from ..solver.trace import DUAL_ATOL, BoundTrace, inflate
+from ..problem import Problem
+from ..solvers.scip import SCIP_STATUS, Search
+from ..solvers.trace import DUAL_ATOL, BoundTrace, inflate
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..formulation.plan import build_plan
-from ..query import Problem
-from ..solver.search import Search
+from ..problem import Problem
+from ..solvers.scip import Search
 from ..tracker import Tracker
 from .enumerate import pattern_search, region_search
 from .naive import naive_upper

@@ -10,10 +10,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..bounds import preactivation_bounds, stability
+from ..bounds.propagation import preactivation_bounds, stability
 from ..network import Network
 from ..norms import NORMS, opnorm_upper
-from ..query import Problem
+from ..problem import Problem
 from ..tracker import Tracker
 
 

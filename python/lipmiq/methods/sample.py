@@ -12,9 +12,9 @@ import numpy as np
 
 from .. import _core
 from ..domain import Global
-from ..query import Problem
+from ..problem import Problem
 from ..tracker import Tracker
-from ..witness import certify
+from ..certify.witness import certify
 
 CHUNK_ENTRIES = 4_000_000  # float64 entries of the Jacobian batch held at once (32 MB)
 

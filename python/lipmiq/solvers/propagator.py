@@ -14,7 +14,7 @@ import numpy as np
 from pyscipopt import SCIP_RESULT, Prop
 
 from ..formulation.model import Formulation
-from ..jacobian_bounds import pattern_norm_bound
+from ..bounds.jacobian import pattern_norm_bound
 
 
 class JacobianBoundProp(Prop):

@@ -12,8 +12,8 @@ from typing import List, Tuple, Union
 
 import numpy as np
 
-from .domain import Box
-from .errors import InputError
+from ..domain import Box
+from ..errors import InputError
 from .textfile import read_text
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")

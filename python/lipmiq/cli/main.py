@@ -17,11 +17,11 @@ from typing import List, Optional
 
 import numpy as np
 
-from .api import lipschitz
-from .domain import Ball, Box, Global
-from .errors import InputError
-from .io import load
-from .norms import parse_norm
+from ..api import lipschitz
+from ..domain import Ball, Box, Global
+from ..errors import InputError
+from ..io import load
+from ..norms import parse_norm
 from .progress import Progress, write_history
 
 
@@ -166,14 +166,14 @@ def _domain(args: argparse.Namespace, n_inputs: int):
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.vnnlib is not None:
-        from .vnnlib import read_vnnlib
+        from ..io.vnnlib import read_vnnlib
 
         box, notes = read_vnnlib(args.vnnlib, n_inputs)
         for note in notes:
             sys.stderr.write(f"lipmiq: note: {note}\n")
         return box
     if not args.global_ and args.network.lower().endswith(".nnet"):
-        from .nnet_format import load_nnet
+        from ..io.nnet import load_nnet
 
         return load_nnet(args.network)[1]
     return Global()
@@ -220,7 +220,7 @@ def _bound(args: argparse.Namespace) -> int:
 
 
 def _radius(args: argparse.Namespace) -> int:
-    from .robustness import certified_radius
+    from ..analyses.radius import certified_radius
 
     with Progress(enabled=False if args.quiet else None) as progress:
         def show(partial) -> None:
@@ -247,7 +247,7 @@ def _radius(args: argparse.Namespace) -> int:
 
 
 def _monotone(args: argparse.Namespace) -> int:
-    from .monotone import monotonicity
+    from ..analyses.monotone import monotonicity
 
     net = load(args.network)
     res = monotonicity(net, _domain(args, net.input_dim), output=args.output, input=args.input,
@@ -282,7 +282,7 @@ def _points(path: str, n: int) -> np.ndarray:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import batch, dask_client
+    from ..analyses.batch import batch, dask_client
 
     net = load(args.network)
     points = _points(args.points, net.input_dim)
@@ -344,6 +344,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"lipmiq: internal error: {exc.__class__.__name__}: {exc} (rerun with --debug)\n")
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

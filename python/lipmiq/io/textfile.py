@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def read_text(path: str, kind: str, encoding: str) -> str:

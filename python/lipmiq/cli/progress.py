@@ -13,7 +13,7 @@ import threading
 import time
 from typing import IO, Any, List, Optional
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _fmt(value: float) -> str:

@@ -25,12 +25,13 @@ from typing import List, Optional, Tuple
 import highspy
 import numpy as np
 
-from . import _core
-from .bounds import Bounds, preactivation_bounds
-from .domain import Ball, Box, Domain
-from .errors import InputError
-from .network import Network
-from .norms import dual
+from .. import _core
+from .propagation import Bounds, preactivation_bounds
+from ..domain import Ball, Box, Domain
+from ..errors import InputError
+from ..network import Network
+from ..norms import dual
+from ..solvers.highs import new_highs
 
 TIGHTEN = ("none", "symbolic", "lp")
 SAFETY_RTOL = 1e-9   # outward margin of LP bounds, relative to the sum of magnitudes of the dual bound's terms
@@ -65,8 +66,7 @@ class _LP:
     """The growing LP relaxation: columns and rows kept both in HiGHS and densely for the dual bound."""
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray):
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = new_highs()
         self.col_lo, self.col_hi = np.zeros(0), np.zeros(0)
         self.nrows = 0
         self.entries: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, col, value) triplets

@@ -5,7 +5,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 # Refuse dense matrices above this many entries (8 bytes each): 50e6 entries are 400 MB.
 MAX_DENSE_ENTRIES = 50_000_000

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 ROUNDING_RTOL = 1e-9  # relative inflation covering float64 rounding in the interval products and norms
 UNIT_ROUNDOFF = 2.0 ** -53  # float64

@@ -19,17 +19,17 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .api import _check_time_limit
-from .domain import Domain, Global
-from .errors import InputError
-from .formulation.model import Formulation
-from .formulation.plan import Plan, build_plan
-from .io import load
-from .query import Problem, make_problem
-from .regions import empty_interior, interior_point
-from .solver.search import SCIP_STATUS, problem_points
-from .solver.trace import UPPER_RTOL, BoundTrace
-from .witness import pattern_at
+from ..api import _check_time_limit
+from ..domain import Domain, Global
+from ..errors import InputError
+from ..formulation.model import Formulation
+from ..formulation.plan import Plan, build_plan
+from ..io import load
+from ..problem import Problem, make_problem
+from ..certify.regions import empty_interior, interior_point
+from ..solvers.scip import SCIP_STATUS, problem_points
+from ..solvers.trace import UPPER_RTOL, BoundTrace
+from ..certify.witness import pattern_at
 
 ROUND_REL = 1e-12   # rounding allowance of interval dot products, relative to the sum of |terms|
 ABS_TOL = 1e-9      # absolute allowance on SCIP's dual bound (relative to the interval bound's size)

@@ -6,10 +6,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
-from .domain import Ball, Domain
-from .errors import InputError
-from .network import Network
+from .. import _core
+from ..domain import Ball, Domain
+from ..errors import InputError
+from ..network import Network
 
 Bounds = List[Tuple[np.ndarray, np.ndarray]]
 KINDS = ("interval", "symbolic")

@@ -1,137 +1,17 @@
-"""Loaders that lower model files and objects to a Network (npz, PyTorch, ONNX, .nnet by suffix)."""
+"""PyTorch models lowered to a Network: nn.Sequential modules and state dicts (torch.load weights_only)."""
 from __future__ import annotations
 
 import os
 import re
 import warnings
-import zipfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import InputError
+from ..network import Network
+from .chain import AffineChain, require
 from .conv import conv2d_matrix
-from .errors import InputError
-from .network import Network
-
-SUPPORTED_SUFFIXES = (".npz", ".onnx", ".nnet", ".pt", ".pth")
-
-
-def require(module: str, extra: str, what: str) -> Any:
-    """Import an optional dependency, or an InputError naming the extra that provides it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise InputError(f"{what} needs the optional package '{module}': pip install 'lipmiq[{extra}]'") from None
-
-
-class AffineChain:
-    """Builds a Network from affine maps and ReLUs on a flat vector, merging consecutive affine maps.
-
-    With strict=True (PyTorch modules) an affine map must be followed by a ReLU before the next one
-    and the chain must end with an affine map, as the Network convention requires; otherwise
-    (ONNX graphs) consecutive affine maps are composed, a repeated ReLU is dropped (relu is
-    idempotent) and an identity layer is added where a ReLU has no affine map before or after it.
-    """
-
-    def __init__(self, name: str, n_inputs: Optional[int] = None, strict: bool = False):
-        self.name = name
-        self.strict = strict
-        self.dim = n_inputs
-        self.weights: List[np.ndarray] = []
-        self.biases: List[np.ndarray] = []
-        self.pending: Optional[Tuple[Optional[np.ndarray], np.ndarray]] = None  # (W or None=identity, b)
-        self.pending_what = ""
-
-    def affine(self, W: Optional[np.ndarray], b: Optional[np.ndarray], what: str) -> None:
-        """Apply x -> W x + b (W None: the identity; b None: zero)."""
-        if W is not None:
-            W = np.asarray(W, dtype=np.float64)
-            if self.dim is not None and W.shape[1] != self.dim:
-                raise InputError(f"{self.name}: {what} takes {W.shape[1]} inputs but receives {self.dim}")
-        out = self.dim if W is None else W.shape[0]
-        if out is None:
-            raise InputError(f"{self.name}: {what} needs the input size, which is not known yet")
-        b = np.zeros(out) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
-        if self.pending is not None:
-            if self.strict:
-                raise InputError(f"{self.name}: {what} follows a {self.pending_what} without a ReLU in between")
-            W0, b0 = self.pending  # W (W0 x + b0) + b
-            b = b + (b0 if W is None else W @ b0)
-            W = W0 if W is None else (W if W0 is None else W @ W0)
-        self.pending = (W, b)
-        self.pending_what = what.split()[-1]
-        self.dim = out
-
-    def relu(self, what: str) -> None:
-        """Apply an elementwise ReLU."""
-        if self.pending is None:
-            if self.strict:
-                raise InputError(f"{self.name}: {what} must follow a Linear layer")
-            if self.weights:  # relu(relu(x)) = relu(x)
-                return
-            self.affine(None, None, "identity")
-        W, b = self.pending  # type: ignore[misc]
-        self.weights.append(np.eye(self.dim) if W is None else W)  # type: ignore[arg-type]
-        self.biases.append(b)
-        self.pending = None
-
-    def network(self) -> Network:
-        """The Network x_k = relu(W_k x + b_k), f = W_L x + b_L built so far."""
-        if self.pending is None:
-            if not self.weights:
-                raise InputError(f"{self.name}: no affine layer found")
-            if self.strict:
-                raise InputError(f"{self.name}: the network ends with a ReLU; lipmiq expects a final Linear layer")
-            self.affine(None, None, "identity")
-        W, b = self.pending  # type: ignore[misc]
-        weights = self.weights + [np.eye(self.dim) if W is None else W]  # type: ignore[arg-type]
-        return Network(weights, self.biases + [b], name=self.name)
-
-
-def _check_npz_memory(path: str) -> None:
-    """Refuse, from the array headers alone, an npz whose arrays would not fit in memory."""
-    from .limits import default_cap, human_bytes, npz_headers
-
-    headers = npz_headers(path)
-    if not headers:
-        return
-    total = sum(int(np.prod(shape, dtype=np.float64)) * 8 for shape, _, _ in headers.values())
-    cap = default_cap()
-    if total > cap:
-        name, (shape, _, _) = max(headers.items(), key=lambda kv: np.prod(kv[1][0], dtype=np.float64))
-        raise InputError(f"{path}: array {name} of shape {tuple(shape)} alone would need "
-                         f"{human_bytes(np.prod(shape, dtype=np.float64) * 8)} as float64; the arrays need "
-                         f"{human_bytes(total)}, more than the memory cap {human_bytes(cap)}")
-
-
-def load_npz(path: str) -> Network:
-    """Arrays W0, b0, W1, b1, ... (W_k of shape (out, in)); pickled objects are refused."""
-    name = os.path.basename(str(path))
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{path}: cannot read npz file (not a zip archive: truncated or not an npz)")
-    _check_npz_memory(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except ValueError:
-        raise InputError(f"{path}: not a plain npz file of numeric arrays (pickled objects are refused)") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise InputError(f"{path}: cannot read npz file ({exc.__class__.__name__}: {exc})") from None
-    weights_keys = sorted((int(m.group(1)), k) for k in arrays if (m := re.fullmatch(r"W(\d+)", k)))
-    if not weights_keys:
-        raise InputError(f"{path}: no weight arrays W0, W1, ... found (arrays: {sorted(arrays)})")
-    indices = [i for i, _ in weights_keys]
-    if indices != list(range(len(indices))):
-        raise InputError(f"{path}: weight arrays must be W0..W{len(indices) - 1} without gaps, found {indices}")
-    weights, biases = [], []
-    for i in indices:
-        weights.append(arrays[f"W{i}"])
-        biases.append(arrays.get(f"b{i}"))
-    return Network(weights, biases, name=name)
 
 
 def _tensor(t: Any) -> Optional[np.ndarray]:
@@ -263,37 +143,3 @@ def load_torch_file(path: str, input_shape: Optional[Sequence[int]] = None) -> N
                 break
         return from_state_dict(obj, name=name)
     raise InputError(f"{path}: holds a {type(obj).__name__}, expected the state dict of an nn.Sequential")
-
-
-def load(source: Any, input_shape: Optional[Sequence[int]] = None) -> Network:
-    """A Network from a path (.npz, .onnx, .nnet, .pt/.pth by suffix) or an object (Network, torch nn.Module).
-
-    For a .nnet file the normalisation is folded into the layers; its input box is returned by
-    `lipmiq.nnet_format.load_nnet`. `input_shape` (C, H, W) is needed by torch modules with Conv2d.
-    """
-    if isinstance(source, Network):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix == ".npz":
-            return load_npz(path)
-        if suffix == ".onnx":
-            from .onnx_format import load_onnx
-
-            return load_onnx(path)
-        if suffix == ".nnet":
-            from .nnet_format import load_nnet
-
-            return load_nnet(path)[0]
-        if suffix in (".pt", ".pth"):
-            return load_torch_file(path, input_shape)
-        raise InputError(f"{path}: unknown network format {suffix or '(no suffix)'} "
-                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    if type(source).__module__.startswith("torch"):
-        return from_torch(source, input_shape=input_shape)
-    if type(source).__module__.startswith("onnx"):
-        from .onnx_format import from_onnx
-
-        return from_onnx(source)
-    raise InputError(f"cannot load a network from an object of type {type(source).__name__}")

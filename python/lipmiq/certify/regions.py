@@ -19,9 +19,10 @@ from typing import List, Optional, Tuple
 import highspy
 import numpy as np
 
-from .domain import Ball
-from .jacobian_bounds import UNIT_ROUNDOFF
-from .query import Problem
+from ..domain import Ball
+from ..bounds.jacobian import UNIT_ROUNDOFF
+from ..problem import Problem
+from ..solvers.highs import new_highs
 
 INTERIOR_TOL = 1e-9
 
@@ -168,8 +169,7 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
 
 def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> highspy.Highs:
     """An unsolved HiGHS model of max x[n] s.t. M x <= b, lo <= x <= hi."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     ncol = M.shape[1]
     h.addVars(ncol, lo, hi)
     cost = np.zeros(ncol)

@@ -5,7 +5,7 @@ import math
 import os
 from typing import List, Optional
 
-from .errors import InputError
+from ..errors import InputError
 from .progress import read_history
 
 

@@ -13,11 +13,11 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from .jacobian_bounds import rounding_gamma
-from .network import Network
-from .query import Problem
-from .result import Witness
+from .. import _core
+from ..bounds.jacobian import rounding_gamma
+from ..network import Network
+from ..problem import Problem
+from ..result import Witness
 
 MARGIN_RTOL = 1e-10   # |z| must exceed this times sum|W||a| + |b|: far above float64 rounding
 LOWER_SHRINK = 1e-12  # relative allowance for the rounding of the norms (cancellation: `certified_value`)

@@ -17,11 +17,11 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from .api import _check_time_limit, lipschitz
-from .domain import Ball, Global
-from .errors import InputError
-from .io import load
-from .norms import norm_name, parse_norm
+from ..api import _check_time_limit, lipschitz
+from ..domain import Ball, Global
+from ..errors import InputError
+from ..io import load
+from ..norms import norm_name, parse_norm
 
 SAFETY = 1e-9  # relative shrink of every radius against rounding of margins and divisions
 

@@ -10,10 +10,10 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
-from .domain import Ball, Box, Global
-from .formulation.plan import homogenise
-from .query import Problem
+from .. import _core
+from ..domain import Ball, Box, Global
+from ..formulation.plan import homogenise
+from ..problem import Problem
 
 Bounds = Tuple[np.ndarray, np.ndarray]
 

@@ -12,10 +12,10 @@ from typing import Iterator, List, Tuple
 
 import numpy as np
 
-from .domain import Box
-from .errors import InputError
+from ..domain import Box
+from ..errors import InputError
 from .textfile import read_text
-from .network import Network
+from ..network import Network
 
 
 class _Lines:

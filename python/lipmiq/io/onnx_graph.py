@@ -13,9 +13,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .conv import check_dense_size, conv2d_matrix
-from .errors import InputError
-from .io import AffineChain, require
-from .network import Network
+from ..errors import InputError
+from .chain import AffineChain, require
+from ..network import Network
 
 Shape = Tuple[int, ...]
 

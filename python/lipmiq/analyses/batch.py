@@ -11,8 +11,8 @@ import multiprocessing
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
-from .errors import InputError
-from .result import Result
+from ..errors import InputError
+from ..result import Result
 
 
 @dataclass
@@ -31,7 +31,7 @@ class BatchItem:
 
 def run_query(query: Mapping[str, Any]) -> Result:
     """Run one query (the keyword arguments of `lipschitz`) in a worker."""
-    from .api import lipschitz
+    from ..api import lipschitz
 
     if not isinstance(query, Mapping):
         raise InputError(f"a query must be a dict of lipschitz() keyword arguments, got {type(query).__name__}")

@@ -15,12 +15,12 @@ import numpy as np
 
 from ..formulation.model import Formulation, Point
 from ..formulation.plan import Plan
-from ..query import Problem
-from ..regions import empty_interior, interior_point
+from ..problem import Problem
+from ..certify.regions import empty_interior, interior_point
 from ..result import Witness
 from ..tracker import Tracker
-from ..witness import certify, pattern_at
-from .propagate import JacobianBoundProp
+from ..certify.witness import certify, pattern_at
+from .propagator import JacobianBoundProp
 from .trace import DUAL_ATOL, BoundTrace, inflate
 from pyscipopt import SCIP_PROPTIMING
 

@@ -1,0 +1,1 @@
+"""Analyses built on Lipschitz bounds: robustness radius, monotonicity, batches of queries."""

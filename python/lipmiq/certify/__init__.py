@@ -1,0 +1,1 @@
+"""Certification: witnesses re-checked in float64, and activation regions decided by verified LPs."""

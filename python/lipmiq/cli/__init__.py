@@ -1,0 +1,4 @@
+"""The command line `lipmiq bound | radius | monotone | batch | plot`."""
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Thin interfaces to the solvers lipmiq drives (HiGHS for LPs, SCIP for the mixed-integer models)."""
