@@ -74,19 +74,20 @@ std::vector<double> transpose(const std::vector<double>& M, std::size_t m, std::
     return T;
 }
 
-// C = fl(A B) and the entrywise float value of |A| |B| (A: r x k, B: k x c).
-void product_with_magnitude(const std::vector<double>& A, const std::vector<double>& B, std::size_t r, std::size_t k,
-                            std::size_t c, std::vector<double>& C, std::vector<double>& mag) {
-    C.assign(r * c, 0.0);
-    mag.assign(r * c, 0.0);
+// C = fl(A B) and, when `mag` is given, the entrywise float value of |A| |B| (A: r x k, B: k x c).
+std::vector<double> product(const std::vector<double>& A, const std::vector<double>& B, std::size_t r, std::size_t k,
+                            std::size_t c, std::vector<double>* mag = nullptr) {
+    std::vector<double> C(r * c, 0.0);
+    if (mag) mag->assign(r * c, 0.0);
     for (std::size_t i = 0; i < r; ++i)
         for (std::size_t t = 0; t < k; ++t) {
             const double a = A[i * k + t];
             for (std::size_t j = 0; j < c; ++j) {
                 C[i * c + j] += a * B[t * c + j];
-                mag[i * c + j] += std::fabs(a) * std::fabs(B[t * c + j]);
+                if (mag) (*mag)[i * c + j] += std::fabs(a) * std::fabs(B[t * c + j]);
             }
         }
+    return C;
 }
 
 // ||M||_2 rounded upward, M m x n.  G = M M^T or M^T M (k x k, the smaller side), |fl(G) - G| <= E =
@@ -101,11 +102,8 @@ double spectral_norm_up(const std::vector<double>& M, std::size_t m, std::size_t
     const bool rows_side = m <= n;
     const std::size_t k = rows_side ? m : n, inner = rows_side ? n : m;
     const std::vector<double> Mt = transpose(M, m, n);
-    std::vector<double> G, E;
-    if (rows_side)
-        product_with_magnitude(M, Mt, m, n, m, G, E);
-    else
-        product_with_magnitude(Mt, M, n, m, n, G, E);
+    std::vector<double> E;
+    const std::vector<double> G = rows_side ? product(M, Mt, m, n, m, &E) : product(Mt, M, n, m, n, &E);
     const double tiny = rnd::underflow_allowance(inner, 0.0);
     for (double& e : E) e = add_up(mul_up(allowance_factor(inner + 1), e), tiny);
     std::vector<double> Gc = G, evals, V;
@@ -114,14 +112,11 @@ double spectral_norm_up(const std::vector<double>& M, std::size_t m, std::size_t
     for (std::size_t i = 0; i < V.size(); ++i) absV[i] = std::fabs(V[i]);
     for (std::size_t i = 0; i < G.size(); ++i) absG[i] = std::fabs(G[i]);
     const std::vector<double> Vt = transpose(V, k, k), absVt = transpose(absV, k, k);
-    std::vector<double> T, Tmag, B, Bmag, GV, GVmag, EV, EVmag, VEV, VEVmag;
-    product_with_magnitude(G, V, k, k, k, T, Tmag);       // T = fl(G V)
-    product_with_magnitude(Vt, T, k, k, k, B, Bmag);      // B = fl(V^T T)
-    product_with_magnitude(absG, absV, k, k, k, GV, GVmag);
-    product_with_magnitude(absVt, GV, k, k, k, VEV, VEVmag);  // |V|^T |G| |V|
-    product_with_magnitude(E, absV, k, k, k, EV, EVmag);
-    std::vector<double> VtEV, unused;
-    product_with_magnitude(absVt, EV, k, k, k, VtEV, unused);  // |V|^T E |V|
+    std::vector<double> Bmag;
+    const std::vector<double> T = product(G, V, k, k, k);                                  // fl(G V)
+    const std::vector<double> B = product(Vt, T, k, k, k, &Bmag);                          // fl(V^T T), |V^T| |T|
+    const std::vector<double> VEV = product(absVt, product(absG, absV, k, k, k), k, k, k);  // |V|^T |G| |V|
+    const std::vector<double> VtEV = product(absVt, product(E, absV, k, k, k), k, k, k);    // |V|^T E |V|
     const double fac = allowance_factor(2 * k + 2);
     double lambda = 0.0;
     for (std::size_t i = 0; i < k; ++i) {
@@ -137,8 +132,8 @@ double spectral_norm_up(const std::vector<double>& M, std::size_t m, std::size_t
         lambda = std::max(lambda, row);
     }
     // delta >= ||V^T V - I||_F.
-    std::vector<double> VV, VVmag;
-    product_with_magnitude(Vt, V, k, k, k, VV, VVmag);
+    std::vector<double> VVmag;
+    const std::vector<double> VV = product(Vt, V, k, k, k, &VVmag);
     double dsq = 0.0;
     for (std::size_t i = 0; i < k; ++i)
         for (std::size_t j = 0; j < k; ++j) {

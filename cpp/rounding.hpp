@@ -52,7 +52,6 @@ inline double exact_or(double a, double b, double r, double bumped) {
     return (r == 0.0 || a == 0.0 || b == 0.0) ? r : bumped;
 }
 inline double add_up(double a, double b) { return exact_or(a, b, a + b, up(a + b)); }
-inline double add_down(double a, double b) { return exact_or(a, b, a + b, down(a + b)); }
 inline double sub_up(double a, double b) { return exact_or(a, b, a - b, up(a - b)); }
 inline double sub_down(double a, double b) { return exact_or(a, b, a - b, down(a - b)); }
 inline double mul_up(double a, double b) { return (a == 0.0 || b == 0.0) ? 0.0 : up(a * b); }
