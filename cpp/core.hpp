@@ -94,7 +94,8 @@ double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<con
 struct GradientOptions {
     int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
     int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
-    int max_coordinates = 64;  // gradient coordinates (largest secant excess first) whose bounds are optimised,
+    int max_coordinates = 64;  // gradient coordinates whose bounds are optimised (largest secant excess first;
+                               // p = 1: largest bound first),
     double coordinate_work = 2e9;  // at most this many multiply-adds in that stage (fewer coordinates on big nets)
     int iterations = 40;       // projected-gradient (Adam) steps on the relaxation slopes of each final bound
     double step = 0.25;        // initial Adam step on slopes scaled to [0, 1], decayed by `decay` per step

@@ -189,8 +189,8 @@ Forms secant_objective(const LayerBounds& g, double p) {
 }
 
 // The secants of |g_i| (p = inf) or g_i^2 (p = 2) exceed the function by at most 2 u (-l) / (u - l) or
-// (u - l)^2 / 4 on [l, u]: optimise both bounds of the coordinates with the largest excess, each bound
-// with its own slopes (one batch of forms).
+// (u - l)^2 / 4 on [l, u], and for p = 1 the bound is max_i max(u_i, -l_i): optimise both bounds of the
+// coordinates where that is largest, each bound with its own slopes (one batch of forms).
 void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientOptions& opt, double p) {
     LayerBounds& g = G.u[0];
     const std::size_t n = g.lo.size();
@@ -200,6 +200,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
         if (!(u > l)) continue;
         if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({2.0 * u * (-l) / (u - l), i});
         if (p == 2.0) excess.push_back({(u - l) * (u - l) / 4.0, i});
+        if (p == 1.0) excess.push_back({std::max(u, -l), i});
     }
     // One row and step costs about 4 passes over the hidden weights (substitution up and down, evaluation
     // forward and backward).
@@ -284,33 +285,9 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
         res.empty = true;
         return res;
     }
-    double best = interval_norm(g, p);
-    if (p == 1.0) {
-        // max_i |g_i|: optimise the bound of the largest side until the maximum is one already optimised.
-        std::vector<std::uint8_t> done(2 * n_dir, 0);
-        for (std::size_t round = 0; round < 2 * n_dir && sh.opt.iterations > 0; ++round) {
-            std::size_t arg = 0;
-            double top = -1.0;
-            for (std::size_t i = 0; i < n_dir; ++i) {
-                const double v = std::max(g.hi[i], -g.lo[i]);
-                if (v > top) top = v, arg = i;
-            }
-            const bool upper_side = g.hi[arg] >= -g.lo[arg];
-            const std::size_t key = 2 * arg + (upper_side ? 0 : 1);
-            if (done[key]) break;
-            done[key] = 1;
-            Forms F(1, n_dir);
-            F.A[arg] = upper_side ? 1.0 : -1.0;
-            gradient_to_v1(G, F);
-            const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
-            if (upper_side)
-                g.hi[arg] = rnd::min_upper(g.hi[arg], v);
-            else
-                g.lo[arg] = rnd::max_lower(g.lo[arg], -v);
-        }
-        best = interval_norm(g, p);
-    } else {
-        tighten_coordinates(G, slopes, sh.opt, p);
+    tighten_coordinates(G, slopes, sh.opt, p);
+    double best = interval_norm(g, p);  // p = 1: max_i |g_i| is exactly this
+    if (p != 1.0) {
         Forms F = secant_objective(g, p);
         gradient_to_v1(G, F);
         const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
