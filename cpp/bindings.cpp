@@ -144,11 +144,10 @@ py::list py_interval_bounds(const py::list& weights, const py::list& biases, con
     return bounds_to_py(res);
 }
 
-py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
-                            const py::object& hi, const py::object& center, double radius,
-                            double ball_norm, const py::object& prior) {
-    Network net = to_network(weights, biases);
-    const std::size_t n = net.in_dim(), L = net.depth();
+// The input set of the bound propagations: the box [lo, hi], intersected with the ball around `center`
+// when given; it must be bounded.
+lipmiq::InputDomain make_domain(std::size_t n, const py::object& lo, const py::object& hi, const py::object& center,
+                                double radius, double ball_norm, const char* who) {
     lipmiq::InputDomain dom;
     dom.lo = vec1(lo, n, "lo", true);
     dom.hi = vec1(hi, n, "hi", true);
@@ -180,8 +179,42 @@ py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, con
             u = std::min(u, dom.center[i] + dom.radius);
         }
         if (!std::isfinite(l) || !std::isfinite(u))
-            fail("symbolic_bounds needs a bounded input set (finite lo, hi or a ball)");
+            fail(std::string(who) + " needs a bounded input set (finite lo, hi or a ball)");
     }
+    return dom;
+}
+
+using i8array = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>;
+
+// One int8 array per hidden layer (sizes[k] entries in {-1, 0, 1}); `keep` owns the converted arrays.
+std::vector<const std::int8_t*> parse_states(const py::list& states, const std::vector<std::size_t>& sizes,
+                                             std::vector<i8array>& keep) {
+    if (states.size() != sizes.size())
+        fail("got " + std::to_string(states.size()) + " state vectors, expected one per hidden layer (" +
+             std::to_string(sizes.size()) + ")");
+    std::vector<const std::int8_t*> state;
+    keep.reserve(sizes.size());
+    for (std::size_t k = 0; k < states.size(); ++k) {
+        keep.push_back(i8array::ensure(states[k]));
+        const i8array& a = keep.back();
+        if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != sizes[k])
+            fail("states[" + std::to_string(k) + "] must be a 1-D array of " + std::to_string(sizes[k]) +
+                 " values in {-1, 0, 1}");
+        for (py::ssize_t j = 0; j < a.shape(0); ++j)
+            if (a.data()[j] < -1 || a.data()[j] > 1)
+                fail("states[" + std::to_string(k) + "][" + std::to_string(j) + "] = " + std::to_string(a.data()[j]) +
+                     ", expected -1 (open), 0 or 1");
+        state.push_back(a.data());
+    }
+    return state;
+}
+
+py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
+                            const py::object& hi, const py::object& center, double radius,
+                            double ball_norm, const py::object& prior) {
+    Network net = to_network(weights, biases);
+    const std::size_t n = net.in_dim(), L = net.depth();
+    const lipmiq::InputDomain dom = make_domain(n, lo, hi, center, radius, ball_norm, "symbolic_bounds");
     std::vector<LayerBounds> pri;
     if (!prior.is_none()) {
         py::list pl = py::list(prior);
@@ -369,21 +402,10 @@ double py_pattern_norm_bound(const py::list& weights, const py::list& states, do
                  std::to_string(W.back().rows) + " outputs");
         W.push_back({a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))});
     }
-    using i8array = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>;
+    std::vector<std::size_t> sizes;
+    for (std::size_t k = 0; k + 1 < W.size(); ++k) sizes.push_back(W[k].rows);
     std::vector<i8array> keep_states;
-    std::vector<const std::int8_t*> state;
-    for (std::size_t k = 0; k < states.size(); ++k) {
-        keep_states.push_back(i8array::ensure(states[k]));
-        const i8array& a = keep_states.back();
-        if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != W[k].rows)
-            fail("states[" + std::to_string(k) + "] must be a 1-D array of " + std::to_string(W[k].rows) +
-                 " values in {-1, 0, 1}");
-        for (py::ssize_t j = 0; j < a.shape(0); ++j)
-            if (a.data()[j] < -1 || a.data()[j] > 1)
-                fail("states[" + std::to_string(k) + "][" + std::to_string(j) + "] = " + std::to_string(a.data()[j]) +
-                     ", expected -1 (open), 0 or 1");
-        state.push_back(a.data());
-    }
+    const std::vector<const std::int8_t*> state = parse_states(states, sizes, keep_states);
     double bound = 0.0;
     {
         py::gil_scoped_release nogil;
@@ -404,6 +426,91 @@ void register_patterns(py::module_& mod) {
             "with D_k = diag(g_k), g_kj fixed where states[k][j] is 0 or 1 and free where it is -1.");
     mod.def("obbt_order", &py_obbt_order, "lo"_a, "hi"_a,
             "Indices of the unstable neurons (lo < 0 < hi), largest |lo| * hi first.");
+}
+
+// ---- gradient_bounds.cpp bindings -------------------------------------------------------------
+py::tuple bounds_pair(const LayerBounds& b) {
+    py::array_t<double> lo(b.lo.size()), hi(b.hi.size());
+    std::copy(b.lo.begin(), b.lo.end(), lo.mutable_data());
+    std::copy(b.hi.begin(), b.hi.end(), hi.mutable_data());
+    return py::make_tuple(lo, hi);
+}
+
+py::dict py_gradient_bounds(const py::list& weights, const py::object& biases, const py::object& lo,
+                            const py::object& hi, double p, double q, const py::object& n_dir_obj,
+                            const py::object& states, const py::object& center, double radius, double ball_norm,
+                            int forward_iterations, int coordinate_iterations, int max_coordinates,
+                            double coordinate_work, int iterations, double step, double decay,
+                            int max_sign_outputs, double step_init) {
+    parse_norm(p, "p");
+    parse_norm(q, "q");
+    Network net = to_network(weights, biases);
+    const std::size_t n = net.in_dim();
+    const lipmiq::InputDomain dom = make_domain(n, lo, hi, center, radius, ball_norm, "gradient_bounds");
+    std::size_t n_dir = n;
+    if (!n_dir_obj.is_none()) {
+        const long long v = n_dir_obj.cast<long long>();
+        if (v < 0 || static_cast<std::size_t>(v) > n)
+            fail("n_dir must be in [0, " + std::to_string(n) + "], got " + std::to_string(v));
+        n_dir = static_cast<std::size_t>(v);
+    }
+    std::vector<i8array> keep_states;
+    std::vector<const std::int8_t*> state;
+    if (!states.is_none()) {
+        std::vector<std::size_t> sizes;
+        for (std::size_t k = 0; k + 1 < net.depth(); ++k) sizes.push_back(net.W[k].rows);
+        state = parse_states(py::list(states), sizes, keep_states);
+    }
+    if (iterations < 0 || forward_iterations < 0 || coordinate_iterations < 0 || max_coordinates < 0 ||
+        !(coordinate_work >= 0.0))
+        fail("iteration counts, max_coordinates and coordinate_work must be >= 0");
+    if (!(step > 0.0) || !(decay > 0.0 && decay <= 1.0)) fail("step must be > 0 and decay in (0, 1]");
+    if (!(step_init >= 0.0 && step_init <= 1.0)) fail("step_init must be in [0, 1]");
+    lipmiq::GradientOptions opt;
+    opt.forward_iterations = forward_iterations;
+    opt.coordinate_iterations = coordinate_iterations;
+    opt.max_coordinates = max_coordinates;
+    opt.coordinate_work = coordinate_work;
+    opt.iterations = iterations;
+    opt.step = step;
+    opt.decay = decay;
+    opt.max_sign_outputs = max_sign_outputs;
+    opt.step_init = step_init;
+    lipmiq::GradientResult res;
+    {
+        py::gil_scoped_release nogil;
+        res = lipmiq::gradient_bounds(net, dom, state, p, q, n_dir, opt);
+    }
+    py::list rows;
+    for (const auto& r : res.rows) {
+        py::list backward;
+        for (const auto& b : r.backward) backward.append(bounds_pair(b));
+        py::dict d;
+        d["upper"] = r.upper;
+        d["gradient"] = bounds_pair(r.gradient);
+        d["backward"] = backward;
+        rows.append(d);
+    }
+    py::dict out;
+    out["upper"] = res.upper;
+    out["empty"] = res.empty;
+    out["forward"] = bounds_to_py(res.forward);
+    out["rows"] = rows;
+    return out;
+}
+
+void register_gradient_bounds(py::module_& mod) {
+    using namespace pybind11::literals;
+    mod.def("gradient_bounds", &py_gradient_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a, "p"_a, "q"_a,
+            "n_dir"_a = py::none(), "states"_a = py::none(), "center"_a = py::none(), "radius"_a = 0.0,
+            "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
+            "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
+            "max_sign_outputs"_a = 4, "step_init"_a = 0.0,
+            "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
+            "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
+            "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. Returns "
+            "{upper, empty, forward: [(lo, hi)] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: "
+            "[(lo, hi)] of d(f_i)/d x_k per hidden layer}]}.");
 }
 
 }  // namespace
@@ -429,4 +536,5 @@ PYBIND11_MODULE(_core, mod) {
             "(norms, V, exact): per matrix an achieved ||J v||_q / ||v||_p and its direction; "
             "exact when it is the operator norm ||J||_{p->q}.");
     register_patterns(mod);
+    register_gradient_bounds(mod);
 }

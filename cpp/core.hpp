@@ -88,6 +88,42 @@ struct MatrixRef {
 double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<const std::int8_t*>& state,
                           double p, double q);
 
+// ---- gradient_bounds.cpp ------------------------------------------------------------------
+// Certified upper bounds on the local Lipschitz constant by linear bound propagation through the
+// network and its backward (gradient) graph (Shi et al., NeurIPS 2022), float64 rounding included.
+struct GradientOptions {
+    int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
+    int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
+    int max_coordinates = 64;  // gradient coordinates whose bounds are optimised (largest secant excess first;
+                               // p = 1: largest bound first),
+    double coordinate_work = 2e9;  // at most this many multiply-adds in that stage (fewer coordinates on big nets)
+    int iterations = 40;       // projected-gradient (Adam) steps on the relaxation slopes of each final bound
+    double step = 0.25;        // initial Adam step on slopes scaled to [0, 1], decayed by `decay` per step
+    double decay = 0.95;
+    int max_sign_outputs = 4;  // q in {1, 2}: with 2 <= m <= this outputs, also max_s ||J^T s||_{p*}, s in {+-1}^m
+    double step_init = 0.0;    // start of the Heaviside slopes tau in [0, 1] (0: d in [0, 1] as Shi et al.)
+};
+
+struct RowGradientBounds {
+    std::vector<LayerBounds> backward;  // u_k = d(c^T f)/d x_k, k = 1..L-1 (index k - 1)
+    LayerBounds gradient;               // g = d(c^T f)/dx over the first n_dir inputs
+    double upper = 0.0;                 // certified bound on ||g||_{p*} over the (sub)domain
+};
+
+struct GradientResult {
+    double upper = 0.0;                   // certified bound on L(p, q) over the (sub)domain
+    bool empty = false;                   // the partial pattern contradicts the domain: upper = 0
+    std::vector<LayerBounds> forward;     // certified pre-activation bounds z_k, k = 1..L-1
+    std::vector<RowGradientBounds> rows;  // one per output row c = e_i
+};
+
+// max over x in the input set (and the activation regions with interior meeting it whose pattern agrees
+// with `state`: -1 free, 0 inactive, 1 active per hidden neuron; empty = all free) of ||J(x)||_{p->q},
+// J restricted to the first n_dir input columns; an upper bound that holds despite float64 rounding.
+GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
+                               const std::vector<const std::int8_t*>& state, double p, double q,
+                               std::size_t n_dir, const GradientOptions& opt);
+
 // ---- linalg.cpp ---------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
 // (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and

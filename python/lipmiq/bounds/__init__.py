@@ -1,5 +1,6 @@
 """Bounds over a domain, one `NetworkBounds` per query handed to every stage: interval and symbolic (CROWN)
-propagation, LP tightening (OBBT), direction bounds of the encodings, and bounds on Jacobian norms."""
+propagation, LP tightening (OBBT), direction bounds of the encodings, and bounds on Jacobian norms (the
+interval Jacobian bound, and the gradient-graph bound propagation of gradient.py)."""
 from __future__ import annotations
 
 from typing import Optional, Tuple

@@ -1,0 +1,115 @@
+// Directed-rounding helpers for the certified bounds (sound_*.cpp, gradient_*.cpp).
+//
+// The arithmetic is IEEE-754 binary64 with round-to-nearest (the default mode; nothing here changes it)
+// and no extended intermediate precision (FLT_EVAL_METHOD == 0, checked below).  Two facts are used:
+//  (1) one operation r = fl(a op b) (op in + - * /, or sqrt) is the exact result rounded to nearest, so
+//      exact <= up(r) and exact >= down(r), up/down being the next float towards +inf/-inf.  This also
+//      holds on overflow (r = +-inf) and in the subnormal range.
+//  (2) a sum of n products computed in float64 in ANY order of pairwise additions, with or without FMA
+//      (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5 and section 2.6),
+//      satisfies |fl(sum a_i b_i) - sum a_i b_i| <= gamma_n sum |a_i b_i| + n * eta, gamma_n = n u / (1 - n u),
+//      u = 2^-53, eta = 2^-1075 (a product that underflows is off by at most half the smallest subnormal).
+//      This covers every dense kernel of the core (dot, gemm_gather, a BLAS gemm without Strassen-like
+//      recursions), and an accumulating product (out += ...) counts one more term.
+// Zeros stay exact: an addition or subtraction that rounds to 0 is exact (gradual underflow makes every
+// sum that small exact), so is one with a zero operand, and a product with a zero factor is exactly 0, so
+// add_up/sub_up/mul_up return those results unchanged instead of the next float.  Both facts need round-to-nearest and gradual underflow:
+// `FloatEnvironment` enforces them for its lifetime (a library built with -ffast-math may have set
+// flush-to-zero in the thread's MXCSR).
+// Allowances are computed in float64 too; `allowance_factor(n)` = 2 (n + 2) u is at least twice
+// gamma_{n+2} for any n below 2^40, so an allowance stays an upper bound while its own computation (a sum
+// of nonnegative terms, relative error <= gamma) is off by less than half, and the factor absorbs the
+// summation order of the allowance itself.  Absolute underflow terms use `kTiny` = 2^-1074 = 2 eta.
+#pragma once
+
+#include <cfenv>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "the certified bounds assume float64 arithmetic without extended intermediate precision"
+#endif
+
+namespace lipmiq {
+namespace rnd {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kUnit = 0x1p-53;   // unit roundoff u
+constexpr double kTiny = 0x1p-1074; // smallest subnormal, 2 * eta
+
+// A float >= x's exact value when x is the rounded result of one operation.
+inline double up(double x) { return std::nextafter(x, kInf); }
+// A float <= x's exact value when x is the rounded result of one operation.
+inline double down(double x) { return std::nextafter(x, -kInf); }
+
+// Also exact: a sum or difference with a zero operand.
+inline double exact_or(double a, double b, double r, double bumped) {
+    return (r == 0.0 || a == 0.0 || b == 0.0) ? r : bumped;
+}
+inline double add_up(double a, double b) { return exact_or(a, b, a + b, up(a + b)); }
+inline double sub_up(double a, double b) { return exact_or(a, b, a - b, up(a - b)); }
+inline double sub_down(double a, double b) { return exact_or(a, b, a - b, down(a - b)); }
+inline double mul_up(double a, double b) { return (a == 0.0 || b == 0.0) ? 0.0 : up(a * b); }
+inline double mul_down(double a, double b) { return (a == 0.0 || b == 0.0) ? 0.0 : down(a * b); }
+inline double sqrt_up(double a) { return a <= 0.0 ? 0.0 : up(std::sqrt(a)); }
+
+// 2 (n + 2) u: multiplies a float64 sum of |terms| to bound the rounding of a length-n dot product
+// (see the header comment).
+inline double allowance_factor(std::size_t n) { return 2.0 * (static_cast<double>(n) + 2.0) * kUnit; }
+
+// Underflow allowance of a length-n dot product whose terms multiply variables of total magnitude `mass`
+// (sum of the bounds on |variable|), plus the products themselves: (n + 2) * 2^-1074 * (1 + mass).
+inline double underflow_allowance(std::size_t n, double mass) {
+    return up(up((static_cast<double>(n) + 2.0) * up(1.0 + mass)) * kTiny);
+}
+
+// NaN-safe minimum of two upper bounds (NaN means "no bound": +inf).
+inline double min_upper(double a, double b) {
+    if (std::isnan(a)) return std::isnan(b) ? kInf : b;
+    if (std::isnan(b)) return a;
+    return a < b ? a : b;
+}
+// NaN-safe maximum of two lower bounds (NaN means "no bound": -inf).
+inline double max_lower(double a, double b) {
+    if (std::isnan(a)) return std::isnan(b) ? -kInf : b;
+    if (std::isnan(b)) return a;
+    return a > b ? a : b;
+}
+
+// Round-to-nearest and gradual underflow for the current thread while alive; the caller's settings are
+// restored on exit.  On x86-64 the SSE control register (rounding bits, flush-to-zero, denormals-are-zero);
+// elsewhere the C rounding mode only (flush-to-zero controls of other architectures are not touched).
+class FloatEnvironment {
+public:
+    FloatEnvironment() {
+#if defined(__SSE2__)
+        saved_csr_ = _mm_getcsr();
+        // bits 13-14: rounding control (00 = nearest); bit 15: flush to zero; bit 6: denormals are zero
+        _mm_setcsr(saved_csr_ & ~((3u << 13) | (1u << 15) | (1u << 6)));
+#endif
+        saved_round_ = std::fegetround();
+        std::fesetround(FE_TONEAREST);
+    }
+    ~FloatEnvironment() {
+        std::fesetround(saved_round_);
+#if defined(__SSE2__)
+        _mm_setcsr(saved_csr_);
+#endif
+    }
+    FloatEnvironment(const FloatEnvironment&) = delete;
+    FloatEnvironment& operator=(const FloatEnvironment&) = delete;
+
+private:
+#if defined(__SSE2__)
+    unsigned saved_csr_ = 0;
+#endif
+    int saved_round_ = 0;
+};
+
+}  // namespace rnd
+}  // namespace lipmiq

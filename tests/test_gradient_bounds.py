@@ -1,0 +1,220 @@
+"""The gradient-bound engine (lipmiq.bounds.gradient, cpp/gradient_*.cpp) against independent computations.
+
+* upper >= the exact constant of the brute-force region enumeration (tests/oracles/bruteforce.py), also over the
+  regions a partial pattern allows, on the global domain and for the gradient over the first n_dir inputs;
+  upper >= sampled Jacobian norms;
+* upper <= the interval Jacobian bound (`_core.pattern_norm_bound`) and <= the product of layer norms over the
+  chains where it is implied (every link r -> s with r = 1 or s = inf, where ||W|| = || |W| ||);
+* the C++ core == the plain-numpy reference of the same algorithm (tests/oracles) without slope optimisation;
+* float64 rounding: on networks whose Jacobian float64 gets wrong, upper >= the exact rational value.
+The long randomized profile is tests/test_gradient_bounds_fuzz.py (marker `fuzz`).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from oracles.bruteforce import exact_opnorm, region_jacobians, sampled_lower
+from lipmiq import Global, Network, _core
+from lipmiq.bounds.gradient import bound_network, bound_problem
+from lipmiq.problem import make_problem
+from oracles.gradient_reference import gradient_bound as reference_bound
+
+INF = math.inf
+NORMS = (1.0, 2.0, INF)
+PAIRS = list(itertools.product(NORMS, NORMS))
+# The oracle's own float64 norms can sit an ulp or so above the exact value the engine must cover.
+ORACLE_RTOL = 1e-12
+# C++ vs numpy reference: different summation orders, and the core's rounding allowances (~1e-14 relative).
+REFERENCE_RTOL = 1e-9
+# pattern_norm_bound and the product bound carry their own (non-rigorous) relative margins of this order.
+COMPARE_RTOL = 1e-9
+NO_OPTIMISATION = dict(forward_iterations=0, coordinate_iterations=0, iterations=0)
+
+
+def degenerate_net(rng: np.random.Generator, max_hidden: int = 10, n_out: int | None = None):
+    """Depth 1-4, widths <= 10 (at most max_hidden hidden neurons), with dead, duplicated and opposite neurons,
+    zero or nonzero biases, and one layer scaled by 10^k, k in [-3, 3]."""
+    depth = int(rng.integers(1, 5))
+    sizes = [int(rng.integers(1, 5))]
+    room = max_hidden
+    for _ in range(depth - 1):
+        w = int(rng.integers(1, max(2, min(10, room - 1) + 1)))
+        sizes.append(w)
+        room = max(room - w, 1)
+    sizes.append(int(rng.integers(1, 4)) if n_out is None else n_out)
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
+    biases = [0.5 * rng.standard_normal(sizes[k + 1]) * (rng.random() < 0.7) for k in range(len(sizes) - 1)]
+    for k in range(len(sizes) - 2):
+        W, b = weights[k], biases[k]
+        if W.shape[0] >= 2 and rng.random() < 0.4:
+            W[1], b[1] = W[0], b[0]                      # duplicated neuron
+        if W.shape[0] >= 3 and rng.random() < 0.4:
+            W[2], b[2] = -W[0], -b[0]                    # opposite neuron
+        if rng.random() < 0.3:
+            W[-1], b[-1] = 0.0, -abs(b[-1])              # dead neuron
+    weights[int(rng.integers(len(weights)))] *= 10.0 ** rng.uniform(-3, 3)
+    return weights, biases
+
+
+def random_domain(rng: np.random.Generator, n: int):
+    """(engine keyword arguments, oracle domain tuple): a box, or a ball intersected with its box hull."""
+    lo = -rng.random(n) - 0.1
+    hi = rng.random(n) + 0.1
+    if rng.random() < 0.5:
+        return dict(lo=lo, hi=hi), ("box", lo, hi)
+    c, r, norm = (lo + hi) / 2, float(rng.uniform(0.2, 1.0)), float(rng.choice(NORMS))
+    return dict(lo=c - r, hi=c + r, center=c, radius=r, ball_norm=norm), ("ball", c, r, norm)
+
+
+def regions(weights, biases, domain, states=None):
+    """The oracle's (pattern, J) of the full-dimensional regions agreeing with the partial pattern."""
+    return [(pattern, J) for pattern, J in region_jacobians(weights, biases, domain)
+            if states is None or all(np.all((s < 0) | (g == (s == 1))) for g, s in zip(pattern, states))]
+
+
+def exact(regions_, p, q, n_dir=None) -> float:
+    """max ||J||_{p->q} over the regions, J over the first n_dir inputs (0 when there is none)."""
+    return max((exact_opnorm(J[:, :n_dir], p, q) for _, J in regions_), default=0.0)
+
+
+def implied_product(weights, p: float, q: float) -> float:
+    """min over chains p = r_0 -> r_1 -> ... -> r_L = q of prod ||W_k||_{r_{k-1} -> r_k}, links with r_{k-1} = 1 or
+    r_k = inf only (there the norm depends on |W_k| alone, so it also bounds the interval majorant)."""
+    best = {p: 1.0}
+    for k, W in enumerate(weights):
+        targets = NORMS if k < len(weights) - 1 else (q,)
+        best = {s: min((v * exact_opnorm(W, r, s) for r, v in best.items() if r == 1.0 or s == INF), default=INF)
+                for s in targets}
+    return best[q]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_upper_covers_the_exact_constant_and_stays_below_cheaper_bounds(seed):
+    rng = np.random.default_rng(seed)
+    weights, biases = degenerate_net(rng)
+    dom, odom = random_domain(rng, weights[0].shape[1])
+    free = [np.full(W.shape[0], -1, np.int8) for W in weights[:-1]]
+    truth = regions(weights, biases, odom)
+    for p, q in PAIRS:
+        res = bound_network(weights, biases, p=p, q=q, **dom)
+        L = exact(truth, p, q)
+        assert res.upper >= L * (1 - ORACLE_RTOL), (p, q, res.upper, L)
+        assert res.upper >= sampled_lower(weights, biases, odom, p, q, n=100, seed=seed) * (1 - ORACLE_RTOL)
+        interval = _core.pattern_norm_bound(weights, free, p, q)
+        assert res.upper <= interval * (1 + COMPARE_RTOL) + 1e-300, (p, q, res.upper, interval)
+        assert res.upper <= implied_product(weights, p, q) * (1 + COMPARE_RTOL) + 1e-300
+    for _pattern, J in truth:  # each row's gradient enclosure holds
+        for (lo, hi), row in zip(res.gradient, J):
+            slack = ORACLE_RTOL * np.abs(row).max(initial=0.0)
+            assert np.all(lo <= row + slack) and np.all(row <= hi + slack)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scalar_outputs_and_partial_patterns(seed):
+    rng = np.random.default_rng(100 + seed)
+    weights, biases = degenerate_net(rng, n_out=1)
+    dom, odom = random_domain(rng, weights[0].shape[1])
+    states = [rng.choice(np.array([-1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
+    truth = regions(weights, biases, odom, states)
+    for p in NORMS:
+        res = bound_network(weights, biases, p=p, q=INF, states=states, **dom)
+        L = exact(truth, p, INF)
+        assert res.upper >= L * (1 - ORACLE_RTOL), (p, res.upper, L)
+        if res.empty:
+            assert not truth and res.upper == 0.0
+        else:
+            assert res.upper <= _core.pattern_norm_bound(weights, states, p, INF) * (1 + COMPARE_RTOL) + 1e-300
+
+
+def test_a_pattern_contradicting_the_domain_is_empty():
+    # z = x on [1, 2] is positive everywhere: no region has it inactive.
+    weights, biases = [np.array([[1.0], [2.0]]), np.array([[1.0, 1.0]])], [np.zeros(2), np.zeros(1)]
+    res = bound_network(weights, biases, np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([0, -1], np.int8)])
+    assert res.empty and res.upper == 0.0
+    res = bound_network(weights, biases, np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([1, -1], np.int8)])
+    assert not res.empty and res.upper == pytest.approx(3.0, rel=1e-12) and res.upper >= 3.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_global_domain_and_directions(seed):
+    rng = np.random.default_rng(200 + seed)
+    weights, biases = degenerate_net(rng, max_hidden=8)
+    net = Network(weights, biases)
+    n = weights[0].shape[1]
+    dom, odom = random_domain(rng, n)
+    n_dir = int(rng.integers(1, n + 1))
+    everywhere, local = regions(weights, biases, ("global",)), regions(weights, biases, odom)
+    for p, q in PAIRS:
+        res = bound_problem(make_problem(net, Global(), p, q))
+        assert res.upper >= exact(everywhere, p, q) * (1 - ORACLE_RTOL)
+        res = bound_network(weights, biases, p=p, q=q, n_dir=n_dir, **dom)
+        assert res.upper >= exact(local, p, q, n_dir) * (1 - ORACLE_RTOL)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_core_matches_the_numpy_reference(seed):
+    rng = np.random.default_rng(300 + seed)
+    weights, biases = degenerate_net(rng)
+    dom, _ = random_domain(rng, weights[0].shape[1])
+    states = None
+    if rng.random() < 0.5 and len(weights) > 1:
+        states = [rng.choice(np.array([-1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
+    tau = float(rng.choice([0.0, 0.5, 1.0]))
+    n_dir = int(rng.integers(1, weights[0].shape[1] + 1))
+    for p, q in PAIRS:
+        got = bound_network(weights, biases, p=p, q=q, states=states, n_dir=n_dir, step_init=tau,
+                            **NO_OPTIMISATION, **dom)
+        want = reference_bound(weights, biases, p=p, q=q, states=states, n_dir=n_dir, tau=tau, **dom)
+        assert got.empty == want["empty"]
+        assert got.upper == pytest.approx(want["upper"], rel=REFERENCE_RTOL, abs=1e-300)
+        if not got.empty:
+            for (gl, gu), (rl, ru) in zip(got.forward, want["forward"]):
+                np.testing.assert_allclose(gl, rl, rtol=REFERENCE_RTOL, atol=1e-12 * np.abs(rl).max(initial=1.0))
+                np.testing.assert_allclose(gu, ru, rtol=REFERENCE_RTOL, atol=1e-12 * np.abs(ru).max(initial=1.0))
+
+
+def test_optimisation_only_tightens():
+    rng = np.random.default_rng(7)
+    weights, biases = degenerate_net(rng, max_hidden=10, n_out=1)
+    dom, _ = random_domain(rng, weights[0].shape[1])
+    for p in NORMS:
+        plain = bound_network(weights, biases, p=p, q=INF, **NO_OPTIMISATION, **dom).upper
+        assert bound_network(weights, biases, p=p, q=INF, **dom).upper <= plain
+
+
+def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
+    """One hidden layer, every neuron stably active on the box: L = ||W_2 W_1||_{p*} exactly, computed in rationals
+    from the stored floats; its float64 evaluation falls below it for about half of these networks."""
+    rng = np.random.default_rng(11)
+    below = 0
+    for _ in range(60):
+        W1 = rng.standard_normal((6, 3)) * 10.0 ** rng.uniform(-3, 3, size=(6, 1))
+        W2 = rng.standard_normal((1, 6))
+        b1 = np.abs(W1).sum(axis=1) * 2 + 1.0  # z > 0 on [-1, 1]^3
+        g = [sum(Fraction(W2[0, i]) * Fraction(W1[i, j]) for i in range(6)) for j in range(3)]
+        exact = {INF: sum(abs(x) for x in g), 1.0: max(abs(x) for x in g)}
+        float64 = {INF: float(np.abs(W2 @ W1).sum()), 1.0: float(np.abs(W2 @ W1).max())}
+        for p in (1.0, INF):
+            res = bound_network([W1, W2], [b1, np.zeros(1)], -np.ones(3), np.ones(3), p, INF)
+            assert Fraction(res.upper) >= exact[p]
+            assert res.upper <= float(exact[p]) * (1 + 1e-12)
+            below += Fraction(float64[p]) < exact[p]
+    assert below > 0  # the test exercises rounding that plain float64 gets wrong
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_dir=5), "n_dir"),
+    (dict(states=[np.zeros(3, np.int8)]), "states"),
+    (dict(step_init=2.0), "step_init"),
+    (dict(p=3.0), "p must be"),
+])
+def test_bad_arguments_are_refused(kwargs, message):
+    args = dict(weights=[np.ones((2, 2)), np.ones((1, 2))], biases=None, lo=-np.ones(2), hi=np.ones(2), p=2.0, q=2.0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        bound_network(**args)
