@@ -20,7 +20,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from ..api import check_time_limit
-from ..bounds import propagation
+from ..bounds import root_bounds
 from ..certify.regions import empty_interior, interior_point
 from ..certify.witness import pattern_at
 from ..domain import Domain, Global
@@ -119,7 +119,7 @@ class _Entry:
             self.high = w
         return w
 
-    def sample(self, count: int, seed: int) -> None:
+    def sample(self, count: int, seed: int, deadline: float = math.inf) -> None:
         rng = np.random.default_rng(seed)
         dom = self.problem.domain
         if isinstance(dom, Global):
@@ -129,6 +129,8 @@ class _Entry:
         else:
             points = dom.sample(count, rng)
         for x in points:
+            if time.perf_counter() > deadline:
+                return
             self.at(x)
 
 
@@ -223,11 +225,20 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     free_index = int(where[0])
     direction = np.zeros(problem.network.input_dim)
     direction[free_index] = 1.0
-    root = propagation.symbolic(problem.network, problem.domain)
-    plan, chain = reduce(problem, root, tighten, 30.0, direction=direction)
-    lower, upper = float(plan.ylo[0]), float(plan.yhi[0])
     entry = _Entry(problem, input, free_index)
-    entry.sample(samples, seed)
+    deadline = start + time_limit
+    try:
+        root = root_bounds(problem.network, problem.domain, deadline)
+        plan, chain = reduce(problem, root, tighten, min(30.0, 0.15 * time_limit), direction=direction,
+                             deadline=deadline)
+    except TimeUp as exc:
+        entry.sample(samples, seed, deadline)
+        low, high = _achieved(entry)
+        return MonotoneResult(output, input, -math.inf, math.inf, entry.low, entry.high,
+                              _verdict(-math.inf, math.inf, low, high), "time_limit", problem.full_domain.to_dict(),
+                              time.perf_counter() - start, f"{exc}; only sampled values", {"cuts": 0})
+    lower, upper = float(plan.ylo[0]), float(plan.yhi[0])
+    entry.sample(samples, seed, deadline)
     stats = {"unstable": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
     statuses = []
     for sign in (1.0, -1.0):

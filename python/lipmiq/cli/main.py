@@ -12,17 +12,21 @@ import json
 import math
 import os
 import sys
+import time
 import traceback
 from typing import List, Optional
 
 import numpy as np
 
-from ..api import lipschitz
+from ..api import check_time_limit, lipschitz
 from ..domain import Ball, Box, Global
 from ..errors import InputError
 from ..io import load
 from ..norms import parse_norm
 from .progress import Progress, write_history
+
+IMPORTED = time.perf_counter()
+MIN_SOLVE_SECONDS = 0.01
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,6 +100,30 @@ def _stdout_to_stderr(active: bool):
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _process_seconds() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere since lipmiq was imported)."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - IMPORTED
+
+
+class _Budget:
+    """A command's time limit covers all of it: from the process's start when it runs as a command (Python's
+    start-up, the imports and loading the network count), from `main`'s call when embedded (tests)."""
+
+    def __init__(self, as_command: bool):
+        self.start = time.perf_counter() - (_process_seconds() if as_command else 0.0)
+
+    def left(self, time_limit: float) -> float:
+        """What remains for the solve (positive: it starts at once and stops with the bounds it has)."""
+        return max(check_time_limit(time_limit) - (time.perf_counter() - self.start), MIN_SOLVE_SECONDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,7 +236,7 @@ def _bound(args: argparse.Namespace) -> int:
     domain = _domain(args, net.input_dim)
     with _stdout_to_stderr(args.json), Progress(enabled=False if args.quiet else None) as progress:
         result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
-                           method=args.method, time_limit=args.time_limit, encoding=args.encoding,
+                           method=args.method, time_limit=args.budget.left(args.time_limit), encoding=args.encoding,
                            on_update=progress, **_method_options(args))
     if args.history:
         write_history(args.history, result.history)
@@ -228,7 +256,7 @@ def _radius(args: argparse.Namespace) -> int:
             progress.draw(f"round {len(partial.rounds) - 1}  ball {R:.6g}  gives {r:.6g}  "
                           f"certified {partial.radius:.6g}  {partial.time_s:7.1f} s")
 
-        res = certified_radius(args.network, _center(args.center), p=args.p, time_limit=args.time_limit,
+        res = certified_radius(args.network, _center(args.center), p=args.p, time_limit=args.budget.left(args.time_limit),
                                method=args.method, max_rounds=args.max_rounds, on_round=show)
     if args.json:
         print(res.to_json())
@@ -251,7 +279,7 @@ def _monotone(args: argparse.Namespace) -> int:
 
     net = load(args.network)
     res = monotonicity(net, _domain(args, net.input_dim), output=args.output, input=args.input,
-                       time_limit=args.time_limit, encoding=args.encoding)
+                       time_limit=args.budget.left(args.time_limit), encoding=args.encoding)
     if args.json:
         print(res.to_json())
         return 0
@@ -323,10 +351,12 @@ COMMANDS = {"bound": _bound, "radius": _radius, "monotone": _monotone, "batch": 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    budget = _Budget(as_command=argv is None)
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
+        args.budget = budget
         return COMMANDS[args.command](args)
     except SystemExit as exc:
         return int(exc.code or 0)

@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .. import _core
-from ..bounds import NetworkBounds, propagation
+from ..bounds import NetworkBounds, propagation, root_bounds
 from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
 from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
 from ..certify.witness import certify
@@ -131,6 +131,8 @@ class RegionEnumerator:
         z = float(a @ x + cj)
         side = 1 if z > 0 else 0
         for value in (side, 1 - side):
+            if self.stopped:
+                return
             child = [gk.copy() for gk in g]
             child[k][j] = value
             if self.prune and self._dominated(child):  # before its LP: most subtrees end here
@@ -191,8 +193,8 @@ def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBo
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     """`method="enumerate"`: exact by pattern branch-and-bound where it applies, else by regions."""
-    root = propagation.symbolic(problem.network, problem.domain)
-    tracker.offer_upper(naive_upper(problem, root)[0])
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)
+    tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
     status = global_one_layer(problem, tracker, tracker.remaining())
     if status == "optimal":
         return status, "one hidden layer on R^n, every pattern realisable: pattern branch-and-bound"

@@ -22,7 +22,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..bounds import propagation
+from ..bounds import root_bounds
 from ..bounds.direction import interval_chain
 from ..bounds.jacobian import interval_matmul
 from ..certify.solutions import certify_solution
@@ -169,12 +169,15 @@ class LipMIP:
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
     seed = int(options.get("seed", 0))
-    root = propagation.symbolic(problem.network, problem.domain)
-    tracker.offer_upper(naive_upper(problem, root)[0])
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)
+    tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    plan, chain = reduce(problem, root, options.get("tighten", "symbolic"), 30.0)
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached after the product bound and sampling"
+    plan, chain = reduce(problem, root, options.get("tighten", "symbolic"), min(30.0, 0.15 * tracker.remaining()),
+                         deadline=tracker.deadline)
     # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
     form = LipMIP(plan, problem.p, problem.q, float(options.get("feastol", SCIP_FEASTOL)), tracker.deadline)
 

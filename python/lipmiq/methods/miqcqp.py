@@ -13,7 +13,7 @@ from typing import Tuple
 
 import numpy as np
 
-from ..bounds import propagation
+from ..bounds import root_bounds
 from ..certify.regions import empty_interior
 from ..certify.solutions import certify_solution
 from ..certify.witness import pattern_at
@@ -34,11 +34,13 @@ REGION_SHARE = 0.25  # of the remaining time, for the region branch-and-bound be
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    root = propagation.symbolic(problem.network, problem.domain)  # the query's bounds, shared by every stage
-    tracker.offer_upper(naive_upper(problem, root)[0])
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)  # shared by every stage
+    tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
     if tracker.exact:
         return "optimal", "sampling met the product bound"
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached after the product bound and sampling"
     if pattern_search(problem, tracker, root,
                       min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
@@ -47,7 +49,10 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         status, note = region_search(problem, tracker, root, share * tracker.remaining())
         if status == "optimal":
             return status, "region branch-and-bound closed the gap (" + note + ")"
-    plan, chain = reduce(problem, root, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached before the MIQCQP"
+    plan, chain = reduce(problem, root, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()),
+                         deadline=tracker.deadline)
     return _Search(problem, plan, chain, tracker, options.get("encoding", "quadratic"),
                    float(options.get("gap", SCIP_GAP)), int(options.get("seed", 0))).run()
 
