@@ -236,11 +236,11 @@ def _matmul(low: _Lowering, node: Any, position: int, values: List[Optional[np.n
 def _add_sub(low: _Lowering, node: Any, position: int, values: List[Optional[np.ndarray]], where: str) -> None:
     c = _broadcast_bias(values[1 - position], low.shape, where)  # type: ignore[arg-type]
     if node.op_type == "Add":
-        low.chain.affine(None, c, where)
+        low.chain.scale(None, c, where)
     elif position == 0:  # x - c
-        low.chain.affine(None, -c, where)
+        low.chain.scale(None, -c, where)
     else:  # c - x
-        low.chain.affine(-np.eye(c.size), c, where)
+        low.chain.scale(-np.ones(c.size), c, where)
     low.advance(node, low.shape, where)
 
 
