@@ -10,19 +10,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.solvers.trace import DUAL_ATOL, UPPER_RTOL, inflate
 from test_fuzz import check_sound
 
 INF = math.inf
-
-
-def random_net(seed, sizes):
-    rng = np.random.default_rng(seed)
-    W = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
-    b = [rng.standard_normal(sizes[k + 1]) * 0.5 for k in range(len(sizes) - 1)]
-    return W, b
 
 
 SCALE_CASES = [
