@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from netgen import random_net
+from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz, sampled_lower
 from conftest import DATA_DIR, load_npz_network
 from lipmiq import Ball, Box, Global, Network, lipschitz
@@ -44,13 +44,6 @@ MILP_CASES = [
     (5, [4, 6, 3], Box(-1, 1), INF, 2, 1),   # scalar output: q is irrelevant
     (6, [4, 6, 4, 3], Ball([0.0, 0.5, -0.5, 0.2], 1.0, INF), 1, 2, [1.0, -2.0, 0.5]),
 ]
-
-
-def oracle_domain(domain, n):
-    dom = domain.resolve(n)
-    if isinstance(dom, Box):
-        return ("box", np.asarray(dom.lo, float), np.asarray(dom.hi, float))
-    return ("ball", np.asarray(dom.center, float), dom.radius, dom.norm)
 
 
 @pytest.mark.parametrize("seed, sizes, domain, p, q, output", MILP_CASES)

@@ -1,6 +1,6 @@
 """Floating point: scale invariance, and SCIP's tolerances never pushing an upper bound below the truth.
 
-The truth always comes from the brute-force oracle (tests/bruteforce.py) on the very network solved.
+The truth always comes from the brute-force oracle (tests/oracles/bruteforce.py) on the very network solved.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from conftest import check_sound
 from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.solvers.trace import DUAL_ATOL, UPPER_RTOL, inflate
-from test_fuzz import check_sound
 
 INF = math.inf
 
