@@ -1,6 +1,6 @@
 """Shared test setup and helpers: tests/ on sys.path (test modules import `conftest`, `netgen` and `oracles`,
-never each other), the data of tests/data, the hypothesis profiles, and `check_sound`, the soundness check of
-one query against the brute-force oracle."""
+never each other), the data of tests/data, the example network, the pipeline stages, the in-process CLI,
+the hypothesis profiles, and `check_sound`, the soundness check of one query against the brute-force oracle."""
 from __future__ import annotations
 
 import json
@@ -28,12 +28,25 @@ if TYPE_CHECKING:
 
 # Published exact values (LipBaB, ExLipBaB), copied from the shared manifest: the suite runs from the repository alone.
 REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
+# The example network of the README (4 inputs), used by the CLI tests.
+EXAMPLE = str(TESTS_DIR.parent / "examples" / "iris.npz")
+# The two ways through the miqcqp method: region branch-and-bound first (the default), or SCIP alone.
+STAGES = {"default": {}, "scip": {"region_share": 0.0}}
 
 
 def load_npz_network(name):
     """tests/data/<name>.npz (name with or without .npz) -> (weights, biases), float64
     lists [W0, W1, ...], [b0, b1, ...] with W_k of shape (out, in)."""
     return load_npz(DATA_DIR / (name if name.endswith(".npz") else name + ".npz"))
+
+
+def run_cli(argv, capsys):
+    """(exit code, stdout, stderr) of `lipmiq ...` run in-process."""
+    from lipmiq.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +59,12 @@ def data_dir():
 def load_net():
     """Callable: network name in tests/data -> (weights, biases)."""
     return load_npz_network
+
+
+@pytest.fixture(params=sorted(STAGES))
+def stage(request):
+    """The lipschitz options of one stage of STAGES (each test runs once per stage)."""
+    return STAGES[request.param]
 
 
 # Hypothesis profiles (tests/test_fuzz.py): "ci" is the default, bounded for the 15-minute suite;

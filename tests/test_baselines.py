@@ -1,6 +1,5 @@
 """The baselines against independent values: published exact constants (reference.json), the brute-force
 region enumeration (tests/oracles/bruteforce.py) and sampled lower bounds."""
-import json
 import math
 
 import numpy as np
@@ -8,14 +7,11 @@ import pytest
 
 from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz, sampled_lower
-from conftest import DATA_DIR, load_npz_network
+from conftest import REFERENCE, load_npz_network
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.errors import InputError
 
 INF = math.inf
-REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
-
-
 def reference(network: str, p: str):
     return next(q for q in REFERENCE if q["network"] == network and q["p"] == p)
 

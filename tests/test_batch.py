@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE
 from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
 
 import lipmiq
 from lipmiq.cli import main
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 
 
 def small_net():

@@ -27,14 +27,6 @@ SCALE_CASES = [
 
 
 _BASE: dict = {}
-STAGES = {"default": {}, "scip": {"region_share": 0.0}}  # region branch-and-bound first, or SCIP alone
-
-
-@pytest.fixture(params=sorted(STAGES))
-def stage(request):
-    return STAGES[request.param]
-
-
 @pytest.mark.parametrize("seed, sizes, domain, p, q", SCALE_CASES)
 @pytest.mark.parametrize("scale", [1e6, 1e-6])
 def test_last_layer_scaling_scales_the_bounds(seed, sizes, domain, p, q, scale, stage):
