@@ -570,7 +570,8 @@ def test_torch_training_mode_and_batch_statistics_refused():
      r"module 1 LayerNorm is not supported \(Linear, Conv2d, ReLU, Flatten, BatchNorm1d, BatchNorm2d, Dropout, Identity\)"),
     (lambda nn: [nn.Linear(3, 4), nn.ReLU(), type("MyDropout", (nn.Dropout,), {})(), nn.Linear(4, 1)], None,
      "module 2 MyDropout is not supported"),
-])
+], ids=["bn2d-no-shape", "bn2d-channels", "bn1d-features", "bn1d-on-image", "linear-bn-linear", "layernorm",
+        "dropout-subclass"])
 def test_torch_layer_refusals_name_the_module(layers, shape, message):
     torch = _torch()
     model = torch.nn.Sequential(*layers(torch.nn)).eval()
