@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 # Published exact values (LipBaB, ExLipBaB), copied from the shared manifest: the suite runs from the repository alone.
 REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
-# The example network of the README (4 inputs), used by the CLI tests.
-EXAMPLE = str(TESTS_DIR.parent / "examples" / "iris.npz")
+# The CLI tests' network: byte for byte the README's examples/iris.npz (4 inputs), read from tests/data so that
+# a copy of tests/ alone runs against an installed lipmiq.
+EXAMPLE = str(DATA_DIR / "lipbab_iris_4-5-5-3.npz")
 # The two ways through the miqcqp method: region branch-and-bound first (the default), or SCIP alone.
 STAGES = {"default": {}, "scip": {"region_share": 0.0}}
 
