@@ -626,10 +626,16 @@ def _onnx_refusal_cases():
 
 def test_onnx_layer_refusals_name_the_node():
     _onnx()
+    from onnx import helper
+
     for nodes, inits, opset, message in _onnx_refusal_cases():
         with pytest.raises(InputError, match=message) as info:
             from_onnx(_model(nodes, inits, [1, 2], opset=opset))
         assert "\n" not in str(info.value)
+    # a ReLU on a large input needs an identity layer, refused before it is built; the model is named once
+    relu = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    with pytest.raises(InputError, match=r"^onnx: node 'relu' \(Relu\): the unrolled dense layer would be 8000 x 8000"):
+        from_onnx(_model(relu, {}, [1, 8000]))
 
 
 

@@ -60,14 +60,18 @@ class AffineChain:
         self.pending: Optional[Tuple[Linear, np.ndarray]] = None  # (linear part, bias) since the last ReLU
         self.pending_layer: Optional[str] = None  # the dense layer inside `pending`, for strict mode's message
 
+    def _at(self, what: str) -> str:
+        """`what` prefixed by the model's name, unless it carries it already (the ONNX reader's node names do)."""
+        return what if what.startswith(f"{self.name}: ") else f"{self.name}: {what}"
+
     def affine(self, W: Optional[np.ndarray], b: Optional[np.ndarray], what: str) -> None:
         """Apply the dense layer x -> W x + b (W None: the identity; b None: zero)."""
         if W is not None:
             W = np.asarray(W, dtype=np.float64)
             if self.dim is not None and W.shape[1] != self.dim:
-                raise InputError(f"{self.name}: {what} takes {W.shape[1]} inputs but receives {self.dim}")
+                raise InputError(f"{self._at(what)} takes {W.shape[1]} inputs but receives {self.dim}")
         if self.strict and self.pending_layer is not None:
-            raise InputError(f"{self.name}: {what} follows a {self.pending_layer} without a ReLU in between")
+            raise InputError(f"{self._at(what)} follows a {self.pending_layer} without a ReLU in between")
         self._push(W, b, self.dim if W is None else W.shape[0], what)
         self.pending_layer = what.split()[-1]
 
@@ -78,12 +82,12 @@ class AffineChain:
             if v is not None:
                 size = np.asarray(v).size if size is None else size
                 if np.asarray(v).size != size:
-                    raise InputError(f"{self.name}: {what} has {np.asarray(v).size} entries but receives {size} values")
+                    raise InputError(f"{self._at(what)} has {np.asarray(v).size} entries but receives {size} values")
         self._push(None if d is None else np.asarray(d, dtype=np.float64).reshape(-1), b, size, what)
 
     def _push(self, M: Linear, b: Optional[np.ndarray], out: Optional[int], what: str) -> None:
         if out is None:
-            raise InputError(f"{self.name}: {what} needs the input size, which is not known yet")
+            raise InputError(f"{self._at(what)} needs the input size, which is not known yet")
         b = np.zeros(out) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
         if self.pending is not None:
             W0, b0 = self.pending  # M (W0 x + b0) + b
@@ -95,14 +99,14 @@ class AffineChain:
     def _dense(self, M: Linear, what: str) -> np.ndarray:
         if M is not None and M.ndim == 2:
             return M
-        check_dense_size(self.dim, self.dim, f"{self.name}: {what}")  # type: ignore[arg-type]
+        check_dense_size(self.dim, self.dim, self._at(what))  # type: ignore[arg-type]
         return np.eye(self.dim) if M is None else np.diag(M)  # type: ignore[arg-type]
 
     def relu(self, what: str) -> None:
         """Apply an elementwise ReLU."""
         if self.pending is None:
             if self.strict:
-                raise InputError(f"{self.name}: {what} must follow a Linear layer")
+                raise InputError(f"{self._at(what)} must follow a Linear layer")
             if self.weights:  # relu(relu(x)) = relu(x)
                 return
             self._push(None, None, self.dim, "identity")
