@@ -7,18 +7,18 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE
+from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
 
 import lipmiq
 from lipmiq.cli import main
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 
 
 def small_net():
-    rng = np.random.default_rng(11)
-    return lipmiq.Network([rng.standard_normal((5, 2)), rng.standard_normal((2, 5))],
-                          [rng.standard_normal(5), rng.standard_normal(2)])
+    """A 2-5-2 network of netgen (unscaled biases): cheap queries for the pool and cluster tests."""
+    return lipmiq.Network(*random_net(11, [2, 5, 2], bias_scale=1.0))
 
 
 def point_queries(net, count, radius=0.5):

@@ -1,22 +1,14 @@
 """The command line: JSON output per CONVENTIONS.md and exit codes (0 ok, 2 bad input)."""
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from lipmiq.cli import main
+from conftest import EXAMPLE, run_cli
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 FIELDS = {"lower", "upper", "exact", "status", "method", "p", "q", "domain", "output", "time_s", "witness", "history"}
-
-
-def run_cli(args, capsys):
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_fields_and_exit_code(capsys):

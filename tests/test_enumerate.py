@@ -1,12 +1,12 @@
 """method="enumerate" and the pattern branch-and-bound, against the brute-force oracle, exhaustive
 enumeration of patterns and the published exact values of tests/data/reference.json."""
 import itertools
-import json
 import math
 
 import numpy as np
 import pytest
 
+from conftest import REFERENCE
 from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz, exact_opnorm
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
@@ -83,9 +83,7 @@ def test_full_rank_rows():
 
 
 def _reference(names):
-    with open(__import__("conftest").DATA_DIR / "reference.json") as fh:
-        queries = json.load(fh)["queries"]
-    return [q for q in queries if q["network"] in names]
+    return [q for q in REFERENCE if q["network"] in names]
 
 
 @pytest.mark.parametrize("query", _reference({"lipbab_iris_4-5-5-3", "lipbab_sdnet_10-15-10-3", "lipbab_sdnet_10-20-15-10-3"}),

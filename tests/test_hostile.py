@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from lipmiq import Ball, Box, Network, lipschitz
-from lipmiq.cli import main
 from lipmiq.errors import InputError
 from lipmiq.io.npz import check_npz, npz_layer_sizes
 from lipmiq.limits import estimate_sizes
@@ -27,13 +27,6 @@ def save_npz(path, weights, biases) -> str:
             arrays[f"b{k}"] = b
     np.savez(path, **arrays)
     return str(path)
-
-
-def run_cli(argv, capsys):
-    """(exit code, stdout, stderr) of `lipmiq ...` run in-process."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_input_error(argv, capsys, *needles):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from lipmiq import _core as core
+from netgen import random_net
 from oracles import kernels as ref
 
 INF = np.inf
@@ -31,13 +32,8 @@ ARCHS = [
 
 
 def make_net(dims, seed, dead=False):
-    rng = np.random.default_rng(seed)
-    W = [rng.standard_normal((dims[i + 1], dims[i])) / np.sqrt(dims[i]) for i in range(len(dims) - 1)]
-    b = [0.3 * rng.standard_normal(d) for d in dims[1:]]
-    if dead and len(W) > 1:  # some hidden units stably dead / active for any input near 0
-        b[0][: dims[1] // 3] = -50.0
-        b[0][dims[1] // 3 : dims[1] // 2] = 50.0
-    return W, b
+    """netgen's network with this module's scaling; dead: some hidden units stably dead / active near 0."""
+    return random_net(seed, dims, bias_scale=0.3, fan_in=True, stable_units=dead)
 
 
 def box_around(n, seed, half=0.5):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import lipmiq
+from conftest import EXAMPLE
 from lipmiq.cli import main
 from lipmiq.cli.progress import Progress, read_history, status_line, write_history
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 
 
 class FakeTTY(io.StringIO):
