@@ -55,7 +55,7 @@ def test_ball_center_list(capsys):
     (["bound", EXAMPLE, "--method", "magic"], "unknown method 'magic'"),
     (["bound", EXAMPLE, "--center", "0,0,0,0"], "--center needs --radius"),
     (["bound", EXAMPLE, "--box", "a", "1"], "not a number"),
-    (["bound", EXAMPLE, "--region-share", "1.5"], "region_share must be a number in [0, 1]"),
+    (["bound", EXAMPLE, "--region-share", "1.5"], "region_share=1.5 of method 'miqcqp' must be a number in [0, 1]"),
 ])
 def test_bad_input_exit_2(args, message, capsys):
     code, out, err = run_cli(args, capsys)

@@ -12,19 +12,28 @@ import math
 import os
 import signal
 import threading
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .domain import Domain
 from .errors import InputError
-from .formulation.model import ENCODINGS
 from .io import load
 from .io.npz import check_npz
 from .limits import enforce
-from .methods import get_method
+from .methods import get_method, method_options
 from .problem import Problem, make_problem
 from .result import Result
 from .tracker import Tracker
 from .certify.witness import recheck
+
+
+# The keyword arguments of `lipschitz` itself: suggested when an unknown option looks like one of them.
+ARGUMENTS = ("domain", "p", "q", "output", "method", "time_limit", "on_update", "max_model_bytes")
+
+
+def check_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """Every option of `method` with a checked value (defaults filled in); InputError for an unknown
+    method, an unknown option (naming the valid ones) or a bad value."""
+    return method_options(method).validate(method, options, also=ARGUMENTS)
 
 
 class _Signals:
@@ -111,30 +120,24 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
 
     `output` selects a scalar output (an index or a weight vector c for c^T f); `domain` defaults to
     all of R^n. `max_model_bytes` caps the estimated memory (default: LIPMIQ_MAX_MODEL_BYTES or half
-    the physical memory); larger queries are refused before anything is built. Options are passed to
-    the method (e.g. encoding="bigm", gap=1e-6, seed=0).
+    the physical memory); larger queries are refused before anything is built. `options` are the
+    method's (e.g. encoding="bigm", gap=1e-6, seed=0; `lipmiq.methods.method_options(name)` lists them):
+    an unknown name or a bad value is an InputError, raised before any work.
     """
     limit = _check_time_limit(time_limit)
-    encoding = str(options.get("encoding", "quadratic"))
-    if encoding not in ENCODINGS:  # checked up front: a quick method may finish before any model is built
-        raise InputError(f"encoding must be one of {', '.join(ENCODINGS)}, got {options.get('encoding')!r}")
-    if "region_share" in options:
-        share = options["region_share"]
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-            raise InputError(f"region_share must be a number in [0, 1] (the share of the time for the region "
-                             f"branch-and-bound), got {share!r}")
+    options = check_options(method, options)
+    encoding = options.get("encoding", "quadratic")
     if isinstance(network, (str, os.PathLike)) and os.fspath(network).lower().endswith(".npz"):
         check_npz(os.fspath(network), method, encoding, max_model_bytes)  # headers only, before loading
     net = load(network)
     problem = make_problem(net, domain, p, q, output)
-    get_method(method)  # an unknown method is an input error, raised before any work
     enforce(problem.network.sizes, method, encoding, max_model_bytes, net.name)
     tracker = Tracker(limit, on_update)
     if problem.trivial:
         tracker.offer_upper(0.0)
         status, message = "optimal", "the domain is a single point: L = 0"
     else:
-        status, message = _run_method(method, problem, tracker, dict(options))
+        status, message = _run_method(method, problem, tracker, options)
     failed = _checked_witness(problem, tracker)
     if failed is not None:
         status, message = "error", failed

@@ -19,6 +19,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from .. import options as opt
 from ..api import _check_time_limit
 from ..domain import Domain, Global
 from ..errors import InputError
@@ -235,6 +236,12 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     """Certified [min, max] of d f_output / d x_input over `domain` (default R^n) and the verdict:
     increasing (>= 0 everywhere), decreasing (<= 0), constant, not monotone (both signs realised), unknown."""
     start = time.perf_counter()
+    caller = "monotonicity()"
+    time_limit = _check_time_limit(time_limit)
+    encoding = opt.check_argument(opt.encoding().check, encoding, "encoding", caller)
+    tighten = opt.check_argument(opt.tighten("symbolic").check, tighten, "tighten", caller)
+    samples = opt.check_argument(opt.integer(0, 10 ** 8), samples, "samples", caller)
+    seed = opt.check_argument(opt.seed().check, seed, "seed", caller)
     net = load(network)
     for value, what, size in ((output, "output", net.output_dim), (input, "input", net.input_dim)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -242,7 +249,6 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         if not 0 <= int(value) < size:
             raise InputError(f"{what} index {value} is out of range: the network has {size} {what}s")
     output, input = int(output), int(input)
-    time_limit = _check_time_limit(time_limit)
     problem = make_problem(net, domain, math.inf, math.inf, output)
     where = np.flatnonzero(problem.free == input)
     if where.size == 0:

@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from ..api import _check_time_limit, lipschitz
+from ..api import _check_time_limit, check_options, lipschitz
 from ..domain import Ball, Global
 from ..errors import InputError
 from ..io import load
@@ -115,6 +115,7 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
     time_limit = _check_time_limit(time_limit)
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
+    check_options(method, options)  # an unknown method or option, or a bad value, before any solve
     scores = net(x0)
     label = int(np.argmax(scores))
     margins = scores[label] - scores

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--output", help="bound one output index only (default: all outputs)")
     b.add_argument("--method", default="miqcqp",
                    help="miqcqp (default), enumerate, milp, lipsdp, naive (upper only) or sample (lower only)")
-    b.add_argument("--encoding", default="quadratic", help="miqcqp products: quadratic (default) or bigm")
+    b.add_argument("--encoding", help="miqcqp products: quadratic (default) or bigm")
     b.add_argument("--tighten", choices=("none", "symbolic", "lp"), default=None,
                    help="miqcqp variable bounds: none (intervals), symbolic or lp (default: the method's)")
     b.add_argument("--region-share", type=_number, default=None,
@@ -197,7 +197,7 @@ def _print_human(result, network_path: str) -> None:
 
 def _method_options(args: argparse.Namespace) -> dict:
     """The method options given on the command line (the method's defaults otherwise)."""
-    options = {"tighten": args.tighten, "region_share": args.region_share}
+    options = {"encoding": args.encoding, "tighten": args.tighten, "region_share": args.region_share}
     return {key: value for key, value in options.items() if value is not None}
 
 
@@ -208,8 +208,8 @@ def _bound(args: argparse.Namespace) -> int:
     domain = _domain(args, net.input_dim)
     with _stdout_to_stderr(args.json), Progress(enabled=False if args.quiet else None) as progress:
         result = lipschitz(net, domain, p=args.p, q=args.q, output=_output(args.output),
-                           method=args.method, time_limit=args.time_limit, encoding=args.encoding,
-                           on_update=progress, **_method_options(args))
+                           method=args.method, time_limit=args.time_limit, on_update=progress,
+                           **_method_options(args))
     if args.history:
         write_history(args.history, result.history)
     if args.json:

@@ -29,6 +29,7 @@ import highspy
 import numpy as np
 
 from .. import _core
+from .. import options as opt
 from ..bounds.propagation import preactivation_bounds, stability
 from ..domain import Ball, Box, Global
 from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
@@ -489,11 +490,16 @@ def region_search(problem: Problem, tracker: Tracker, time_limit: float = math.i
     return "time_limit", "region enumeration stopped at the time limit: " + note
 
 
+OPTIONS = opt.Options(
+    opt.Option("symbolic", opt.flag, True, "symbolic bounds fix the neurons that are stable on a node's region"),
+    opt.Option("prune", opt.flag, True, "skip the subtrees whose Jacobian bound cannot beat the lower bound"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     """`method="enumerate"`: exact by pattern branch-and-bound where it applies, else by regions."""
     tracker.offer_upper(naive_upper(problem)[0])
     status = global_one_layer(problem, tracker, tracker.remaining())
     if status == "optimal":
         return status, "one hidden layer on R^n, every pattern realisable: pattern branch-and-bound"
-    return region_search(problem, tracker, symbolic=bool(options.get("symbolic", True)),
-                         prune=bool(options.get("prune", True)))
+    return region_search(problem, tracker, symbolic=options["symbolic"], prune=options["prune"])

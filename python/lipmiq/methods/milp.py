@@ -23,6 +23,7 @@ from typing import List, Tuple
 import numpy as np
 from pyscipopt import Model
 
+from .. import options as opt
 from ..domain import Global
 from ..errors import InputError
 from ..formulation.model import Point, add_input, add_objective, add_product, add_region, affine
@@ -164,16 +165,24 @@ class LipMIP:
         return Point(x, None, g)
 
 
+OPTIONS = opt.Options(
+    opt.tighten("symbolic"),
+    opt.gap(),
+    opt.seed(),
+    opt.Option("feastol", opt.real(1e-17, 1e-3), 1e-7, "SCIP's feasibility tolerance (numerics/feastol)"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
-    seed = int(options.get("seed", 0))
+    seed = options["seed"]
     tracker.offer_upper(naive_upper(problem)[0])
     sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    plan = build_plan(problem, options.get("tighten", "symbolic"))
+    plan = build_plan(problem, options["tighten"])
     form = LipMIP(plan, problem.p, problem.q)
-    search = Search(problem, plan, tracker, "bigm", float(options.get("gap", 1e-7)), seed)  # for certify_point
+    search = Search(problem, plan, tracker, "bigm", options["gap"], seed)  # for certify_point
 
     def on_solution(sol) -> None:
         tracker.offer_lower(search.certify_point(form.point(sol)))
@@ -185,10 +194,10 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     trace = BoundTrace(on_solution, on_dual)
     m.includeEventhdlr(trace, "lipmiq_trace", "certifies incumbents, records bounds")
     m.setParam("limits/time", max(tracker.remaining(), 0.01))
-    m.setParam("limits/gap", float(options.get("gap", 1e-7)))
+    m.setParam("limits/gap", options["gap"])
     m.setParam("randomization/randomseedshift", seed)
     # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
-    m.setParam("numerics/feastol", float(options.get("feastol", 1e-7)))
+    m.setParam("numerics/feastol", options["feastol"])
     m.optimize()
     if trace.error is not None:
         raise trace.error

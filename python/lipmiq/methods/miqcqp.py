@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
+from .. import options as opt
 from ..formulation.plan import build_plan
 from ..problem import Problem
 from ..solvers.scip import Search
@@ -12,22 +13,28 @@ from .enumerate import pattern_search, region_search
 from .naive import naive_upper
 from .sample import sample_lower
 
-REGION_SHARE = 0.25  # of the remaining time, for the region branch-and-bound before SCIP
+OPTIONS = opt.Options(
+    opt.encoding(),
+    opt.tighten("lp"),
+    opt.gap(),
+    opt.seed(),
+    opt.Option("region_share", opt.real(0.0, 1.0), 0.25,
+               "share of the remaining time for the region branch-and-bound before SCIP (0 skips it)"),
+    opt.Option("pattern_time", opt.real(0.0), 5.0, "seconds at most for the pattern branch-and-bound"),
+)
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     tracker.offer_upper(naive_upper(problem)[0])
-    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
+    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    if pattern_search(problem, tracker, min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
+    if pattern_search(problem, tracker, min(options["pattern_time"], 0.2 * tracker.remaining())) == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
-    share = float(options.get("region_share", REGION_SHARE))
-    if share > 0.0:
-        status, note = region_search(problem, tracker, share * tracker.remaining())
+    if options["region_share"] > 0.0:
+        status, note = region_search(problem, tracker, options["region_share"] * tracker.remaining())
         if status == "optimal":
             return status, "region branch-and-bound closed the gap (" + note + ")"
-    plan = build_plan(problem, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
-    search = Search(problem, plan, tracker, options.get("encoding", "quadratic"),
-                    float(options.get("gap", 1e-7)), int(options.get("seed", 0)))
+    plan = build_plan(problem, options["tighten"], min(20.0, 0.15 * tracker.remaining()))
+    search = Search(problem, plan, tracker, options["encoding"], options["gap"], options["seed"])
     return search.run()

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..bounds.propagation import preactivation_bounds, stability
 from ..network import Network
+from ..options import Options
 from ..norms import NORMS, opnorm_upper
 from ..problem import Problem
 from ..tracker import Tracker
@@ -45,6 +46,9 @@ def naive_upper(problem: Problem) -> Tuple[float, int]:
     if any(W.size == 0 for W in weights):
         return 0.0, dropped
     return product_bound(weights, problem.p, problem.q), dropped
+
+
+OPTIONS = Options()
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
