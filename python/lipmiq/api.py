@@ -22,6 +22,7 @@ from .limits import enforce
 from .methods import get_method, method_options
 from .problem import Problem, make_problem
 from .result import Result
+from .status import settle
 from .tracker import Tracker
 from .certify.witness import recheck
 
@@ -135,7 +136,7 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     tracker = Tracker(limit, on_update)
     if problem.trivial:
         tracker.offer_upper(0.0)
-        status, message = "optimal", "the domain is a single point: L = 0"
+        status, message = "finished", "the domain is a single point: L = 0"
     else:
         status, message = _run_method(method, problem, tracker, options)
     failed = _checked_witness(problem, tracker)
@@ -150,8 +151,10 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
         message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
                    f"bound was dropped for the product of layer norms; please report this network")
         tracker.upper = max(naive_upper(problem)[0], tracker.lower)
+    # The one place a result's status is decided: optimal and gap_limit follow from the certified bounds.
+    status = settle(status, tracker.lower, tracker.upper, options.get("gap"))
     return Result(
         lower=tracker.lower, upper=tracker.upper, status=status, method=method, p=problem.p,
-        q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output,
+        q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output, options=options,
         time_s=tracker.elapsed(), witness=tracker.witness, history=tracker.history, message=message,
     )

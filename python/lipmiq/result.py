@@ -11,7 +11,6 @@ import numpy as np
 from .norms import norm_name
 
 EXACT_RTOL = 1e-6
-STATUSES = ("optimal", "time_limit", "gap_limit", "interrupted", "error")
 
 
 def is_exact(lower: float, upper: float) -> bool:
@@ -55,6 +54,7 @@ class Result:
     history: List[List[float]] = field(default_factory=list)
     message: str = ""
     stats: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the method's options, checked, defaults filled in
 
     @property
     def exact(self) -> bool:
@@ -88,6 +88,7 @@ class Result:
             "history": self.history,
             "message": self.message,
             "stats": self.stats,
+            "options": self.options,
         }
 
     def to_json(self, **kwargs: Any) -> str:

@@ -279,8 +279,9 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         else:
             lower = -bound
     low, high = _achieved(entry)
-    status = "optimal" if _closed(high, upper) and _closed(lower, low) else next(
-        (s for s in statuses if s != "optimal"), "time_limit")
+    stopped = [s for s in ("error", "interrupted", "time_limit") if s in statuses]
+    # closed on both sides, or why not: a stop, else "finished" (every solve done, a gap left)
+    status = "optimal" if _closed(high, upper) and _closed(lower, low) else (stopped[0] if stopped else "finished")
     message = f"{plan.n_unstable} unstable neurons, {stats['cuts']} empty-interior patterns cut"
     if high > upper + 1e-9 * max(1.0, abs(upper)) or low < lower - 1e-9 * max(1.0, abs(lower)):
         status = "error"

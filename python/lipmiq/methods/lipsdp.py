@@ -23,6 +23,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from .. import options as opt
+from ..domain import Global
 from ..errors import InputError
 from ..norms import norm_name, opnorm_upper
 from ..problem import Problem
@@ -151,4 +152,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     solvers = (solver,) + tuple(s for s in ("CLARABEL", "SCS") if s != solver)
     value, note = lipsdp_upper(problem.network.weights, max(tracker.remaining(), 1.0), solvers)
     tracker.offer_upper(value)
-    return ("optimal" if math.isfinite(value) else "error"), note
+    if not isinstance(problem.domain, Global):
+        note += ("; the bound is global (LipSDP uses neither biases nor the domain): valid on this "
+                 f"{type(problem.domain).__name__.lower()} as on all of R^n, not tightened to it")
+    return ("finished" if math.isfinite(value) else "error"), note

@@ -209,6 +209,6 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if raw == "infeasible":  # impossible for a non-empty domain: keep the bounds found so far
         return "error", note + "; SCIP reports the model infeasible (numerical trouble?)"
     status = "optimal" if tracker.exact else SCIP_STATUS.get(raw, "error")
-    if raw in ("optimal", "gaplimit") and not tracker.exact:
+    if raw == "optimal" and not tracker.exact:
         note += "; solved, but the optimum sits on a degenerate (empty-interior) pattern: the gap is not closed"
     return status, note
