@@ -117,7 +117,7 @@ def test_history_file_and_plot(tmp_path, capsys):
 def test_write_history_unbounded_upper(tmp_path):
     path = tmp_path / "h.json"
     write_history(str(path), [[0.0, 0.0, float("inf")], [0.5, 1.0, 2.0]])
-    assert json.loads(path.read_text()) == [[0.0, 0.0, "inf"], [0.5, 1.0, 2.0]]
+    assert json.loads(path.read_text()) == [[0.0, 0.0, None], [0.5, 1.0, 2.0]]  # strict JSON: null, not Infinity
     assert read_history(str(path))[0][2] == float("inf")
 
 

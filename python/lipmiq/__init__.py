@@ -9,10 +9,10 @@ from .analyses.monotone import MonotoneResult, monotonicity
 from .result import Result, Witness
 from .status import STATUSES
 from .analyses.radius import RadiusResult, certified_radius
+from .versions import __version__
 
 __all__ = [
     "lipschitz", "Network", "Layer", "Domain", "Box", "Ball", "Global", "Result", "Witness",
     "load", "load_npz", "from_torch", "InputError", "LipmiqError",
     "certified_radius", "RadiusResult", "monotonicity", "MonotoneResult", "batch", "BatchItem", "STATUSES",
 ]
-__version__ = "0.1.0"

@@ -11,7 +11,6 @@ entry has that sign on all of them):
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from ..errors import InputError
 from ..formulation.model import Formulation
 from ..formulation.plan import Plan, build_plan
 from ..io import load
+from ..jsonout import dumps, plain
+from ..versions import versions
 from ..problem import Problem, make_problem
 from ..certify.regions import empty_interior, interior_point
 from ..solvers.scip import SCIP_STATUS, problem_points
@@ -76,19 +77,20 @@ class MonotoneResult:
         return -math.inf if self.max_witness is None else self.max_witness.value
 
     def to_dict(self) -> dict:
-        def num(v: float):
-            return v if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-        return {
+        """The JSON document as plain Python values; an infinite bound, or a side with no witness, is None."""
+        return plain({
             "output": self.output, "input": self.input, "verdict": self.verdict, "status": self.status,
-            "lower": num(self.lower), "upper": num(self.upper),
-            "min": [num(self.lower), num(self.min_achieved)], "max": [num(self.max_achieved), num(self.upper)],
+            "lower": self.lower, "upper": self.upper,
+            "min": [self.lower, self.min_achieved], "max": [self.max_achieved, self.upper],
             "min_witness": None if self.min_witness is None else self.min_witness.to_dict(),
             "max_witness": None if self.max_witness is None else self.max_witness.to_dict(),
             "domain": self.domain, "time_s": self.time_s, "message": self.message, "stats": self.stats,
-        }
+            "versions": versions(),
+        })
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (no Infinity or NaN tokens)."""
+        return dumps(self.to_dict(), **kwargs)
 
 
 def _interval_matvec(W: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ The first R is the radius from global bounds (the product of layer norms), valid
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,14 +20,11 @@ from ..api import _check_time_limit, check_options, lipschitz
 from ..domain import Ball, Global
 from ..errors import InputError
 from ..io import load
+from ..jsonout import dumps, plain
+from ..versions import versions
 from ..norms import norm_name, parse_norm
 
 SAFETY = 1e-9  # relative shrink of every radius against rounding of margins and divisions
-
-
-def _num(value: float) -> Any:
-    """A float for JSON: infinities as the strings "inf" / "-inf"."""
-    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
 
 @dataclass
@@ -42,7 +38,7 @@ class MarginBound:
 
     def to_dict(self) -> dict:
         return {"class": self.rival, "margin": self.margin, "lipschitz_lower": self.lower,
-                "lipschitz_upper": _num(self.upper)}
+                "lipschitz_upper": self.upper}
 
 
 @dataclass
@@ -60,17 +56,19 @@ class RadiusResult:
     message: str = ""
 
     def to_dict(self) -> dict:
-        return {
-            "radius": _num(self.radius), "label": self.label, "p": norm_name(self.p),
-            "center": np.asarray(self.center).tolist(),
-            "ball_radius": _num(self.ball_radius),
+        """The JSON document as plain Python values; infinities are None (`ball_radius` None: global bounds)."""
+        return plain({
+            "radius": self.radius, "label": self.label, "p": norm_name(self.p),
+            "center": self.center,
+            "ball_radius": self.ball_radius,
             "bounds": [b.to_dict() for b in self.bounds],
-            "rounds": [[_num(r), _num(v)] for r, v in self.rounds],
-            "time_s": self.time_s, "message": self.message,
-        }
+            "rounds": self.rounds,
+            "time_s": self.time_s, "message": self.message, "versions": versions(),
+        })
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (no Infinity or NaN tokens)."""
+        return dumps(self.to_dict(), **kwargs)
 
 
 def _radius_at(net, x0: np.ndarray, label: int, margins: np.ndarray, domain, p: float, method: str,

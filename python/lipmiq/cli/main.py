@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import sys
@@ -21,6 +20,7 @@ from ..api import lipschitz
 from ..domain import Ball, Box, Global
 from ..errors import InputError
 from ..io import load
+from ..jsonout import dumps
 from ..norms import parse_norm
 from .progress import Progress, write_history
 
@@ -303,7 +303,7 @@ def _batch(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 line["error"] = item.error
-            print(json.dumps(line), flush=True)
+            print(dumps(line), flush=True)
     finally:
         if client is not None:
             client.close()

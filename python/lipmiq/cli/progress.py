@@ -14,6 +14,7 @@ import time
 from typing import IO, Any, List, Optional
 
 from ..errors import InputError
+from ..jsonout import dumps
 
 
 def _fmt(value: float) -> str:
@@ -102,12 +103,10 @@ class Progress:
 
 
 def write_history(path: str, history: List[List[float]]) -> None:
-    """The bound trace `[[t, lower, upper], ...]` as JSON (an unbounded upper as the string "inf")."""
-    rows = [[float(t), float(lo), float(up) if math.isfinite(up) else "inf"] for t, lo, up in history]
+    """The bound trace `[[t, lower, upper], ...]` as strict JSON (an unbounded upper as null)."""
     try:
         with open(path, "w") as fh:
-            json.dump(rows, fh)
-            fh.write("\n")
+            fh.write(dumps(history) + "\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the history ({exc.strerror or exc})") from None
 
@@ -127,7 +126,7 @@ def read_history(path: str) -> List[List[float]]:
     out = []
     for i, row in enumerate(rows):
         try:
-            t, lo, up = (float(v) for v in row)
+            t, lo, up = (math.inf if j == 2 and v is None else float(v) for j, v in enumerate(row))
         except (TypeError, ValueError):
             raise InputError(f"{path}: history entry {i} is not [t, lower, upper]: {row!r}") from None
         out.append([t, lo, up])
