@@ -64,14 +64,15 @@ def test_bad_input_exit_2(args, message, capsys):
     assert "Traceback" not in err and out == ""
 
 
-@pytest.mark.parametrize("share, stage", [("0", "unstable neurons"), ("0.5", "region branch-and-bound")])
+@pytest.mark.parametrize("share, stage", [("0", "scip"), ("0.5", "regions")])
 def test_region_share_option(share, stage, capsys):
     """--region-share 0 sends the query straight to SCIP; a positive share lets the region stage close it."""
     code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--region-share", share,
                               "--time-limit", "60"], capsys)
     assert code == 0, err
     data = json.loads(out)
-    assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4) and stage in data["message"]
+    assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4)
+    assert data["stats"]["closed_by"] == stage and (data["stats"]["regions"] > 0) == (stage == "regions")
 
 
 def test_nan_weights_file_exit_2(tmp_path, capsys):

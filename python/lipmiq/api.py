@@ -109,7 +109,7 @@ def _checked_witness(problem: Problem, tracker: Tracker) -> Optional[str]:
         recheck(problem, tracker.witness)
         return None
     except AssertionError as exc:
-        tracker.lower, tracker.witness = 0.0, None
+        tracker.drop_lower()
         return f"a witness failed its float64 re-check ({exc}); its lower bound was dropped, please report this network"
 
 
@@ -135,7 +135,8 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
     enforce(problem.network.sizes, method, encoding, max_model_bytes, net.name)
     tracker = Tracker(limit, on_update)
     if problem.trivial:
-        tracker.offer_upper(0.0)
+        with tracker.stage("trivial"):
+            tracker.offer_upper(0.0)
         status, message = "finished", "the domain is a single point: L = 0"
     else:
         status, message = _run_method(method, problem, tracker, options)
@@ -150,11 +151,13 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
         status = "error"
         message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
                    f"bound was dropped for the product of layer norms; please report this network")
-        tracker.upper = max(naive_upper(problem)[0], tracker.lower)
+        with tracker.stage("product"):
+            tracker.replace_upper(max(naive_upper(problem)[0], tracker.lower))
     # The one place a result's status is decided: optimal and gap_limit follow from the certified bounds.
     status = settle(status, tracker.lower, tracker.upper, options.get("gap"))
     return Result(
         lower=tracker.lower, upper=tracker.upper, status=status, method=method, p=problem.p,
         q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output, options=options,
         time_s=tracker.elapsed(), witness=tracker.witness, history=tracker.history, message=message,
+        stats=tracker.stats(),
     )

@@ -481,6 +481,7 @@ def region_search(problem: Problem, tracker: Tracker, time_limit: float = math.i
     enum = RegionEnumerator(problem, tracker, symbolic=symbolic, prune=prune, time_limit=time_limit)
     start = time.perf_counter()
     complete = enum.run()
+    tracker.count(regions=enum.regions, region_lps=enum.lps, pruned_subtrees=enum.pruned)
     note = f"{enum.regions} regions, {enum.pruned} subtrees pruned, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
     if complete:
         tracker.offer_upper(enum.upper)
@@ -498,8 +499,11 @@ OPTIONS = opt.Options(
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     """`method="enumerate"`: exact by pattern branch-and-bound where it applies, else by regions."""
-    tracker.offer_upper(naive_upper(problem)[0])
-    status = global_one_layer(problem, tracker, tracker.remaining())
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem)[0])
+    with tracker.stage("patterns"):
+        status = global_one_layer(problem, tracker, tracker.remaining())
     if status == "optimal":
         return status, "one hidden layer on R^n, every pattern realisable: pattern branch-and-bound"
-    return region_search(problem, tracker, symbolic=options["symbolic"], prune=options["prune"])
+    with tracker.stage("regions"):
+        return region_search(problem, tracker, symbolic=options["symbolic"], prune=options["prune"])

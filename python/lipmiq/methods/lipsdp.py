@@ -150,8 +150,9 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
     solver = options["sdp_solver"].upper()
     solvers = (solver,) + tuple(s for s in ("CLARABEL", "SCS") if s != solver)
-    value, note = lipsdp_upper(problem.network.weights, max(tracker.remaining(), 1.0), solvers)
-    tracker.offer_upper(value)
+    with tracker.stage("sdp"):
+        value, note = lipsdp_upper(problem.network.weights, max(tracker.remaining(), 1.0), solvers)
+        tracker.offer_upper(value)
     if not isinstance(problem.domain, Global):
         note += ("; the bound is global (LipSDP uses neither biases nor the domain): valid on this "
                  f"{type(problem.domain).__name__.lower()} as on all of R^n, not tightened to it")

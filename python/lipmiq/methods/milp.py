@@ -176,11 +176,15 @@ OPTIONS = opt.Options(
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
     seed = options["seed"]
-    tracker.offer_upper(naive_upper(problem)[0])
-    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem)[0])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    plan = build_plan(problem, options["tighten"])
+    with tracker.stage("tightening"):
+        plan = build_plan(problem, options["tighten"])
+    tracker.note(unstable_neurons=plan.n_unstable)
     form = LipMIP(plan, problem.p, problem.q)
     search = Search(problem, plan, tracker, "bigm", options["gap"], seed)  # for certify_point
 
@@ -198,13 +202,15 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     m.setParam("randomization/randomseedshift", seed)
     # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
     m.setParam("numerics/feastol", options["feastol"])
-    m.optimize()
-    if trace.error is not None:
-        raise trace.error
-    raw = m.getStatus()
-    on_dual(m.getDualbound())
-    for sol in m.getSols()[:5]:
-        on_solution(sol)
+    with tracker.stage("scip"):
+        m.optimize()
+        tracker.count(scip_nodes=m.getNNodes())
+        if trace.error is not None:
+            raise trace.error
+        raw = m.getStatus()
+        on_dual(m.getDualbound())
+        for sol in m.getSols()[:5]:
+            on_solution(sol)
     note = f"LipMIP MILP, {plan.n_unstable} unstable neurons"
     if raw == "infeasible":  # impossible for a non-empty domain: keep the bounds found so far
         return "error", note + "; SCIP reports the model infeasible (numerical trouble?)"

@@ -25,16 +25,24 @@ OPTIONS = opt.Options(
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    tracker.offer_upper(naive_upper(problem)[0])
-    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem)[0])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    if pattern_search(problem, tracker, min(options["pattern_time"], 0.2 * tracker.remaining())) == "optimal":
+    with tracker.stage("patterns"):
+        patterns = pattern_search(problem, tracker, min(options["pattern_time"], 0.2 * tracker.remaining()))
+    if patterns == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     if options["region_share"] > 0.0:
-        status, note = region_search(problem, tracker, options["region_share"] * tracker.remaining())
+        with tracker.stage("regions"):
+            status, note = region_search(problem, tracker, options["region_share"] * tracker.remaining())
         if status == "optimal":
             return status, "region branch-and-bound closed the gap (" + note + ")"
-    plan = build_plan(problem, options["tighten"], min(20.0, 0.15 * tracker.remaining()))
+    with tracker.stage("tightening"):
+        plan = build_plan(problem, options["tighten"], min(20.0, 0.15 * tracker.remaining()))
+    tracker.note(unstable_neurons=plan.n_unstable)
     search = Search(problem, plan, tracker, options["encoding"], options["gap"], options["seed"])
-    return search.run()
+    with tracker.stage("scip"):
+        return search.run()

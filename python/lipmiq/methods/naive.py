@@ -52,6 +52,7 @@ OPTIONS = Options()
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    value, dropped = naive_upper(problem)
-    tracker.offer_upper(value)
+    with tracker.stage("product"):
+        value, dropped = naive_upper(problem)
+        tracker.offer_upper(value)
     return "finished", f"product of layer norms ({dropped} stably inactive neurons dropped)"

@@ -98,7 +98,8 @@ OPTIONS = opt.Options(
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    sample_lower(problem, tracker, budget=min(tracker.remaining(), options["sample_time"]),
-                 samples=options["samples"], seed=options["seed"])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(tracker.remaining(), options["sample_time"]),
+                     samples=options["samples"], seed=options["seed"])
     status = "time_limit" if tracker.remaining() <= 0 else "finished"
     return status, "sampling and local search (a lower bound only)"

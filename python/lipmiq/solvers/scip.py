@@ -165,6 +165,7 @@ class Search:
         m.setParam("limits/gap", self.gap)
         m.setParam("randomization/randomseedshift", self.seed)
         m.optimize()
+        self.tracker.count(scip_nodes=m.getNNodes())
         return m.getStatus()
 
     def _attach(self, form: Formulation, closed: bool) -> BoundTrace:
