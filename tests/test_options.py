@@ -101,6 +101,7 @@ def test_batch_query_with_a_bad_option_names_it():
         items = {item.index: item for item in lipmiq.batch(queries, executor=pool)}
     assert items[0].ok
     assert not items[1].ok and "'timelimit'" in items[1].error and "time_limit" in items[1].error
+    assert items[1].error_kind == items[2].error_kind == "input" and items[0].error_kind is None
     assert not items[2].ok and "gap=-1" in items[2].error
 
 
