@@ -285,3 +285,15 @@ def test_batch_query_refused_by_its_method_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 2 and all(line["error_kind"] == "input" and "milp" in line["error"] for line in lines)
     assert "2 of 2 queries refused as bad input" in proc.stderr
+
+
+def test_ball_default_norm_is_inf_in_the_api_and_the_cli(capsys):
+    import math
+
+    import lipmiq
+
+    api_ball = lipmiq.lipschitz(EXAMPLE, lipmiq.Ball([0.5] * 4, 0.1), method="naive").domain["ball"]
+    code, out, _ = run_cli(["bound", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--radius", "0.1", "--method", "naive",
+                            "--json"], capsys)
+    assert code == 0 and api_ball == json.loads(out)["domain"]["ball"] and api_ball["norm"] == "inf"
+    assert lipmiq.Ball([0.0], 1.0).resolve(1).norm == math.inf

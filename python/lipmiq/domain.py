@@ -113,7 +113,7 @@ class Ball(Domain):
 
     center: object
     radius: float
-    norm: object = 2
+    norm: object = math.inf  # local robustness queries are l-inf balls; the CLI default too
 
     def __post_init__(self) -> None:
         _numbers(self.center, "ball center")
