@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from typing import IO, Any, List, Optional
+from typing import IO, Any, List, Optional, Tuple
 
 from ..errors import InputError
 from ..jsonout import dumps
@@ -113,6 +113,11 @@ def write_history(path: str, history: List[List[float]]) -> None:
 
 def read_history(path: str) -> List[List[float]]:
     """The bound trace from a result JSON (its `history` field) or a history file of `--history`."""
+    return read_trace(path)[0]
+
+
+def read_trace(path: str) -> Tuple[List[List[float]], dict]:
+    """The bound trace and the whole document it came from ({} for a `--history` file)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
@@ -130,4 +135,4 @@ def read_history(path: str) -> List[List[float]]:
         except (TypeError, ValueError):
             raise InputError(f"{path}: history entry {i} is not [t, lower, upper]: {row!r}") from None
         out.append([t, lo, up])
-    return out
+    return out, data if isinstance(data, dict) else {}
