@@ -260,7 +260,7 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     lower, upper = entry_intervals(plan, free_index)
     entry = _Entry(problem, input)
     entry.sample(samples, seed)
-    stats = {"unstable": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
+    stats = {"unstable_neurons": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
     statuses = []
     for sign in (1.0, -1.0):
         low, high = _achieved(entry)
