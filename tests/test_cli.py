@@ -1,4 +1,4 @@
-"""The command line: JSON output per CONVENTIONS.md and exit codes (0 ok, 2 bad input)."""
+"""The command line: JSON output per docs/conventions.md and exit codes (0 ok, 2 bad input)."""
 import json
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""The result record of CONVENTIONS.md and the witness that certifies its lower bound."""
+"""The result record of docs/conventions.md and the witness that certifies its lower bound."""
 from __future__ import annotations
 
 import math
