@@ -17,12 +17,12 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..api import check_options, lipschitz
+from ..api import lipschitz
 from ..domain import Ball, Box, Global
 from ..errors import InputError
 from ..io import load
 from ..jsonout import dumps
-from ..methods import METHODS
+from ..methods import METHODS, method_options
 from ..norms import parse_norm
 from ..versions import __version__, versions
 from .points import read_center, read_points
@@ -243,7 +243,7 @@ def _domain(args: argparse.Namespace, n_inputs: int):
 def _method_options(args: argparse.Namespace) -> dict:
     """The method options given on the command line, checked for --method (its defaults otherwise)."""
     given = {name: getattr(args, name) for name in METHOD_OPTION_FLAGS if getattr(args, name) is not None}
-    check_options(args.method, given)  # before loading anything: exit 2 naming the option
+    method_options(args.method).validate(args.method, given)  # before loading anything: exit 2 naming it
     return given
 
 
