@@ -8,7 +8,6 @@ import pytest
 
 import lipmiq
 from lipmiq import api
-from lipmiq.cli import main
 from lipmiq.errors import InputError
 from lipmiq.methods import METHODS, method_options
 
