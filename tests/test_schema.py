@@ -11,7 +11,7 @@ from lipmiq.cli import main
 
 jsonschema = pytest.importorskip("jsonschema")
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
+NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices
 SCHEMA = json.loads((resources.files("lipmiq") / "result.schema.json").read_text())
 
 
@@ -46,22 +46,22 @@ def run(argv, capsys):
 ])
 def test_bound_json_matches_the_schema(args, tmp_path, capsys):
     history = tmp_path / "history.json"
-    data = strict(run(["bound", EXAMPLE, "--json", "--history", str(history)] + args, capsys))
+    data = strict(run(["bound", NET, "--json", "--history", str(history)] + args, capsys))
     validator().validate(data)
     validator("history_file").validate(strict(history.read_text()))
 
 
 def test_lipsdp_json_matches_the_schema(capsys):
     pytest.importorskip("cvxpy")
-    validator().validate(strict(run(["bound", EXAMPLE, "--box", "0", "1", "--method", "lipsdp", "--json"], capsys)))
+    validator().validate(strict(run(["bound", NET, "--box", "0", "1", "--method", "lipsdp", "--json"], capsys)))
 
 
 def test_radius_and_monotone_json_match_the_schema(capsys):
-    radius = strict(run(["radius", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "-p", "inf", "--time-limit", "3",
+    radius = strict(run(["radius", NET, "--center", "0.5,0.5,0.5,0.5", "-p", "inf", "--time-limit", "3",
                          "--max-rounds", "2", "--json"], capsys))
     validator("radius").validate(radius)
     assert radius["rounds"][0][0] is None  # the first round uses global bounds
-    mono = strict(run(["monotone", EXAMPLE, "--output", "0", "--input", "1", "--box", "0", "1", "--time-limit", "5",
+    mono = strict(run(["monotone", NET, "--output", "0", "--input", "1", "--box", "0", "1", "--time-limit", "5",
                        "--json"], capsys))
     validator("monotone").validate(mono)
 
@@ -69,13 +69,13 @@ def test_radius_and_monotone_json_match_the_schema(capsys):
 def test_batch_lines_match_the_schema(tmp_path, capsys):
     points = tmp_path / "points.npy"
     np.save(points, np.array([[0.5, 0.5, 0.5, 0.5], [0.2, 0.4, 0.6, 0.8]]))
-    out = run(["batch", EXAMPLE, str(points), "--radius", "0.05", "--time-limit", "5", "--workers", "1", "--json"],
+    out = run(["batch", NET, str(points), "--radius", "0.05", "--time-limit", "5", "--workers", "1", "--json"],
               capsys)
     lines = [strict(line) for line in out.splitlines()]
     assert len(lines) == 2
     for line in lines:
         validator("batch_line").validate(line)
-    code = main(["batch", EXAMPLE, str(points), "--radius", "0.05", "--method", "milp", "-p", "2", "--workers", "1"])
+    code = main(["batch", NET, str(points), "--radius", "0.05", "--method", "milp", "-p", "2", "--workers", "1"])
     out, _ = capsys.readouterr()
     assert code == 2
     for line in out.splitlines():
@@ -92,7 +92,7 @@ def test_batch_lines_match_the_schema(tmp_path, capsys):
     lambda d: d.pop("versions"),
 ])
 def test_the_schema_refuses_what_the_conventions_forbid(change, capsys):
-    data = strict(run(["bound", EXAMPLE, "--box", "0", "1", "--method", "naive", "--json"], capsys))
+    data = strict(run(["bound", NET, "--box", "0", "1", "--method", "naive", "--json"], capsys))
     validator().validate(data)
     change(data)
     with pytest.raises(jsonschema.ValidationError):

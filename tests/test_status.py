@@ -10,7 +10,7 @@ import lipmiq
 import lipmiq.methods.naive
 from lipmiq.status import STATUSES, settle
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
+NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices
 naive = lipmiq.methods.naive
 
 
@@ -59,16 +59,16 @@ def test_a_method_claiming_optimal_with_a_gap_is_corrected(monkeypatch):
         tracker.offer_upper(5.0)
         return "optimal", "I am sure"
     monkeypatch.setattr(naive, "run", boastful)
-    res = lipmiq.lipschitz(EXAMPLE, lipmiq.Box(0, 1), method="naive")
+    res = lipmiq.lipschitz(NET, lipmiq.Box(0, 1), method="naive")
     assert res.lower == 0.0 and res.upper == 5.0 and res.status == "finished"
     monkeypatch.setattr(naive, "run", lambda problem, tracker, options: ("gap_limit", ""))
-    assert lipmiq.lipschitz(EXAMPLE, lipmiq.Box(0, 1), method="naive").status == "finished"  # no gap option
+    assert lipmiq.lipschitz(NET, lipmiq.Box(0, 1), method="naive").status == "finished"  # no gap option
     monkeypatch.setattr(naive, "run", lambda problem, tracker, options: ("weird", ""))
-    assert lipmiq.lipschitz(EXAMPLE, lipmiq.Box(0, 1), method="naive").status == "error"
+    assert lipmiq.lipschitz(NET, lipmiq.Box(0, 1), method="naive").status == "error"
 
 
 def test_gap_limit_only_within_the_requested_gap():
-    net = lipmiq.load(EXAMPLE)
+    net = lipmiq.load(NET)
     res = lipmiq.lipschitz(net, lipmiq.Box(0, 1), p=1, q=1, method="milp", gap=0.5, time_limit=20)
     assert_truthful(res)
     assert res.options["gap"] == 0.5 and res.status in ("optimal", "gap_limit")
@@ -96,7 +96,7 @@ def test_settle_table(raw, lower, upper, gap, expected):
 
 def test_lipsdp_on_a_box_says_its_bound_is_global():
     pytest.importorskip("cvxpy")
-    net = lipmiq.load(EXAMPLE)
+    net = lipmiq.load(NET)
     on_box = lipmiq.lipschitz(net, lipmiq.Box(0, 1), method="lipsdp", time_limit=30)
     on_rn = lipmiq.lipschitz(net, None, method="lipsdp", time_limit=30)
     assert on_box.status == "finished" and on_box.lower == 0.0
