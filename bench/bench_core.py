@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
-import sys
-
 import numpy as np
-
 from lipmiq import _core as core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

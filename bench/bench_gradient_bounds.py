@@ -19,13 +19,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import lipmiq
+import numpy as np
 from lipmiq import Box
+from lipmiq.bounds import propagation
 from lipmiq.bounds.gradient import bound_problem
 from lipmiq.bounds.jacobian import pattern_norm_bound
-from lipmiq.bounds.propagation import preactivation_bounds, stability
 from lipmiq.methods.naive import naive_upper
 from lipmiq.problem import make_problem
 
@@ -49,7 +48,7 @@ def margin_queries(manifest: dict, only: str):
 def interval_jacobian_bound(problem) -> float:
     """pattern_norm_bound with the neurons the symbolic bounds prove stable fixed, the others free."""
     states = [np.where(s > 0, 1, np.where(s < 0, 0, -1)).astype(np.int8)
-              for s in stability(preactivation_bounds(problem.network, problem.domain))]
+              for s in propagation.symbolic(problem.network, problem.domain).stability()]
     return pattern_norm_bound(problem.network.weights, states, problem.p, problem.q)
 
 

@@ -94,7 +94,6 @@ def select(queries: Iterator[dict], patterns: List[str]) -> List[dict]:
 def random_network(sizes: List[int], seed: int):
     """A seeded He-initialised ReLU network with small biases."""
     import numpy as np
-
     from lipmiq import Network
 
     rng = np.random.default_rng(seed)
@@ -118,12 +117,16 @@ def worker(job: dict) -> int:
     """Run one (query, method) and print its result as one JSON object on the last stdout line."""
     import lipmiq
     from lipmiq.errors import InputError
+    from lipmiq.methods import method_options
 
     net = random_network(**job["random"]) if job.get("random") else lipmiq.load(job["file"])
     output = None if job["output"] == "all" else int(job["output"])
     try:
+        # --option applies to every method; each method gets the ones it declares (others refuse unknown options)
+        declared = method_options(job["method"]).names()
+        options = {key: value for key, value in job.get("options", {}).items() if key in declared}
         res = lipmiq.lipschitz(net, make_domain(job["domain"]), job["p"], job["q"], output=output,
-                               method=job["method"], time_limit=job["time_limit"], **job.get("options", {}))
+                               method=job["method"], time_limit=job["time_limit"], **options)
     except InputError as exc:
         print(json.dumps({"status": "unsupported", "message": str(exc)}))
         return 0

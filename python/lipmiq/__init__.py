@@ -8,10 +8,12 @@ from .errors import InputError, LipmiqError
 from .io import from_torch, load, load_npz
 from .network import Layer, Network
 from .result import Result, Witness
+from .status import STATUSES
+from .versions import __version__
 
 __all__ = [
     "lipschitz", "Network", "Layer", "Domain", "Box", "Ball", "Global", "Result", "Witness",
     "load", "load_npz", "from_torch", "InputError", "LipmiqError",
-    "certified_radius", "RadiusResult", "monotonicity", "MonotoneResult", "batch", "BatchItem",
+    "certified_radius", "RadiusResult", "monotonicity", "MonotoneResult", "batch", "BatchItem", "STATUSES",
+    "__version__",
 ]
-__version__ = "0.1.0"

@@ -2,7 +2,8 @@
 
 A local process pool by default; a Dask cluster through `distributed.Client(address).get_executor()`
 (optional extra `dask`). Results stream back in completion order with their query attached, and a
-query that fails (bad input, a crashed worker) comes back as an error message instead of being lost.
+query that fails comes back as an error message instead of being lost, marked "input" when the query
+itself was refused (InputError, or it could not be submitted) and "internal" otherwise (a crashed worker).
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from ..result import Result
 
 @dataclass
 class BatchItem:
-    """One query's outcome: its position in the input, the query itself, and a result or an error."""
+    """One query's outcome: its position in the input, the query itself, and a result or an error
+    (`error_kind` "input" for a refused query, "internal" for a failure of lipmiq or of its worker)."""
 
     index: int
     query: Mapping[str, Any]
     result: Optional[Result] = None
     error: Optional[str] = None
+    error_kind: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -80,13 +83,17 @@ def batch(queries: Iterable[Mapping[str, Any]], executor: Optional[cf.Executor] 
             try:
                 futures[executor.submit(run_query, query)] = index
             except Exception as exc:  # e.g. a query that cannot be pickled: reported, not lost
-                yield BatchItem(index, query, error=f"not submitted: {_describe(exc)}")
+                yield BatchItem(index, query, error=f"not submitted: {_describe(exc)}", error_kind="input")
         for future in cf.as_completed(futures):
             index = futures[future]
             try:
-                yield BatchItem(index, items[index], result=future.result())
-            except Exception as exc:  # the worker raised, or died
-                yield BatchItem(index, items[index], error=_describe(exc))
+                result = future.result()
+            except InputError as exc:  # the query was refused: the caller's to fix
+                yield BatchItem(index, items[index], error=_describe(exc), error_kind="input")
+            except Exception as exc:  # the worker failed, or died
+                yield BatchItem(index, items[index], error=_describe(exc), error_kind="internal")
+            else:
+                yield BatchItem(index, items[index], result=result)
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)

@@ -16,10 +16,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import InputError
-from .elementwise import batchnorm_scale_shift, per_channel
 from ..network import Network
 from .chain import AffineChain, require
 from .conv import check_dense_size, conv2d_matrix
+from .elementwise import batchnorm_scale_shift, per_channel
 
 Shape = Tuple[int, ...]
 

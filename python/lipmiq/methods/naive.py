@@ -12,9 +12,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..bounds import NetworkBounds, propagation
+from ..bounds import NetworkBounds, root_bounds
 from ..network import Network
 from ..norms import NORMS, opnorm_upper, spectral_seconds, spectral_upper
+from ..options import Options
 from ..problem import Problem
 from ..tolerances import ROUNDING_RTOL
 from ..tracker import Tracker
@@ -57,7 +58,12 @@ def naive_upper(problem: Problem, bounds: Optional[NetworkBounds], deadline: flo
     return product_bound(weights, problem.p, problem.q, exact), dropped
 
 
+OPTIONS = Options()
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    value, dropped = naive_upper(problem, propagation.symbolic(problem.network, problem.domain), tracker.deadline)
-    tracker.offer_upper(value)
-    return "optimal", f"product of layer norms ({dropped} stably inactive neurons dropped)"
+    with tracker.stage("product"):
+        value, dropped = naive_upper(problem, root_bounds(problem.network, problem.domain, tracker.deadline),
+                                     tracker.deadline)
+        tracker.offer_upper(value)
+    return "finished", f"product of layer norms ({dropped} stably inactive neurons dropped)"
