@@ -59,7 +59,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
         // for every sample (rows s*m .. s*m+m-1), with the columns of inactive units zeroed.
         // T <- T W_j is one grouped product; zero columns (inactive units) are skipped per sample.
         std::size_t nj = net.W[L - 1].cols;
-        std::vector<double> T(batch * m * nj), U;
+        Block T(batch * m * nj), U;
         for (std::size_t s = 0; s < batch; ++s) {
             const std::uint8_t* g = masks[L - 2] + s * nj;
             for (std::size_t r = 0; r < m; ++r) {
@@ -99,7 +99,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
     // T <- G_j W_j[:, A_{j-1}] T[A_{j-1}, :] computing only the active rows,
     // finally J = W_L[:, A_{L-1}] T[A_{L-1}, :].
     std::vector<std::vector<std::int32_t>> active(L - 1);
-    std::vector<double> T, U;
+    Block T, U;
     for (std::size_t s = 0; s < batch; ++s) {
         double* J = out + s * m * n0;
         for (std::size_t k = 0; k + 1 < L; ++k) {
