@@ -217,7 +217,7 @@ std::vector<LayerBounds> interval_bounds(const Network& net, const std::vector<d
 }
 
 std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& dom,
-                                         const std::vector<LayerBounds>& prior) {
+                                         const std::vector<LayerBounds>& prior, unsigned threads) {
     const std::size_t L = net.depth();
     const std::size_t n0 = net.in_dim();
     // Box hull of the input set.
@@ -259,7 +259,7 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                 const auto& act = R.active;
                 gemm_gather(Wk.data.data(), Wk.cols, nullptr, rows, act.data(), act.data(),
                             act.size(), Wj.data.data(), nprev, nprev, Au.data.data(), nprev,
-                            false);
+                            false, 0, threads);
                 for (std::size_t r = 0; r < rows; ++r) {
                     const double* w = Wk.row(r);
                     double acc = 0.0;
@@ -275,10 +275,10 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                     relax_rows(Wk, Wk, R, uns, net.b[j], &Cu, &Cl, du, dl);
                     gemm_gather(Cu.data.data(), Cu.cols, nullptr, rows, nullptr, uns.data(),
                                 uns.size(), Wj.data.data(), nprev, nprev, Au.data.data(), nprev,
-                                true);
+                                true, 0, threads);
                     gemm_gather(Cl.data.data(), Cl.cols, nullptr, rows, nullptr, uns.data(),
                                 uns.size(), Wj.data.data(), nprev, nprev, Al.data.data(), nprev,
-                                true);
+                                true, 0, threads);
                 }
             }
             // Remaining steps: through layers k-2 .. 1 (0-based indices k-2 .. 0).
@@ -291,9 +291,9 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                 relax_rows(Au, Al, R, nz, net.b[jj], &Cu, &Cl, du, dl);
                 Matrix Nu(rows, nprev), Nl(rows, nprev);
                 gemm_gather(Cu.data.data(), Cu.cols, nullptr, rows, nullptr, nz.data(), nz.size(),
-                            Wj.data.data(), nprev, nprev, Nu.data.data(), nprev, false);
+                            Wj.data.data(), nprev, nprev, Nu.data.data(), nprev, false, 0, threads);
                 gemm_gather(Cl.data.data(), Cl.cols, nullptr, rows, nullptr, nz.data(), nz.size(),
-                            Wj.data.data(), nprev, nprev, Nl.data.data(), nprev, false);
+                            Wj.data.data(), nprev, nprev, Nl.data.data(), nprev, false, 0, threads);
                 Au = std::move(Nu);
                 Al = std::move(Nl);
             }

@@ -32,7 +32,8 @@ Matrix transpose(const Matrix& A) {
 
 }  // namespace
 
-std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch) {
+std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch,
+                            unsigned threads) {
     const std::size_t L = net.depth();
     std::vector<Matrix> Z(L);
     Matrix act(batch, net.in_dim());
@@ -44,7 +45,7 @@ std::vector<Matrix> forward(const Network& net, const double* X, std::size_t bat
         z = Matrix(batch, nout);
         for (std::size_t s = 0; s < batch; ++s) std::copy(net.b[k].begin(), net.b[k].end(), z.row(s));
         gemm_gather(act.data.data(), act.cols, nullptr, batch, nullptr, nullptr, act.cols,
-                    WT.data.data(), nout, nout, z.data.data(), nout, true);
+                    WT.data.data(), nout, nout, z.data.data(), nout, true, 0, threads);
         if (k + 1 < L) {
             act = z;
             for (double& v : act.data) v = v > 0 ? v : 0.0;
@@ -54,7 +55,7 @@ std::vector<Matrix> forward(const Network& net, const double* X, std::size_t bat
 }
 
 void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks,
-               std::size_t batch, double* out) {
+               std::size_t batch, double* out, unsigned threads) {
     const std::size_t L = net.depth();
     const std::size_t m = net.out_dim(), n0 = net.in_dim();
     if (batch == 0) return;
@@ -88,7 +89,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
                 dst = U.data();
             }
             gemm_gather(T.data(), nj, nullptr, batch * m, nullptr, nullptr, nj, Wj.data.data(),
-                        nprev, nprev, dst, nprev, false, m);
+                        nprev, nprev, dst, nprev, false, m, threads);
             if (j != 0) {
                 for (std::size_t s = 0; s < batch; ++s) {
                     const std::uint8_t* g = masks[j - 1] + s * nprev;
@@ -138,7 +139,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
                 if (j == L - 1) std::fill(J, J + m * n0, 0.0);
             } else {
                 gemm_gather(Wj.data.data(), Wj.cols, rows, nrows, a.data(), a.data(), a.size(),
-                            cur, n0, n0, dst, n0, false);
+                            cur, n0, n0, dst, n0, false, 0, threads);
             }
             if (j != L - 1) {
                 std::swap(T, U);

@@ -1,21 +1,16 @@
-// gemm_gather: out[r, :] (=|+=) sum_t R[r, rc(t)] M[mr(t), :] over listed rows and inner
-// indices only, so stably-inactive neurons and masked-off units cost nothing; groups of rows
-// whose coefficients at some t are all zero skip that t.  Register-tiled (MR rows x NV vectors
-// of accumulators kept in registers across the whole inner loop), blocked over column panels of
-// M that stay in L2.  GCC/Clang vector extensions; on x86-64 an AVX2+FMA instantiation is chosen
-// at run time when the CPU supports it (single-threaded either way).
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <vector>
+// gemm_tiled: out[r, :] (=|+=) sum_t R[r, rc(t)] M[mr(t), :] over listed rows and inner
+// indices only; groups of rows whose coefficients at some t are all zero skip that t.
+// Register-tiled (MR rows x NV vectors of accumulators kept in registers across the whole inner
+// loop), blocked over column panels of M that stay in L2.  GCC/Clang vector extensions; on x86-64
+// an AVX2+FMA instantiation is chosen at run time when the CPU supports it.
+#include "gemm_tiled.hpp"
 
-#include "core.hpp"
+#include <algorithm>
+#include <vector>
 
 namespace lipmiq {
 
 namespace {
-
-constexpr std::size_t kPanel = 144;  // columns of M per packed panel (nidx x 144 doubles fits L2)
 
 #if defined(__GNUC__)
 #if !defined(__clang__)
@@ -39,22 +34,6 @@ template <class V>
 LIPMIQ_INLINE void vstore(double* p, V x) {
     __builtin_memcpy(p, &x, sizeof(V));
 }
-
-struct GemmArgs {
-    const double* R;
-    std::size_t ldr;
-    const std::int32_t* rows;
-    const std::int32_t* ridx;
-    const std::int32_t* midx;
-    std::size_t nidx;
-    const double* M;
-    std::size_t ldm;
-    std::size_t ncols;
-    double* out;
-    std::size_t ldo;
-    bool accumulate;
-    std::size_t group;
-};
 
 // One MR x NR tile (NR = NV * lanes): acc = sum_k Rp[k, :] (x) Mt[tk[k], :], where Rp is the
 // packed (compact over non-zero k) coefficient block and Mt the packed panel tile (nidx x NR).
@@ -133,14 +112,15 @@ LIPMIQ_INLINE void row_block(const GemmArgs& g, Work& w, std::size_t r0, std::si
 }
 
 template <class V, int NV>
-LIPMIQ_INLINE void gemm_body(const GemmArgs& g, std::size_t nrows) {
+LIPMIQ_INLINE void gemm_body(const GemmArgs& g, std::size_t c0, std::size_t c1) {
     constexpr std::size_t NR = NV * (sizeof(V) / sizeof(double));
-    constexpr std::size_t panel = (kPanel / NR) * NR;
+    static_assert(kTiledPanel % NR == 0, "panels are whole tiles");
+    const std::size_t nrows = g.nrows;
     Work w;
     w.Rp.assign(g.nidx * 4 + 4, 0.0);
     w.tk.assign(g.nidx + 1, 0);
-    for (std::size_t pc0 = 0; pc0 < g.ncols; pc0 += panel) {
-        const std::size_t pc1 = std::min(g.ncols, pc0 + panel);
+    for (std::size_t pc0 = c0; pc0 < c1; pc0 += kTiledPanel) {
+        const std::size_t pc1 = std::min(c1, pc0 + kTiledPanel);
         const std::size_t ntiles = (pc1 - pc0 + NR - 1) / NR;
         // Pack M[mr(t), pc0:pc1] tile by tile (zero padded): contiguous, read sequentially.
         w.Mp.assign(ntiles * g.nidx * NR, 0.0);
@@ -186,8 +166,9 @@ LIPMIQ_INLINE void gemm_body(const GemmArgs& g, std::size_t nrows) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) void gemm_avx2(const GemmArgs& g, std::size_t nrows) {
-    gemm_body<v4d, 3>(g, nrows);  // 4 x 12 tile: 12 ymm accumulators
+__attribute__((target("avx2,fma"))) void gemm_avx2(const GemmArgs& g, std::size_t c0,
+                                                   std::size_t c1) {
+    gemm_body<v4d, 3>(g, c0, c1);  // 4 x 12 tile: 12 ymm accumulators
 }
 bool have_avx2() {
     __builtin_cpu_init();
@@ -195,36 +176,31 @@ bool have_avx2() {
 }
 #endif
 
-void gemm_generic(const GemmArgs& g, std::size_t nrows) {
-    gemm_body<v2d, 2>(g, nrows);  // 4 x 4 tile of 128-bit vectors
+void gemm_generic(const GemmArgs& g, std::size_t c0, std::size_t c1) {
+    gemm_body<v2d, 2>(g, c0, c1);  // 4 x 4 tile of 128-bit vectors
 }
 #endif  // __GNUC__
 
 }  // namespace
 
-void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std::size_t nrows,
-                 const std::int32_t* ridx, const std::int32_t* midx, std::size_t nidx,
-                 const double* M, std::size_t ldm, std::size_t ncols, double* out,
-                 std::size_t ldo, bool accumulate, std::size_t group) {
-    if (nrows == 0 || ncols == 0) return;
+void gemm_tiled(const GemmArgs& g, std::size_t c0, std::size_t c1) {
 #if defined(__GNUC__)
-    const GemmArgs g{R, ldr, rows, ridx, midx, nidx, M, ldm, ncols, out, ldo, accumulate, group};
 #if defined(__x86_64__)
-    if (have_avx2()) return gemm_avx2(g, nrows);  // cheap: reads libgcc's cpu model
+    if (have_avx2()) return gemm_avx2(g, c0, c1);  // cheap: reads libgcc's cpu model
 #endif
-    return gemm_generic(g, nrows);
+    return gemm_generic(g, c0, c1);
 #else
     // Portable fallback: row axpy with zero skipping.
-    for (std::size_t r = 0; r < nrows; ++r) {
-        const std::size_t i = rows ? static_cast<std::size_t>(rows[r]) : r;
-        const double* Ri = R + i * ldr;
-        double* Oi = out + i * ldo;
-        if (!accumulate) std::fill(Oi, Oi + ncols, 0.0);
-        for (std::size_t t = 0; t < nidx; ++t) {
-            const double a = Ri[ridx ? ridx[t] : t];
+    for (std::size_t r = 0; r < g.nrows; ++r) {
+        const std::size_t i = g.rows ? static_cast<std::size_t>(g.rows[r]) : r;
+        const double* Ri = g.R + i * g.ldr;
+        double* Oi = g.out + i * g.ldo;
+        if (!g.accumulate) std::fill(Oi + c0, Oi + c1, 0.0);
+        for (std::size_t t = 0; t < g.nidx; ++t) {
+            const double a = Ri[g.ridx ? g.ridx[t] : t];
             if (a == 0.0) continue;
-            const double* w = M + static_cast<std::size_t>(midx ? midx[t] : t) * ldm;
-            for (std::size_t j = 0; j < ncols; ++j) Oi[j] += a * w[j];
+            const double* w = g.M + static_cast<std::size_t>(g.midx ? g.midx[t] : t) * g.ldm;
+            for (std::size_t j = c0; j < c1; ++j) Oi[j] += a * w[j];
         }
     }
 #endif

@@ -1,4 +1,5 @@
 """lipmiq: certified lower and upper bounds on the Lipschitz constant of ReLU networks."""
+from . import _openblas  # noqa: F401  (first: lipmiq._core needs the library loaded)
 from .api import lipschitz
 from .batch import BatchItem, batch
 from .domain import Ball, Box, Domain, Global

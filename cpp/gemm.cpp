@@ -1,0 +1,241 @@
+// gemm_gather (core.hpp).  A dense product goes to OpenBLAS's dgemm (the scipy-openblas32 build,
+// held to one thread of its own: see bindings.cpp) once the listed rows and inner indices are
+// packed into contiguous blocks; a product whose (4-row block, inner index) coefficient blocks are
+// mostly zero (units inactive for a whole sample, sparse weights) goes to the register-tiled kernel
+// of gemm_tiled.cpp, which skips those blocks.
+//
+// The output is cut into chunks that depend on the shapes only, never on the thread count, so the
+// result is the same for any `threads`; the caller and up to threads - 1 std::threads started for
+// the call take chunks from a shared counter (a worker slowed by another process takes fewer).
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <exception>
+#include <mutex>
+#include <numeric>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <cblas.h>
+
+#include "core.hpp"
+#include "gemm_tiled.hpp"
+
+namespace lipmiq {
+
+namespace {
+
+// The tiled kernel wins once it can skip this share of the multiply-adds (one thread, 640 rows in
+// groups of 10 times a 1024 x 1024 M: with 25% of the units active per group, 42 ms either way;
+// with 10%, tiled 22 ms and dgemm 40 ms; with 50%, tiled 48 ms and dgemm 40 ms; the CNN's
+// 784 x 682 x 784 product at a skip share of 0.81: tiled 21 ms, dgemm 39 ms).  On dense products
+// dgemm was as fast or faster from 8 x 8 x 8 up.
+constexpr double kTiledSkipShare = 0.75;
+// Dropping the inner indices whose coefficients are all zero saves their multiply-adds but costs
+// packed copies of R and M (unless both are packed anyway to gather them): worth it from this share.
+constexpr double kDropShare = 0.125;
+// Multiply-adds a started thread must have to do: starting and joining one costs about 50 us, a
+// fifth of the time of that many.
+constexpr double kThreadMinWork = 4.0e6;
+// dgemm chunks of 512 x 512: dgemm packs its blocks of R and M per call, so a chunk grid of
+// r x c chunks packs M r times and R c times (M repacked per 128-row chunk took 8% of the time of
+// symbolic bounds at 784-1024-1024-10, 3% per 512-row chunk).
+constexpr std::size_t kChunkRows = 512, kChunkCols = 512;
+
+std::size_t row_of(const GemmArgs& g, std::size_t r) {
+    return g.rows ? static_cast<std::size_t>(g.rows[r]) : r;
+}
+std::size_t rcol_of(const GemmArgs& g, std::size_t t) {
+    return g.ridx ? static_cast<std::size_t>(g.ridx[t]) : t;
+}
+std::size_t mrow_of(const GemmArgs& g, std::size_t t) {
+    return g.midx ? static_cast<std::size_t>(g.midx[t]) : t;
+}
+
+// Whether at least kTiledSkipShare of the (4-row block within a group, inner index) pairs have
+// all their coefficients zero, the multiply-adds the tiled kernel skips.  Stops as soon as the
+// nonzero pairs rule it out (after a quarter of a dense R).
+bool mostly_zero_blocks(const GemmArgs& g) {
+    const std::size_t grp = g.group ? g.group : g.nrows;
+    std::size_t blocks = 0;
+    for (std::size_t g0 = 0; g0 < g.nrows; g0 += grp) blocks += (std::min(grp, g.nrows - g0) + 3) / 4;
+    const double allowed = (1.0 - kTiledSkipShare) * static_cast<double>(blocks * g.nidx);
+    std::size_t nonzero = 0;
+    for (std::size_t g0 = 0; g0 < g.nrows; g0 += grp) {
+        const std::size_t g1 = std::min(g.nrows, g0 + grp);
+        for (std::size_t r0 = g0; r0 < g1; r0 += 4) {
+            const double* Rr[4];
+            const std::size_t nr = std::min<std::size_t>(4, g1 - r0);
+            for (std::size_t r = 0; r < nr; ++r) Rr[r] = g.R + row_of(g, r0 + r) * g.ldr;
+            for (std::size_t t = 0; t < g.nidx; ++t) {
+                const std::size_t c = rcol_of(g, t);
+                bool any = false;
+                for (std::size_t r = 0; r < nr; ++r) any |= (Rr[r][c] != 0.0);
+                nonzero += any;
+            }
+            if (static_cast<double>(nonzero) > allowed) return false;
+        }
+    }
+    return true;
+}
+
+// Run f(0..n-1) on the caller and up to workers - 1 started threads; the first exception is
+// rethrown after every thread has joined.  A thread that cannot be started leaves its share to
+// the others.
+template <class F>
+void run_chunks(std::size_t n, unsigned workers, F&& f) {
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto work = [&] {
+        try {
+            for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            if (!error) error = std::current_exception();
+            next.store(n);
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < workers && t < n; ++t) {
+        try {
+            pool.emplace_back(work);
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
+    work();
+    for (std::thread& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
+unsigned workers_for(double work, std::size_t chunks, unsigned threads) {
+    const double by_work = std::max(1.0, work / kThreadMinWork);
+    return static_cast<unsigned>(std::min<double>({static_cast<double>(std::max(1u, threads)),
+                                                   static_cast<double>(chunks), by_work}));
+}
+
+double multiply_adds(std::size_t rows, std::size_t inner, std::size_t cols) {
+    return static_cast<double>(rows) * static_cast<double>(inner) * static_cast<double>(cols);
+}
+
+void gemm_tiled_threads(const GemmArgs& g, unsigned threads) {
+    const double work = multiply_adds(g.nrows, g.nidx, g.ncols);
+    const std::size_t panels = (g.ncols + kTiledPanel - 1) / kTiledPanel;
+    run_chunks(panels, workers_for(work, panels, threads), [&](std::size_t p) {
+        gemm_tiled(g, p * kTiledPanel, std::min(g.ncols, (p + 1) * kTiledPanel));
+    });
+}
+
+// dgemm on contiguous blocks: A (nrows x nk) = R[rows, rc(kept)], B (nk x ncols) = M[mr(kept), :],
+// where `kept` are the inner indices (all, or those with a nonzero coefficient in some listed row);
+// a block is packed only when it is not already a strided view of R or M.  Listed rows are
+// computed into a buffer and scattered.
+void gemm_blas(const GemmArgs& g, unsigned threads) {
+    std::vector<char> nonzero(g.nidx, 0);
+    std::size_t found = 0;
+    for (std::size_t r = 0; r < g.nrows && found < g.nidx; ++r) {  // row by row: R is row-major
+        const double* Rr = g.R + row_of(g, r) * g.ldr;
+        for (std::size_t t = 0; t < g.nidx; ++t) {
+            const bool first = !nonzero[t] && Rr[rcol_of(g, t)] != 0.0;
+            nonzero[t] |= first;
+            found += first;
+        }
+    }
+    std::vector<std::int32_t> kept;
+    kept.reserve(g.nidx);
+    for (std::size_t t = 0; t < g.nidx; ++t)
+        if (nonzero[t]) kept.push_back(static_cast<std::int32_t>(t));
+    const std::size_t nrows = g.nrows, ncols = g.ncols;
+    if (kept.empty()) {
+        if (!g.accumulate)
+            for (std::size_t r = 0; r < nrows; ++r) {
+                double* o = g.out + row_of(g, r) * g.ldo;
+                std::fill(o, o + ncols, 0.0);
+            }
+        return;
+    }
+    const bool gather_r = g.rows || g.ridx, gather_m = g.midx != nullptr;
+    const bool drop = (gather_r && gather_m) ||
+                      static_cast<double>(g.nidx - kept.size()) >= kDropShare * static_cast<double>(g.nidx);
+    if (!drop) {
+        kept.resize(g.nidx);
+        std::iota(kept.begin(), kept.end(), 0);
+    }
+    const std::size_t nk = kept.size();
+    Block Ap, Bp, Cp;
+    const double* A = g.R;
+    std::size_t lda = g.ldr;
+    if (gather_r || nk < g.nidx) {
+        Ap.resize(nrows * nk);
+        for (std::size_t r = 0; r < nrows; ++r) {
+            const double* src = g.R + row_of(g, r) * g.ldr;
+            double* dst = Ap.data() + r * nk;
+            for (std::size_t q = 0; q < nk; ++q) dst[q] = src[rcol_of(g, kept[q])];
+        }
+        A = Ap.data();
+        lda = nk;
+    }
+    const double* B = g.M;
+    std::size_t ldb = g.ldm;
+    if (gather_m || nk < g.nidx) {
+        Bp.resize(nk * ncols);
+        for (std::size_t q = 0; q < nk; ++q) {
+            const double* src = g.M + mrow_of(g, kept[q]) * g.ldm;
+            std::copy(src, src + ncols, Bp.data() + q * ncols);
+        }
+        B = Bp.data();
+        ldb = ncols;
+    }
+    double* C = g.out;
+    std::size_t ldc = g.ldo;
+    if (g.rows) {
+        Cp.resize(nrows * ncols);
+        C = Cp.data();
+        ldc = ncols;
+    }
+    const double beta = (g.accumulate && !g.rows) ? 1.0 : 0.0;
+    const std::size_t row_chunks = (nrows + kChunkRows - 1) / kChunkRows;
+    const std::size_t col_chunks = (ncols + kChunkCols - 1) / kChunkCols;
+    const std::size_t chunks = row_chunks * col_chunks;
+    run_chunks(chunks, workers_for(multiply_adds(nrows, nk, ncols), chunks, threads), [&](std::size_t i) {
+        const std::size_t r0 = (i / col_chunks) * kChunkRows, c0 = (i % col_chunks) * kChunkCols;
+        const std::size_t rn = std::min(kChunkRows, nrows - r0), cn = std::min(kChunkCols, ncols - c0);
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(rn),
+                          static_cast<blasint>(cn), static_cast<blasint>(nk), 1.0, A + r0 * lda,
+                          static_cast<blasint>(lda), B + c0, static_cast<blasint>(ldb), beta,
+                          C + r0 * ldc + c0, static_cast<blasint>(ldc));
+    });
+    if (g.rows) {
+        for (std::size_t r = 0; r < nrows; ++r) {
+            const double* src = Cp.data() + r * ncols;
+            double* o = g.out + row_of(g, r) * g.ldo;
+            if (g.accumulate)
+                for (std::size_t c = 0; c < ncols; ++c) o[c] += src[c];
+            else
+                std::copy(src, src + ncols, o);
+        }
+    }
+}
+
+// dgemm takes 32-bit sizes and leading dimensions in the scipy-openblas32 build.
+bool fits_blas_ints(const GemmArgs& g) {
+    const std::size_t big = static_cast<std::size_t>(INT_MAX);
+    return std::max({g.nrows, g.nidx, g.ncols, g.ldr, g.ldm, g.ldo}) <= big;
+}
+
+}  // namespace
+
+void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std::size_t nrows,
+                 const std::int32_t* ridx, const std::int32_t* midx, std::size_t nidx,
+                 const double* M, std::size_t ldm, std::size_t ncols, double* out,
+                 std::size_t ldo, bool accumulate, std::size_t group, unsigned threads) {
+    if (nrows == 0 || ncols == 0) return;
+    const GemmArgs g{R,   ldr,   rows, nrows, ridx,       midx, nidx,
+                     M,   ldm,   ncols, out,  ldo,        accumulate, group};
+    if (nidx == 0 || !fits_blas_ints(g) || mostly_zero_blocks(g)) return gemm_tiled_threads(g, threads);
+    gemm_blas(g, threads);
+}
+
+}  // namespace lipmiq
