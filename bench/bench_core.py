@@ -9,7 +9,8 @@ benchmark network, over a box of half-width 0.05 (and a wider one) around a seed
   * batched Jacobian norms: 256 random inputs of the box -> forward -> masks -> jacobians ->
     operator_norms for (p, q) = (2, 2), (inf, inf), (1, 1); each stage and the total.
 Both implementations run in the same process on the same inputs; results are checked to agree.
-The first table has numpy with whatever BLAS threads it has (shown in the header).
+The first table has numpy with whatever BLAS threads it has and the core on its default threads
+(both shown in the header).
 
 The second table puts the dense products in GFLOP/s: for symbolic bounds, forward passes and
 Jacobians, the matrix products the core performs (their full shapes, also where it skips zero
@@ -163,10 +164,11 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
     add("jacobian norms total", lambda: jacobian_pipeline(core, W, b, X, pq),
         lambda: jacobian_pipeline(ref, W, b, X, pq))
     dense += [
-        (tag, "symbolic_bounds", symbolic_products(W, sym), lambda t: core.symbolic_bounds(W, b, lo, hi)),
-        (tag, f"forward (B={batch})", forward_products(W, batch), lambda t: core.forward(W, b, X)),
+        (tag, "symbolic_bounds", symbolic_products(W, sym),
+         lambda t: core.symbolic_bounds(W, b, lo, hi, threads=t)),
+        (tag, f"forward (B={batch})", forward_products(W, batch), lambda t: core.forward(W, b, X, threads=t)),
         (tag, f"jacobians (B={batch})", jacobian_products(W, batch),
-         lambda t: core.jacobians(W, masks, batch=batch)),
+         lambda t: core.jacobians(W, masks, batch=batch, threads=t)),
     ]
     unst = ", ".join(f"{u}/{w.shape[0]}" for u, w in zip(unstable, W[:-1]))
     act = ", ".join(f"{a:.2f}" for a in active)
@@ -209,8 +211,8 @@ def main(argv=None):
 
     blas = ", ".join(f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info())
     print(f"# python {platform.python_version()}, numpy {np.__version__} (BLAS: {blas}), "
-          f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}; C++ core single-threaded; "
-          f"best of {args.repeat}")
+          f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}; C++ core on "
+          f"{os.environ.get('LIPMIQ_THREADS') or 'min(2, cpus)'} threads; best of {args.repeat}")
     rows, dense = [], []
     big_W, big_b = random_network([784, 1024, 1024, 10], seed=0)
     x0 = np.random.default_rng(1234).uniform(0.0, 1.0, size=784)
