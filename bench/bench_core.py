@@ -16,7 +16,8 @@ The second table puts the dense products in GFLOP/s: for symbolic bounds, forwar
 Jacobians, the matrix products the core performs (their full shapes, also where it skips zero
 blocks: "dense-equivalent" flops) divided by the core's time, beside numpy matmuls of exactly those
 shapes on random matrices, both on the same number of threads: the core by its `threads` argument,
-numpy's BLAS by threadpoolctl.threadpool_limits (needs threadpoolctl).
+numpy's BLAS by threadpoolctl.threadpool_limits (needs threadpoolctl; the limit also reaches
+lipmiq's own OpenBLAS, which is held to one thread but runs nothing while numpy is timed).
 
     python bench/bench_core.py [--benchmarks DIR] [--repeat N] [--batch B] [--threads 1,2] [--quick]
 """
@@ -209,7 +210,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
 
-    blas = ", ".join(f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info())
+    blas = ", ".join(f"{Path(i['filepath']).name} x{i['num_threads']}" for i in threadpool_info())
     print(f"# python {platform.python_version()}, numpy {np.__version__} (BLAS: {blas}), "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}; C++ core on "
           f"{os.environ.get('LIPMIQ_THREADS') or 'min(2, cpus)'} threads; best of {args.repeat}")
