@@ -6,21 +6,17 @@
 //
 // The output is cut into chunks that depend on the shapes only, never on the thread count, so the
 // result is the same for any `threads`; the caller and up to threads - 1 std::threads started for
-// the call take chunks from a shared counter (a worker slowed by another process takes fewer).
+// the call take chunks in turn (parallel.hpp).
 #include <algorithm>
-#include <atomic>
 #include <climits>
-#include <exception>
-#include <mutex>
 #include <numeric>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include <cblas.h>
 
 #include "core.hpp"
 #include "gemm_tiled.hpp"
+#include "parallel.hpp"
 
 namespace lipmiq {
 
@@ -80,36 +76,6 @@ bool mostly_zero_blocks(const GemmArgs& g) {
     return true;
 }
 
-// Run f(0..n-1) on the caller and up to workers - 1 started threads; the first exception is
-// rethrown after every thread has joined.  A thread that cannot be started leaves its share to
-// the others.
-template <class F>
-void run_chunks(std::size_t n, unsigned workers, F&& f) {
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto work = [&] {
-        try {
-            for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
-            next.store(n);
-        }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < workers && t < n; ++t) {
-        try {
-            pool.emplace_back(work);
-        } catch (const std::system_error&) {
-            break;
-        }
-    }
-    work();
-    for (std::thread& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
-}
-
 unsigned workers_for(double work, std::size_t chunks, unsigned threads) {
     const double by_work = std::max(1.0, work / kThreadMinWork);
     return static_cast<unsigned>(std::min<double>({static_cast<double>(std::max(1u, threads)),
@@ -123,7 +89,7 @@ double multiply_adds(std::size_t rows, std::size_t inner, std::size_t cols) {
 void gemm_tiled_threads(const GemmArgs& g, unsigned threads) {
     const double work = multiply_adds(g.nrows, g.nidx, g.ncols);
     const std::size_t panels = (g.ncols + kTiledPanel - 1) / kTiledPanel;
-    run_chunks(panels, workers_for(work, panels, threads), [&](std::size_t p) {
+    parallel_for(panels, workers_for(work, panels, threads), [&](std::size_t p) {
         gemm_tiled(g, p * kTiledPanel, std::min(g.ncols, (p + 1) * kTiledPanel));
     });
 }
@@ -199,7 +165,7 @@ void gemm_blas(const GemmArgs& g, unsigned threads) {
     const std::size_t row_chunks = (nrows + kChunkRows - 1) / kChunkRows;
     const std::size_t col_chunks = (ncols + kChunkCols - 1) / kChunkCols;
     const std::size_t chunks = row_chunks * col_chunks;
-    run_chunks(chunks, workers_for(multiply_adds(nrows, nk, ncols), chunks, threads), [&](std::size_t i) {
+    parallel_for(chunks, workers_for(multiply_adds(nrows, nk, ncols), chunks, threads), [&](std::size_t i) {
         const std::size_t r0 = (i / col_chunks) * kChunkRows, c0 = (i % col_chunks) * kChunkCols;
         const std::size_t rn = std::min(kChunkRows, nrows - r0), cn = std::min(kChunkCols, ncols - c0);
         scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(rn),
@@ -232,8 +198,7 @@ void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std
                  const double* M, std::size_t ldm, std::size_t ncols, double* out,
                  std::size_t ldo, bool accumulate, std::size_t group, unsigned threads) {
     if (nrows == 0 || ncols == 0) return;
-    const GemmArgs g{R,   ldr,   rows, nrows, ridx,       midx, nidx,
-                     M,   ldm,   ncols, out,  ldo,        accumulate, group};
+    const GemmArgs g{R, ldr, rows, nrows, ridx, midx, nidx, M, ldm, ncols, out, ldo, accumulate, group};
     if (nidx == 0 || !fits_blas_ints(g) || mostly_zero_blocks(g)) return gemm_tiled_threads(g, threads);
     gemm_blas(g, threads);
 }
