@@ -256,10 +256,11 @@ def test_gemm_gather_validation():
         core.gemm_gather(R, M, out, threads=0)
 
 
-@pytest.mark.parametrize("dims", [(60, 300, 300, 10), (40, 200, 200, 200, 3), (8, 150, 150, 20)])
+@pytest.mark.parametrize("dims", [(60, 600, 600, 10), (40, 200, 200, 200, 3), (8, 150, 150, 20)])
 def test_kernels_at_blas_sizes_match_reference_on_any_thread_count(dims):
-    """Products big enough for dgemm and for two threads: still the reference, and the same bits on 1 or 2
-    threads; the last architecture has m > n (Jacobians from the input side)."""
+    """Products big enough for dgemm and for two threads (and, at 600 x 600, the row loops of symbolic
+    bounds too): still the reference, and the same bits on 1 or 2 threads; the last architecture has
+    m > n (Jacobians from the input side)."""
     W, b = make_net(dims, 4, dead=True)
     lo, hi, _ = box_around(dims[0], 4, half=0.2)
     X = np.random.default_rng(4).uniform(lo, hi, size=(64, dims[0]))
