@@ -112,19 +112,9 @@ Relaxation relax(const LayerBounds& z) {
     return R;
 }
 
-// The row loops below hand out blocks of kRowBlock rows to `threads` workers, from
-// kParallelEntries matrix entries on (starting a thread costs about 50 us).  Each row is computed
-// alone, so the thread count changes no result.
+// The row loops below hand out blocks of kRowBlock rows to `threads` workers (parallel.hpp).
+// Each row is computed alone, so the thread count changes no result.
 constexpr std::size_t kRowBlock = 32;
-constexpr double kParallelEntries = 262144.0;
-
-template <class F>
-void for_row_blocks(std::size_t rows, std::size_t cols, unsigned threads, F&& f) {
-    const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-    const bool big = static_cast<double>(rows) * static_cast<double>(cols) >= kParallelEntries;
-    parallel_for(blocks, big ? threads : 1u,
-                 [&](std::size_t b) { f(b * kRowBlock, std::min(rows, (b + 1) * kRowBlock)); });
-}
 
 double dual_norm(const double* a, std::size_t n, double p) {
     // ||a||_{p*} with 1/p + 1/p* = 1
@@ -145,7 +135,7 @@ void concretise(const Matrix& A, const std::vector<double>& d, const InputDomain
         rad[i] = 0.5 * (hu[i] - hl[i]);
     }
     out.resize(A.rows);
-    for_row_blocks(A.rows, n, threads, [&](std::size_t r0, std::size_t r1) {
+    parallel_blocks(A.rows, kRowBlock, n, threads, [&](std::size_t r0, std::size_t r1) {
         std::vector<double> aa(n);
         for (std::size_t r = r0; r < r1; ++r) {
             const double* a = A.row(r);
@@ -180,7 +170,7 @@ void relax_rows(const Matrix& Au, const Matrix& Al, const Relaxation& R,
     const std::size_t rows = Au.rows, ni = idx.size();
     if (Cu) *Cu = Matrix(rows, ni);
     if (Cl) *Cl = Matrix(rows, ni);
-    for_row_blocks(rows, ni, threads, [&](std::size_t r0, std::size_t r1) {
+    parallel_blocks(rows, kRowBlock, ni, threads, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
             if (Cu) {
                 const double* a = Au.row(r);

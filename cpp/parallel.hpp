@@ -42,4 +42,17 @@ void parallel_for(std::size_t n, unsigned workers, F&& f) {
     if (error) std::rethrow_exception(error);
 }
 
+// Loops over fewer matrix entries than this stay on one thread: starting one costs about 50 us.
+constexpr double kParallelEntries = 262144.0;
+
+// f(i0, i1) for consecutive blocks [i0, i1) of `block` indices covering [0, n), on `threads`
+// workers when the loop covers at least kParallelEntries entries (`per_index` per index).
+template <class F>
+void parallel_blocks(std::size_t n, std::size_t block, std::size_t per_index, unsigned threads, F&& f) {
+    const bool big = static_cast<double>(n) * static_cast<double>(per_index) >= kParallelEntries;
+    parallel_for((n + block - 1) / block, big ? threads : 1u, [&](std::size_t b) {
+        f(b * block, b * block + block < n ? b * block + block : n);
+    });
+}
+
 }  // namespace lipmiq
