@@ -130,6 +130,14 @@ void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std
                  const double* M, std::size_t ldm, std::size_t ncols, double* out,
                  std::size_t ldo, bool accumulate, std::size_t group = 0, unsigned threads = 1);
 
+// out[r, :] (=|+=) sum_t R[r, t] * W[:, t]  (out = R W^T) for r < nrows, t < inner, W of shape
+// (ncols, inner): dense products with weights as stored, e.g. activations through a layer.  dgemm
+// reads W transposed; where the zero coefficients of R fill most 4-row blocks, W is transposed and
+// the tiled kernel skips them.
+void gemm_nt(const double* R, std::size_t ldr, std::size_t nrows, const double* W, std::size_t ldw,
+             std::size_t ncols, std::size_t inner, double* out, std::size_t ldo, bool accumulate,
+             unsigned threads = 1);
+
 // ---- linalg.cpp ---------------------------------------------------------------------------
 // Reductions with 8 independent partial sums (vectorisable without -ffast-math).
 double dot(const double* a, const double* b, std::size_t n);

@@ -1,7 +1,7 @@
 // Batched forward pass (pre-activations) and batched Jacobians for given activation masks.
 //
-// forward: Z_k = X_{k-1} W_k^T + b_k, one gemm_gather per layer against W_k^T (zero
-// activations, inactive ReLUs, are skipped where they fill most blocks of rows).
+// forward: Z_k = X_{k-1} W_k^T + b_k, one gemm_nt per layer (zero activations, inactive ReLUs,
+// are skipped where they fill most blocks of rows).
 // jacobians: J_b = W_L G_{L-1} W_{L-1} ... G_1 W_1 built from the smaller side: from the
 // output side when m <= n0 (only active rows of each W_j are read), otherwise from the input
 // side (only active rows of each intermediate product are computed).
@@ -9,29 +9,8 @@
 #include <cstring>
 
 #include "core.hpp"
-#include "parallel.hpp"
 
 namespace lipmiq {
-
-namespace {
-
-// In 32 x 32 tiles, which stay in L1: element by element, the strided writes made a 1024 x 1024
-// transpose take 13 ms, as long as the B = 256 product it feeds; in tiles 6 ms.  Rows of tiles
-// go to `threads` workers.
-Matrix transpose(const Matrix& A, unsigned threads) {
-    constexpr std::size_t kTile = 32;
-    Matrix T(A.cols, A.rows);
-    parallel_blocks(A.rows, kTile, A.cols, threads, [&](std::size_t i0, std::size_t i1) {
-        for (std::size_t j0 = 0; j0 < A.cols; j0 += kTile) {
-            const std::size_t j1 = std::min(A.cols, j0 + kTile);
-            for (std::size_t i = i0; i < i1; ++i)
-                for (std::size_t j = j0; j < j1; ++j) T.data[j * A.rows + i] = A.data[i * A.cols + j];
-        }
-    });
-    return T;
-}
-
-}  // namespace
 
 std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch,
                             unsigned threads) {
@@ -40,13 +19,13 @@ std::vector<Matrix> forward(const Network& net, const double* X, std::size_t bat
     Matrix act(batch, net.in_dim());
     std::copy(X, X + batch * net.in_dim(), act.data.begin());
     for (std::size_t k = 0; k < L; ++k) {
-        const Matrix WT = transpose(net.W[k], threads);  // (n_in, n_out)
-        const std::size_t nout = WT.cols;
+        const Matrix& W = net.W[k];
+        const std::size_t nout = W.rows;
         Matrix& z = Z[k];
         z = Matrix(batch, nout);
         for (std::size_t s = 0; s < batch; ++s) std::copy(net.b[k].begin(), net.b[k].end(), z.row(s));
-        gemm_gather(act.data.data(), act.cols, nullptr, batch, nullptr, nullptr, act.cols,
-                    WT.data.data(), nout, nout, z.data.data(), nout, true, 0, threads);
+        gemm_nt(act.data.data(), act.cols, batch, W.data.data(), W.cols, nout, W.cols, z.data.data(),
+                nout, true, threads);
         if (k + 1 < L) {
             act = z;
             for (double& v : act.data) v = v > 0 ? v : 0.0;

@@ -280,6 +280,20 @@ def test_kernels_at_blas_sizes_match_reference_on_any_thread_count(dims):
     np.testing.assert_array_equal(J, core.jacobians(W, masks, threads=2))
 
 
+def test_forward_with_mostly_inactive_units_matches_reference():
+    """90% of the first layer's units dead for every input: the next product goes to the tiled kernel
+    (zero blocks skipped) instead of dgemm, with the same values and the same bits on 2 threads."""
+    W, b = make_net((60, 600, 600, 10), 6)
+    b[0][:540] = -1e3
+    X = np.random.default_rng(6).standard_normal((64, 60))
+    Z = core.forward(W, b, X, threads=1)
+    assert np.mean(Z[0] > 0) < 0.11
+    for za, zr in zip(Z, ref.forward(W, b, X)):
+        np.testing.assert_allclose(za, zr, **TOL)
+    for z1, z2 in zip(Z, core.forward(W, b, X, threads=2)):
+        np.testing.assert_array_equal(z1, z2)
+
+
 def test_thread_count_from_the_environment(monkeypatch):
     W, b = make_net((4, 5, 3), 0)
     X = np.ones((2, 4))
