@@ -34,10 +34,12 @@ constexpr double kDropShare = 0.125;
 // Multiply-adds a started thread must have to do: starting and joining one costs about 50 us, a
 // fifth of the time of that many.
 constexpr double kThreadMinWork = 4.0e6;
-// dgemm chunks of 512 x 512: dgemm packs its blocks of R and M per call, so a chunk grid of
+// dgemm chunks of up to 512 x 512: dgemm packs its blocks of R and M per call, so a chunk grid of
 // r x c chunks packs M r times and R c times (M repacked per 128-row chunk took 8% of the time of
-// symbolic bounds at 784-1024-1024-10, 3% per 512-row chunk).
-constexpr std::size_t kChunkRows = 512, kChunkCols = 512;
+// symbolic bounds at 784-1024-1024-10, 3% per 512-row chunk).  Chunks are halved, columns first,
+// down to 128, until a product has kMinChunks of them: with fewer, a worker that another process
+// holds up (a SCIP solve on the other core) keeps the rest waiting for its chunk.
+constexpr std::size_t kChunkRows = 512, kChunkCols = 512, kMinChunkSide = 128, kMinChunks = 8;
 
 std::size_t row_of(const GemmArgs& g, std::size_t r) {
     return g.rows ? static_cast<std::size_t>(g.rows[r]) : r;
@@ -99,12 +101,20 @@ void gemm_tiled_threads(const GemmArgs& g, unsigned threads) {
 void dgemm_chunks(const double* A, std::size_t lda, const double* B, std::size_t ldb, bool b_transposed,
                   double* C, std::size_t ldc, std::size_t nrows, std::size_t nk, std::size_t ncols,
                   double beta, unsigned threads) {
-    const std::size_t row_chunks = (nrows + kChunkRows - 1) / kChunkRows;
-    const std::size_t col_chunks = (ncols + kChunkCols - 1) / kChunkCols;
-    const std::size_t chunks = row_chunks * col_chunks;
+    std::size_t cr = kChunkRows, cc = kChunkCols;
+    auto count = [](std::size_t n, std::size_t side) { return (n + side - 1) / side; };
+    while (count(nrows, cr) * count(ncols, cc) < kMinChunks) {
+        if (cc > kMinChunkSide && ncols > cc / 2)
+            cc /= 2;
+        else if (cr > kMinChunkSide && nrows > cr / 2)
+            cr /= 2;
+        else
+            break;
+    }
+    const std::size_t col_chunks = count(ncols, cc), chunks = count(nrows, cr) * col_chunks;
     parallel_for(chunks, workers_for(multiply_adds(nrows, nk, ncols), chunks, threads), [&](std::size_t i) {
-        const std::size_t r0 = (i / col_chunks) * kChunkRows, c0 = (i % col_chunks) * kChunkCols;
-        const std::size_t rn = std::min(kChunkRows, nrows - r0), cn = std::min(kChunkCols, ncols - c0);
+        const std::size_t r0 = (i / col_chunks) * cr, c0 = (i % col_chunks) * cc;
+        const std::size_t rn = std::min(cr, nrows - r0), cn = std::min(cc, ncols - c0);
         scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
                           static_cast<blasint>(rn), static_cast<blasint>(cn), static_cast<blasint>(nk), 1.0,
                           A + r0 * lda, static_cast<blasint>(lda), b_transposed ? B + c0 * ldb : B + c0,
