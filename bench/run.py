@@ -3,7 +3,8 @@
 Each (query, method) runs in a fresh child process (`python bench/run.py --worker JOB`) under a wall-clock
 guard and an address-space limit, so a crash, a hang or a memory blow-up becomes a recorded status
 ("crash", "killed") instead of ending the benchmark. Peak memory is the child's ru_maxrss (os.wait4).
-Children run single-threaded (BLAS, Rayon) so runs do not compete with each other for the 2 cores.
+Children run single-threaded (BLAS, Rayon, the lipmiq core) so runs do not compete with each other
+for the 2 cores.
 Writes one JSON line per (query, method): bounds, exact, status, times, peak memory, bound history and
 the manifest's reference values.
 
@@ -36,7 +37,7 @@ SERIES = {
     "depth": [(f"d{d}", [8] + [16] * d + [1]) for d in (1, 2, 3, 4)],
 }
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 "RAYON_NUM_THREADS": "1"}
+                 "RAYON_NUM_THREADS": "1", "LIPMIQ_THREADS": "1"}
 
 
 # --- queries ----------------------------------------------------------------------------------------------

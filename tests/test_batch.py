@@ -54,6 +54,17 @@ def test_local_process_pool_every_query_once():
     check_items(items, queries, {3: "input norm p must be 1, 2 or inf", 4: "a query must be a dict", 5: "pickle"})
 
 
+def test_local_pool_workers_keep_the_core_to_one_thread(monkeypatch):
+    from lipmiq.batch import single_threaded_core
+
+    monkeypatch.delenv("LIPMIQ_THREADS", raising=False)
+    single_threaded_core()
+    assert os.environ["LIPMIQ_THREADS"] == "1"
+    monkeypatch.setenv("LIPMIQ_THREADS", "2")  # the caller's choice stands
+    single_threaded_core()
+    assert os.environ["LIPMIQ_THREADS"] == "2"
+
+
 def test_given_executor_is_left_running():
     from concurrent.futures import ThreadPoolExecutor
 

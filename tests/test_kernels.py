@@ -186,6 +186,123 @@ def test_operator_norm_heuristic_matches_reference(pq, shape):
     assert not a[2].any() and not r[2].any()
 
 
+# ------------------------------------------------------------------ gemm_gather, threads
+def gemm_reference(R, M, out, rows=None, ridx=None, midx=None, accumulate=False):
+    rows = np.arange(R.shape[0]) if rows is None else rows
+    nidx = len(ridx) if ridx is not None else len(midx) if midx is not None else R.shape[1]
+    ridx = np.arange(nidx) if ridx is None else ridx
+    midx = np.arange(nidx) if midx is None else midx
+    res = out.copy()
+    res[rows] = (res[rows] if accumulate else 0.0) + R[np.ix_(rows, ridx)] @ M[midx]
+    return res
+
+
+def gemm_operands(kind, rng, m=120, k=90, n=600, group=6):
+    """'dense' goes to dgemm; 'masked' (each group of rows sharing 10% of the inner indices, as the
+    rows of one sample in jacobians) and 'sparse' (a few nonzeros) to the tiled kernel.  Big enough for
+    two threads: more than 4e6 multiply-adds in more than one chunk (512 columns, 144-column panels)."""
+    R = rng.standard_normal((m, k))
+    if kind == "masked":
+        R *= np.repeat(rng.random((m // group, k)) < 0.1, group, axis=0)
+    elif kind == "sparse":
+        R *= rng.random((m, k)) < 0.03
+    R[:, 5] = 0.0  # an inner index that is zero in every row
+    return R, rng.standard_normal((k + 7, n)), rng.standard_normal((m + 3, n))
+
+
+@pytest.mark.parametrize("kind", ["dense", "masked", "sparse"])
+@pytest.mark.parametrize("gather", ["none", "rows", "inner", "both"])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_gemm_gather_matches_numpy_on_any_thread_count(kind, gather, accumulate):
+    rng = np.random.default_rng(hash((kind, gather)) % 1000)
+    R, M, out = gemm_operands(kind, rng)
+    kw = {}
+    if gather in ("rows", "both"):
+        kw["rows"] = np.sort(rng.choice(R.shape[0], 70, replace=False)).astype(np.int32)
+    if gather in ("inner", "both"):
+        kw["ridx"] = rng.permutation(R.shape[1])[:60]
+        kw["midx"] = rng.choice(M.shape[0], 60, replace=False)
+    elif gather == "none":
+        M = M[: R.shape[1]]
+    group = 6 if kind == "masked" and gather in ("none", "inner") else 0
+    one = core.gemm_gather(R, M, out, accumulate=accumulate, group=group, threads=1, **kw)
+    np.testing.assert_allclose(one, gemm_reference(R, M, out, accumulate=accumulate, **kw), **TOL)
+    for threads in (2, 3):  # chunks are fixed by the shapes: the same result, bit for bit
+        np.testing.assert_array_equal(
+            core.gemm_gather(R, M, out, accumulate=accumulate, group=group, threads=threads, **kw), one)
+
+
+def test_gemm_gather_empty_inner_and_all_zero_coefficients():
+    R, M, out = np.zeros((4, 3)), np.ones((3, 5)), np.full((4, 5), 7.0)
+    np.testing.assert_array_equal(core.gemm_gather(R, M, out), 0.0)
+    np.testing.assert_array_equal(core.gemm_gather(R, M, out, accumulate=True), 7.0)
+    empty = np.zeros(0, dtype=np.int32)
+    np.testing.assert_array_equal(core.gemm_gather(np.ones((4, 3)), M, out, ridx=empty, midx=empty), 0.0)
+
+
+def test_gemm_gather_validation():
+    R, M, out = np.ones((4, 3)), np.ones((3, 5)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match=r"rows\[1\] = 4"):
+        core.gemm_gather(R, M, out, rows=[0, 4])
+    with pytest.raises(ValueError, match="inner indices"):
+        core.gemm_gather(R, M, out, ridx=[0, 1], midx=[0])
+    with pytest.raises(ValueError, match="out has shape"):
+        core.gemm_gather(R, M, np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        core.gemm_gather(R, M, out, threads=0)
+
+
+@pytest.mark.parametrize("dims", [(60, 600, 600, 10), (40, 200, 200, 200, 3), (8, 150, 150, 20)])
+def test_kernels_at_blas_sizes_match_reference_on_any_thread_count(dims):
+    """Products big enough for dgemm and for two threads (and, at 600 x 600, the row loops of symbolic
+    bounds too): still the reference, and the same bits on 1 or 2 threads; the last architecture has
+    m > n (Jacobians from the input side)."""
+    W, b = make_net(dims, 4, dead=True)
+    lo, hi, _ = box_around(dims[0], 4, half=0.2)
+    X = np.random.default_rng(4).uniform(lo, hi, size=(64, dims[0]))
+    Z = core.forward(W, b, X, threads=1)
+    masks = [z > 0 for z in Z[:-1]]
+    S = core.symbolic_bounds(W, b, lo, hi, threads=1)
+    J = core.jacobians(W, masks, threads=1)
+    assert_bounds_close(S, ref.symbolic_bounds(W, b, lo, hi))
+    for za, zr in zip(Z, ref.forward(W, b, X)):
+        np.testing.assert_allclose(za, zr, **TOL)
+    np.testing.assert_allclose(J, ref.jacobians(W, masks), **TOL)
+    for (l1, u1), (l2, u2) in zip(S, core.symbolic_bounds(W, b, lo, hi, threads=2)):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(u1, u2)
+    for z1, z2 in zip(Z, core.forward(W, b, X, threads=2)):
+        np.testing.assert_array_equal(z1, z2)
+    np.testing.assert_array_equal(J, core.jacobians(W, masks, threads=2))
+
+
+def test_forward_with_mostly_inactive_units_matches_reference():
+    """90% of the first layer's units dead for every input: the next product goes to the tiled kernel
+    (zero blocks skipped) instead of dgemm, with the same values and the same bits on 2 threads."""
+    W, b = make_net((60, 600, 600, 10), 6)
+    b[0][:540] = -1e3
+    X = np.random.default_rng(6).standard_normal((64, 60))
+    Z = core.forward(W, b, X, threads=1)
+    assert np.mean(Z[0] > 0) < 0.11
+    for za, zr in zip(Z, ref.forward(W, b, X)):
+        np.testing.assert_allclose(za, zr, **TOL)
+    for z1, z2 in zip(Z, core.forward(W, b, X, threads=2)):
+        np.testing.assert_array_equal(z1, z2)
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    W, b = make_net((4, 5, 3), 0)
+    X = np.ones((2, 4))
+    monkeypatch.setenv("LIPMIQ_THREADS", "3")
+    np.testing.assert_array_equal(core.forward(W, b, X)[-1], core.forward(W, b, X, threads=1)[-1])
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("LIPMIQ_THREADS", bad)
+        with pytest.raises(ValueError, match="LIPMIQ_THREADS"):
+            core.forward(W, b, X)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        core.symbolic_bounds(W, b, 0.0, 1.0, threads=0)
+
+
 # ------------------------------------------------------------------ soundness of bounds
 def check_contains(bounds, Z, tol=1e-9):
     for k, ((l, u), z) in enumerate(zip(bounds, Z)):

@@ -1,4 +1,5 @@
 """lipmiq: certified lower and upper bounds on the Lipschitz constant of ReLU networks."""
+from . import _openblas  # noqa: F401  (first: lipmiq._core needs the library loaded)
 from .analyses.batch import BatchItem, batch
 from .analyses.monotone import MonotoneResult, monotonicity
 from .analyses.radius import RadiusResult, certified_radius

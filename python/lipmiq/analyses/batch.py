@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
@@ -43,6 +44,12 @@ def run_query(query: Mapping[str, Any]) -> Result:
     return lipschitz(**dict(query))
 
 
+def single_threaded_core() -> None:
+    """Initializer of the local pool's workers: the pool already puts one query per core, so the C++
+    core's products stay on one thread per worker (LIPMIQ_THREADS=1) unless the caller set it."""
+    os.environ.setdefault("LIPMIQ_THREADS", "1")
+
+
 def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}"
 
@@ -66,7 +73,8 @@ def batch(queries: Iterable[Mapping[str, Any]], executor: Optional[cf.Executor] 
 
     Without `executor`, a local process pool of `max_workers` processes is created and shut down here
     (started with "spawn", so a script must call it under `if __name__ == "__main__":`, as for any
-    multiprocessing code); a given executor is left running (its owner shuts it down).
+    multiprocessing code), its workers keeping the core to one thread each unless LIPMIQ_THREADS is set;
+    a given executor is left running (its owner shuts it down).
     """
     try:
         items = list(queries)
@@ -76,7 +84,8 @@ def batch(queries: Iterable[Mapping[str, Any]], executor: Optional[cf.Executor] 
     if own:
         if int(max_workers) < 1:
             raise InputError(f"max_workers must be >= 1, got {max_workers!r}")
-        executor = cf.ProcessPoolExecutor(max_workers=int(max_workers), mp_context=multiprocessing.get_context("spawn"))
+        executor = cf.ProcessPoolExecutor(max_workers=int(max_workers), mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=single_threaded_core)
     try:
         futures = {}
         for index, query in enumerate(items):
