@@ -54,6 +54,11 @@ UNBOUNDED_LP_MARGIN = 1e-6
 """On R^n (x unbounded, no finite dual bound), HiGHS's scaled optimum below -this is accepted as a
 region's emptiness: far beyond its 1e-7 tolerances, but a robust verdict, not a proof."""
 
+EXACT_REGION_OPS = 5_000_000
+"""Integer multiply-adds allowed for one exact region decision (the pattern's affine forms and the exact
+simplex, `certify.exact_regions.work`): small networks get exact verdicts where the float LP's margin is ~0;
+larger ones keep the float verdicts."""
+
 RANK_RTOL = 1e-10
 """Singular values below this times the largest count as zero (independent rows of W_1)."""
 

@@ -4,19 +4,23 @@ Under a fixed pattern every pre-activation is affine in x, z = A x + c. The LP
     max s  s.t.  (2g - 1)(A_j x + c_j) >= s ||A_j||_2  for every neuron whose A_j != 0,
                  x at distance >= s inside the domain (box faces; an outer polyhedron for 2-balls),  -1 <= s <= 1
 has s > 0 exactly when the region meets the interior of the (polyhedral) domain. Solved with HiGHS; a
-point is returned only with s > INTERIOR_TOL, and a region counts as empty only when a dual bound, verified
-in float64 with a rounding allowance or in exact rational arithmetic, shows max s <= 0 (HiGHS's own s <= 0
-once pruned a real region 1e-9 wide: review finding); on R^n (x unbounded) also when HiGHS's optimum is
-below -UNBOUNDED_LP_MARGIN in scaled units (`_certified_nonpositive`). Euclidean balls are made exact by
-cutting planes (`region_point`); the region branch-and-bound keeps one warm-started model (`RegionLP`).
-The rows are the float64 affine forms of the pattern; their own rounding (~1e-16 relative) is not covered.
+point is returned only with s > INTERIOR_TOL. A region counts as empty only with a proof (`Proof`: the
+neurons whose signs it uses, so that callers can cut every pattern sharing them): a dual bound max s <= 0
+verified in float64 with a rounding allowance (HiGHS's own s <= 0 once pruned a real region 1e-9 wide:
+review finding), or, where the float LP cannot decide (max s within its tolerances of 0: a region whose
+closure is a face, as at the degenerate points of bias-free networks), the exact decision of
+`certify.exact_regions` (integer arithmetic on the network's own affine forms, both ways: empty or with
+interior). Networks beyond its budget keep the older fallbacks (`_certified_nonpositive`): exact rationals
+from HiGHS's final basis on the float64 forms, and on R^n (x unbounded) HiGHS's optimum below
+-UNBOUNDED_LP_MARGIN in scaled units. Euclidean balls are made exact by cutting planes (`region_point`);
+the region branch-and-bound keeps one warm-started model (`RegionLP`).
 """
 from __future__ import annotations
 
 import math
 import time
 from fractions import Fraction
-from typing import List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 import highspy
 import numpy as np
@@ -25,6 +29,7 @@ from ..domain import Ball, Box, Domain
 from ..problem import Problem
 from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals, run
 from ..tolerances import INTERIOR_TOL, UNBOUNDED_LP_MARGIN
+from .exact_regions import ExactRegions, Key, Proof, affordable
 
 Pattern = Sequence[np.ndarray]
 MAX_CUTS = 200  # cutting planes per LP for Euclidean balls
@@ -45,23 +50,26 @@ def affine_forms(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], pa
 
 
 def margin_rows(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], pattern: Pattern):
-    """Rows . (x, s) <= rhs of sign_j (a_j x + c_j) >= s ||a_j||_2 for every neuron whose a_j != 0;
-    None when a constant pre-activation has the wrong sign (the region is empty)."""
-    rows, rhs = [], []
-    for (A, c), g in zip(affine_forms(weights, biases, pattern), pattern):
+    """(rows, rhs, keys): rows . (x, s) <= rhs of sign_j (a_j x + c_j) >= s ||a_j||_2 for every neuron whose
+    a_j != 0, keys[i] = (layer, neuron) of row i; a Proof when a constant pre-activation has the wrong sign."""
+    rows, rhs, keys = [], [], []
+    for k, ((A, c), g) in enumerate(zip(affine_forms(weights, biases, pattern), pattern)):
         sign = 2.0 * np.asarray(g, dtype=np.float64) - 1.0
         norms = np.linalg.norm(A, axis=1)
         flat = norms == 0
-        if np.any(sign[flat] * c[flat] < 0):
-            return None
+        wrong = np.flatnonzero(flat & (sign * c < 0))
+        if wrong.size:
+            return Proof(frozenset([(k, int(wrong[0]))]))
         live = ~flat
         rows.append(np.hstack([-sign[live, None] * A[live], norms[live, None]]))
         rhs.append(sign[live] * c[live])
-    return rows, rhs
+        keys.extend((k, int(j)) for j in np.flatnonzero(live))
+    return rows, rhs, keys
 
 
 def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain, pattern: Pattern):
-    """(M, b, lo, hi, k, n) of the margin LP max s (s = column k); None when the region is trivially empty.
+    """(M, b, lo, hi, k, n, keys) of the margin LP max s (s = column k; its first len(keys) rows are the
+    neurons keys, the domain's follow); a Proof when the region is trivially empty.
 
     Bounded domains get finite bounds on every variable, bounds the rows already imply (the LP is
     unchanged), so that any dual vector gives a verifiable bound (`_certified_nonpositive`): s in [-1, 1],
@@ -69,9 +77,9 @@ def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: 
     free (its emptiness verdicts are weaker: see `_certified_nonpositive`)."""
     n = weights[0].shape[1]
     built = margin_rows(weights, biases, pattern)
-    if built is None:
-        return None
-    rows, rhs = built
+    if isinstance(built, Proof):
+        return built
+    rows, rhs, keys = built
     k = n
     col_lo, col_hi = np.full(n + 1, -math.inf), np.full(n + 1, math.inf)
     col_lo[k], col_hi[k] = -1.0, 1.0
@@ -100,24 +108,13 @@ def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: 
         col_hi = np.concatenate([col_hi, np.full(n, bound + 1.0)])
     M = np.vstack(rows) if rows else np.zeros((0, col_lo.size))
     b = np.concatenate(rhs) if rhs else np.zeros(0)
-    return M, b, col_lo, col_hi, k, n
+    return M, b, col_lo, col_hi, k, n, keys
 
 
 def region_lp(problem: Problem, pattern: List[np.ndarray], prove: bool = True,
-              deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float, bool]:
-    """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
-    unless s > INTERIOR_TOL), and (prove=True) whether the region is PROVED to have no interior there (a
-    verified dual bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
-    if time.perf_counter() >= deadline:
-        return None, math.nan, False  # no time to decide
-    built = margin_lp(problem.network.weights, problem.network.biases, problem.domain, pattern)
-    if built is None:
-        return None, -math.inf, True
-    M, b, lo, hi, k, n = built
-    s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=prove, deadline=deadline)
-    if x is None or s <= INTERIOR_TOL:
-        return None, s, empty
-    return x[:n], s, False
+              deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float, Optional[Proof]]:
+    """(x, s, proof) for the region of `pattern` (problem network) in the problem's domain: `region_point`."""
+    return region_point(problem.network.weights, problem.network.biases, problem.domain, pattern, deadline, prove)
 
 
 def interior_point(problem: Problem, pattern: List[np.ndarray],
@@ -128,11 +125,16 @@ def interior_point(problem: Problem, pattern: List[np.ndarray],
     return x, s
 
 
-def empty_interior(problem: Problem, pattern: List[np.ndarray], deadline: float = math.inf) -> bool:
-    """True only when the region provably has no interior in the domain: a verified dual bound shows the
-    LP's maximum margin is <= 0. A thin region, or one the LP cannot decide, is NOT empty: callers keep
-    it (no cut, no prune), even though no witness can be certified there."""
+def emptiness_proof(problem: Problem, pattern: List[np.ndarray], deadline: float = math.inf) -> Optional[Proof]:
+    """A proof that the region of `pattern` has no interior in the domain, or None. A thin region, or one that
+    cannot be decided, is NOT empty: callers keep it (no cut, no prune), even though no witness can be
+    certified there."""
     return region_lp(problem, pattern, deadline=deadline)[2]
+
+
+def empty_interior(problem: Problem, pattern: List[np.ndarray], deadline: float = math.inf) -> bool:
+    """True only when the region provably has no interior in the domain (`emptiness_proof`)."""
+    return emptiness_proof(problem, pattern, deadline) is not None
 
 
 def _power_of_two(values: np.ndarray) -> np.ndarray:
@@ -144,9 +146,11 @@ def _power_of_two(values: np.ndarray) -> np.ndarray:
 
 
 def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int, prove: bool = False,
-                    deadline: float = math.inf):
-    """max x[n] s.t. M x <= b, lo <= x <= hi: (value, x, proved) with (-inf, None, ...) if infeasible;
-    `proved` (only with prove=True) says the maximum is certified <= 0 (`_certified_nonpositive`).
+                    fallback: bool = True, deadline: float = math.inf):
+    """max x[n] s.t. M x <= b, lo <= x <= hi: (value, x, rows, active) with (-inf, None, ...) if infeasible;
+    `rows` (only with prove=True) are the rows of a proof that the maximum is <= 0, None without one
+    (`_certified_nonpositive`; `fallback` adds its unverified-row fallbacks); `active` the rows with nonzero
+    duals at HiGHS's optimum (a guess for the exact decision; empty without an optimum).
 
     Columns (the margin's too) and rows are scaled by powers of two first, an exact change of variables:
     HiGHS treats entries below 1e-9 as zero, which made real regions of badly scaled networks look empty.
@@ -167,24 +171,25 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     if infeasible(h):
         # Infeasible although every bound and row only asks for margin s >= -1: the region stays at
         # distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
-        return -math.inf, None, prove
+        return -math.inf, None, np.arange(M.shape[0]) if prove else None, np.zeros(0, dtype=np.int64)
     if not optimal(h):
-        return -math.inf, None, False
+        return -math.inf, None, None, np.zeros(0, dtype=np.int64)
     y = np.asarray(h.getSolution().col_value)
     value = float(y[n]) * col[n]
-    proved = prove and value <= INTERIOR_TOL and _certified_nonpositive(M, b, lo, hi, n, h)
-    return value, y * col, proved
+    rows = _certified_nonpositive(M, b, lo, hi, n, h, fallback) if prove and value <= INTERIOR_TOL else None
+    return value, y * col, rows, np.flatnonzero(row_duals(h))
 
 
 # ---- verified emptiness ---------------------------------------------------------------------------
 # Weak duality (`solvers.highs.dual_bound`): with every bound finite, any multipliers give a valid bound on
 # max s, so HiGHS's duals need not be exact: the bound is evaluated with a rounding allowance (float) or
-# exactly (rationals), never trusted.
+# exactly (rationals), never trusted. The rows with nonzero multipliers are the proof's rows.
 
-def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:
+def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Tuple[Fraction, List[int]]]:
     """The bound in exact rational arithmetic for the duals of HiGHS's final basis, re-solved exactly:
-    sum_i M_ij y_i = [j == k] on the basic columns, y on the rows at their bound. At a degenerate vertex
-    (a region whose closure is a point or a face: max s = 0 exactly) only exact duals prove max s <= 0."""
+    sum_i M_ij y_i = [j == k] on the basic columns, y on the rows at their bound; with the rows it uses.
+    At a degenerate vertex (a region whose closure is a point or a face: max s = 0 exactly) only exact duals
+    prove max s <= 0 (on the float64 rows: `certify.exact_regions` decides on the network's exact ones)."""
     basis = h.getBasis()
     if not basis.valid:
         return None
@@ -215,14 +220,15 @@ def _exact_basis_bound(M, b, lo, hi, k, h: highspy.Highs) -> Optional[Fraction]:
         if not math.isfinite(edge):
             return None  # a free direction the duals do not cancel exactly: no bound
         bound += r * Fraction(float(edge))
-    return bound
+    return bound, [i for i, v in y.items() if v != 0]
 
 
-def _certified_nonpositive(M, b, lo, hi, k, h: highspy.Highs) -> bool:
-    """True when max x_k <= 0 is shown: by a weak-duality bound verified in float64 (every bound finite),
-    else by HiGHS's optimum lying deeper than UNBOUNDED_LP_MARGIN below 0 (unbounded x on R^n: 1e-6 in scaled
-    units is far beyond its 1e-7 tolerances, but this is not a proof), else by an exact rational bound
-    from HiGHS's basis (needed where the maximum is exactly 0: a region whose closure is a face)."""
+def _certified_nonpositive(M, b, lo, hi, k, h: highspy.Highs, fallback: bool = True) -> Optional[np.ndarray]:
+    """The rows of a proof that max x_k <= 0, or None: a weak-duality bound verified in float64 (every bound
+    finite). With `fallback` (networks beyond the exact decision's budget) also: HiGHS's optimum deeper than
+    UNBOUNDED_LP_MARGIN below 0 (unbounded x on R^n: 1e-6 in scaled units is far beyond its 1e-7 tolerances,
+    but this is not a proof; all rows), else an exact rational bound from HiGHS's basis on the float64 rows
+    (where the maximum is exactly 0: a region whose closure is a face)."""
     if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
         duals = row_duals(h)
         if duals.size == M.shape[0]:
@@ -231,11 +237,18 @@ def _certified_nonpositive(M, b, lo, hi, k, h: highspy.Highs) -> bool:
             c[k] = -1.0  # max x_k = -min(-x_k); rows M x <= b carry multipliers y <= 0 in the min form
             for y in (-np.maximum(duals, 0.0), -np.maximum(-duals, 0.0)):
                 if -dual_bound(c, rows, cols, M[rows, cols], np.full(M.shape[0], -np.inf), b, lo, hi, y) <= 0.0:
-                    return True
-    elif float(h.getSolution().col_value[k]) < -UNBOUNDED_LP_MARGIN:
-        return True
+                    return np.flatnonzero(y)
+    elif fallback and float(h.getSolution().col_value[k]) < -UNBOUNDED_LP_MARGIN:
+        return np.arange(M.shape[0])
+    if not fallback:
+        return None
     exact = _exact_basis_bound(M, b, lo, hi, k, h)
-    return exact is not None and exact <= 0
+    return np.asarray(exact[1], dtype=np.int64) if exact is not None and exact[0] <= 0 else None
+
+
+def _proof(rows: np.ndarray, keys: List[Key]) -> Proof:
+    """The proof of an LP's rows: the neurons of those among the region's rows."""
+    return Proof(frozenset(keys[i] for i in rows if i < len(keys)))
 
 
 # ---- points of regions on the domain --------------------------------------------------------------
@@ -252,54 +265,70 @@ def domain_centre(problem: Problem) -> Tuple[np.ndarray, float]:
 
 
 def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: Domain, pattern: Pattern,
-                 deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float, bool]:
-    """(x, s, empty) as `region_lp` for a pattern of the network given by `weights` and `biases` (the last
-    pattern entry may cover only the rows `weights` keeps of its layer), made exact for Euclidean balls by
-    cutting planes d.(x - c) + s <= r: the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the
-    region and the true ball; emptiness is proved on the outer polyhedron with the cuts (valid for the ball)."""
+                 deadline: float = math.inf, prove: bool = True,
+                 exact: bool = True) -> Tuple[Optional[np.ndarray], float, Optional[Proof]]:
+    """(x, s, proof) for a pattern of the network given by `weights` and `biases` (the last pattern entry may
+    cover only the rows `weights` keeps of its layer): a point x deep inside the region and the domain with its
+    margin s (x is None unless s > INTERIOR_TOL), and (prove=True) a Proof that the region has no interior in
+    the domain, or None. A region with neither is too thin to decide, or could not be decided in time.
+
+    Euclidean balls are made exact by cutting planes d.(x - c) + s <= r: the returned x has a Euclidean s-ball
+    inside the region and the true ball; emptiness is proved on the outer polyhedron with the cuts (valid for
+    the ball). Where the float LP proves nothing (max s within its tolerances of 0), the exact decision
+    (`certify.exact_regions`) settles the networks within its budget (exact=False leaves it to the caller)."""
     if time.perf_counter() >= deadline:
-        return None, math.nan, False  # no time to decide
+        return None, math.nan, None  # no time to decide
     built = margin_lp(weights, biases, dom, pattern)
-    if built is None:
-        return None, -math.inf, True
-    M, b, lo, hi, k, n = built
+    if isinstance(built, Proof):
+        return None, -math.inf, built
+    M, b, lo, hi, k, n, keys = built
+    decidable = affordable(weights)  # else the older fallbacks of _certified_nonpositive
     euclid = isinstance(dom, Ball) and dom.norm == 2.0
     for _ in range(MAX_CUTS if euclid else 1):
-        s, x, empty = _solve_max_last(M, b, lo, hi, k, prove=True, deadline=deadline)
+        s, x, rows, active = _solve_max_last(M, b, lo, hi, k, prove=prove, fallback=not decidable, deadline=deadline)
         if x is None or s <= INTERIOR_TOL:
-            return None, s, empty
+            if rows is not None:
+                return None, s, _proof(rows, keys)
+            if not (exact and prove and decidable):
+                return None, s, None
+            exact_regions = ExactRegions(weights, biases, dom)
+            return None, s, exact_regions.decide(pattern, deadline, _proof(active, keys).neurons)
         if not euclid:
-            return x[:n], s, False
+            return x[:n], s, None
         center, radius = np.asarray(dom.center, dtype=np.float64), float(dom.radius)
         d = x[:n] - center
         dist = float(np.linalg.norm(d))
         if min(s, radius - dist) > INTERIOR_TOL:  # an s'-ball around x lies in the region and the ball
-            return x[:n], min(s, radius - dist), False
+            return x[:n], min(s, radius - dist), None
         cut = np.zeros(M.shape[1])
         cut[:n], cut[k] = d / dist, 1.0
         M, b = np.vstack([M, cut]), np.append(b, radius + float(d @ center) / dist)
-    return None, math.nan, False  # undecided after MAX_CUTS
+    return None, math.nan, None  # undecided after MAX_CUTS
 
 
 class RegionLP:
     """max s over {x in the domain at distance >= s from its faces, sign_j (a_j.x + c_j) >= s ||a_j||_2 for
     the pushed rows}: one HiGHS model whose region rows are pushed and popped along the depth-first search,
-    each solve warm-started from the previous basis (polyhedral domains: boxes, 1- and inf-balls, R^n)."""
+    each solve warm-started from the previous basis (a 2-ball's LP is its outer polyhedron: its points are only
+    candidates there)."""
 
     def __init__(self, problem: Problem):
-        M, b, lo, hi, k, n = margin_lp(problem.network.weights, problem.network.biases, problem.domain, [])  # the domain's rows
+        M, b, lo, hi, k, n, _ = margin_lp(problem.network.weights, problem.network.biases, problem.domain, [])  # the domain's rows
         self.n = n  # the margin's column is k == n
         self.h = max_lp(M, b, lo, hi, k)
-        self.rows = self.h.getNumRow()
+        self.base = self.rows = self.h.getNumRow()
+        self.keys: List[Key] = []  # (layer, neuron) of each pushed row
 
-    def push(self, a: np.ndarray, c: float, sign: float) -> None:
+    def push(self, a: np.ndarray, c: float, sign: float, key: Key) -> None:
         idx = np.concatenate([np.flatnonzero(a), [self.n]]).astype(np.int32)
         vals = np.concatenate([-sign * a[a != 0], [float(np.linalg.norm(a))]])
         self.h.addRow(-highspy.kHighsInf, sign * c, idx.size, idx, vals)
         self.rows += 1
+        self.keys.append(key)
 
     def pop(self) -> None:
         self.rows -= 1
+        self.keys.pop()
         self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
 
     def solve(self, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float]:
@@ -309,3 +338,8 @@ class RegionLP:
         x = np.asarray(self.h.getSolution().col_value)
         s = float(x[self.n])
         return (x[:self.n].copy(), s) if s > INTERIOR_TOL else (None, s)
+
+    def active(self) -> FrozenSet[Key]:
+        """The pushed rows with nonzero duals at the last optimum: where a certificate of emptiness is likely."""
+        duals = row_duals(self.h)[self.base:self.rows] if optimal(self.h) else np.zeros(0)
+        return frozenset(self.keys[i] for i in np.flatnonzero(duals))

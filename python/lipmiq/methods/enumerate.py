@@ -21,6 +21,7 @@ from .. import _core
 from .. import options as opt
 from ..bounds import NetworkBounds, propagation, root_bounds
 from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
+from ..certify.exact_regions import ExactRegions, affordable
 from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
 from ..certify.witness import certify
 from ..domain import Ball, Box
@@ -48,9 +49,14 @@ class RegionEnumerator:
         self.regions = 0
         self.lps = 0
         self.stopped = False
-        self.thin = 0  # regions with a positive margin below INTERIOR_TOL: neither pruned nor certified
-        euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
-        self.lp = None if euclid else RegionLP(problem)  # 2-balls: cutting planes per region (region_point)
+        self.thin = 0  # regions neither proved empty nor with a point of margin > INTERIOR_TOL: kept, uncertified
+        self.flat_domain = False  # a box coordinate too narrow for any region to be certified
+        # a 2-ball's LP is its outer polyhedron: its points are kept only inside the ball (`_in_ball`), and
+        # region_point's cutting planes find the others
+        self.euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
+        self.lp = RegionLP(problem)
+        exact = affordable(self.net.weights)
+        self.exact = ExactRegions(self.net.weights, self.net.biases, problem.domain) if exact else None
 
     def _stabilise(self, g: List[np.ndarray], bounds: NetworkBounds) -> Optional[NetworkBounds]:
         """Fix undecided neurons that the region's symbolic bounds prove stable; returns the new bounds
@@ -65,14 +71,36 @@ class RegionEnumerator:
             g[k][und & (u <= 0)] = 0
         return new
 
-    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray):
-        """Interior point of the partial region (layers < layer fully decided, `decided` rows of `layer`)."""
+    def _in_ball(self, x: Optional[np.ndarray], s: float) -> Optional[np.ndarray]:
+        """x when the margin ball of the outer polyhedron's LP point lies in the domain (2-balls), else None."""
+        if x is None or not self.euclid:
+            return x
+        dom = self.problem.domain
+        return x if float(np.linalg.norm(x - np.asarray(dom.center))) + s <= float(dom.radius) else None
+
+    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool):
+        """(point, proof) for the partial region (layers < layer fully decided, `decided` rows of `layer`) that the
+        warm-started LP gave no point for (`lp_empty`: it found none at all; else a 2-ball's point outside the
+        ball): an interior point from the exactly scaled LP (cutting planes for a 2-ball), or a proof of
+        emptiness. On networks within its budget, the exact decision comes first, guided by the warm-started
+        LP's duals: it settles the degenerate faces of bias-free networks, whose float margin is 0."""
         self.lps += 1
         rows = np.flatnonzero(decided)
         weights = self.net.weights[:layer] + [self.net.weights[layer][rows]]
         biases = self.net.biases[:layer] + [self.net.biases[layer][rows]]
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
-        return region_point(weights, biases, self.problem.domain, pattern, self.deadline)
+        dom = self.problem.domain
+        if self.exact is None:
+            point, _, proof = region_point(weights, biases, dom, pattern, self.deadline)
+            return point, proof
+        if lp_empty:
+            proof = self.exact.decide(g[:layer + 1], self.deadline, self.lp.active())
+            if proof is not None:
+                return None, proof
+        point, _, proof = region_point(weights, biases, dom, pattern, self.deadline, prove=self.euclid, exact=False)
+        if point is None and proof is None and not lp_empty:
+            proof = self.exact.decide(g[:layer + 1], self.deadline)
+        return point, proof
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
         self.regions += 1
@@ -140,25 +168,25 @@ class RegionEnumerator:
                 continue
             dec = [d.copy() for d in decided]
             dec[k][j] = True
-            if self.lp is not None:
-                self.lp.push(a, cj, 2.0 * value - 1.0)
+            self.lp.push(a, cj, 2.0 * value - 1.0, (k, j))
             if value == side and abs(z) / norm > INTERIOR_TOL:
                 point = x
             else:
-                point = None
-                if self.lp is not None:
-                    self.lps += 1
-                    point, _ = self.lp.solve(self.deadline)
-                if point is None:  # re-decide on the exactly scaled LP: prune only proved-empty regions
-                    point, _, empty = self._lp_child(child, k, dec[k])
-                    if point is None and not empty:
-                        self.stopped = True
-                        if time.perf_counter() < self.deadline:
-                            self.thin += 1  # a real region too thin to certify: no exact claim
+                self.lps += 1
+                point, margin = self.lp.solve(self.deadline)
+                lp_empty = point is None
+                point = self._in_ball(point, margin)
+                if point is None:  # re-decide: prune only proved-empty regions
+                    point, proof = self._lp_child(child, k, dec[k], lp_empty)
+                    if point is None and proof is None:
+                        if time.perf_counter() >= self.deadline:
+                            self.stopped = True
+                        else:  # too thin to certify, or undecided: kept, its subtree counts in the upper bound
+                            self.thin += 1
+                            point = x
             if point is not None:
                 self._node(child, point, bounds, dec, checked=self.prune)
-            if self.lp is not None:
-                self.lp.pop()
+            self.lp.pop()
 
     def run(self) -> bool:
         """Enumerate; True when every region was visited (then `upper` is the exact maximum)."""
@@ -169,7 +197,7 @@ class RegionEnumerator:
         if bounds is not None and isinstance(self.problem.domain, Box):
             hull = self.problem.domain.box_hull()
             if np.any(hull[1] - hull[0] <= 2 * INTERIOR_TOL):
-                self.thin += 1  # the whole domain is too thin to certify a region: reported as such
+                self.flat_domain = True  # the whole domain is too thin to certify a region: reported as such
                 return False
         self._node(g, x0, bounds, decided)
         return not self.stopped
@@ -178,18 +206,25 @@ class RegionEnumerator:
 def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float = math.inf,
                   prune: bool = True) -> Tuple[str, str]:
     """Region branch-and-bound: every region that meets the domain's interior, except the subtrees whose
-    Jacobian bound cannot beat the certified lower bound. 'optimal' (the upper bound offered is then the
-    exact maximum), 'time_limit', or 'error' when a region too thin to certify or exclude was met."""
+    Jacobian bound cannot beat the certified lower bound and the regions proved empty. A region that is
+    neither proved empty nor certified (thinner than INTERIOR_TOL, or undecided) is kept: its subtree joins the
+    upper bound without a witness. 'optimal' (complete: the upper bound offered is the maximum over every
+    region kept), 'finished' (complete, but kept thin regions leave a gap), 'time_limit', or 'error' when a
+    box coordinate is too narrow for any region to be certified."""
     enum = RegionEnumerator(problem, tracker, bounds, prune=prune, time_limit=time_limit)
     start = time.perf_counter()
     complete = enum.run()
     tracker.count(regions=enum.regions, region_lps=enum.lps, pruned_subtrees=enum.pruned)
     note = f"{enum.regions} regions, {enum.pruned} subtrees pruned, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
+    if enum.thin:
+        note += f", {enum.thin} regions thinner than {INTERIOR_TOL:g} kept uncertified"
     if complete:
         tracker.offer_upper(enum.upper)
+        if enum.thin and not tracker.exact:
+            return "finished", "region enumeration complete, the gap is in regions too thin to certify: " + note
         return "optimal", "region enumeration complete: " + note
-    if enum.thin:
-        return "error", f"a region thinner than {INTERIOR_TOL:g} could be neither certified nor excluded: " + note
+    if enum.flat_domain:
+        return "error", f"the box is thinner than {2 * INTERIOR_TOL:g} in a coordinate: no region can be certified: " + note
     return "time_limit", "region enumeration stopped at the time limit: " + note
 
 
