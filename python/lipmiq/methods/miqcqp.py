@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import options as opt
 from ..bounds import root_bounds
-from ..certify.regions import empty_interior
+from ..certify.regions import emptiness_proof
 from ..certify.solutions import certify_solution
 from ..certify.witness import pattern_at
 from ..formulation.model import Formulation
@@ -58,8 +58,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if options["region_share"] > 0.0:
         with tracker.stage("regions"):
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
-        if status == "optimal":
-            return status, "region branch-and-bound closed the gap (" + note + ")"
+        if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
+            return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached before the MIQCQP"
     with tracker.stage("tightening"):
@@ -122,16 +122,22 @@ class _Search:
         kept = []
 
         def cut_empty_pattern(model) -> bool:
-            """Cut the optimal pattern when its region provably has no interior; keep it otherwise."""
+            """Cut every pattern that shares the optimal pattern's proof of empty interior (its neurons and
+            those upstream of them, `Proof.nogood`); keep the pattern when it has none."""
             if self.tracker.exact:
                 return False
             best = form.point(model.getBestSol())
-            if not empty_interior(self.problem, self.chain.pattern(best.g), self.tracker.deadline):
+            proof = emptiness_proof(self.problem, self.chain.pattern(best.g), self.tracker.deadline)
+            if proof is None:
                 kept.append(True)
                 return False
-            self.nogoods += 1
+            mask = self.chain.pattern_forward(proof.nogood(self.problem.network.weights))
+            if not any(mask[k][j] for _, k, j in form.unstable()):
+                kept.append(True)  # the proof rests on stable neurons alone: nothing to cut (never seen)
+                return False
             model.freeTransform()
-            form.add_nogood(best.g)
+            form.add_nogood(best.g, mask)
+            self.nogoods += 1
             return True
 
         outcome = self._solve(form, closed=True, resolve=cut_empty_pattern)
