@@ -252,6 +252,15 @@ def _proof(rows: np.ndarray, keys: List[Key]) -> Proof:
 
 
 # ---- points of regions on the domain --------------------------------------------------------------
+def domain_slack(dom: Domain, x: np.ndarray) -> float:
+    """How far x lies inside the domain (its norm's distance to the boundary; negative outside; inf on R^n)."""
+    if isinstance(dom, Box):
+        return float(min(np.min(x - np.asarray(dom.lo)), np.min(np.asarray(dom.hi) - x)))
+    if isinstance(dom, Ball):
+        return float(dom.radius) - float(np.linalg.norm(x - np.asarray(dom.center), ord=dom.norm))
+    return math.inf
+
+
 def domain_centre(problem: Problem) -> Tuple[np.ndarray, float]:
     """A point of the domain's interior and its distance to the boundary (Euclidean ball inside)."""
     dom, n = problem.domain, problem.network.input_dim
@@ -315,21 +324,33 @@ class RegionLP:
     def __init__(self, problem: Problem):
         M, b, lo, hi, k, n, _ = margin_lp(problem.network.weights, problem.network.biases, problem.domain, [])  # the domain's rows
         self.n = n  # the margin's column is k == n
+        self.domain = problem.domain
         self.h = max_lp(M, b, lo, hi, k)
         self.base = self.rows = self.h.getNumRow()
         self.keys: List[Key] = []  # (layer, neuron) of each pushed row
+        self.forms: List[Tuple[np.ndarray, float, float]] = []  # (a / ||a||, c / ||a||, sign) of each pushed row
 
     def push(self, a: np.ndarray, c: float, sign: float, key: Key) -> None:
+        norm = float(np.linalg.norm(a))
         idx = np.concatenate([np.flatnonzero(a), [self.n]]).astype(np.int32)
-        vals = np.concatenate([-sign * a[a != 0], [float(np.linalg.norm(a))]])
+        vals = np.concatenate([-sign * a[a != 0], [norm]])
         self.h.addRow(-highspy.kHighsInf, sign * c, idx.size, idx, vals)
         self.rows += 1
         self.keys.append(key)
+        self.forms.append((a / norm, c / norm, sign))
 
     def pop(self) -> None:
         self.rows -= 1
         self.keys.pop()
+        self.forms.pop()
         self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
+
+    def margin(self, x: np.ndarray) -> float:
+        """The margin of x recomputed in float64: its distance to the pushed rows' hyperplanes on their sides
+        and to the domain's boundary (negative outside). HiGHS's point may violate rows by its tolerance (1e-7):
+        in regions of width 1e-6 (tiny biases) that put it in another region."""
+        rows = min((sign * (float(a @ x) + c) for a, c, sign in self.forms), default=math.inf)
+        return min(rows, domain_slack(self.domain, x))
 
     def solve(self, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float]:
         run(self.h, deadline)

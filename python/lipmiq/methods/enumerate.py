@@ -51,8 +51,8 @@ class RegionEnumerator:
         self.stopped = False
         self.thin = 0  # regions neither proved empty nor with a point of margin > INTERIOR_TOL: kept, uncertified
         self.flat_domain = False  # a box coordinate too narrow for any region to be certified
-        # a 2-ball's LP is its outer polyhedron: its points are kept only inside the ball (`_in_ball`), and
-        # region_point's cutting planes find the others
+        # LP points are kept only when their margin re-checks in float64 (`RegionLP.margin`); a 2-ball's LP is its
+        # outer polyhedron, and region_point's cutting planes find the points its re-check rejects
         self.euclid = isinstance(problem.domain, Ball) and problem.domain.norm == 2.0
         self.lp = RegionLP(problem)
         exact = affordable(self.net.weights)
@@ -71,18 +71,15 @@ class RegionEnumerator:
             g[k][und & (u <= 0)] = 0
         return new
 
-    def _in_ball(self, x: Optional[np.ndarray], s: float) -> Optional[np.ndarray]:
-        """x when the margin ball of the outer polyhedron's LP point lies in the domain (2-balls), else None."""
-        if x is None or not self.euclid:
-            return x
-        dom = self.problem.domain
-        return x if float(np.linalg.norm(x - np.asarray(dom.center))) + s <= float(dom.radius) else None
+    def _checked(self, x: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """x if its margin in the current partial region, recomputed in float64, exceeds INTERIOR_TOL."""
+        return x if x is not None and self.lp.margin(x) > INTERIOR_TOL else None
 
     def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool):
         """(point, proof) for the partial region (layers < layer fully decided, `decided` rows of `layer`) that the
-        warm-started LP gave no point for (`lp_empty`: it found none at all; else a 2-ball's point outside the
-        ball): an interior point from the exactly scaled LP (cutting planes for a 2-ball), or a proof of
-        emptiness. On networks within its budget, the exact decision comes first, guided by the warm-started
+        warm-started LP gave no point for (`lp_empty`: it found none at all; else its point failed the re-check,
+        e.g. outside a 2-ball): an interior point from the exactly scaled LP (cutting planes for a 2-ball), or a
+        proof of emptiness. On networks within its budget, the exact decision comes first, guided by the warm-started
         LP's duals: it settles the degenerate faces of bias-free networks, whose float margin is 0."""
         self.lps += 1
         rows = np.flatnonzero(decided)
@@ -92,12 +89,13 @@ class RegionEnumerator:
         dom = self.problem.domain
         if self.exact is None:
             point, _, proof = region_point(weights, biases, dom, pattern, self.deadline)
-            return point, proof
+            return self._checked(point), proof
         if lp_empty:
             proof = self.exact.decide(g[:layer + 1], self.deadline, self.lp.active())
             if proof is not None:
                 return None, proof
         point, _, proof = region_point(weights, biases, dom, pattern, self.deadline, prove=self.euclid, exact=False)
+        point = self._checked(point)
         if point is None and proof is None and not lp_empty:
             proof = self.exact.decide(g[:layer + 1], self.deadline)
         return point, proof
@@ -173,9 +171,9 @@ class RegionEnumerator:
                 point = x
             else:
                 self.lps += 1
-                point, margin = self.lp.solve(self.deadline)
+                point, _ = self.lp.solve(self.deadline)
                 lp_empty = point is None
-                point = self._in_ball(point, margin)
+                point = self._checked(point)
                 if point is None:  # re-decide: prune only proved-empty regions
                     point, proof = self._lp_child(child, k, dec[k], lp_empty)
                     if point is None and proof is None:
