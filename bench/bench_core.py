@@ -31,10 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from threadpoolctl import threadpool_info, threadpool_limits
-
 from lipmiq import _core as core
+from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from oracles import kernels as ref  # noqa: E402 - the test oracles live under tests/
@@ -149,18 +147,18 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
 
     sym = add(
         "symbolic_bounds",
-        lambda: core.symbolic_bounds(W, b, lo, hi),
+        lambda: core.symbolic_bounds(core.Net(W, b), lo, hi),
         lambda: ref.symbolic_bounds(W, b, lo, hi),
     )
     unstable = [int(np.sum((l < 0) & (u > 0))) for l, u in sym[:-1]]
-    add("interval_bounds", lambda: core.interval_bounds(W, b, lo, hi),
+    add("interval_bounds", lambda: core.interval_bounds(core.Net(W, b), lo, hi),
         lambda: ref.interval_bounds(W, b, lo, hi))
     Z = ref.forward(W, b, X)
     masks = [z > 0 for z in Z[:-1]]
     J = ref.jacobians(W, masks, batch=batch)
     active = [float(np.mean(m)) for m in masks]
-    add(f"forward (B={batch})", lambda: core.forward(W, b, X), lambda: ref.forward(W, b, X))
-    add(f"jacobians (B={batch})", lambda: core.jacobians(W, masks, batch=batch),
+    add(f"forward (B={batch})", lambda: core.forward(core.Net(W, b), X), lambda: ref.forward(W, b, X))
+    add(f"jacobians (B={batch})", lambda: core.jacobians(core.Net(W), masks, batch=batch),
         lambda: ref.jacobians(W, masks, batch=batch))
     for p, q in pq:
         add(f"operator_norms {p:g}->{q:g}", lambda p=p, q=q: core.operator_norms(J, p, q)[0],
@@ -169,10 +167,10 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
         lambda: jacobian_pipeline(ref, W, b, X, pq))
     dense += [
         (tag, "symbolic_bounds", symbolic_products(W, sym),
-         lambda t: core.symbolic_bounds(W, b, lo, hi, threads=t)),
-        (tag, f"forward (B={batch})", forward_products(W, batch), lambda t: core.forward(W, b, X, threads=t)),
+         lambda t: core.symbolic_bounds(core.Net(W, b), lo, hi, threads=t)),
+        (tag, f"forward (B={batch})", forward_products(W, batch), lambda t: core.forward(core.Net(W, b), X, threads=t)),
         (tag, f"jacobians (B={batch})", jacobian_products(W, batch),
-         lambda t: core.jacobians(W, masks, batch=batch, threads=t)),
+         lambda t: core.jacobians(core.Net(W), masks, batch=batch, threads=t)),
     ]
     unst = ", ".join(f"{u}/{w.shape[0]}" for u, w in zip(unstable, W[:-1]))
     act = ", ".join(f"{a:.2f}" for a in active)

@@ -1,5 +1,6 @@
-// pybind11 bindings of lipmiq._core.  Inputs are validated and copied/converted to contiguous
-// float64 while holding the GIL; every kernel then runs with the GIL released.
+// pybind11 bindings of lipmiq._core.  A network is validated and copied once, into a `Net` the caller
+// keeps and passes to every kernel; the other inputs are checked and converted to contiguous float64
+// while holding the GIL, and every kernel then runs with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -66,7 +67,7 @@ std::vector<double> vec1(const py::handle& h, std::size_t n, const std::string& 
     return std::vector<double>(a.data(), a.data() + n);
 }
 
-// biases == None: zero biases (only the shapes matter, e.g. for Jacobians).
+// The core's copy of a network, validated (the constructor of `_core.Net`); biases == None: zero biases.
 Network to_network(const py::list& weights, const py::object& biases_obj) {
     if (weights.size() == 0) fail("weights must contain at least one layer");
     const bool no_bias = biases_obj.is_none();
@@ -171,9 +172,7 @@ void check_box(const std::vector<double>& lo, const std::vector<double>& hi) {
     }
 }
 
-py::list py_interval_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
-                            const py::object& hi) {
-    Network net = to_network(weights, biases);
+py::list py_interval_bounds(const Network& net, const py::object& lo, const py::object& hi) {
     const std::size_t n = net.in_dim();
     std::vector<double> l = vec1(lo, n, "lo", true), u = vec1(hi, n, "hi", true);
     check_box(l, u);
@@ -250,11 +249,10 @@ std::vector<const std::int8_t*> parse_states(const py::list& states, const std::
     return state;
 }
 
-py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, const py::object& lo,
-                            const py::object& hi, const py::object& center, double radius,
-                            double ball_norm, const py::object& prior, const py::object& threads) {
+py::list py_symbolic_bounds(const Network& net, const py::object& lo, const py::object& hi,
+                            const py::object& center, double radius, double ball_norm, const py::object& prior,
+                            const py::object& threads) {
     const unsigned nthreads = resolve_threads(threads);
-    Network net = to_network(weights, biases);
     const std::size_t n = net.in_dim(), L = net.depth();
     const lipmiq::InputDomain dom = make_domain(n, lo, hi, center, radius, ball_norm, "symbolic_bounds");
     std::vector<LayerBounds> pri;
@@ -283,10 +281,8 @@ py::list py_symbolic_bounds(const py::list& weights, const py::list& biases, con
     return bounds_to_py(res);
 }
 
-py::list py_forward(const py::list& weights, const py::list& biases, const py::object& Xo,
-                    const py::object& threads) {
+py::list py_forward(const Network& net, const py::object& Xo, const py::object& threads) {
     const unsigned nthreads = resolve_threads(threads);
-    Network net = to_network(weights, biases);
     darray X = as_double(Xo, "X");
     if (X.ndim() != 2 || static_cast<std::size_t>(X.shape(1)) != net.in_dim()) {
         std::ostringstream os;
@@ -308,10 +304,9 @@ py::list py_forward(const py::list& weights, const py::list& biases, const py::o
     return out;
 }
 
-py::array_t<double> py_jacobians(const py::list& weights, const py::list& masks,
-                                 const py::object& batch, const py::object& threads) {
+py::array_t<double> py_jacobians(const Network& net, const py::list& masks, const py::object& batch,
+                                 const py::object& threads) {
     const unsigned nthreads = resolve_threads(threads);
-    Network net = to_network(weights, py::none());
     const std::size_t L = net.depth();
     if (masks.size() != L - 1) {
         std::ostringstream os;
@@ -542,15 +537,14 @@ py::tuple bounds_pair(const LayerBounds& b) {
     return py::make_tuple(lo, hi);
 }
 
-py::dict py_gradient_bounds(const py::list& weights, const py::object& biases, const py::object& lo,
-                            const py::object& hi, double p, double q, const py::object& n_dir_obj,
+py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::object& hi, double p, double q,
+                            const py::object& n_dir_obj,
                             const py::object& states, const py::object& center, double radius, double ball_norm,
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
                             int max_sign_outputs, double step_init) {
     parse_norm(p, "p");
     parse_norm(q, "q");
-    Network net = to_network(weights, biases);
     const std::size_t n = net.in_dim();
     const lipmiq::InputDomain dom = make_domain(n, lo, hi, center, radius, ball_norm, "gradient_bounds");
     std::size_t n_dir = n;
@@ -607,7 +601,7 @@ py::dict py_gradient_bounds(const py::list& weights, const py::object& biases, c
 
 void register_gradient_bounds(py::module_& mod) {
     using namespace pybind11::literals;
-    mod.def("gradient_bounds", &py_gradient_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a, "p"_a, "q"_a,
+    mod.def("gradient_bounds", &py_gradient_bounds, "net"_a, "lo"_a, "hi"_a, "p"_a, "q"_a,
             "n_dir"_a = py::none(), "states"_a = py::none(), "center"_a = py::none(), "radius"_a = 0.0,
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
@@ -632,18 +626,28 @@ PYBIND11_MODULE(_core, mod) {
     // lipmiq's own copy: numpy and scipy bundle theirs, whose settings this does not touch.
     scipy_openblas_set_num_threads(1);
     mod.doc() = "lipmiq C++ core: interval/symbolic bounds, forward passes, Jacobians, operator norms";
-    mod.def("interval_bounds", &py_interval_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a,
+    py::class_<Network>(mod, "Net",
+                        "A network held by the core: x_k = relu(W_k x_{k-1} + b_k), f = W_L x_{L-1} + b_L, "
+                        "float64, validated and copied once (build it once per network and pass it to every "
+                        "kernel). biases=None: zero biases (only the shapes matter, e.g. for Jacobians).")
+        .def(py::init(&to_network), "weights"_a, "biases"_a = py::none())
+        .def_property_readonly("sizes", [](const Network& net) {
+            std::vector<std::size_t> sizes{net.in_dim()};
+            for (const auto& W : net.W) sizes.push_back(W.rows);
+            return sizes;
+        }, "[n_0, n_1, ..., n_L]: the input size and every layer's width.");
+    mod.def("interval_bounds", &py_interval_bounds, "net"_a, "lo"_a, "hi"_a,
             "Interval bounds (l_k, u_k) of the pre-activations of every layer k = 1..L over the "
             "box lo <= x <= hi.");
-    mod.def("symbolic_bounds", &py_symbolic_bounds, "weights"_a, "biases"_a, "lo"_a, "hi"_a,
+    mod.def("symbolic_bounds", &py_symbolic_bounds, "net"_a, "lo"_a, "hi"_a,
             "center"_a = py::none(), "radius"_a = 0.0, "ball_norm"_a = kInf,
             "prior"_a = py::none(), "threads"_a = py::none(),
             "DeepPoly/CROWN back-substitution bounds of every layer's pre-activations over the box "
             "[lo, hi] (intersected with the ball ||x - center||_ball_norm <= radius when center "
             "is given), intersected with interval bounds and with `prior`." LIPMIQ_THREADS_DOC);
-    mod.def("forward", &py_forward, "weights"_a, "biases"_a, "X"_a, "threads"_a = py::none(),
+    mod.def("forward", &py_forward, "net"_a, "X"_a, "threads"_a = py::none(),
             "Pre-activations z_k (B, n_k), k = 1..L, for inputs X (B, n)." LIPMIQ_THREADS_DOC);
-    mod.def("jacobians", &py_jacobians, "weights"_a, "masks"_a, "batch"_a = py::none(),
+    mod.def("jacobians", &py_jacobians, "net"_a, "masks"_a, "batch"_a = py::none(),
             "threads"_a = py::none(),
             "Jacobians (B, m, n) W_L diag(g_{L-1}) ... diag(g_1) W_1 for activation masks." LIPMIQ_THREADS_DOC);
     mod.def("gemm_gather", &py_gemm_gather, "R"_a, "M"_a, "out"_a, "rows"_a = py::none(),

@@ -160,6 +160,28 @@ void apply_prior(LayerBounds& B, const std::vector<LayerBounds>& prior, std::siz
     }
 }
 
+// One row of a relaxed form over the `idx` columns: coefficient v of neuron i takes the upper line
+// (slope su, intercept tu) where `upper` and v >= 0 or !`upper` and v < 0, else the lower line (slope
+// sl); the row's coefficients go to c, and its constant (intercepts and biases) is returned.
+double relax_row(const double* a, const Relaxation& R, const std::vector<std::int32_t>& idx,
+                 const std::vector<double>& bj, bool upper, double* c) {
+    double acc = 0.0;
+    for (std::size_t t = 0; t < idx.size(); ++t) {
+        const std::size_t i = static_cast<std::size_t>(idx[t]);
+        const double v = a[i];
+        double coef;
+        if ((v >= 0) == upper) {
+            coef = v * R.su[i];
+            acc += v * R.tu[i];
+        } else {
+            coef = v * R.sl[i];
+        }
+        c[t] = coef;
+        acc += coef * bj[i];
+    }
+    return acc;
+}
+
 // Relax the coefficient matrix A (rows x n_j) into compact matrices over `idx` columns
 // (upper form uses the upper line for positive coefficients; lower form the opposite),
 // accumulating the constant terms into du / dl.  Either output may be skipped (nullptr).
@@ -172,44 +194,8 @@ void relax_rows(const Matrix& Au, const Matrix& Al, const Relaxation& R,
     if (Cl) *Cl = Matrix(rows, ni);
     parallel_blocks(rows, kRowBlock, ni, threads, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
-            if (Cu) {
-                const double* a = Au.row(r);
-                double* c = Cu->row(r);
-                double acc = 0.0;
-                for (std::size_t t = 0; t < ni; ++t) {
-                    const std::size_t i = static_cast<std::size_t>(idx[t]);
-                    const double v = a[i];
-                    double coef;
-                    if (v >= 0) {
-                        coef = v * R.su[i];
-                        acc += v * R.tu[i];
-                    } else {
-                        coef = v * R.sl[i];
-                    }
-                    c[t] = coef;
-                    acc += coef * bj[i];
-                }
-                du[r] += acc;
-            }
-            if (Cl) {
-                const double* a = Al.row(r);
-                double* c = Cl->row(r);
-                double acc = 0.0;
-                for (std::size_t t = 0; t < ni; ++t) {
-                    const std::size_t i = static_cast<std::size_t>(idx[t]);
-                    const double v = a[i];
-                    double coef;
-                    if (v >= 0) {
-                        coef = v * R.sl[i];
-                    } else {
-                        coef = v * R.su[i];
-                        acc += v * R.tu[i];
-                    }
-                    c[t] = coef;
-                    acc += coef * bj[i];
-                }
-                dl[r] += acc;
-            }
+            if (Cu) du[r] += relax_row(Au.row(r), R, idx, bj, true, Cu->row(r));
+            if (Cl) dl[r] += relax_row(Al.row(r), R, idx, bj, false, Cl->row(r));
         }
     });
 }

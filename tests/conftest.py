@@ -18,9 +18,16 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 from hypothesis import HealthCheck, assume, currently_in_test_context, note, settings  # noqa: E402
-
 from oracles.bruteforce import (  # noqa: E402
-    AmbiguousRegion, dual_norm, exact_opnorm, forward_pattern, in_domain, jacobian, load_npz, region_jacobians)
+    AmbiguousRegion,
+    dual_norm,
+    exact_opnorm,
+    forward_pattern,
+    in_domain,
+    jacobian,
+    load_npz,
+    region_jacobians,
+)
 
 # lipmiq is imported where it is used, so that the oracle's own tests (test_bruteforce.py) never load it.
 if TYPE_CHECKING:

@@ -38,7 +38,10 @@ def random_net(seed: int, sizes: Sequence[int], bias_scale: Optional[float] = 0.
 def oracle_domain(domain: Domain, n: Optional[int] = None) -> tuple:
     """A lipmiq domain, resolved for n inputs when n is given, as the oracle's ("box", lo, hi),
     ("ball", center, radius, norm) or ("global",)."""
-    from lipmiq import Ball, Box  # here, so that generating networks never loads lipmiq (test_bruteforce.py)
+    from lipmiq import (  # here, so that generating networks never loads lipmiq (test_bruteforce.py)
+        Ball,
+        Box,
+    )
 
     dom = domain if n is None else domain.resolve(n)
     if isinstance(dom, Box):

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
-
-from netgen import oracle_domain, random_net
-from oracles.bruteforce import exact_lipschitz, sampled_lower
 from conftest import REFERENCE, load_npz_network
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.errors import InputError
+from netgen import oracle_domain, random_net
+from oracles.bruteforce import exact_lipschitz, sampled_lower
 
 INF = math.inf
 def reference(network: str, p: str):

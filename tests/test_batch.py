@@ -5,15 +5,13 @@ import os
 import subprocess
 import sys
 
+import lipmiq
 import numpy as np
 import pytest
 from conftest import EXAMPLE
+from lipmiq.cli import main
 from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
-
-import lipmiq
-from lipmiq.cli import main
-
 
 
 def small_net():
@@ -55,7 +53,7 @@ def test_local_process_pool_every_query_once():
 
 
 def test_local_pool_workers_keep_the_core_to_one_thread(monkeypatch):
-    from lipmiq.batch import single_threaded_core
+    from lipmiq.analyses.batch import single_threaded_core
 
     monkeypatch.delenv("LIPMIQ_THREADS", raising=False)
     single_threaded_core()

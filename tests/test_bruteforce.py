@@ -8,11 +8,10 @@ completeness: every sampled pattern is enumerated).
 import itertools
 
 import numpy as np
-import pytest
-
 import oracles.bruteforce as bf
-from netgen import random_net
+import pytest
 from conftest import REFERENCE
+from netgen import random_net
 from oracles.bruteforce import (
     dual_norm,
     exact_lipschitz,

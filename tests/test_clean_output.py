@@ -8,9 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLE
-
 
 
 def _strict(text: str):

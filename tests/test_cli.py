@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLE, run_cli
 
 FIELDS = {"lower", "upper", "exact", "status", "method", "p", "q", "domain", "output", "time_s", "witness", "history"}

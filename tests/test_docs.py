@@ -4,9 +4,8 @@ import os
 import re
 from importlib import resources
 
-import pytest
-
 import lipmiq
+import pytest
 from lipmiq.methods import METHODS, method_options
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)

@@ -5,12 +5,11 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import REFERENCE
-from netgen import oracle_domain, random_net
-from oracles.bruteforce import exact_lipschitz, exact_opnorm
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.methods.patterns import full_rank_rows, rank_one_max
+from netgen import oracle_domain, random_net
+from oracles.bruteforce import exact_lipschitz, exact_opnorm
 
 INF = math.inf
 

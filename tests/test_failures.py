@@ -12,12 +12,11 @@ import time
 
 import numpy as np
 import pytest
-
+from lipmiq import Box, Network, lipschitz
+from lipmiq.certify.witness import recheck
+from lipmiq.problem import make_problem
 from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
-from lipmiq import Box, Network, lipschitz
-from lipmiq.problem import make_problem
-from lipmiq.certify.witness import recheck
 
 SIZES = [3, 8, 8, 2]
 DOMAIN = Box(-1, 1)

@@ -9,15 +9,13 @@ import pickle
 import sys
 import warnings
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from lipmiq import Box, InputError
 from lipmiq.io.nnet import load_nnet
 from lipmiq.io.onnx_graph import from_onnx
 from lipmiq.io.vnnlib import load_vnnlib, read_vnnlib
-
 from oracles.bruteforce import exact_lipschitz
 
 

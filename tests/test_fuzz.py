@@ -13,10 +13,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
+from conftest import check_sound, oracle_regions
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import check_sound, oracle_regions
 from lipmiq import Ball, Box, Global, Network
 from lipmiq.domain import Domain
 from lipmiq.problem import make_problem

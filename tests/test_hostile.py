@@ -8,7 +8,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
 from lipmiq import Ball, Box, Network, lipschitz
 from lipmiq.errors import InputError

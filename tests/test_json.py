@@ -6,10 +6,9 @@ import os
 import re
 from importlib import metadata
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from lipmiq.cli.progress import read_history, write_history
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)

@@ -10,7 +10,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from lipmiq import _core as core
 from netgen import random_net
 from oracles import kernels as ref
@@ -80,7 +79,7 @@ def sample_box(rng, lo, hi, count):
 def test_interval_matches_reference(dims, seed):
     W, b = make_net(dims, seed, dead=seed == 1)
     lo, hi, _ = box_around(dims[0], seed)
-    assert_bounds_close(core.interval_bounds(W, b, lo, hi), ref.interval_bounds(W, b, lo, hi))
+    assert_bounds_close(core.interval_bounds(core.Net(W, b), lo, hi), ref.interval_bounds(W, b, lo, hi))
 
 
 @pytest.mark.parametrize("dims", ARCHS)
@@ -90,17 +89,17 @@ def test_symbolic_matches_reference(dims, seed, ball):
     W, b = make_net(dims, seed, dead=seed == 1)
     lo, hi, c = box_around(dims[0], seed)
     kw = {} if ball is None else dict(center=c + 0.1, radius=0.4, ball_norm=ball)
-    assert_bounds_close(core.symbolic_bounds(W, b, lo, hi, **kw), ref.symbolic_bounds(W, b, lo, hi, **kw))
+    assert_bounds_close(core.symbolic_bounds(core.Net(W, b), lo, hi, **kw), ref.symbolic_bounds(W, b, lo, hi, **kw))
 
 
 @pytest.mark.parametrize("dims", [(5, 3), (10, 20, 20, 4), (6, 16, 16, 16, 3)])
 def test_symbolic_prior_matches_reference_and_is_applied(dims):
     W, b = make_net(dims, 3)
     lo, hi, _ = box_around(dims[0], 3)
-    base = core.symbolic_bounds(W, b, lo, hi)
+    base = core.symbolic_bounds(core.Net(W, b), lo, hi)
     # shrink every layer's bounds a little towards the middle; None for the last layer
     prior = [(l + 0.1 * (u - l), u - 0.1 * (u - l)) for l, u in base[:-1]] + [None]
-    a = core.symbolic_bounds(W, b, lo, hi, prior=prior)
+    a = core.symbolic_bounds(core.Net(W, b), lo, hi, prior=prior)
     assert_bounds_close(a, ref.symbolic_bounds(W, b, lo, hi, prior=prior))
     for (l, u), (pl, pu) in zip(a[:-1], prior[:-1]):
         assert np.all(l >= pl - 1e-12) and np.all(u <= pu + 1e-12)
@@ -112,7 +111,7 @@ def test_symbolic_prior_matches_reference_and_is_applied(dims):
 def test_forward_matches_reference_and_numpy(dims):
     W, b = make_net(dims, 7)
     X = np.random.default_rng(7).standard_normal((13, dims[0]))
-    a, r = core.forward(W, b, X), ref.forward(W, b, X)
+    a, r = core.forward(core.Net(W, b), X), ref.forward(W, b, X)
     assert len(a) == len(W)
     for za, zr, Wk in zip(a, r, W):
         assert za.shape == (13, Wk.shape[0])
@@ -132,7 +131,7 @@ def test_jacobians_match_reference(dims, dtype):
     Z = ref.forward(W, b, X)
     masks = [(z > 0).astype(dtype) for z in Z[:-1]]
     batch = 9 if len(W) == 1 else None
-    J = core.jacobians(W, masks, batch=batch)
+    J = core.jacobians(core.Net(W), masks, batch=batch)
     assert J.shape == (9, dims[-1], dims[0])
     np.testing.assert_allclose(J, ref.jacobians(W, masks, batch=batch), **TOL)
 
@@ -143,13 +142,13 @@ def test_jacobians_are_the_gradient(dims):
     W, b = make_net(dims, 5)
     rng = np.random.default_rng(5)
     x = rng.standard_normal(dims[0])
-    Z = core.forward(W, b, x[None])
+    Z = core.forward(core.Net(W, b), x[None])
     if min(np.abs(z).min() for z in Z[:-1]) < 1e-4:
         pytest.skip("a neuron is too close to its kink for finite differences")
-    J = core.jacobians(W, [z > 0 for z in Z[:-1]])[0]
+    J = core.jacobians(core.Net(W), [z > 0 for z in Z[:-1]])[0]
     h = 1e-7
     E = np.eye(dims[0]) * h
-    fd = (core.forward(W, b, x + E)[-1] - core.forward(W, b, x - E)[-1]).T / (2 * h)
+    fd = (core.forward(core.Net(W, b), x + E)[-1] - core.forward(core.Net(W, b), x - E)[-1]).T / (2 * h)
     np.testing.assert_allclose(J, fd, rtol=1e-5, atol=1e-6)
 
 
@@ -159,7 +158,7 @@ def test_jacobians_big_batch_and_all_masks():
     masks = [rng.random((64, 30)) < 0.5 for _ in range(2)]
     masks[0][0] = False  # an all-inactive sample: zero Jacobian
     masks[1][1] = True
-    J = core.jacobians(W, masks)
+    J = core.jacobians(core.Net(W), masks)
     np.testing.assert_allclose(J, ref.jacobians(W, masks), **TOL)
     assert not np.any(J[0])
 
@@ -260,20 +259,20 @@ def test_kernels_at_blas_sizes_match_reference_on_any_thread_count(dims):
     W, b = make_net(dims, 4, dead=True)
     lo, hi, _ = box_around(dims[0], 4, half=0.2)
     X = np.random.default_rng(4).uniform(lo, hi, size=(64, dims[0]))
-    Z = core.forward(W, b, X, threads=1)
+    Z = core.forward(core.Net(W, b), X, threads=1)
     masks = [z > 0 for z in Z[:-1]]
-    S = core.symbolic_bounds(W, b, lo, hi, threads=1)
-    J = core.jacobians(W, masks, threads=1)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi, threads=1)
+    J = core.jacobians(core.Net(W), masks, threads=1)
     assert_bounds_close(S, ref.symbolic_bounds(W, b, lo, hi))
     for za, zr in zip(Z, ref.forward(W, b, X)):
         np.testing.assert_allclose(za, zr, **TOL)
     np.testing.assert_allclose(J, ref.jacobians(W, masks), **TOL)
-    for (l1, u1), (l2, u2) in zip(S, core.symbolic_bounds(W, b, lo, hi, threads=2)):
+    for (l1, u1), (l2, u2) in zip(S, core.symbolic_bounds(core.Net(W, b), lo, hi, threads=2)):
         np.testing.assert_array_equal(l1, l2)
         np.testing.assert_array_equal(u1, u2)
-    for z1, z2 in zip(Z, core.forward(W, b, X, threads=2)):
+    for z1, z2 in zip(Z, core.forward(core.Net(W, b), X, threads=2)):
         np.testing.assert_array_equal(z1, z2)
-    np.testing.assert_array_equal(J, core.jacobians(W, masks, threads=2))
+    np.testing.assert_array_equal(J, core.jacobians(core.Net(W), masks, threads=2))
 
 
 def test_forward_with_mostly_inactive_units_matches_reference():
@@ -282,11 +281,11 @@ def test_forward_with_mostly_inactive_units_matches_reference():
     W, b = make_net((60, 600, 600, 10), 6)
     b[0][:540] = -1e3
     X = np.random.default_rng(6).standard_normal((64, 60))
-    Z = core.forward(W, b, X, threads=1)
+    Z = core.forward(core.Net(W, b), X, threads=1)
     assert np.mean(Z[0] > 0) < 0.11
     for za, zr in zip(Z, ref.forward(W, b, X)):
         np.testing.assert_allclose(za, zr, **TOL)
-    for z1, z2 in zip(Z, core.forward(W, b, X, threads=2)):
+    for z1, z2 in zip(Z, core.forward(core.Net(W, b), X, threads=2)):
         np.testing.assert_array_equal(z1, z2)
 
 
@@ -294,13 +293,13 @@ def test_thread_count_from_the_environment(monkeypatch):
     W, b = make_net((4, 5, 3), 0)
     X = np.ones((2, 4))
     monkeypatch.setenv("LIPMIQ_THREADS", "3")
-    np.testing.assert_array_equal(core.forward(W, b, X)[-1], core.forward(W, b, X, threads=1)[-1])
+    np.testing.assert_array_equal(core.forward(core.Net(W, b), X)[-1], core.forward(core.Net(W, b), X, threads=1)[-1])
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("LIPMIQ_THREADS", bad)
         with pytest.raises(ValueError, match="LIPMIQ_THREADS"):
-            core.forward(W, b, X)
+            core.forward(core.Net(W, b), X)
     with pytest.raises(ValueError, match="threads must be >= 1"):
-        core.symbolic_bounds(W, b, 0.0, 1.0, threads=0)
+        core.symbolic_bounds(core.Net(W, b), 0.0, 1.0, threads=0)
 
 
 # ------------------------------------------------------------------ soundness of bounds
@@ -317,9 +316,9 @@ def test_bounds_sound_on_box(dims, seed):
     W, b = make_net(dims, seed, dead=seed == 2)
     lo, hi, _ = box_around(dims[0], seed, half=0.3 + 0.3 * seed)
     X = sample_box(np.random.default_rng(seed), lo, hi, 2000)
-    Z = core.forward(W, b, X)
-    I = core.interval_bounds(W, b, lo, hi)
-    S = core.symbolic_bounds(W, b, lo, hi)
+    Z = core.forward(core.Net(W, b), X)
+    I = core.interval_bounds(core.Net(W, b), lo, hi)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi)
     check_contains(I, Z)
     check_contains(S, Z)
     for (li, ui), (ls, us) in zip(I, S):  # never looser than intervals
@@ -343,11 +342,11 @@ def test_bounds_sound_on_box_and_ball(dims, ball, seed):
     inside = np.all((X >= lo) & (X <= hi), axis=1)
     X = np.concatenate([np.clip(X[:1500], lo, hi), X[1500:][inside[1500:]]])
     assert np.all(np.linalg.norm(X - center, ord=ball, axis=1) <= radius * (1 + 1e-12))
-    Z = core.forward(W, b, X)
-    S = core.symbolic_bounds(W, b, lo, hi, center=center, radius=radius, ball_norm=ball)
+    Z = core.forward(core.Net(W, b), X)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi, center=center, radius=radius, ball_norm=ball)
     check_contains(S, Z)
     hl, hu = np.maximum(lo, center - radius), np.minimum(hi, center + radius)
-    I = core.interval_bounds(W, b, hl, hu)  # intervals over the box hull of the same set
+    I = core.interval_bounds(core.Net(W, b), hl, hu)  # intervals over the box hull of the same set
     check_contains(I, Z)
     for (li, ui), (ls, us) in zip(I, S):
         assert np.all(ls >= li - 1e-12 * (1 + np.abs(li)))
@@ -357,8 +356,8 @@ def test_bounds_sound_on_box_and_ball(dims, ball, seed):
 def test_symbolic_tighter_than_interval_somewhere():
     W, b = make_net((10, 20, 20, 4), 0)
     lo, hi, _ = box_around(10, 0, half=0.5)
-    I = core.interval_bounds(W, b, lo, hi)
-    S = core.symbolic_bounds(W, b, lo, hi)
+    I = core.interval_bounds(core.Net(W, b), lo, hi)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi)
     gap_i = sum(np.sum(u - l) for l, u in I[1:])
     gap_s = sum(np.sum(u - l) for l, u in S[1:])
     assert gap_s < 0.9 * gap_i
@@ -369,7 +368,7 @@ def test_first_layer_ball_bound_is_exact():
     W, b = make_net((6, 5, 2), 1)
     center = np.zeros(6)
     for p, dual in [(1.0, INF), (2.0, 2.0), (INF, 1.0)]:
-        S = core.symbolic_bounds(W, b, -10.0, 10.0, center=center, radius=0.3, ball_norm=p)
+        S = core.symbolic_bounds(core.Net(W, b), -10.0, 10.0, center=center, radius=0.3, ball_norm=p)
         rad = 0.3 * np.linalg.norm(W[0], ord=dual, axis=1)
         np.testing.assert_allclose(S[0][0], b[0] - rad, **TOL)
         np.testing.assert_allclose(S[0][1], b[0] + rad, **TOL)
@@ -377,13 +376,13 @@ def test_first_layer_ball_bound_is_exact():
 
 def test_interval_with_scalar_and_infinite_box():
     W, b = make_net((4, 6, 2), 0)
-    a = core.interval_bounds(W, b, -1.0, 1.0)
+    a = core.interval_bounds(core.Net(W, b), -1.0, 1.0)
     assert_bounds_close(a, ref.interval_bounds(W, b, -np.ones(4), np.ones(4)))
     Wz = [w.copy() for w in W]
     Wz[0][:, 0] = 0.0  # zero weights against an infinite coordinate contribute 0, not nan
     lo, hi = -np.ones(4), np.ones(4)
     lo[0], hi[0] = -INF, INF
-    a, r = core.interval_bounds(Wz, b, lo, hi), ref.interval_bounds(Wz, b, lo, hi)
+    a, r = core.interval_bounds(core.Net(Wz, b), lo, hi), ref.interval_bounds(Wz, b, lo, hi)
     assert all(np.all(np.isfinite(x)) for lu in a for x in lu)
     assert_bounds_close(a, r)
 
@@ -521,30 +520,30 @@ def test_shape_errors_name_the_argument():
     W, b = make_net((4, 5, 3), 0)
     bad = [W[0], np.ones((3, 4))]
     with pytest.raises(ValueError, match=r"weights\[1\].*\(3, 4\)"):
-        core.interval_bounds(bad, b, np.zeros(4), np.ones(4))
+        core.interval_bounds(core.Net(bad, b), np.zeros(4), np.ones(4))
     with pytest.raises(ValueError, match=r"biases\[0\]"):
-        core.interval_bounds(W, [np.ones(4), b[1]], np.zeros(4), np.ones(4))
+        core.interval_bounds(core.Net(W, [np.ones(4), b[1]]), np.zeros(4), np.ones(4))
     with pytest.raises(ValueError, match="lo"):
-        core.symbolic_bounds(W, b, np.zeros(3), np.ones(4))
+        core.symbolic_bounds(core.Net(W, b), np.zeros(3), np.ones(4))
     with pytest.raises(ValueError, match="empty box"):
-        core.symbolic_bounds(W, b, np.ones(4), np.zeros(4))
+        core.symbolic_bounds(core.Net(W, b), np.ones(4), np.zeros(4))
     with pytest.raises(ValueError, match="ball_norm"):
-        core.symbolic_bounds(W, b, np.zeros(4), np.ones(4), center=np.zeros(4), radius=1.0, ball_norm=3.0)
+        core.symbolic_bounds(core.Net(W, b), np.zeros(4), np.ones(4), center=np.zeros(4), radius=1.0, ball_norm=3.0)
     with pytest.raises(ValueError, match="bounded"):
-        core.symbolic_bounds(W, b, -INF, INF)
+        core.symbolic_bounds(core.Net(W, b), -INF, INF)
     with pytest.raises(ValueError, match="prior"):
-        core.symbolic_bounds(W, b, np.zeros(4), np.ones(4), prior=[None])
+        core.symbolic_bounds(core.Net(W, b), np.zeros(4), np.ones(4), prior=[None])
     with pytest.raises(ValueError, match="X has shape"):
-        core.forward(W, b, np.ones((2, 5)))
+        core.forward(core.Net(W, b), np.ones((2, 5)))
     with pytest.raises(ValueError, match=r"masks\[0\]"):
-        core.jacobians(W, [np.ones((2, 4), bool)])
+        core.jacobians(core.Net(W), [np.ones((2, 4), bool)])
     with pytest.raises(ValueError, match="masks"):
-        core.jacobians(W, [])
+        core.jacobians(core.Net(W), [])
     with pytest.raises(ValueError, match="batch"):
-        core.jacobians([W[0]], [])
+        core.jacobians(core.Net([W[0]]), [])
     with pytest.raises(ValueError, match=r"masks\[0\]"):
-        core.jacobians(W, [np.ones((2, 5))])  # float masks are refused
-    J1 = core.jacobians([W[0]], [], batch=3)
+        core.jacobians(core.Net(W), [np.ones((2, 5))])  # float masks are refused
+    J1 = core.jacobians(core.Net([W[0]]), [], batch=3)
     assert J1.shape == (3, 5, 4) and np.all(J1 == W[0])
 
 
@@ -600,7 +599,7 @@ def test_pattern_norm_bound_covers_every_completion(p, q, dims):
         bound = core.pattern_norm_bound(W, states, p, q)
         norms = []
         for g in _completions(states):
-            J = core.jacobians(W, [gk[None] for gk in g])[0]
+            J = core.jacobians(core.Net(W), [gk[None] for gk in g])[0]
             norms.append(_true_norm(J, p, q))
         assert max(norms) <= bound * (1 + 1e-12)
         if all(np.all(st >= 0) for st in states):

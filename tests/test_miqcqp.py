@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import STAGES
+from lipmiq import Ball, Box, Global, Network, lipschitz
 from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz
-from lipmiq import Ball, Box, Global, Network, lipschitz
 
 INF = math.inf
 PAIRS = [(p, q) for p in (1, 2, INF) for q in (1, 2, INF)]

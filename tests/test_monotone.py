@@ -3,15 +3,18 @@
 solved to optimality, and a network built to be monotone is certified so."""
 import json
 
+import lipmiq
 import numpy as np
 import pytest
-from netgen import random_net
-from oracles.bruteforce import forward_pattern, jacobian, region_jacobians, sample_domain
-
-import lipmiq
-from lipmiq.cli import main
 from lipmiq.analyses.monotone import monotonicity
-
+from lipmiq.cli import main
+from netgen import random_net
+from oracles.bruteforce import (
+    forward_pattern,
+    jacobian,
+    region_jacobians,
+    sample_domain,
+)
 
 SIZES = [3, 7, 5, 2]
 

@@ -1,10 +1,9 @@
 """Network model, loaders and domains: construction, validation messages, round trips."""
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
-from netgen import random_net
 from lipmiq import Ball, Box, Global, InputError, Network
+from netgen import random_net
 
 
 def small_net():

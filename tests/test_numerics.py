@@ -9,13 +9,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import check_sound
-from netgen import random_net
-from oracles.bruteforce import exact_lipschitz
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.solvers.scip import inflate
-from lipmiq.tolerances import SCIP_DUAL_ATOL as DUAL_ATOL, SCIP_DUAL_RTOL as UPPER_RTOL
+from lipmiq.tolerances import SCIP_DUAL_ATOL as DUAL_ATOL
+from lipmiq.tolerances import SCIP_DUAL_RTOL as UPPER_RTOL
+from netgen import random_net
+from oracles.bruteforce import exact_lipschitz
 
 INF = math.inf
 

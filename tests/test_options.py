@@ -3,10 +3,9 @@ valid ones, raised before any work, in the API, inside batch queries, in the ana
 import math
 from concurrent.futures import ThreadPoolExecutor
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from lipmiq import api
 from lipmiq.errors import InputError
 from lipmiq.methods import METHODS, method_options

@@ -6,14 +6,12 @@ import pty
 import subprocess
 import sys
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from conftest import EXAMPLE
 from lipmiq.cli import main
 from lipmiq.cli.progress import Progress, read_history, status_line, write_history
-
 
 
 class FakeTTY(io.StringIO):

@@ -1,6 +1,5 @@
 """Published exact values (LipBaB, ExLipBaB; tests/data/reference.json, copied from the shared manifest)."""
 import pytest
-
 from conftest import DATA_DIR, REFERENCE, STAGES
 from lipmiq import Box, Global, lipschitz, load
 

@@ -2,15 +2,13 @@
 and the local margin bounds it used are true upper bounds (brute-force region enumeration)."""
 import json
 
+import lipmiq
 import numpy as np
 import pytest
+from lipmiq.analyses.radius import certified_radius
+from lipmiq.cli import main
 from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
-
-import lipmiq
-from lipmiq.cli import main
-from lipmiq.analyses.radius import certified_radius
-
 
 SIZES = [3, 8, 6, 3]  # three inputs, three classes
 

@@ -6,7 +6,6 @@ from importlib import resources
 
 import numpy as np
 import pytest
-
 from lipmiq.cli import main
 
 jsonschema = pytest.importorskip("jsonschema")

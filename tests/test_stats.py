@@ -4,11 +4,10 @@ exactness (docs/conventions.md, "stats")."""
 import math
 import os
 
+import lipmiq
 import numpy as np
 import pytest
 from oracles.bruteforce import regions
-
-import lipmiq
 
 NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices
 STAGES = {"trivial", "product", "sampling", "patterns", "regions", "tightening", "scip", "sdp"}

@@ -3,11 +3,10 @@ requested gap, `finished` for a method that ran to completion with a gap left (d
 import math
 import os
 
-import numpy as np
-import pytest
-
 import lipmiq
 import lipmiq.methods.naive
+import numpy as np
+import pytest
 from lipmiq.status import STATUSES, settle
 
 NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices

@@ -4,8 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
-from netgen import random_net
 from lipmiq import Ball, Box, Global, Network, _core
 from lipmiq.bounds import obbt, propagation, tightened
 from lipmiq.bounds.direction import direction_bounds, pattern_direction_bounds
@@ -14,6 +12,7 @@ from lipmiq.errors import InputError
 from lipmiq.problem import make_problem
 from lipmiq.reductions import reduce
 from lipmiq.reductions.domain import Homogenise
+from netgen import random_net
 
 INF = math.inf
 
@@ -109,7 +108,7 @@ def test_tighten_options():
     net = Network(*random_net(0, [4, 12, 10, 8, 2]))
     dom = Box(-1, 1).resolve(4)
     none, _ = tightened(net, dom, "none", 30.0)
-    for (l, u), (il, iu) in zip(none.layers, _core.interval_bounds(net.weights, net.biases, -np.ones(4), np.ones(4))):
+    for (l, u), (il, iu) in zip(none.layers, _core.interval_bounds(net.core, -np.ones(4), np.ones(4))):
         # interval arithmetic, possibly widened outward for rounding
         assert np.all(l <= il) and np.all(u >= iu)
         assert np.all(il - l <= 1e-8 * (1 + np.abs(il))) and np.all(u - iu <= 1e-8 * (1 + np.abs(iu)))

@@ -3,13 +3,18 @@ installed package's metadata), SCIP's and HiGHS's (asked of the libraries, once 
 from __future__ import annotations
 
 import functools
-from importlib import metadata
 from typing import Dict
 
-try:
-    __version__ = metadata.version("lipmiq")
-except metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
-    __version__ = "0+unknown"
+
+@functools.lru_cache(maxsize=1)
+def lipmiq_version() -> str:
+    """The installed package's version (read on first use: the metadata module is slow to import)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("lipmiq")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
 
 
 @functools.lru_cache(maxsize=1)
@@ -20,6 +25,6 @@ def versions() -> Dict[str, str]:
     from .solvers.highs import new_highs
 
     scip = Model()
-    return {"lipmiq": __version__,
+    return {"lipmiq": lipmiq_version(),
             "scip": f"{scip.getMajorVersion()}.{scip.getMinorVersion()}.{scip.getTechVersion()}",
             "highs": new_highs().version()}

@@ -25,7 +25,7 @@ from ..io import load
 from ..jsonout import dumps
 from ..methods import METHODS, method_options
 from ..norms import parse_norm
-from ..versions import __version__, versions
+from ..versions import lipmiq_version, versions
 from .points import read_center, read_points
 from .progress import Progress, write_history
 
@@ -51,7 +51,7 @@ class _Version(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         v = versions()
-        print(f"lipmiq {__version__} (SCIP {v['scip']}, HiGHS {v['highs']})")
+        print(f"lipmiq {lipmiq_version()} (SCIP {v['scip']}, HiGHS {v['highs']})")
         parser.exit(0)
 
 

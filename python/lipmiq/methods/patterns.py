@@ -192,7 +192,7 @@ def _candidate_norms(net: Network, candidates: List[List[np.ndarray]], p: float,
             return None
         chunk = candidates[s:s + size]
         masks = [np.ascontiguousarray(np.stack([c[k] for c in chunk])) for k in range(len(chunk[0]))]
-        J = _core.jacobians(net.weights, masks, len(chunk))
+        J = _core.jacobians(net.core, masks, len(chunk))
         norms.append(_core.operator_norms(J, p, q)[0])
     return np.concatenate(norms)
 

@@ -27,9 +27,9 @@ def jacobian_norms(problem: Problem, X: np.ndarray) -> np.ndarray:
     out = np.empty(len(X))
     for s in range(0, len(X), chunk):
         Xc = np.ascontiguousarray(X[s:s + chunk])
-        Z = _core.forward(net.weights, net.biases, Xc)
+        Z = _core.forward(net.core, Xc)
         masks = [np.ascontiguousarray(z > 0, dtype=np.uint8) for z in Z[:-1]]
-        J = _core.jacobians(net.weights, masks, len(Xc))
+        J = _core.jacobians(net.core, masks, len(Xc))
         out[s:s + chunk] = _core.operator_norms(J, problem.p, problem.q)[0]
     return out
 
