@@ -1,7 +1,9 @@
 """The random test networks of the suite, and the translation of lipmiq domains to the brute-force oracle's tuples.
 
 One generator serves every test module; its options reproduce, draw for draw, the networks each module used
-before they shared it (same seeds, same order of draws: all weights, then all biases).
+before they shared it (same seeds, same order of draws: all weights, then all biases). `degenerate_net` draws
+the degenerate networks (bias-free or with tiny biases, planted dead / duplicated / opposite / dependent
+neurons) of tests/test_degenerate.py, the fuzz profile and bench/bench_degenerate.py.
 """
 from __future__ import annotations
 
@@ -33,6 +35,56 @@ def random_net(seed: int, sizes: Sequence[int], bias_scale: Optional[float] = 0.
         biases[0][: sizes[1] // 3] = -50.0
         biases[0][sizes[1] // 3: sizes[1] // 2] = 50.0
     return weights, biases
+
+
+FEATURES = ("dead", "duplicate", "opposite", "sum")
+GRID = 2.0 ** -20  # weights on this grid (|w| < 8: at most 23 significant bits), so sums of two rows are exact
+
+
+def degenerate_net(seed: int, sizes: Sequence[int], bias: Optional[float] = None,
+                   features: Sequence[str] = FEATURES) -> Tuple[List[np.ndarray], List[np.ndarray], List[str]]:
+    """(weights, biases, planted) of a network with layer sizes `sizes` whose hidden layers carry exact
+    degeneracies, from default_rng(seed).
+
+    Weights are standard Gaussian rounded to multiples of GRID, so that the planted relations hold exactly in
+    float64. Each hidden layer plants each of `features` with probability 1/2 where it has room (distinct
+    rows): "dead" a neuron never active (a zero row in the first layer; a row of nonpositive weights later,
+    whose inputs are >= 0), "duplicate" a copy of another row (or twice it), "opposite" minus another row (or
+    -1/2 of it), "sum" the sum (or difference) of two other rows: a linear dependence that is not a multiple.
+    `bias` None: bias-free (every region is a cone); otherwise hidden biases `bias` * ||W_j||_2 * N(0, 1),
+    "1e-6 relative to the weights", where the degenerate faces become real but thin regions (planted rows
+    get the same relation on their biases, as the weights). `planted` lists "layer k: feature" entries.
+    """
+    rng = np.random.default_rng(seed)
+    weights, biases, planted = [], [], []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = np.round(rng.standard_normal((n_out, n_in)) / GRID) * GRID
+        b = np.zeros(n_out)
+        if bias is not None and k < len(sizes) - 2:
+            step = 2.0 ** (math.floor(math.log2(bias)) - 20)  # a grid again: planted sums of biases stay exact
+            b = np.round(bias * np.linalg.norm(W, axis=1) * rng.standard_normal(n_out) / step) * step
+        if k < len(sizes) - 2:
+            free = list(rng.permutation(n_out))
+            for feature in features:
+                if rng.random() < 0.5:
+                    continue
+                need = {"dead": 1, "duplicate": 2, "opposite": 2, "sum": 3}[feature]
+                if len(free) < need:
+                    continue
+                j, *src = (int(free.pop()) for _ in range(need))
+                if feature == "dead":
+                    W[j] = 0.0 if k == 0 else -np.abs(W[j])
+                    b[j] = 0.0 if k == 0 else -abs(b[j])
+                elif feature in ("duplicate", "opposite"):
+                    factor = rng.choice([1.0, 2.0]) * (1.0 if feature == "duplicate" else -rng.choice([1.0, 0.5]))
+                    W[j], b[j] = factor * W[src[0]], factor * b[src[0]]
+                else:
+                    sign = rng.choice([1.0, -1.0])
+                    W[j], b[j] = W[src[0]] + sign * W[src[1]], b[src[0]] + sign * b[src[1]]
+                planted.append(f"layer {k}: {feature}")
+        weights.append(W)
+        biases.append(b)
+    return weights, biases, planted
 
 
 def oracle_domain(domain: Domain, n: Optional[int] = None) -> tuple:
