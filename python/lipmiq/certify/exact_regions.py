@@ -217,7 +217,7 @@ def _domain_rows(domain: Domain, n: int, cone: bool) -> Optional[Tuple[List[List
                     row = [0] * (2 * n + 1)
                     row[i], row[n + i], row[-1] = -sign << e, 1 << e, sign * cs[i]
                     rows.append(_coprime(row))
-            rows.append(_coprime([0] * n + [-1] * n + [rs]))
+            rows.append(_coprime([0] * n + [-(1 << e)] * n + [rs]))  # 2**e (r - sum d) > 0
             return rows, n
         bounds = [(cs[i] - rs, e, cs[i] + rs, e) for i in range(n)]  # the box (hull) of an inf- (2-) ball
     else:
