@@ -3,7 +3,8 @@
 Every network, domain and norm pair is drawn by hypothesis; the truth comes from the independent region
 enumeration of tests/oracles/bruteforce.py; `check_sound` (tests/conftest.py) re-checks each witness by
 `lipmiq.certify.witness.recheck` AND by an independent forward pass (its pattern must be one of the oracle's
-full-dimensional regions). Profiles (tests/conftest.py): "ci" (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`).
+full-dimensional regions). Profiles (tests/conftest.py): "ci" (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`),
+which adds issue 14's degenerate networks (`test_degenerate_network_sound`).
 Failing examples the fuzzer found are kept at the bottom as plain tests.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network
 from lipmiq.domain import Domain
 from lipmiq.problem import make_problem
+from netgen import degenerate_net
 
 pytestmark = pytest.mark.fuzz
 
@@ -28,6 +30,8 @@ MAX_HIDDEN = 12          # total hidden neurons: keeps the brute-force enumerati
 
 # The ci profile's example count is shared out between the tests of this file.
 _BUDGET = settings.default.max_examples
+# The long profile (conftest.py) is selected with --hypothesis-profile long before this module is imported.
+LONG = _BUDGET >= settings.get_profile("long").max_examples
 
 
 def _examples(share: float) -> settings:
@@ -139,6 +143,31 @@ def test_scalar_output_sound(query):
 @given(queries(scalar=False))
 def test_bigm_encoding_sound(query):
     check_sound(*query[:-1], encoding="bigm", region_share=0.0)
+
+
+@st.composite
+def degenerate_queries(draw):
+    """Issue 14's networks (tests/netgen.py `degenerate_net`): 2-4 hidden layers of width <= 9 with planted dead,
+    duplicated, opposite and sum-of-two neurons, bias-free or with biases 1e-6 relative to the weights."""
+    n_in = draw(st.integers(1, 4), label="n_in")
+    widths = draw(st.lists(st.integers(2, 9), min_size=2, max_size=4), label="widths")
+    while sum(widths) > MAX_HIDDEN + 8:  # the oracle stays affordable: cones and thin slabs are few regions
+        widths = widths[:-1]
+    sizes = [n_in] + widths + [draw(st.integers(1, 3), label="n_out")]
+    bias = draw(st.sampled_from([None, None, 1e-6]), label="bias")
+    weights, biases, _ = degenerate_net(draw(st.integers(0, 2 ** 32 - 1), label="seed"), sizes, bias)
+    domain = draw(domains(n_in))
+    p = draw(st.sampled_from(NORMS), label="p")
+    q = draw(st.sampled_from(NORMS), label="q")
+    share = draw(st.sampled_from([0.25, 0.0]), label="region_share")
+    return weights, biases, domain, p, q, {"region_share": share}
+
+
+@pytest.mark.skipif(not LONG, reason="long profile only (--hypothesis-profile long): the ci suite has tests/test_degenerate.py")
+@_examples(0.3)
+@given(degenerate_queries())
+def test_degenerate_network_sound(query):
+    check_sound(*query[:-1], **query[-1])
 
 
 # --- failing examples found by the fuzzer, kept as plain tests ----------------------------------------

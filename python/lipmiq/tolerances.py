@@ -56,7 +56,7 @@ region's emptiness: far beyond its 1e-7 tolerances, but a robust verdict, not a 
 
 EXACT_REGION_OPS = 5_000_000
 """Integer multiply-adds allowed for one exact region decision (the pattern's affine forms and the exact
-simplex, `certify.exact_regions.work`): small networks get exact verdicts where the float LP's margin is ~0;
+simplex, `certify.exact_regions.affordable`): small networks get exact verdicts where the float LP's margin is ~0;
 larger ones keep the float verdicts."""
 
 RANK_RTOL = 1e-10

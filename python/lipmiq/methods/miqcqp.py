@@ -123,7 +123,9 @@ class _Search:
 
         def cut_empty_pattern(model) -> bool:
             """Cut every pattern that shares the optimal pattern's proof of empty interior (its neurons and
-            those upstream of them, `Proof.nogood`); keep the pattern when it has none."""
+            those upstream of them, `Proof.nogood`); keep the pattern when it has none. Where the decision is
+            exact (docs/reliability.md, "Bias-free and degenerate networks") each round cuts at least the
+            optimum, so the loop ends on a pattern with interior, and the optimum is L."""
             if self.tracker.exact:
                 return False
             best = form.point(model.getBestSol())
