@@ -44,7 +44,10 @@ class RegionEnumerator:
         self.root = bounds  # the problem's bounds (None: no symbolic stabilisation)
         self.upper = 0.0
         self.prune = prune
-        self.deadline = min(time.perf_counter() + time_limit, tracker.deadline)
+        self.start = time.perf_counter()
+        self.share_end = self.start + time_limit  # the stage's share; past it only while on track (`_limit`)
+        self.deadline = tracker.deadline
+        self.done = 0.0  # share of the pattern tree closed: a subtree at branching depth d weighs 2**-d
         self.pruned = 0  # subtrees whose Jacobian bound could not beat the certified lower bound
         self.regions = 0
         self.lps = 0
@@ -75,11 +78,11 @@ class RegionEnumerator:
         """x if its margin in the current partial region, recomputed in float64, exceeds INTERIOR_TOL."""
         return x if x is not None and self.lp.margin(x) > INTERIOR_TOL else None
 
-    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool):
+    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool, limit: float):
         """(point, proof) for the partial region (layers < layer fully decided, `decided` rows of `layer`) that the
         warm-started LP gave no point for (`lp_empty`: it found none at all; else its point failed the re-check,
         e.g. outside a 2-ball): an interior point from the exactly scaled LP (cutting planes for a 2-ball), or a
-        proof of emptiness. On networks within its budget, the exact decision comes first, guided by the warm-started
+        proof of emptiness, decided by `limit`. On networks within its budget, the exact decision comes first, guided by the warm-started
         LP's duals: it settles the degenerate faces of bias-free networks, whose float margin is 0."""
         self.lps += 1
         rows = np.flatnonzero(decided)
@@ -88,16 +91,16 @@ class RegionEnumerator:
         pattern = [gk.astype(np.uint8) for gk in g[:layer]] + [g[layer][rows].astype(np.uint8)]
         dom = self.problem.domain
         if self.exact is None:
-            point, _, proof = region_point(weights, biases, dom, pattern, self.deadline)
+            point, _, proof = region_point(weights, biases, dom, pattern, limit)
             return self._checked(point), proof
         if lp_empty:
-            proof = self.exact.decide(g[:layer + 1], self.deadline, self.lp.active())
+            proof = self.exact.decide(g[:layer + 1], limit, self.lp.active())
             if proof is not None:
                 return None, proof
-        point, _, proof = region_point(weights, biases, dom, pattern, self.deadline, prove=self.euclid, exact=False)
+        point, _, proof = region_point(weights, biases, dom, pattern, limit, prove=self.euclid, exact=False)
         point = self._checked(point)
         if point is None and proof is None and not lp_empty:
-            proof = self.exact.decide(g[:layer + 1], self.deadline)
+            proof = self.exact.decide(g[:layer + 1], limit)
         return point, proof
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
@@ -125,19 +128,34 @@ class RegionEnumerator:
         self.pruned += 1
         return True
 
+    def _limit(self) -> float:
+        """The deadline of the search's next step: its share's end, or the time limit while the share of the tree
+        closed so far projects completion (elapsed / done) before it. A complete search is exact where SCIP's
+        closed problem may not even start to close (small bias-free networks, issue 14); a projection that
+        slips stops the search at once, leaving SCIP the rest."""
+        elapsed = time.perf_counter() - self.start
+        on_track = self.done > 0 and self.start + elapsed / self.done < self.deadline
+        return self.deadline if on_track else min(self.share_end, self.deadline)
+
+    def _over(self) -> bool:
+        return self.tracker.remaining() <= 0 or time.perf_counter() > self._limit()
+
     def _node(self, g: List[np.ndarray], x: np.ndarray, bounds, decided: List[np.ndarray],
-              checked: bool = False) -> None:
-        """`checked`: g's bound was already compared with the lower bound (before the child's LP)."""
-        if self.stopped or self.tracker.remaining() <= 0 or time.perf_counter() > self.deadline:
+              checked: bool = False, weight: float = 1.0) -> None:
+        """`checked`: g's bound was already compared with the lower bound (before the child's LP); `weight`: the
+        subtree's share of the pattern tree (`done` gains it when the subtree is closed)."""
+        if self.stopped or self._over():
             self.stopped = True
             return
         if bounds is not None:
             open_before = sum(int(np.count_nonzero(gk < 0)) for gk in g)
             bounds = self._stabilise(g, bounds)
             if bounds is None:
+                self.done += weight
                 return
             checked = checked and sum(int(np.count_nonzero(gk < 0)) for gk in g) == open_before
         if self.prune and not checked and self._dominated(g):
+            self.done += weight
             return
         for k, gk in enumerate(g):
             und = np.flatnonzero(gk < 0)
@@ -145,6 +163,7 @@ class RegionEnumerator:
                 break
         else:
             self._leaf(g, x)
+            self.done += weight
             return
         j = int(und[0])
         A, c = affine_forms(self.net.weights, self.net.biases, g[:k + 1])[-1]
@@ -152,7 +171,7 @@ class RegionEnumerator:
         norm = float(np.linalg.norm(a))
         if norm == 0.0:  # constant pre-activation: no branching, no effect on J
             g[k][j] = 1 if cj > 0 else 0
-            self._node(g, x, bounds, decided)
+            self._node(g, x, bounds, decided, weight=weight)
             g[k][j] = -1
             return
         z = float(a @ x + cj)
@@ -163,6 +182,7 @@ class RegionEnumerator:
             child = [gk.copy() for gk in g]
             child[k][j] = value
             if self.prune and self._dominated(child):  # before its LP: most subtrees end here
+                self.done += weight / 2
                 continue
             dec = [d.copy() for d in decided]
             dec[k][j] = True
@@ -171,19 +191,22 @@ class RegionEnumerator:
                 point = x
             else:
                 self.lps += 1
-                point, _ = self.lp.solve(self.deadline)
+                limit = self._limit()
+                point, _ = self.lp.solve(limit)
                 lp_empty = point is None
                 point = self._checked(point)
                 if point is None:  # re-decide: prune only proved-empty regions
-                    point, proof = self._lp_child(child, k, dec[k], lp_empty)
+                    point, proof = self._lp_child(child, k, dec[k], lp_empty, limit)
                     if point is None and proof is None:
-                        if time.perf_counter() >= self.deadline:
+                        if time.perf_counter() >= limit:
                             self.stopped = True
                         else:  # too thin to certify, or undecided: kept, its subtree counts in the upper bound
                             self.thin += 1
                             point = x
             if point is not None:
-                self._node(child, point, bounds, dec, checked=self.prune)
+                self._node(child, point, bounds, dec, checked=self.prune, weight=weight / 2)
+            elif not self.stopped:  # proved empty
+                self.done += weight / 2
             self.lp.pop()
 
     def run(self) -> bool:

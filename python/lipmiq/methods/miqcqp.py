@@ -36,7 +36,8 @@ OPTIONS = opt.Options(
     opt.gap(),
     opt.seed(),
     opt.Option("region_share", opt.real(0.0, 1.0), 0.25,
-               "share of the remaining time for the region branch-and-bound before SCIP (0 skips it)"),
+               "share of the remaining time for the region branch-and-bound before SCIP, longer while on track to "
+               "complete (0 skips it)"),
     opt.Option("pattern_time", opt.real(0.0), 5.0, "seconds at most for the pattern branch-and-bound"),
 )
 
