@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "benchmarks" / "manifest.json"
 SERIES = {
     # axis -> list of (label, sizes): [n, w, w, 1] for the width series, [n, 16 x depth, 1] for depth
-    "width": [(f"w{w}", [8, w, w, 1]) for w in (8, 10, 12, 14, 16, 24, 32, 48, 64)],
+    # (w = 20 last: a network's seed is its position, so the earlier sizes keep their published networks)
+    "width": [(f"w{w}", [8, w, w, 1]) for w in (8, 10, 12, 14, 16, 24, 32, 48, 64, 20)],
     "depth": [(f"d{d}", [8] + [16] * d + [1]) for d in (1, 2, 3, 4)],
 }
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
