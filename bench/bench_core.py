@@ -122,9 +122,11 @@ def max_diff(a, b):
 
 
 def jacobian_pipeline(mod, W, b, X, pq):
-    Z = mod.forward(W, b, X)
+    """forward -> masks -> jacobians -> norms; the core takes its Net object, the reference the weight lists."""
+    core = hasattr(mod, "Net")
+    Z = mod.forward(mod.Net(W, b), X) if core else mod.forward(W, b, X)
     masks = [z > 0 for z in Z[:-1]]
-    J = mod.jacobians(W, masks, batch=X.shape[0])
+    J = mod.jacobians(mod.Net(W) if core else W, masks, batch=X.shape[0])
     return [mod.operator_norms(J, p, q)[0] for p, q in pq]
 
 

@@ -5,7 +5,7 @@ lp: the plan's unstable neurons and mean big-M (u - l over them), the time to bu
 MIQCQP result (wall and CPU time to exact, or the relative gap at the time limit), printed as one table.
 CPU time is reported because other jobs may share the machine; the load average is printed first.
 
-    python bench/bench_tightening.py [--benchmarks ../shared/benchmarks/manifest.json] [--quick]
+    python bench/bench_tightening.py [--benchmarks ../shared/benchmarks] [--quick]
                                      [--time-limit 60] [--only SUBSTRING] [--all-queries]
 """
 from __future__ import annotations
@@ -48,13 +48,16 @@ def plan_stats(problem, tighten: str):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = pathlib.Path(__file__).resolve().parent
-    ap.add_argument("--benchmarks", default=str(here.parent.parent / "shared" / "benchmarks" / "manifest.json"))
+    ap.add_argument("--benchmarks", default=str(here.parent.parent / "shared" / "benchmarks"),
+                    help="the benchmark directory, or its manifest.json")
     ap.add_argument("--quick", action="store_true", help="lipbab_*, digits_fnn2_seed0 and exlipbab_iris only")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--only", default=None, help="networks whose name contains this")
     ap.add_argument("--all-queries", action="store_true")
     args = ap.parse_args(argv)
     manifest_path = pathlib.Path(args.benchmarks)
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     rows = []
     header = f"{'network':32s} {'p':>3s} {'q':>3s} {'out':>4s} {'tighten':8s} {'unst':>5s} {'mean M':>9s} {'bnd s':>6s} {'status':10s} {'time s':>7s} {'cpu s':>7s} {'gap':>9s} {'upper':>11s}"

@@ -136,6 +136,10 @@ def markdown(records: List[dict]) -> str:
     if series:
         parts += ["Scaling series (random He-initialised networks on the box [-1, 1]^n):", "",
                   scaling_summary(series), "", table(series), ""]
+    against = anchor_table(records)
+    if against:
+        parts += ["Against the anchors of the manifest (other tools' upper bounds measured on this kind of machine):",
+                  "", against, ""]
     return "\n".join(parts)
 
 
@@ -217,6 +221,108 @@ def plot_scaling(records: List[dict], path: Path) -> Path:
     return path
 
 
+# --- the anchors of the scale issue (manifest `others` given as dicts: frontier_*, digits28_*) ---------------
+
+ANCHOR_NAMES = {"shi_et_al": "Shi et al.", "shi_et_al_bab_60s": "Shi et al. + BaB", "lipbab_60s": "LipBaB"}
+
+
+def anchors(rec: dict) -> Dict[str, dict]:
+    """Other tools' measured figures of the record's query (not lipmiq's own earlier runs)."""
+    return {k: v for k, v in (rec.get("others") or {}).items() if isinstance(v, dict) and not k.startswith("lipmiq")}
+
+
+def best_anchor(rec: dict) -> Tuple[str, float]:
+    """(tool, upper) of the best anchor upper bound; an exact value where LipBaB finished counts as upper."""
+    best = ("", math.inf)
+    for name, fig in anchors(rec).items():
+        if fig.get("upper") is not None and float(fig["upper"]) < best[1]:
+            best = (ANCHOR_NAMES.get(name, name), float(fig["upper"]))
+    ref = rec.get("reference") or {}
+    if ref.get("kind") == "exact" and float(ref["value"]) < best[1]:
+        best = ("exact", float(ref["value"]))
+    return best
+
+
+def first_below(rec: dict, value: float) -> float:
+    """The first time the record's certified upper bound went below `value` (inf if never)."""
+    for t, _, up in rec.get("history") or []:
+        if up not in ("inf", None) and float(up) < value:
+            return float(t)
+    return math.inf
+
+
+def anchor_table(records: List[dict], method: str = "miqcqp") -> str:
+    """lipmiq (`method`) against every anchor figure, with the scale issue's three verdicts per query."""
+    naive = {r["id"]: upper_of(r) for r in records if r["method"] == "naive" and r["status"] not in FAILED}
+    rows = [r for r in records if r["method"] == method and anchors(r)]
+    head = ["query", "unstable", "lipmiq lower / upper / time", "best anchor", "Shi et al. (no BaB)", "first < naive",
+            "≤ anchor"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    counts = {"anchor": [0, 0], "naive": [0, 0], "exact": [0, 0]}
+    for r in rows:
+        name, best = best_anchor(r)
+        up = upper_of(r)
+        ok = up <= best * (1 + 1e-9)
+        counts["anchor"][0] += ok
+        counts["anchor"][1] += 1
+        shi = anchors(r).get("shi_et_al") or {}
+        t_naive = first_below(r, naive[r["id"]]) if r["id"] in naive else math.nan
+        if shi.get("time_s") is not None and r["id"] in naive and r.get("output") != "all":
+            counts["naive"][0] += t_naive <= float(shi["time_s"])
+            counts["naive"][1] += 1
+        unstable = r.get("interval_unstable")
+        if unstable is not None and unstable <= 100:
+            counts["exact"][0] += bool(r.get("exact"))
+            counts["exact"][1] += 1
+        time_s = r.get("time_s") if r.get("time_s") is not None else r.get("wall_s", 0.0)
+        shi_text = f"{_fmt(float(shi['upper']))} in {shi['time_s']:.1f} s" if shi else ""
+        lines.append(f"| `{r['id']}` | {'' if unstable is None else unstable} | "
+                     f"{_fmt(float(r.get('lower', 0.0)))} / {_fmt(up)} / {time_s:.1f} s{' ✓' if r.get('exact') else ''} | "
+                     f"{name} {_fmt(best)} | {shi_text} | "
+                     f"{'' if math.isnan(t_naive) else ('never' if math.isinf(t_naive) else f'{t_naive:.2f} s')} | "
+                     f"{'yes' if ok else 'no'} |")
+    summary = [f"- upper bound at most the best anchor: {counts['anchor'][0]} of {counts['anchor'][1]} queries",
+               f"- scalar queries whose first upper bound below the product of norms came no later than Shi et al.'s "
+               f"time: {counts['naive'][0]} of {counts['naive'][1]}",
+               f"- queries with at most 100 unstable neurons under interval bounds certified exact: "
+               f"{counts['exact'][0]} of {counts['exact'][1]}"]
+    return "\n".join(lines + [""] + summary) if rows else ""
+
+
+def plot_anchors(records: List[dict], path: Path, method: str = "miqcqp") -> List[Path]:
+    """Per network size: lipmiq's certified bounds against time for its first query, anchors as points."""
+    plt = _pyplot()
+    by_size: "OrderedDict[str, dict]" = OrderedDict()
+    for r in records:
+        if r["method"] == method and anchors(r) and r.get("history"):
+            by_size.setdefault("-".join(map(str, r["sizes"])), r)
+    out = []
+    for size, r in by_size.items():
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        hist = r["history"]
+        ts = [max(h[0], 1e-3) for h in hist] + [max(float(r.get("time_s") or hist[-1][0]), hist[-1][0], 1e-3)]
+        up = [math.nan if h[2] in ("inf", None) else float(h[2]) for h in hist]
+        lo = [float(h[1]) for h in hist]
+        ax.step(ts, up + up[-1:], where="post", color="C0", label="lipmiq upper")
+        ax.step(ts, lo + lo[-1:], where="post", color="C0", linestyle="--", label="lipmiq lower")
+        for i, (name, fig_) in enumerate(anchors(r).items(), start=1):
+            if fig_.get("upper") is not None:
+                ax.plot([max(float(fig_.get("time_s") or 60.0), 1e-3)], [float(fig_["upper"])], marker="o^sv"[i % 4],
+                        linestyle="none", color=f"C{i}", label=f"{ANCHOR_NAMES.get(name, name)} upper")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("certified bound")
+        ax.set_title(r["id"], fontsize=8)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        target = path / f"anchors_{size}.png"
+        fig.savefig(target, dpi=90)
+        plt.close(fig)
+        out.append(target)
+    return out
+
+
 def update_readme(readme: Path, text: str) -> None:
     """Replace the block between the results markers of the README with `text`."""
     content = readme.read_text()
@@ -249,6 +355,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if any(r["kind"] == "series" for r in records):
             png = plot_scaling(records, args.plots / "scaling.png")
             text += f"\n![time to exact vs size]({png.name})\n"
+        for png in plot_anchors(records, args.plots):
+            text += f"\n![bounds vs time against the anchors]({png.name})\n"
     if args.readme:
         update_readme(args.readme, text)
     print(text)

@@ -99,6 +99,7 @@ std::vector<double> product(const std::vector<double>& A, const std::vector<doub
 double spectral_norm_up(const std::vector<double>& M, std::size_t m, std::size_t n) {
     const double frobenius = sqrt_up(sumsq_up(M.data(), m * n));
     if (m == 0 || n == 0 || frobenius == 0.0) return 0.0;
+    if (!std::isfinite(frobenius)) return frobenius;  // overflow: the Gram steps below would give NaN
     const bool rows_side = m <= n;
     const std::size_t k = rows_side ? m : n, inner = rows_side ? n : m;
     const std::vector<double> Mt = transpose(M, m, n);

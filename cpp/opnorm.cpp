@@ -23,6 +23,7 @@ namespace lipmiq {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kScaleExponent = 200;  // |log2 max|J|| beyond which one_norm rescales (squares of squares stay finite)
 
 struct SplitMix64 {
     std::uint64_t state;
@@ -208,12 +209,28 @@ void two_two(const double* A, std::size_t m, std::size_t n, double* v) {
 // One matrix. Returns exact flag; fills v (n) and norm.
 bool one_norm(const double* A, std::size_t m, std::size_t n, double p, double q, int max_enum,
               int restarts, std::uint64_t seed, double& norm, double* v) {
-    const bool zero = amax(A, m * n) == 0.0;
+    const double top = amax(A, m * n);
     std::fill(v, v + n, 0.0);
-    if (zero) {
+    if (top == 0.0) {
         norm = 0.0;
         v[0] = 1.0;
         return true;
+    }
+    if (!std::isfinite(top)) {  // no direction can be certified: the caller's upper bound becomes inf
+        norm = top;
+        v[0] = 1.0;
+        return false;
+    }
+    // The 2->2 Gram and Jacobi steps square entries twice (J^4): past |J| ~ 2^256 they overflow, below
+    // 2^-256 they underflow. Far from 1, work on 2^-e J (exact, but for entries 2^1074 below the largest)
+    // and scale the value back; the direction does not depend on the scale.
+    const int e = std::ilogb(top);
+    if (e > kScaleExponent || e < -kScaleExponent) {
+        std::vector<double> scaled(A, A + m * n);
+        for (double& a : scaled) a = std::ldexp(a, -e);
+        const bool exact = one_norm(scaled.data(), m, n, p, q, max_enum, restarts, seed, norm, v);
+        norm = std::ldexp(norm, e);
+        return exact && std::isfinite(norm);
     }
     bool exact = true;
     if (p == 1.0) {

@@ -117,6 +117,30 @@ def test_report_keeps_option_variants_apart():
     assert "0.5 s" in row and "9.0 s" in row
 
 
+def test_report_judges_lipmiq_against_the_anchors():
+    """The scale issue's verdicts: upper at most the best anchor (LipBaB's exact value counts), first upper below
+    the product bound no later than Shi et al.'s time (scalar queries), exact when at most 100 unstable neurons."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.pop(0)
+    others = {"shi_et_al": {"upper": 100.0, "time_s": 2.0}, "shi_et_al_bab_60s": {"upper": 73.0, "time_s": 60.0},
+              "lipmiq_main_60s": {"upper": 1.0}}
+    base = {"kind": "manifest", "status": "time_limit", "exact": False, "time_s": 60.0, "output": 0, "others": others,
+            "reference": {"kind": "upper", "value": 73.0}, "sizes": [4, 8, 1], "method": "miqcqp"}
+    recs = [dict(base, id="a", lower=50.0, upper=72.0, interval_unstable=120, history=[[0.1, 0, 200.0], [1.5, 50.0, 90.0]]),
+            dict(base, id="b", lower=50.0, upper=74.0, interval_unstable=80, history=[[0.1, 0, 200.0], [2.5, 50.0, 74.0]],
+                 reference={"kind": "exact", "value": 60.0}),
+            dict(base, id="a", method="naive", upper=150.0), dict(base, id="b", method="naive", upper=150.0)]
+    text = report.anchor_table(recs)
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
+    assert rows["`a`"].rstrip().endswith("| yes |") and "1.50 s" in rows["`a`"] and "Shi et al. + BaB 73" in rows["`a`"]
+    assert rows["`b`"].rstrip().endswith("| no |") and "exact 60" in rows["`b`"] and "2.50 s" in rows["`b`"]
+    assert "at most the best anchor: 1 of 2" in text and "Shi et al.'s time: 1 of 2" in text
+    assert "certified exact: 0 of 1" in text  # only b has at most 100 unstable neurons, and it is not exact
+
+
 def test_failures_are_recorded_not_fatal(tmp_path):
     manifest, out = write_manifest(tmp_path), tmp_path / "fail.jsonl"
     common = ["--benchmarks", str(manifest), "--queries", "exlipbab_wine*", "--out", str(out), "--append"]

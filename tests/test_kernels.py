@@ -434,6 +434,28 @@ def test_operator_norm_closed_forms():
                 np.max(np.linalg.norm(J[k], ord=dual, axis=1)), rel=1e-12)
 
 
+@pytest.mark.parametrize("exponent", [-600, -300, -200, 0, 200, 260, 300, 600])
+def test_operator_norms_at_extreme_scales(exponent):
+    """||2^e J|| = 2^e ||J|| exactly, at every scale: the 2->2 Gram steps square entries twice, which overflowed
+    past |J| ~ 1e77 (value 4e77 for [[3e77, 4e77]], flagged exact) before the core rescaled."""
+    rng = np.random.default_rng(5)
+    J = np.concatenate([np.array([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]]), rng.standard_normal((2, 2, 3))])
+    s = 2.0 ** exponent
+    for p, q in itertools.product(NORMS, NORMS):
+        base, _, base_exact = core.operator_norms(J, p, q)
+        norms, V, exact = core.operator_norms(J * s, p, q)
+        np.testing.assert_allclose(norms / s, base, rtol=1e-12)
+        assert np.array_equal(exact, base_exact)
+        if (p, q) == (2.0, 2.0):
+            assert norms[0] / s == pytest.approx(5.0, rel=1e-14)
+    # the interval bound of J = [s] [3s, 4s] (one active neuron): ||J|| = 5 s^2; never below it (it may be inf
+    # or loose where squares over- or underflow), tight within the float range of the squares
+    bound = core.pattern_norm_bound([np.array([[3.0, 4.0]]) * s, np.ones((1, 1)) * s], [np.ones(1, np.int8)], 2.0, 2.0)
+    assert bound >= 5.0 * s * s
+    if abs(exponent) <= 200:
+        assert bound == pytest.approx(5.0 * s * s, rel=1e-12)
+
+
 @pytest.mark.parametrize("shape", [(3, 40), (40, 3), (60, 50)])
 def test_two_two_large_and_rank_deficient(shape):
     rng = np.random.default_rng(1)

@@ -21,7 +21,7 @@ from .. import _core
 from ..domain import Ball, Box, Domain
 from ..errors import InputError
 from ..network import Network
-from ..solvers.highs import add_rows, dual_bound, new_highs, optimal, row_duals, run
+from ..solvers.highs import add_sparse_rows, dual_bound, new_highs, optimal, row_duals, run
 from . import propagation
 from .network_bounds import NetworkBounds
 
@@ -64,12 +64,18 @@ class _Relaxation:
 
     def add_rows(self, M: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         """Rows lo <= M x <= hi (M dense over the current columns; +-inf for a free side)."""
-        if M.shape[0] == 0:
-            return
-        add_rows(self.h, M, lo, hi)
         r, c = np.nonzero(M)
-        self.entries.append((r + self.nrows, c, M[r, c]))
-        self.nrows += M.shape[0]
+        self.add_sparse_rows(M.shape[0], r, c, M[r, c], lo, hi)
+
+    def add_sparse_rows(self, count: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                        lo: np.ndarray, hi: np.ndarray) -> None:
+        """`count` rows lo <= A x <= hi, A as triplets with rows 0..count-1: dense rows over the columns of a
+        conv layer lowered to a matrix would take gigabytes."""
+        if count == 0:
+            return
+        add_sparse_rows(self.h, count, rows, cols, vals, lo, hi)
+        self.entries.append((rows + self.nrows, cols, vals))
+        self.nrows += count
         self.row_lo = np.concatenate([self.row_lo, lo])
         self.row_hi = np.concatenate([self.row_hi, hi])
 
@@ -112,23 +118,19 @@ def _add_layer(lp: _Relaxation, prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     h = W.shape[0]
     z = lp.add_cols(l.copy(), u.copy())
     a = lp.add_cols(np.zeros(h), np.maximum(u, 0.0))
-    M = np.zeros((h, lp.ncols))
-    M[:, z] = np.eye(h)
-    M[:, prev] = -W
-    lp.add_rows(M, b.copy(), b.copy())
-    active, unstable = l >= 0, (l < 0) & (u > 0)
-    rows, rlo, rhi = [], [], []
-    for j in np.flatnonzero(active):             # a = z
-        r = np.zeros(lp.ncols); r[a[j]], r[z[j]] = 1.0, -1.0
-        rows.append(r); rlo.append(0.0); rhi.append(0.0)
-    for j in np.flatnonzero(unstable):           # a >= z, a <= u (z - l) / (u - l)
-        slope = u[j] / (u[j] - l[j])
-        r = np.zeros(lp.ncols); r[a[j]], r[z[j]] = 1.0, -1.0
-        rows.append(r); rlo.append(0.0); rhi.append(np.inf)
-        r = np.zeros(lp.ncols); r[a[j]], r[z[j]] = 1.0, -slope
-        rows.append(r); rlo.append(-np.inf); rhi.append(-slope * l[j])
-    if rows:
-        lp.add_rows(np.array(rows), np.array(rlo), np.array(rhi))
+    r, c = np.nonzero(W)  # z_j - W_j a_prev = b_j
+    lp.add_sparse_rows(h, np.concatenate([np.arange(h), r]), np.concatenate([z, prev[c]]),
+                       np.concatenate([np.ones(h), -W[r, c]]), b.copy(), b.copy())
+    act, uns = np.flatnonzero(l >= 0), np.flatnonzero((l < 0) & (u > 0))
+    slope = u[uns] / (u[uns] - l[uns])
+    # a = z (active); a - z >= 0 and a - slope z <= -slope l (unstable: the triangle's two sides)
+    neurons = np.concatenate([act, uns, uns])
+    count = neurons.size
+    lp.add_sparse_rows(count, np.concatenate([np.arange(count), np.arange(count)]),
+                       np.concatenate([a[neurons], z[neurons]]),
+                       np.concatenate([np.ones(count), -np.ones(act.size + uns.size), -slope]),
+                       np.concatenate([np.zeros(act.size + uns.size), np.full(uns.size, -np.inf)]),
+                       np.concatenate([np.zeros(act.size), np.full(uns.size, np.inf), -slope * l[uns]]))
     return a
 
 

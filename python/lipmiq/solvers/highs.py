@@ -70,14 +70,21 @@ INF = highspy.kHighsInf
 
 
 def add_rows(h: highspy.Highs, M: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Rows lo <= M x <= hi of a dense M over the model's columns (+-inf for a free side), sent as CSR."""
-    if M.shape[0] == 0:
+    """Rows lo <= M x <= hi of a dense M over the model's columns (+-inf for a free side)."""
+    r, c = np.nonzero(M)
+    add_sparse_rows(h, M.shape[0], r, c, M[r, c], lo, hi)
+
+
+def add_sparse_rows(h: highspy.Highs, count: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                    lo: np.ndarray, hi: np.ndarray) -> None:
+    """`count` rows lo <= A x <= hi, A given by triplets (row, col, value) with rows in 0..count-1, sent as CSR."""
+    if count == 0:
         return
-    nz = M != 0
-    starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
-    idx = np.nonzero(nz)[1].astype(np.int32)
-    h.addRows(M.shape[0], np.where(np.isinf(lo), -INF, lo), np.where(np.isinf(hi), INF, hi), int(nz.sum()), starts, idx,
-              M[nz])
+    order = np.argsort(rows, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, np.arange(count)).astype(np.int32)
+    h.addRows(count, np.where(np.isinf(lo), -INF, lo), np.where(np.isinf(hi), INF, hi), int(vals.size), starts,
+              cols.astype(np.int32), np.asarray(vals, dtype=np.float64))
 
 
 def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int) -> highspy.Highs:
