@@ -12,11 +12,11 @@ MethodFn = Callable[[Problem, Tracker, dict], Tuple[str, str]]
 
 def get_method(name: str) -> MethodFn:
     from . import enumerate as enumerate_
-    from . import lipsdp, milp, miqcqp, naive, sample
+    from . import gradient_bab, lipsdp, milp, miqcqp, naive, sample
 
     methods: Dict[str, MethodFn] = {"naive": naive.run, "sample": sample.run, "miqcqp": miqcqp.run,
                                     "milp": milp.run, "lipsdp": lipsdp.run,
-                                    "enumerate": enumerate_.run}
+                                    "enumerate": enumerate_.run, "bab": gradient_bab.run}
     if name not in methods:
         from ..errors import InputError
 
