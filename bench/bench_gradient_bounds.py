@@ -19,13 +19,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import lipmiq
+import numpy as np
 from lipmiq import Box
+from lipmiq.bounds import propagation
 from lipmiq.bounds.gradient import bound_problem
 from lipmiq.bounds.jacobian import pattern_norm_bound
-from lipmiq.bounds import propagation
 from lipmiq.methods.naive import naive_upper
 from lipmiq.problem import make_problem
 

@@ -17,11 +17,11 @@ import pathlib
 import sys
 import time
 
-import numpy as np
-
 import lipmiq
-from lipmiq.formulation.plan import build_plan
+import numpy as np
+from lipmiq.bounds import root_bounds
 from lipmiq.problem import make_problem
+from lipmiq.reductions import reduce
 
 LEVELS = ("none", "symbolic", "lp")
 QUICK = ("lipbab_", "digits_fnn2_seed0", "exlipbab_iris")
@@ -38,7 +38,7 @@ def domain_of(spec) -> lipmiq.Domain:
 
 def plan_stats(problem, tighten: str):
     start = time.perf_counter()
-    plan = build_plan(problem, tighten)
+    plan, _ = reduce(problem, root_bounds(problem.network, problem.domain), tighten, 30.0)
     elapsed = time.perf_counter() - start
     widths = [(layer.hi - layer.lo)[~layer.active] for layer in plan.layers]
     widths = np.concatenate(widths) if widths else np.zeros(0)

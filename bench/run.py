@@ -3,7 +3,8 @@
 Each (query, method) runs in a fresh child process (`python bench/run.py --worker JOB`) under a wall-clock
 guard and an address-space limit, so a crash, a hang or a memory blow-up becomes a recorded status
 ("crash", "killed") instead of ending the benchmark. Peak memory is the child's ru_maxrss (os.wait4).
-Children run single-threaded (BLAS, Rayon) so runs do not compete with each other for the 2 cores.
+Children run single-threaded (BLAS, Rayon, the lipmiq core) so runs do not compete with each other
+for the 2 cores.
 Writes one JSON line per (query, method): bounds, exact, status, times, peak memory, bound history and
 the manifest's reference values.
 
@@ -36,7 +37,7 @@ SERIES = {
     "depth": [(f"d{d}", [8] + [16] * d + [1]) for d in (1, 2, 3, 4)],
 }
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 "RAYON_NUM_THREADS": "1"}
+                 "RAYON_NUM_THREADS": "1", "LIPMIQ_THREADS": "1"}
 
 
 # --- queries ----------------------------------------------------------------------------------------------
@@ -94,7 +95,6 @@ def select(queries: Iterator[dict], patterns: List[str]) -> List[dict]:
 def random_network(sizes: List[int], seed: int):
     """A seeded He-initialised ReLU network with small biases."""
     import numpy as np
-
     from lipmiq import Network
 
     rng = np.random.default_rng(seed)
@@ -118,12 +118,16 @@ def worker(job: dict) -> int:
     """Run one (query, method) and print its result as one JSON object on the last stdout line."""
     import lipmiq
     from lipmiq.errors import InputError
+    from lipmiq.methods import method_options
 
     net = random_network(**job["random"]) if job.get("random") else lipmiq.load(job["file"])
     output = None if job["output"] == "all" else int(job["output"])
     try:
+        # --option applies to every method; each method gets the ones it declares (others refuse unknown options)
+        declared = method_options(job["method"]).names()
+        options = {key: value for key, value in job.get("options", {}).items() if key in declared}
         res = lipmiq.lipschitz(net, make_domain(job["domain"]), job["p"], job["q"], output=output,
-                               method=job["method"], time_limit=job["time_limit"], **job.get("options", {}))
+                               method=job["method"], time_limit=job["time_limit"], **options)
     except InputError as exc:
         print(json.dumps({"status": "unsupported", "message": str(exc)}))
         return 0

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "core.hpp"
+#include "parallel.hpp"
 
 namespace lipmiq {
 
@@ -111,6 +112,10 @@ Relaxation relax(const LayerBounds& z) {
     return R;
 }
 
+// The row loops below hand out blocks of kRowBlock rows to `threads` workers (parallel.hpp).
+// Each row is computed alone, so the thread count changes no result.
+constexpr std::size_t kRowBlock = 32;
+
 double dual_norm(const double* a, std::size_t n, double p) {
     // ||a||_{p*} with 1/p + 1/p* = 1
     if (p == 1.0) return amax(a, n);
@@ -122,26 +127,29 @@ double dual_norm(const double* a, std::size_t n, double p) {
 // present; the tighter value is kept).  upper: maxima into hi; lower: minima into lo.
 void concretise(const Matrix& A, const std::vector<double>& d, const InputDomain& dom,
                 const std::vector<double>& hl, const std::vector<double>& hu, bool upper,
-                std::vector<double>& out) {
+                std::vector<double>& out, unsigned threads) {
     const std::size_t n = A.cols;
-    std::vector<double> mid(n), rad(n), aa(n);
+    std::vector<double> mid(n), rad(n);
     for (std::size_t i = 0; i < n; ++i) {
         mid[i] = 0.5 * (hl[i] + hu[i]);
         rad[i] = 0.5 * (hu[i] - hl[i]);
     }
     out.resize(A.rows);
-    for (std::size_t r = 0; r < A.rows; ++r) {
-        const double* a = A.row(r);
-        for (std::size_t i = 0; i < n; ++i) aa[i] = std::fabs(a[i]);
-        const double c = d[r] + dot(a, mid.data(), n), w = dot(aa.data(), rad.data(), n);
-        double v = upper ? c + w : c - w;
-        if (dom.has_ball) {
-            const double ctr = d[r] + dot(a, dom.center.data(), n);
-            const double br = dom.radius * dual_norm(a, n, dom.ball_norm);
-            v = upper ? std::min(v, ctr + br) : std::max(v, ctr - br);
+    parallel_blocks(A.rows, kRowBlock, n, threads, [&](std::size_t r0, std::size_t r1) {
+        std::vector<double> aa(n);
+        for (std::size_t r = r0; r < r1; ++r) {
+            const double* a = A.row(r);
+            for (std::size_t i = 0; i < n; ++i) aa[i] = std::fabs(a[i]);
+            const double c = d[r] + dot(a, mid.data(), n), w = dot(aa.data(), rad.data(), n);
+            double v = upper ? c + w : c - w;
+            if (dom.has_ball) {
+                const double ctr = d[r] + dot(a, dom.center.data(), n);
+                const double br = dom.radius * dual_norm(a, n, dom.ball_norm);
+                v = upper ? std::min(v, ctr + br) : std::max(v, ctr - br);
+            }
+            out[r] = v;
         }
-        out[r] = v;
-    }
+    });
 }
 
 void apply_prior(LayerBounds& B, const std::vector<LayerBounds>& prior, std::size_t k) {
@@ -152,55 +160,44 @@ void apply_prior(LayerBounds& B, const std::vector<LayerBounds>& prior, std::siz
     }
 }
 
+// One row of a relaxed form over the `idx` columns: coefficient v of neuron i takes the upper line
+// (slope su, intercept tu) where `upper` and v >= 0 or !`upper` and v < 0, else the lower line (slope
+// sl); the row's coefficients go to c, and its constant (intercepts and biases) is returned.
+double relax_row(const double* a, const Relaxation& R, const std::vector<std::int32_t>& idx,
+                 const std::vector<double>& bj, bool upper, double* c) {
+    double acc = 0.0;
+    for (std::size_t t = 0; t < idx.size(); ++t) {
+        const std::size_t i = static_cast<std::size_t>(idx[t]);
+        const double v = a[i];
+        double coef;
+        if ((v >= 0) == upper) {
+            coef = v * R.su[i];
+            acc += v * R.tu[i];
+        } else {
+            coef = v * R.sl[i];
+        }
+        c[t] = coef;
+        acc += coef * bj[i];
+    }
+    return acc;
+}
+
 // Relax the coefficient matrix A (rows x n_j) into compact matrices over `idx` columns
 // (upper form uses the upper line for positive coefficients; lower form the opposite),
 // accumulating the constant terms into du / dl.  Either output may be skipped (nullptr).
 void relax_rows(const Matrix& Au, const Matrix& Al, const Relaxation& R,
                 const std::vector<std::int32_t>& idx, const std::vector<double>& bj,
-                Matrix* Cu, Matrix* Cl, std::vector<double>& du, std::vector<double>& dl) {
+                Matrix* Cu, Matrix* Cl, std::vector<double>& du, std::vector<double>& dl,
+                unsigned threads) {
     const std::size_t rows = Au.rows, ni = idx.size();
     if (Cu) *Cu = Matrix(rows, ni);
     if (Cl) *Cl = Matrix(rows, ni);
-    for (std::size_t r = 0; r < rows; ++r) {
-        if (Cu) {
-            const double* a = Au.row(r);
-            double* c = Cu->row(r);
-            double acc = 0.0;
-            for (std::size_t t = 0; t < ni; ++t) {
-                const std::size_t i = static_cast<std::size_t>(idx[t]);
-                const double v = a[i];
-                double coef;
-                if (v >= 0) {
-                    coef = v * R.su[i];
-                    acc += v * R.tu[i];
-                } else {
-                    coef = v * R.sl[i];
-                }
-                c[t] = coef;
-                acc += coef * bj[i];
-            }
-            du[r] += acc;
+    parallel_blocks(rows, kRowBlock, ni, threads, [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) {
+            if (Cu) du[r] += relax_row(Au.row(r), R, idx, bj, true, Cu->row(r));
+            if (Cl) dl[r] += relax_row(Al.row(r), R, idx, bj, false, Cl->row(r));
         }
-        if (Cl) {
-            const double* a = Al.row(r);
-            double* c = Cl->row(r);
-            double acc = 0.0;
-            for (std::size_t t = 0; t < ni; ++t) {
-                const std::size_t i = static_cast<std::size_t>(idx[t]);
-                const double v = a[i];
-                double coef;
-                if (v >= 0) {
-                    coef = v * R.sl[i];
-                } else {
-                    coef = v * R.su[i];
-                    acc += v * R.tu[i];
-                }
-                c[t] = coef;
-                acc += coef * bj[i];
-            }
-            dl[r] += acc;
-        }
-    }
+    });
 }
 
 }  // namespace
@@ -217,7 +214,7 @@ std::vector<LayerBounds> interval_bounds(const Network& net, const std::vector<d
 }
 
 std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& dom,
-                                         const std::vector<LayerBounds>& prior) {
+                                         const std::vector<LayerBounds>& prior, unsigned threads) {
     const std::size_t L = net.depth();
     const std::size_t n0 = net.in_dim();
     // Box hull of the input set.
@@ -245,8 +242,8 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
         Matrix Au, Al;  // forms over x_{j-1} after substituting layer j
         if (k == 0) {
             Au = Wk;
-            concretise(Au, du, dom, hl, hu, true, out[k].hi);
-            concretise(Au, dl, dom, hl, hu, false, out[k].lo);
+            concretise(Au, du, dom, hl, hu, true, out[k].hi, threads);
+            concretise(Au, dl, dom, hl, hu, false, out[k].lo, threads);
         } else {
             // First step: through layer k-1 (index k-1 of relaxations), A_u == A_l == W_k.
             {
@@ -259,7 +256,7 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                 const auto& act = R.active;
                 gemm_gather(Wk.data.data(), Wk.cols, nullptr, rows, act.data(), act.data(),
                             act.size(), Wj.data.data(), nprev, nprev, Au.data.data(), nprev,
-                            false);
+                            false, 0, threads);
                 for (std::size_t r = 0; r < rows; ++r) {
                     const double* w = Wk.row(r);
                     double acc = 0.0;
@@ -272,13 +269,13 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                 const auto& uns = R.unstable;
                 if (!uns.empty()) {
                     Matrix Cu, Cl;
-                    relax_rows(Wk, Wk, R, uns, net.b[j], &Cu, &Cl, du, dl);
+                    relax_rows(Wk, Wk, R, uns, net.b[j], &Cu, &Cl, du, dl, threads);
                     gemm_gather(Cu.data.data(), Cu.cols, nullptr, rows, nullptr, uns.data(),
                                 uns.size(), Wj.data.data(), nprev, nprev, Au.data.data(), nprev,
-                                true);
+                                true, 0, threads);
                     gemm_gather(Cl.data.data(), Cl.cols, nullptr, rows, nullptr, uns.data(),
                                 uns.size(), Wj.data.data(), nprev, nprev, Al.data.data(), nprev,
-                                true);
+                                true, 0, threads);
                 }
             }
             // Remaining steps: through layers k-2 .. 1 (0-based indices k-2 .. 0).
@@ -288,17 +285,17 @@ std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& 
                 const std::size_t nprev = Wj.cols;
                 const auto& nz = R.nonzero;
                 Matrix Cu, Cl;
-                relax_rows(Au, Al, R, nz, net.b[jj], &Cu, &Cl, du, dl);
+                relax_rows(Au, Al, R, nz, net.b[jj], &Cu, &Cl, du, dl, threads);
                 Matrix Nu(rows, nprev), Nl(rows, nprev);
                 gemm_gather(Cu.data.data(), Cu.cols, nullptr, rows, nullptr, nz.data(), nz.size(),
-                            Wj.data.data(), nprev, nprev, Nu.data.data(), nprev, false);
+                            Wj.data.data(), nprev, nprev, Nu.data.data(), nprev, false, 0, threads);
                 gemm_gather(Cl.data.data(), Cl.cols, nullptr, rows, nullptr, nz.data(), nz.size(),
-                            Wj.data.data(), nprev, nprev, Nl.data.data(), nprev, false);
+                            Wj.data.data(), nprev, nprev, Nl.data.data(), nprev, false, 0, threads);
                 Au = std::move(Nu);
                 Al = std::move(Nl);
             }
-            concretise(Au, du, dom, hl, hu, true, out[k].hi);
-            concretise(Al, dl, dom, hl, hu, false, out[k].lo);
+            concretise(Au, du, dom, hl, hu, true, out[k].hi, threads);
+            concretise(Al, dl, dom, hl, hu, false, out[k].lo, threads);
         }
         for (std::size_t i = 0; i < rows; ++i) {
             out[k].lo[i] = std::max(out[k].lo[i], ibp.lo[i]);

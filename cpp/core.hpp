@@ -2,7 +2,9 @@
 //
 // Network convention: x_k = relu(W_k x_{k-1} + b_k) for k = 1..L-1, f(x) = W_L x_{L-1} + b_L,
 // W_k row-major of shape (out, in).  Pre-activations z_k = W_k x_{k-1} + b_k, k = 1..L.
-// No global state; every function is re-entrant and single-threaded.
+// No global state; every function is re-entrant.  Functions taking `threads` run their matrix
+// products on up to that many threads (the caller's and threads - 1 started for each product), with
+// the same result for any thread count; the others are single-threaded.
 #pragma once
 
 #include <chrono>
@@ -12,10 +14,34 @@
 
 namespace lipmiq {
 
+// ---- memory.cpp ---------------------------------------------------------------------------
+// Blocks of 4 MB and more are 2 MB aligned and advised to use transparent huge pages, as numpy
+// does for its arrays: first touching fresh 4 KB pages cost about 1 ms per MB on the (virtualised)
+// benchmark machine, as much as the products in the matrices they hold; with huge pages, 0.1 ms.
+void* allocate_block(std::size_t bytes);
+void free_block(void* p, std::size_t bytes) noexcept;
+
+template <class T>
+struct BlockAllocator {
+    using value_type = T;
+    BlockAllocator() = default;
+    template <class U>
+    BlockAllocator(const BlockAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(allocate_block(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { free_block(p, n * sizeof(T)); }
+    template <class U>
+    bool operator==(const BlockAllocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const BlockAllocator<U>&) const noexcept { return false; }
+};
+
+// Storage of matrices and of other large float64 temporaries.
+using Block = std::vector<double, BlockAllocator<double>>;
+
 // Dense row-major matrix.
 struct Matrix {
     std::size_t rows = 0, cols = 0;
-    std::vector<double> data;
+    Block data;
 
     Matrix() = default;
     Matrix(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c, 0.0) {}
@@ -53,15 +79,17 @@ std::vector<LayerBounds> interval_bounds(const Network& net, const std::vector<d
 // DeepPoly / CROWN back-substitution.  `prior` is empty or has one entry per layer; an entry
 // whose `lo` is empty means "no prior for this layer".
 std::vector<LayerBounds> symbolic_bounds(const Network& net, const InputDomain& dom,
-                                         const std::vector<LayerBounds>& prior);
+                                         const std::vector<LayerBounds>& prior,
+                                         unsigned threads = 1);
 
 // ---- forward.cpp --------------------------------------------------------------------------
 // X: (B, n0) row-major.  Returns z_k of shape (B, n_k) for k = 1..L.
-std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch);
+std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch,
+                            unsigned threads = 1);
 
 // masks[k] : (B, n_{k+1}) bytes (nonzero = active), k = 0..L-2.  out : (B, m, n0) row-major.
 void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks,
-               std::size_t batch, double* out);
+               std::size_t batch, double* out, unsigned threads = 1);
 
 // ---- opnorm.cpp ---------------------------------------------------------------------------
 // J : (B, m, n) row-major.  norms : (B,), V : (B, n), exact : (B,).
@@ -155,18 +183,29 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                std::size_t n_dir, const GradientOptions& opt,
                                const std::vector<LayerBounds>& prior = {});
 
-// ---- linalg.cpp ---------------------------------------------------------------------------
+// ---- gemm.cpp -----------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
 // (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and
-// mr(t) = midx ? midx[t] : t, t = 0..nidx-1.  Zero coefficients are skipped.
+// mr(t) = midx ? midx[t] : t, t = 0..nidx-1.  Zero coefficients cost nothing where they fill
+// blocks: (4-row block, t) blocks when they are most of the product (a register-tiled kernel skips
+// them), else whole columns of R (dropped before OpenBLAS's dgemm); see gemm.cpp.
 // Row r of R is at R + r*ldr, row i of M at M + i*ldm, row r of out at out + r*ldo.
 // `group` > 0: rows are blocked only within consecutive groups of that many rows (e.g. the m
 // rows of one sample, whose zero pattern is shared), 0: no grouping.
 void gemm_gather(const double* R, std::size_t ldr, const std::int32_t* rows, std::size_t nrows,
                  const std::int32_t* ridx, const std::int32_t* midx, std::size_t nidx,
                  const double* M, std::size_t ldm, std::size_t ncols, double* out,
-                 std::size_t ldo, bool accumulate, std::size_t group = 0);
+                 std::size_t ldo, bool accumulate, std::size_t group = 0, unsigned threads = 1);
 
+// out[r, :] (=|+=) sum_t R[r, t] * W[:, t]  (out = R W^T) for r < nrows, t < inner, W of shape
+// (ncols, inner): dense products with weights as stored, e.g. activations through a layer.  dgemm
+// reads W transposed; where the zero coefficients of R fill most 4-row blocks, W is transposed and
+// the tiled kernel skips them.
+void gemm_nt(const double* R, std::size_t ldr, std::size_t nrows, const double* W, std::size_t ldw,
+             std::size_t ncols, std::size_t inner, double* out, std::size_t ldo, bool accumulate,
+             unsigned threads = 1);
+
+// ---- linalg.cpp ---------------------------------------------------------------------------
 // Reductions with 8 independent partial sums (vectorisable without -ffast-math).
 double dot(const double* a, const double* b, std::size_t n);
 double asum(const double* a, std::size_t n);  // sum |a_i|

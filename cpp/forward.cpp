@@ -1,7 +1,7 @@
 // Batched forward pass (pre-activations) and batched Jacobians for given activation masks.
 //
-// forward: Z_k = X_{k-1} W_k^T + b_k, computed row-axpy style against W_k^T so that zero
-// activations (inactive ReLUs) are skipped.
+// forward: Z_k = X_{k-1} W_k^T + b_k, one gemm_nt per layer (zero activations, inactive ReLUs,
+// are skipped where they fill most blocks of rows).
 // jacobians: J_b = W_L G_{L-1} W_{L-1} ... G_1 W_1 built from the smaller side: from the
 // output side when m <= n0 (only active rows of each W_j are read), otherwise from the input
 // side (only active rows of each intermediate product are computed).
@@ -12,30 +12,20 @@
 
 namespace lipmiq {
 
-namespace {
-
-Matrix transpose(const Matrix& A) {
-    Matrix T(A.cols, A.rows);
-    for (std::size_t i = 0; i < A.rows; ++i)
-        for (std::size_t j = 0; j < A.cols; ++j) T.data[j * A.rows + i] = A.data[i * A.cols + j];
-    return T;
-}
-
-}  // namespace
-
-std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch) {
+std::vector<Matrix> forward(const Network& net, const double* X, std::size_t batch,
+                            unsigned threads) {
     const std::size_t L = net.depth();
     std::vector<Matrix> Z(L);
     Matrix act(batch, net.in_dim());
     std::copy(X, X + batch * net.in_dim(), act.data.begin());
     for (std::size_t k = 0; k < L; ++k) {
-        const Matrix WT = transpose(net.W[k]);  // (n_in, n_out)
-        const std::size_t nout = WT.cols;
+        const Matrix& W = net.W[k];
+        const std::size_t nout = W.rows;
         Matrix& z = Z[k];
         z = Matrix(batch, nout);
         for (std::size_t s = 0; s < batch; ++s) std::copy(net.b[k].begin(), net.b[k].end(), z.row(s));
-        gemm_gather(act.data.data(), act.cols, nullptr, batch, nullptr, nullptr, act.cols,
-                    WT.data.data(), nout, nout, z.data.data(), nout, true);
+        gemm_nt(act.data.data(), act.cols, batch, W.data.data(), W.cols, nout, W.cols, z.data.data(),
+                nout, true, threads);
         if (k + 1 < L) {
             act = z;
             for (double& v : act.data) v = v > 0 ? v : 0.0;
@@ -45,7 +35,7 @@ std::vector<Matrix> forward(const Network& net, const double* X, std::size_t bat
 }
 
 void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks,
-               std::size_t batch, double* out) {
+               std::size_t batch, double* out, unsigned threads) {
     const std::size_t L = net.depth();
     const std::size_t m = net.out_dim(), n0 = net.in_dim();
     if (batch == 0) return;
@@ -59,7 +49,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
         // for every sample (rows s*m .. s*m+m-1), with the columns of inactive units zeroed.
         // T <- T W_j is one grouped product; zero columns (inactive units) are skipped per sample.
         std::size_t nj = net.W[L - 1].cols;
-        std::vector<double> T(batch * m * nj), U;
+        Block T(batch * m * nj), U;
         for (std::size_t s = 0; s < batch; ++s) {
             const std::uint8_t* g = masks[L - 2] + s * nj;
             for (std::size_t r = 0; r < m; ++r) {
@@ -79,7 +69,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
                 dst = U.data();
             }
             gemm_gather(T.data(), nj, nullptr, batch * m, nullptr, nullptr, nj, Wj.data.data(),
-                        nprev, nprev, dst, nprev, false, m);
+                        nprev, nprev, dst, nprev, false, m, threads);
             if (j != 0) {
                 for (std::size_t s = 0; s < batch; ++s) {
                     const std::uint8_t* g = masks[j - 1] + s * nprev;
@@ -99,7 +89,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
     // T <- G_j W_j[:, A_{j-1}] T[A_{j-1}, :] computing only the active rows,
     // finally J = W_L[:, A_{L-1}] T[A_{L-1}, :].
     std::vector<std::vector<std::int32_t>> active(L - 1);
-    std::vector<double> T, U;
+    Block T, U;
     for (std::size_t s = 0; s < batch; ++s) {
         double* J = out + s * m * n0;
         for (std::size_t k = 0; k + 1 < L; ++k) {
@@ -129,7 +119,7 @@ void jacobians(const Network& net, const std::vector<const std::uint8_t*>& masks
                 if (j == L - 1) std::fill(J, J + m * n0, 0.0);
             } else {
                 gemm_gather(Wj.data.data(), Wj.cols, rows, nrows, a.data(), a.data(), a.size(),
-                            cur, n0, n0, dst, n0, false);
+                            cur, n0, n0, dst, n0, false, 0, threads);
             }
             if (j != L - 1) {
                 std::swap(T, U);

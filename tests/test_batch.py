@@ -5,20 +5,18 @@ import os
 import subprocess
 import sys
 
+import lipmiq
 import numpy as np
 import pytest
-from oracles.bruteforce import exact_lipschitz
-
-import lipmiq
+from conftest import EXAMPLE
 from lipmiq.cli import main
-
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
+from netgen import random_net
+from oracles.bruteforce import exact_lipschitz
 
 
 def small_net():
-    rng = np.random.default_rng(11)
-    return lipmiq.Network([rng.standard_normal((5, 2)), rng.standard_normal((2, 5))],
-                          [rng.standard_normal(5), rng.standard_normal(2)])
+    """A 2-5-2 network of netgen (unscaled biases): cheap queries for the pool and cluster tests."""
+    return lipmiq.Network(*random_net(11, [2, 5, 2], bias_scale=1.0))
 
 
 def point_queries(net, count, radius=0.5):
@@ -52,6 +50,17 @@ def test_local_process_pool_every_query_once():
     queries.append(dict(network=net, seed=lambda: 0))                           # cannot reach a worker
     items = list(lipmiq.batch(queries))
     check_items(items, queries, {3: "input norm p must be 1, 2 or inf", 4: "a query must be a dict", 5: "pickle"})
+
+
+def test_local_pool_workers_keep_the_core_to_one_thread(monkeypatch):
+    from lipmiq.analyses.batch import single_threaded_core
+
+    monkeypatch.delenv("LIPMIQ_THREADS", raising=False)
+    single_threaded_core()
+    assert os.environ["LIPMIQ_THREADS"] == "1"
+    monkeypatch.setenv("LIPMIQ_THREADS", "2")  # the caller's choice stands
+    single_threaded_core()
+    assert os.environ["LIPMIQ_THREADS"] == "2"
 
 
 def test_given_executor_is_left_running():

@@ -1,4 +1,4 @@
-"""Checks of the independent brute-force oracle (tests/bruteforce.py) itself.
+"""Checks of the independent brute-force oracle (tests/oracles/bruteforce.py) itself.
 
 Nothing here imports lipmiq.  Closed forms, published exact values and sampling
 cross-checks (soundness: every enumerated region has a verified interior point;
@@ -8,15 +8,16 @@ completeness: every sampled pattern is enumerated).
 import itertools
 
 import numpy as np
-import pytest
-
 import oracles.bruteforce as bf
+import pytest
 from conftest import REFERENCE
+from netgen import random_net
 from oracles.bruteforce import (
     dual_norm,
     exact_lipschitz,
     exact_opnorm,
     forward_pattern,
+    in_domain,
     jacobian,
     region_jacobians,
     regions,
@@ -26,23 +27,6 @@ from oracles.bruteforce import (
 INF = np.inf
 NORMS = [1, 2, INF]
 PAIRS = list(itertools.product(NORMS, NORMS))
-
-
-def rand_net(sizes, seed, bias_scale=0.5):
-    rng = np.random.default_rng(seed)
-    W = [rng.standard_normal((o, i)) / np.sqrt(i) for i, o in zip(sizes[:-1], sizes[1:])]
-    b = [bias_scale * rng.standard_normal(o) for o in sizes[1:]]
-    return W, b
-
-
-def in_domain(x, domain, tol=1e-9):
-    kind = domain[0]
-    if kind == "global":
-        return True
-    if kind == "box":
-        return bool(np.all(x >= np.asarray(domain[1]) - tol) and np.all(x <= np.asarray(domain[2]) + tol))
-    c, r, bn = np.asarray(domain[1]), domain[2], domain[3]
-    return bool(np.linalg.norm(x - c, ord=bn) <= r + tol)
 
 
 def flat(pattern):
@@ -103,7 +87,7 @@ DOMAINS_3 = [
 
 
 def test_single_linear_layer():
-    W, b = rand_net((3, 4), 0)
+    W, b = random_net(0, [3, 4], fan_in=True)
     for dom in DOMAINS_3:
         assert len(list(regions(W, b, dom))) == 1
         for p, q in PAIRS:
@@ -218,7 +202,7 @@ def test_ball_reaches_the_kink_or_not(bn):
 
 
 def test_zero_width_box_coordinates():
-    W, b = rand_net((3, 5, 4, 2), 7)
+    W, b = random_net(7, [3, 5, 4, 2], fan_in=True)
     lo = np.array([-0.5, 0.2, -1.0])
     hi = np.array([0.5, 0.2, 1.0])
     # hand-made reduced network: drop column 1, fold x_1 = 0.2 into b_1
@@ -229,7 +213,7 @@ def test_zero_width_box_coordinates():
         assert got == pytest.approx(exact_lipschitz(Wr, br, ("box", lo[[0, 2]], hi[[0, 2]]), p, q), rel=1e-12)
         assert sampled_lower(W, b, ("box", lo, hi), p, q, n=500) <= got + 1e-9
     for g, x, m in regions(W, b, ("box", lo, hi)):
-        assert x[1] == 0.2 and in_domain(x, ("box", lo, hi))
+        assert x[1] == 0.2 and in_domain(x, ("box", lo, hi), tol=1e-9)
         assert flat(forward_pattern(W, b, x)) == flat(g)
     # a single point: no direction at all
     assert exact_lipschitz(W, b, ("box", lo, lo), 2, 2) == 0.0
@@ -252,7 +236,7 @@ def test_constant_neurons_do_not_branch():
 
 
 def test_jacobian_and_output_selection():
-    W, b = rand_net((3, 4, 4, 3), 3)
+    W, b = random_net(3, [3, 4, 4, 3], fan_in=True)
     dom = ("box", -1.0, 1.0)
     for k in range(3):
         e = np.zeros(3)
@@ -319,7 +303,7 @@ def _domains(n):
 
 @pytest.mark.parametrize("sizes,seed", RANDOM_NETS)
 def test_random_networks_sound_and_complete(sizes, seed):
-    W, b = rand_net(sizes, seed)
+    W, b = random_net(seed, sizes, fan_in=True)
     for dom in _domains(sizes[0]):
         regs = list(regions(W, b, dom))
         pats = {flat(g) for g, _x, _m in regs}
@@ -327,7 +311,7 @@ def test_random_networks_sound_and_complete(sizes, seed):
         # soundness: each region has an interior point with that pattern in the domain
         for g, x, m in regs:
             assert m > bf.MARGIN_TOL
-            assert in_domain(x, dom)
+            assert in_domain(x, dom, tol=1e-9)
             assert flat(forward_pattern(W, b, x)) == flat(g)
         # completeness: every pattern seen at random points of the domain is enumerated
         rng = np.random.default_rng(seed)
@@ -348,7 +332,7 @@ def test_random_networks_sound_and_complete(sizes, seed):
 @pytest.mark.parametrize("seed", [21, 22, 23])
 def test_one_dimensional_against_dense_grid(seed):
     # in 1-D the regions are intervals; a dense grid sees every piece longer than its step
-    W, b = rand_net((1, 6, 6, 1), seed, bias_scale=1.0)
+    W, b = random_net(seed, [1, 6, 6, 1], bias_scale=1.0, fan_in=True)
     x = np.linspace(-3, 3, 200001)[:, None]
     grid = {tuple(r) for r in np.hstack(forward_pattern(W, b, x)).tolist()}
     enum = {flat(g) for g, _x, _m in regions(W, b, ("box", -3.0, 3.0))}
@@ -358,7 +342,7 @@ def test_one_dimensional_against_dense_grid(seed):
 
 
 def test_lp_backends_agree(monkeypatch):
-    W, b = rand_net((3, 5, 5, 2), 31)
+    W, b = random_net(31, [3, 5, 5, 2], fan_in=True)
     for dom in [("box", -1.0, 1.0), ("ball", np.zeros(3), 1.0, 2), ("ball", np.zeros(3), 1.0, 1)]:
         a = {flat(g) for g, _x, _m in regions(W, b, dom)}
         monkeypatch.setattr(bf, "LP_BACKEND", "linprog")

@@ -2,15 +2,13 @@
 every `--json` subcommand prints exactly one strict JSON document on stdout (`batch`: one per line),
 and the library prints nothing at all when called from Python."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
-
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
+from conftest import EXAMPLE
 
 
 def _strict(text: str):

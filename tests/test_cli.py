@@ -1,22 +1,13 @@
-"""The command line: JSON output per CONVENTIONS.md and exit codes (0 ok, 2 bad input)."""
+"""The command line: JSON output per docs/conventions.md and exit codes (0 ok, 2 bad input)."""
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE, run_cli
 
-from lipmiq.cli import main
-
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 FIELDS = {"lower", "upper", "exact", "status", "method", "p", "q", "domain", "output", "time_s", "witness", "history"}
-
-
-def run_cli(args, capsys):
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_fields_and_exit_code(capsys):
@@ -55,7 +46,7 @@ def test_ball_center_list(capsys):
     (["bound", EXAMPLE, "--method", "magic"], "unknown method 'magic'"),
     (["bound", EXAMPLE, "--center", "0,0,0,0"], "--center needs --radius"),
     (["bound", EXAMPLE, "--box", "a", "1"], "not a number"),
-    (["bound", EXAMPLE, "--region-share", "1.5"], "region_share must be a number in [0, 1]"),
+    (["bound", EXAMPLE, "--region-share", "1.5"], "region_share=1.5 of method 'miqcqp' must be a number in [0, 1]"),
 ])
 def test_bad_input_exit_2(args, message, capsys):
     code, out, err = run_cli(args, capsys)
@@ -64,14 +55,15 @@ def test_bad_input_exit_2(args, message, capsys):
     assert "Traceback" not in err and out == ""
 
 
-@pytest.mark.parametrize("share, stage", [("0", "unstable neurons"), ("0.5", "region branch-and-bound")])
+@pytest.mark.parametrize("share, stage", [("0", "scip"), ("0.5", "regions")])
 def test_region_share_option(share, stage, capsys):
     """--region-share 0 sends the query straight to SCIP; a positive share lets the region stage close it."""
     code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--region-share", share,
                               "--time-limit", "60"], capsys)
     assert code == 0, err
     data = json.loads(out)
-    assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4) and stage in data["message"]
+    assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4)
+    assert data["stats"]["closed_by"] == stage and (data["stats"]["regions"] > 0) == (stage == "regions")
 
 
 def test_nan_weights_file_exit_2(tmp_path, capsys):
@@ -138,3 +130,161 @@ def test_nnet_default_domain_is_its_input_box(tmp_path, capsys):
     code, out, err = run_cli(["bound", str(path), "--method", "naive", "--json", "--global"], capsys)
     assert code == 0, err
     assert json.loads(out)["domain"] == {"global": True}
+
+
+# --- parity with the API ------------------------------------------------------------------------------
+
+def test_version(capsys):
+    import lipmiq
+
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith(f"lipmiq {lipmiq.__version__} (SCIP ") and "HiGHS " in out
+    proc = subprocess.run([sys.executable, "-m", "lipmiq.cli", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == out and proc.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["bound", "radius", "monotone", "batch"])
+def test_help_lists_every_network_format(command, capsys):
+    from lipmiq.io import SUPPORTED_SUFFIXES
+
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())  # argparse wraps lines
+    for suffix in SUPPORTED_SUFFIXES:
+        assert suffix in text, suffix
+
+
+def test_seed_and_gap_reach_the_method(capsys):
+    code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--seed", "5", "--gap", "0.01",
+                              "--tighten", "symbolic", "--time-limit", "30"], capsys)
+    assert code == 0, err
+    options = json.loads(out)["options"]
+    assert options["seed"] == 5 and options["gap"] == 0.01 and options["tighten"] == "symbolic"
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--method", "naive", "--seed", "3"], ["'seed'", "'naive' takes no options"]),
+    (["--tighten", "foo"], ["tighten='foo'", "none, symbolic, lp"]),
+    (["--gap", "-1"], ["gap=-1", ">= 0"]),
+    (["--encoding", "cubic"], ["encoding='cubic'", "quadratic, bigm"]),
+    (["--seed", "abc"], ["--seed", "not an integer"]),
+    (["--margin", "0", "0"], ["--margin", "two different classes"]),
+    (["--margin", "0", "3"], ["--margin class 3 is out of range"]),
+    (["--output", "1,x"], ["weight vector"]),
+    (["--output", "1,2"], ["output weight vector has 2 entries"]),
+    (["--output", "0", "--margin", "0", "1"], ["not allowed with argument"]),
+])
+def test_bad_cli_options_exit_2_with_one_line(args, needles, capsys):
+    code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1"] + args, capsys)
+    errors = [line for line in err.splitlines() if line.startswith("lipmiq: error")]
+    assert code == 2 and out == "" and len(errors) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+
+
+def test_margin_and_weight_vector_outputs_match_the_oracle(capsys):
+    """--margin 0 1 and --output 1,-1,0 bound f_0 - f_1: the brute-force constant of c^T f with c = (1, -1, 0)."""
+    from oracles.bruteforce import exact_lipschitz, load_npz
+
+    weights, biases = load_npz(EXAMPLE)
+    truth = exact_lipschitz(weights, biases, ("box", 0.0, 1.0), np.inf, 1, c=np.array([1.0, -1.0, 0.0]))
+    results = []
+    for args in (["--margin", "0", "1"], ["--output", "1,-1,0"]):
+        code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "-p", "inf", "--method", "enumerate",
+                                  "--json"] + args, capsys)
+        assert code == 0, err
+        results.append(json.loads(out))
+    for data in results:
+        assert data["output"] == [1.0, -1.0, 0.0] and data["exact"]
+        assert data["lower"] <= truth * (1 + 1e-9) and data["upper"] == pytest.approx(truth, rel=1e-6)
+
+
+def test_center_files_with_commas(tmp_path, capsys):
+    text = tmp_path / "center.csv"
+    text.write_text("0.5, 0.5,\n0.5, 0.5\n")
+    code, out, err = run_cli(["bound", EXAMPLE, "--center", str(text), "--radius", "0.1", "--method", "naive",
+                              "--json"], capsys)
+    assert code == 0, err
+    ball = json.loads(out)["domain"]["ball"]
+    assert ball["center"] == [0.5] * 4 and ball["norm"] == "inf"  # the CLI's default ball norm
+
+
+@pytest.mark.parametrize("command", [
+    ["bound", EXAMPLE, "--method", "naive", "--box", "0", "1"],
+    ["radius", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "-p", "inf", "--time-limit", "2", "--max-rounds", "1"],
+    ["monotone", EXAMPLE, "--output", "0", "--input", "0", "--box", "0", "1", "--time-limit", "5"],
+])
+def test_quiet_leaves_stderr_empty(command, capsys):
+    code, out, err = run_cli(command + ["--quiet"], capsys)
+    assert code == 0 and out and err == ""
+
+
+def test_quiet_drops_notes(tmp_path, capsys):
+    spec = tmp_path / "prop.vnnlib"
+    spec.write_text(VNNLIB)
+    args = ["bound", EXAMPLE, "--vnnlib", str(spec), "--method", "naive", "--json"]
+    assert run_cli(args, capsys)[2] != ""  # the note on the ignored output constraint
+    code, out, err = run_cli(args + ["--quiet"], capsys)
+    assert code == 0 and err == "" and json.loads(out)["method"] == "naive"
+
+
+def _fake_batch(items):
+    from lipmiq.analyses.batch import BatchItem
+
+    def fake(queries, executor=None, max_workers=2):
+        for index, (kind, value) in enumerate(items):
+            if kind == "ok":
+                yield BatchItem(index, queries[index], result=value)
+            else:
+                yield BatchItem(index, queries[index], error=value, error_kind=kind)
+    return fake
+
+
+@pytest.mark.parametrize("kinds, code", [
+    (["ok", "ok"], 0), (["ok", "input"], 2), (["internal", "ok"], 1), (["input", "internal"], 1),
+])
+def test_batch_exit_codes(tmp_path, monkeypatch, capsys, kinds, code):
+    """0 when every query returned a result (whatever its status), 2 when one was refused as bad input,
+    1 only when lipmiq or a worker failed; every query has its own line."""
+    import lipmiq
+    from lipmiq.analyses import batch as batch_module
+
+    failed = lipmiq.lipschitz(EXAMPLE, lipmiq.Box(0, 1), method="naive")
+    failed.status = "error"  # a result with status error is still a result: exit 0
+    items = [(k, failed if k == "ok" else f"{k} trouble") for k in kinds]
+    monkeypatch.setattr(batch_module, "batch", _fake_batch(items))
+    points = tmp_path / "points.txt"
+    points.write_text("0.1,0.2,0.3,0.4\n0.5,0.6,0.7,0.8\n")
+    got, out, err = run_cli(["batch", EXAMPLE, str(points), "--radius", "0.1", "--method", "naive"], capsys)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert got == code and len(lines) == 2, err
+    for line, kind in zip(lines, kinds):
+        if kind == "ok":
+            assert line["result"]["status"] == "error" and "error" not in line
+        else:
+            assert line["error_kind"] == kind and line["error"] == f"{kind} trouble"
+    assert line["center"] == [0.5, 0.6, 0.7, 0.8]
+
+
+def test_batch_query_refused_by_its_method_exit_2(tmp_path):
+    """milp bounds p in {1, inf} only: every query is refused on its own line, the command exits 2."""
+    points = tmp_path / "points.npy"
+    np.save(points, np.full((2, 4), 0.5))
+    proc = subprocess.run([sys.executable, "-m", "lipmiq.cli", "batch", EXAMPLE, str(points), "--radius", "0.1",
+                           "--method", "milp", "-p", "2", "--workers", "1"], capture_output=True, text=True, timeout=300)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 2 and all(line["error_kind"] == "input" and "milp" in line["error"] for line in lines)
+    assert "2 of 2 queries refused as bad input" in proc.stderr
+
+
+def test_ball_default_norm_is_inf_in_the_api_and_the_cli(capsys):
+    import math
+
+    import lipmiq
+
+    api_ball = lipmiq.lipschitz(EXAMPLE, lipmiq.Ball([0.5] * 4, 0.1), method="naive").domain["ball"]
+    code, out, _ = run_cli(["bound", EXAMPLE, "--center", "0.5,0.5,0.5,0.5", "--radius", "0.1", "--method", "naive",
+                            "--json"], capsys)
+    assert code == 0 and api_ball == json.loads(out)["domain"]["ball"] and api_ball["norm"] == "inf"
+    assert lipmiq.Ball([0.0], 1.0).resolve(1).norm == math.inf

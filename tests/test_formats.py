@@ -4,19 +4,18 @@ Oracles are independent of the lowering code: torch and onnxruntime evaluate the
 a reference .nnet evaluator written here follows the format's published semantics, and the
 brute-force oracle gives the exact constant of the round-tripped networks.
 """
+import copy
 import pickle
 import sys
 import warnings
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from lipmiq import Box, InputError
 from lipmiq.io.nnet import load_nnet
 from lipmiq.io.onnx_graph import from_onnx
 from lipmiq.io.vnnlib import load_vnnlib, read_vnnlib
-
 from oracles.bruteforce import exact_lipschitz
 
 
@@ -29,12 +28,13 @@ def _onnx():
     return pytest.importorskip("onnx")
 
 
-def _export(model, shape, path, dynamic=True):
+def _export(model, shape, path, dynamic=True, fold=True):
+    """Export with the TorchScript exporter; fold=False keeps BatchNormalization nodes after Conv."""
     torch = _torch()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.zeros((1,) + tuple(shape)), str(path), dynamo=False,
-                          input_names=["x"], output_names=["y"],
+                          input_names=["x"], output_names=["y"], do_constant_folding=fold,
                           dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None)
     return str(path)
 
@@ -85,35 +85,38 @@ def test_torch_onnx_round_trip_same_network_and_bounds(tmp_path):
     assert ra.exact and ra.upper == pytest.approx(exact, rel=1e-6)
 
 
-def _model(nodes, inits, in_shape, out_name="y", in_type=None, int_inits=None):
+def _model(nodes, inits, in_shape, out_name="y", in_type=None, int_inits=None, dtype=np.float32, opset=17):
     onnx = _onnx()
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    tensors = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k) for k, v in inits.items()]
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    tensors = [numpy_helper.from_array(np.asarray(v, dtype=dtype), name=k) for k, v in inits.items()]
     tensors += [numpy_helper.from_array(np.asarray(v, dtype=np.int64), name=k) for k, v in (int_inits or {}).items()]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", in_type or TensorProto.FLOAT, in_shape)],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["a", "b"])], tensors)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        nodes, "g", [helper.make_tensor_value_info("x", in_type or elem, in_shape)],
+        [helper.make_tensor_value_info(out_name, elem, ["a", "b"])], tensors)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
 
 
-def _check_against_runtime(model, tmp_path, n_points=8):
+def _check_against_runtime(model, tmp_path, n_points=8, tol=1e-4):
     import onnx
     import onnxruntime as ort
+    from onnx import helper
 
     path = tmp_path / "m.onnx"
     onnx.save(model, str(path))
     net = lipmiq.load(str(path))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     shape = [d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    dtype = helper.tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type)
     rng = np.random.default_rng(7)
     for _ in range(n_points):
-        x = rng.normal(size=shape).astype(np.float32)
+        x = rng.normal(size=shape).astype(dtype)
         expected = session.run(None, {"x": x})[0].reshape(-1)
-        assert np.allclose(net(x.reshape(-1).astype(np.float64)), expected, rtol=1e-4, atol=1e-4)
+        assert np.allclose(net(x.reshape(-1).astype(np.float64)), expected, rtol=tol, atol=tol)
     return net
 
 
@@ -336,6 +339,302 @@ def test_torch_files_weights_only(tmp_path):
         torch.save(obj, tmp_path / name)
         with pytest.raises(InputError, match=message):
             lipmiq.load(str(tmp_path / name))
+
+
+# ------------------------------------------------ layers of trained models: batch norm, dropout, identity
+
+
+def _randomise_batchnorm(bn, generator):
+    """Running statistics and affine parameters away from their defaults (which make it the identity)."""
+    torch = _torch()
+    with torch.no_grad():
+        n = bn.num_features
+        bn.running_mean.copy_(torch.randn(n, generator=generator))
+        bn.running_var.copy_(torch.rand(n, generator=generator) * 2 + 0.1)
+        if bn.affine:
+            bn.weight.copy_(torch.randn(n, generator=generator))
+            bn.bias.copy_(torch.randn(n, generator=generator))
+    return bn
+
+
+TRAINED_SHAPE = (2, 5, 4)
+
+
+def _trained_model(seed):
+    """Conv2d, BatchNorm2d, ReLU, Dropout2d, Flatten, Linear, BatchNorm1d, ReLU, Dropout, Identity, Linear in eval
+    mode on (2, 5, 4) inputs; the second batch norm has no affine parameters for odd seeds."""
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), _randomise_batchnorm(nn.BatchNorm2d(3, eps=1e-3), g), nn.ReLU(),
+        nn.Dropout2d(0.3), nn.Flatten(), nn.Linear(60, 7), _randomise_batchnorm(nn.BatchNorm1d(7, affine=seed % 2 == 0), g),
+        nn.ReLU(), nn.Dropout(0.5), nn.Identity(), nn.Linear(7, 3))
+    return model.eval()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_torch_batchnorm_dropout_identity_match_torch(seed):
+    torch = _torch()
+    model = _trained_model(seed)
+    X = np.random.default_rng(seed).normal(size=(50, 40))
+    net = lipmiq.from_torch(model, input_shape=TRAINED_SHAPE)
+    assert net.sizes == [40, 60, 7, 3]  # batch norm, dropout and identity add no layer
+    with torch.no_grad():
+        expected = model(torch.tensor(X, dtype=torch.float32).reshape((-1,) + TRAINED_SHAPE)).numpy().astype(np.float64)
+    assert np.allclose(net(X), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())  # float32 model
+    double = copy.deepcopy(model)
+    net64 = lipmiq.from_torch(double.double(), input_shape=TRAINED_SHAPE)
+    assert np.allclose(net64(X), _torch_eval(double, X, TRAINED_SHAPE), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("input_shape", [None, (3, 5)])
+def test_torch_batchnorm1d_on_features_and_sequences(input_shape):
+    """A leading BatchNorm1d on flat (N, C) inputs (no input shape given) and on (N, C, L) inputs."""
+    torch = _torch()
+    nn = torch.nn
+    torch.manual_seed(4)
+    bn = _randomise_batchnorm(nn.BatchNorm1d(3), torch.Generator().manual_seed(4))
+    n = 3 if input_shape is None else 15
+    model = nn.Sequential(bn, nn.Flatten(), nn.Linear(n, 4), nn.ReLU(), nn.Linear(4, 2)).eval().double()
+    net = lipmiq.from_torch(model, input_shape=input_shape)
+    X = np.random.default_rng(4).normal(size=(30, n))
+    assert net.sizes == [n, 4, 2]
+    assert np.allclose(net(X), _torch_eval(model, X, input_shape or (3,)), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_trained_model_through_onnx_matches_torch_and_onnxruntime(tmp_path, fold):
+    """torch.onnx fuses BatchNorm2d into the Conv when folding constants and keeps it otherwise."""
+    _onnx()
+    import onnx
+
+    model = _trained_model(3)
+    path = _export(model, TRAINED_SHAPE, tmp_path / "trained.onnx", fold=fold)
+    ops = [node.op_type for node in onnx.load(path).graph.node]
+    assert ops.count("BatchNormalization") == (1 if fold else 2)
+    via_onnx = _check_against_runtime(onnx.load(path), tmp_path)
+    direct = lipmiq.from_torch(model, input_shape=TRAINED_SHAPE)
+    assert via_onnx.sizes == direct.sizes == [40, 60, 7, 3]
+    X = np.random.default_rng(5).normal(size=(50, 40))
+    expected = direct(X)
+    assert np.allclose(via_onnx(X), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def _normalised_conv_graph():
+    """(x - mean) / std per channel, Conv, BatchNormalization, Relu, Dropout (mask unused), Flatten, Gemm,
+    BatchNormalization on (1, 7), Relu, Identity, constant * data, Gemm, Dropout: a VNN-COMP-style model."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(6)
+    inits = {"mean": rng.normal(size=(1, 2, 1, 1)), "std": rng.uniform(0.2, 2.0, size=(2, 1, 1)),
+             "W": rng.normal(size=(3, 2, 3, 3)), "B": rng.normal(size=3),
+             "g1": rng.normal(size=3), "b1": rng.normal(size=3), "m1": rng.normal(size=3), "v1": rng.uniform(0.1, 2, 3),
+             "G": rng.normal(size=(7, 60)), "C": rng.normal(size=7),
+             "g2": rng.normal(size=7), "b2": rng.normal(size=7), "m2": rng.normal(size=7), "v2": rng.uniform(0.1, 2, 7),
+             "k": rng.normal(size=7), "H": rng.normal(size=(3, 7)), "ratio": np.array(0.4)}
+    off = numpy_helper.from_array(np.array(False))
+    nodes = [
+        helper.make_node("Sub", ["x", "mean"], ["centred"], name="sub"),
+        helper.make_node("Div", ["centred", "std"], ["scaled"], name="div"),
+        helper.make_node("Conv", ["scaled", "W", "B"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["conv", "g1", "b1", "m1", "v1"], ["bn1"], name="bn1", epsilon=1e-3),
+        helper.make_node("Relu", ["bn1"], ["r1"], name="relu1"),
+        helper.make_node("Constant", [], ["off"], name="training_mode", value=off),
+        helper.make_node("Dropout", ["r1", "ratio", "off"], ["d1", "mask"], name="drop1"),
+        helper.make_node("Flatten", ["d1"], ["flat"], name="flat"),
+        helper.make_node("Gemm", ["flat", "G", "C"], ["fc"], name="fc", transB=1),
+        helper.make_node("BatchNormalization", ["fc", "g2", "b2", "m2", "v2"], ["bn2"], name="bn2"),
+        helper.make_node("Relu", ["bn2"], ["r2"], name="relu2"),
+        helper.make_node("Identity", ["r2"], ["same"], name="identity"),
+        helper.make_node("Mul", ["k", "same"], ["weighted"], name="mul"),
+        helper.make_node("Gemm", ["weighted", "H"], ["out"], name="fc2", transB=1),
+        helper.make_node("Dropout", ["out"], ["y"], name="drop2"),
+    ]
+    return _model(nodes, inits, ["N", 2, 5, 4])
+
+
+def test_onnx_normalisation_batchnorm_dropout_match_onnxruntime(tmp_path):
+    _onnx()
+    net = _check_against_runtime(_normalised_conv_graph(), tmp_path, n_points=20)
+    assert net.sizes == [40, 60, 7, 3]
+
+
+def test_onnx_elementwise_ops_in_float64_match_onnxruntime(tmp_path):
+    """Dense float64 graphs (onnxruntime has no float64 Conv): agreement at float64 rounding."""
+    _onnx()
+    from onnx import helper
+
+    rng = np.random.default_rng(8)
+    inits = {"m": rng.normal(size=4), "s": rng.uniform(0.2, 2, size=4), "G": rng.normal(size=(6, 4)), "C": rng.normal(size=6),
+             "g": rng.normal(size=6), "b": rng.normal(size=6), "mu": rng.normal(size=6), "v": rng.uniform(0.1, 2, 6),
+             "k": rng.normal(size=(1, 6)), "c": rng.normal(size=6), "H": rng.normal(size=(6, 2))}
+    nodes = [
+        helper.make_node("Sub", ["m", "x"], ["a"], name="sub_const_first"),
+        helper.make_node("Div", ["a", "s"], ["b0"], name="div"),
+        helper.make_node("Gemm", ["b0", "G", "C"], ["fc"], name="fc", transB=1),
+        helper.make_node("BatchNormalization", ["fc", "g", "b", "mu", "v"], ["bn"], name="bn", epsilon=0.25),
+        helper.make_node("Relu", ["bn"], ["r"], name="relu"),
+        helper.make_node("Dropout", ["r"], ["d"], name="drop"),
+        helper.make_node("Mul", ["d", "k"], ["w"], name="mul_data_first"),
+        helper.make_node("Add", ["w", "c"], ["t"], name="add"),
+        helper.make_node("Identity", ["t"], ["i"], name="identity"),
+        helper.make_node("MatMul", ["i", "H"], ["y"], name="mm"),
+    ]
+    net = _check_against_runtime(_model(nodes, inits, [1, 4], dtype=np.float64), tmp_path, n_points=20, tol=1e-12)
+    assert net.sizes == [4, 6, 2]
+
+
+def _hand_folded_case(kind, tmp_path):
+    """(lowered, hand-built) networks of one small model; the hand network folds the batch norm or the input
+    normalisation with the formulas of the torch / ONNX documentation."""
+    if kind == "torch-batchnorm":
+        torch = _torch()
+        nn = torch.nn
+        torch.manual_seed(9)
+        model = nn.Sequential(nn.Linear(3, 5), _randomise_batchnorm(nn.BatchNorm1d(5), torch.Generator().manual_seed(9)),
+                              nn.ReLU(), nn.Dropout(), nn.Linear(5, 2)).eval().double()
+        (W0, b0), (W1, b1) = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in (model[0], model[4])]
+        bn = model[1]
+        mu, var, gamma, beta = (t.detach().numpy() for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias))
+        s = gamma / np.sqrt(var + bn.eps)
+        hand = lipmiq.Network([s[:, None] * W0, W1], [s * (b0 - mu) + beta, b1])
+        return lipmiq.from_torch(model), hand
+    _onnx()
+    import onnx
+    from onnx import helper
+
+    rng = np.random.default_rng(10)
+    values = {"m": rng.uniform(0, 1, 3), "s": rng.uniform(0.2, 1, 3), "A": rng.normal(size=(3, 5)),
+              "a": rng.normal(size=5), "B": rng.normal(size=(5, 2)), "c": rng.normal(size=2)}
+    values = {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}  # the numbers the file holds
+    nodes = [helper.make_node("Sub", ["x", "m"], ["u"], name="sub"), helper.make_node("Div", ["u", "s"], ["v"], name="div"),
+             helper.make_node("Gemm", ["v", "A", "a"], ["h"], name="fc1"), helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "B", "c"], ["y"], name="fc2")]
+    path = tmp_path / "normalised.onnx"
+    onnx.save(_model(nodes, values, [1, 3]), str(path))
+    A, m, s = values["A"], values["m"], values["s"]  # x -> A^T ((x - m) / s) + a
+    hand = lipmiq.Network([A.T / s[None, :], values["B"].T], [values["a"] - A.T @ (m / s), values["c"]])
+    return lipmiq.load(str(path)), hand
+
+
+@pytest.mark.parametrize("kind", ["torch-batchnorm", "onnx-normalisation"])
+def test_lowered_bounds_equal_hand_built_network(tmp_path, kind):
+    lowered, hand = _hand_folded_case(kind, tmp_path)
+    X = np.random.default_rng(11).uniform(-1, 1, size=(100, 3))
+    assert np.allclose(lowered(X), hand(X), rtol=1e-12, atol=1e-12)
+    exact = exact_lipschitz(list(hand.weights), list(hand.biases), ("box", -1.0, 1.0), 2, 2)
+    box = Box(-1.0, 1.0)
+    for method in ("naive", "miqcqp"):
+        a = lipmiq.lipschitz(lowered, box, p=2, q=2, method=method, time_limit=20)
+        b = lipmiq.lipschitz(hand, box, p=2, q=2, method=method, time_limit=20)
+        assert a.upper == pytest.approx(b.upper, rel=1e-9) and a.lower == pytest.approx(b.lower, rel=1e-9, abs=1e-12)
+        assert a.lower <= exact * (1 + 1e-9) and exact <= a.upper * (1 + 1e-9)
+    assert a.exact and a.upper == pytest.approx(exact, rel=1e-6)
+
+
+def test_torch_training_mode_and_batch_statistics_refused():
+    torch = _torch()
+    nn = torch.nn
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1))  # training mode
+    with pytest.raises(InputError, match=r"module 1 BatchNorm1d is in training mode.*call model\.eval\(\)"):
+        lipmiq.from_torch(fresh)
+    assert lipmiq.from_torch(fresh.eval()).sizes == [3, 4, 1]
+    dropout = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 1))
+    with pytest.raises(InputError, match=r"module 2 Dropout is in training mode.*call model\.eval\(\)"):
+        lipmiq.from_torch(dropout)
+    assert lipmiq.from_torch(dropout.eval()).sizes == [3, 4, 1]
+    # a module that acts the same in both modes is lowered in training mode too
+    assert lipmiq.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))).sizes == [3, 4, 1]
+    batch_stats = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False), nn.ReLU(),
+                                nn.Linear(4, 1)).eval()
+    with pytest.raises(InputError, match="module 1 BatchNorm1d has track_running_stats=False"):
+        lipmiq.from_torch(batch_stats)
+
+
+@pytest.mark.parametrize("layers, shape, message", [
+    (lambda nn: [nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(18, 1)], None,
+     r"module 0 BatchNorm2d needs the input shape: from_torch\(module, input_shape=\(C, H, W\)\)"),
+    (lambda nn: [nn.Conv2d(1, 3, 2), nn.BatchNorm2d(2)], (1, 3, 3),
+     r"module 1 BatchNorm2d normalises a \(C, H, W\) input with C = 2 but receives a tensor of shape \(3, 2, 2\)"),
+    (lambda nn: [nn.Linear(3, 5), nn.ReLU(), nn.BatchNorm1d(4), nn.Linear(4, 1)], None,
+     r"module 2 BatchNorm1d normalises a \(C,\) or \(C, L\) input with C = 4 but receives a tensor of shape \(5,\)"),
+    (lambda nn: [nn.Conv2d(1, 3, 2), nn.BatchNorm1d(3)], (1, 3, 3),
+     r"module 1 BatchNorm1d normalises a \(C,\) or \(C, L\) input with C = 3 but receives a tensor of shape \(3, 2, 2\)"),
+    (lambda nn: [nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)], None,
+     "module 2 Linear follows a Linear without a ReLU in between"),
+    (lambda nn: [nn.Linear(3, 4), nn.LayerNorm(4), nn.ReLU(), nn.Linear(4, 1)], None,
+     r"module 1 LayerNorm is not supported \(Linear, Conv2d, ReLU, Flatten, BatchNorm1d, BatchNorm2d, Dropout, Identity\)"),
+    (lambda nn: [nn.Linear(3, 4), nn.ReLU(), type("MyDropout", (nn.Dropout,), {})(), nn.Linear(4, 1)], None,
+     "module 2 MyDropout is not supported"),
+], ids=["bn2d-no-shape", "bn2d-channels", "bn1d-features", "bn1d-on-image", "linear-bn-linear", "layernorm",
+        "dropout-subclass"])
+def test_torch_layer_refusals_name_the_module(layers, shape, message):
+    torch = _torch()
+    model = torch.nn.Sequential(*layers(torch.nn)).eval()
+    with pytest.raises(InputError, match=message) as info:
+        lipmiq.from_torch(model, input_shape=shape)
+    assert "\n" not in str(info.value)
+
+
+def test_batchnorm_with_nonpositive_variance_refused():
+    torch = _torch()
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, eps=0.5), nn.ReLU(), nn.Linear(4, 1)).eval()
+    with torch.no_grad():
+        model[1].running_var[2] = -0.5
+    with pytest.raises(InputError, match=r"module 1 BatchNorm1d: variance \+ eps is 0.0 <= 0 in channel 2"):
+        lipmiq.from_torch(model)
+
+
+def _onnx_refusal_cases():
+    from onnx import helper, numpy_helper
+
+    bn_inputs = ["x", "g", "b", "m", "v"]
+    bn_values = {k: np.ones(2) for k in "gbmv"}
+    on = helper.make_node("Constant", [], ["on"], name="cst", value=numpy_helper.from_array(np.array(True)))
+    return [
+        ([helper.make_node("Div", ["c", "x"], ["y"], name="div")], {"c": np.ones(2)}, 17,
+         r"node 'div' \(Div\): dividing a constant by the data is not an affine map"),
+        ([helper.make_node("Div", ["x", "c"], ["y"], name="div")], {"c": np.array([1.0, 0.0])}, 17,
+         r"node 'div' \(Div\): divides by zero"),
+        ([helper.make_node("Mul", ["x", "c"], ["y"], name="mul")], {"c": np.ones((2, 2))}, 17,
+         r"node 'mul' \(Mul\): constant of shape \(2, 2\) does not broadcast to the data shape \(1, 2\)"),
+        ([helper.make_node("BatchNormalization", bn_inputs, ["y"], name="bn", training_mode=1)], bn_values, 15,
+         r"node 'bn' \(BatchNormalization\): training mode normalises with the statistics of each batch"),
+        ([helper.make_node("BatchNormalization", bn_inputs, ["y"], name="bn", is_test=0)], bn_values, 6,
+         r"node 'bn' \(BatchNormalization\): training mode"),
+        ([helper.make_node("BatchNormalization", bn_inputs, ["y"], name="bn", spatial=0)], bn_values, 7,
+         r"node 'bn' \(BatchNormalization\): spatial=0"),
+        ([helper.make_node("BatchNormalization", bn_inputs, ["y"], name="bn", epsilon=0.0)],
+         {**bn_values, "v": np.array([1.0, 0.0])}, 17, r"node 'bn' \(BatchNormalization\): variance \+ eps is 0.0 <= 0"),
+        ([helper.make_node("BatchNormalization", bn_inputs, ["y"], name="bn")], {**bn_values, "g": np.ones(3)}, 17,
+         r"node 'bn' \(BatchNormalization\): per-channel parameters of different lengths"),
+        ([on, helper.make_node("Dropout", ["x", "", "on"], ["y"], name="drop")], {}, 17,
+         r"node 'drop' \(Dropout\): training_mode is true"),
+        ([helper.make_node("Dropout", ["x"], ["y"], name="drop", is_test=0)], {}, 6, r"node 'drop' \(Dropout\): training_mode"),
+        ([helper.make_node("Dropout", ["x"], ["d", "mask"], name="drop"),
+          helper.make_node("Add", ["d", "mask"], ["y"], name="add")], {}, 17,
+         r"node 'add' \(Add\): reads the mask output 'mask' of a Dropout"),
+        ([helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky")], {}, 17,
+         r"node 'leaky' \(LeakyRelu\): unsupported op type LeakyRelu"),
+    ]
+
+
+def test_onnx_layer_refusals_name_the_node():
+    _onnx()
+    from onnx import helper
+
+    for nodes, inits, opset, message in _onnx_refusal_cases():
+        with pytest.raises(InputError, match=message) as info:
+            from_onnx(_model(nodes, inits, [1, 2], opset=opset))
+        assert "\n" not in str(info.value)
+    # a ReLU on a large input needs an identity layer, refused before it is built; the model is named once
+    relu = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    with pytest.raises(InputError, match=r"^onnx: node 'relu' \(Relu\): the unrolled dense layer would be 8000 x 8000"):
+        from_onnx(_model(relu, {}, [1, 8000]))
+
 
 
 # ---------------------------------------------------------------------------------------------- .nnet

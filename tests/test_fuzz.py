@@ -1,39 +1,30 @@
 """Property-based soundness: lower <= brute-force exact <= upper on random small networks, domains and norms.
 
 Every network, domain and norm pair is drawn by hypothesis; the truth comes from the independent region
-enumeration of tests/bruteforce.py; each witness is re-checked by `lipmiq.witness.recheck` AND by an
-independent forward pass here (its pattern must be one of the oracle's full-dimensional regions).
-Profiles (tests/conftest.py): "ci" (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`).
+enumeration of tests/oracles/bruteforce.py; `check_sound` (tests/conftest.py) re-checks each witness by
+`lipmiq.certify.witness.recheck` AND by an independent forward pass (its pattern must be one of the oracle's
+full-dimensional regions). Profiles (tests/conftest.py): "ci" (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`).
 Failing examples the fuzzer found are kept at the bottom as plain tests.
 """
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
-from hypothesis import assume, currently_in_test_context, given, note, settings
+from conftest import check_sound, oracle_regions
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from oracles.bruteforce import AmbiguousRegion, dual_norm, exact_opnorm, forward_pattern, jacobian, region_jacobians
-from lipmiq import Ball, Box, Global, Network, lipschitz
+from lipmiq import Ball, Box, Global, Network
 from lipmiq.domain import Domain
 from lipmiq.problem import make_problem
-from lipmiq.certify.witness import recheck
 
 pytestmark = pytest.mark.fuzz
 
 INF = math.inf
 NORMS = (1.0, 2.0, INF)
 MAX_HIDDEN = 12          # total hidden neurons: keeps the brute-force enumeration well under a second
-SOLVE_LIMIT = 4.0        # seconds per solve; a time-limited result must still be sound
-TRUTH_RTOL = 1e-9        # float64 rounding between the oracle's and lipmiq's Jacobian norms
-# ... plus an absolute term at the rounding level of the network's magnitude: folding c into W_L (c^T W_L,
-# with FMA) and the oracle's c^T J round differently, e.g. 9e-17 vs an exact 0 (found by the long profile).
-ROUNDING_ATOL = 1e-12
-# exact (gap <= 1e-6 relative) plus the dual-bound inflation (2e-7) and SCIP's gap (1e-7)
-EXACT_RTOL = 2e-6
 
 # The ci profile's example count is shared out between the tests of this file.
 _BUDGET = settings.default.max_examples
@@ -108,98 +99,6 @@ def domains(draw, n: int) -> Domain:
         radius = draw(st.sampled_from([0.25, 0.5, 1.0, 2.0]), label="radius")
         return Ball(center, radius, draw(st.sampled_from(NORMS), label="ball norm"))
     return Global()
-
-
-# --- the oracle and the independent witness check ----------------------------------------------------
-
-def oracle_domain(domain: Domain, n: int) -> tuple:
-    dom = domain.resolve(n)
-    if isinstance(dom, Box):
-        return ("box", np.asarray(dom.lo, float), np.asarray(dom.hi, float))
-    if isinstance(dom, Ball):
-        return ("ball", np.asarray(dom.center, float), float(dom.radius), dom.norm)
-    return ("global",)
-
-
-def oracle_regions(weights, biases, odom, p, q, c) -> Tuple[float, set]:
-    """(exact L, set of full-dimensional patterns) from the brute-force enumeration."""
-    best, patterns = 0.0, set()
-    for pattern, J in region_jacobians(weights, biases, odom, c):
-        patterns.add(tuple(tuple(bool(v) for v in g) for g in pattern))
-        best = max(best, dual_norm(J[0], p) if c is not None else exact_opnorm(J, p, q))
-    return float(best), patterns
-
-
-def in_domain(x: np.ndarray, odom: tuple) -> bool:
-    if odom[0] == "box":
-        return bool(np.all(x >= odom[1]) and np.all(x <= odom[2]))
-    if odom[0] == "ball":
-        return float(np.linalg.norm(x - odom[1], ord=odom[3])) <= odom[2]
-    return True
-
-
-def magnitude(weights, c) -> float:
-    """(||c||_1 or 1) * prod ||W_k||_F: bounds every Jacobian entry; float64 rounding is relative to it."""
-    out = float(np.sum(np.abs(c))) if c is not None else 1.0
-    for W in weights:
-        out *= float(np.linalg.norm(W))
-    return out
-
-
-def check_witness_independently(weights, biases, odom, p, q, c, witness, lower: float, patterns: set,
-                                atol: float = 0.0) -> None:
-    """x in the domain, its forward-pass pattern is the witness pattern and an oracle region,
-    v moves only free coordinates, and ||J v||_q / ||v||_p >= lower."""
-    x, v = np.asarray(witness.x, float), np.asarray(witness.v, float)
-    assert in_domain(x, odom), f"witness x={x} outside {odom}"
-    pattern = forward_pattern(weights, biases, x)
-    assert all(np.array_equal(g, np.asarray(h, bool)) for g, h in zip(pattern, witness.pattern)), \
-        "witness pattern is not the pattern at x"
-    assert tuple(tuple(bool(t) for t in g) for g in pattern) in patterns, \
-        "witness pattern is not a full-dimensional region of the oracle"
-    if odom[0] == "box":
-        assert np.all(v[odom[1] == odom[2]] == 0), "witness direction moves a fixed coordinate"
-    J = jacobian(weights, pattern, c)
-    nv = float(np.linalg.norm(v, ord=p))
-    assert nv > 0
-    qn = INF if c is not None else q
-    value = float(np.linalg.norm(J @ v, ord=qn)) / nv
-    assert value >= lower * (1 - 1e-9) - atol, f"witness value {value} < lower {lower}"
-
-
-def check_sound(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], domain: Optional[Domain],
-                p: float, q: float, output=None, time_limit: float = SOLVE_LIMIT, **options):
-    """Run lipschitz and assert every soundness property against the oracle; returns (result, truth)."""
-    weights = [np.asarray(W, float) for W in weights]
-    biases = [np.asarray(b, float) for b in biases]
-    net = Network(weights, biases)
-    domain = Global() if domain is None else domain
-    odom = oracle_domain(domain, net.input_dim)
-    c = None
-    if output is not None:
-        c = np.eye(net.output_dim)[output] if isinstance(output, int) else np.asarray(output, float)
-    try:
-        truth, patterns = oracle_regions(weights, biases, odom, p, q, c)
-    except AmbiguousRegion:
-        if currently_in_test_context():
-            assume(False)  # the oracle cannot decide a region of inradius ~1e-9: no ground truth
-        raise
-    res = lipschitz(net, domain, p, q, output=output, time_limit=time_limit, **options)
-    if currently_in_test_context():
-        note(f"result {res}; truth {truth!r}; message {res.message}")
-    atol = ROUNDING_ATOL * magnitude(weights, c)
-    tol = TRUTH_RTOL * truth + atol
-    assert res.status != "error", res.message
-    assert res.lower <= truth + tol, f"lower {res.lower!r} > truth {truth!r}"
-    assert res.upper >= truth - tol, f"upper {res.upper!r} < truth {truth!r}"
-    if res.exact:
-        assert abs(res.upper - truth) <= EXACT_RTOL * max(1.0, truth) + atol, f"exact claimed: {res.upper!r} vs {truth!r}"
-    if res.lower > 0:
-        assert res.witness is not None
-        problem = make_problem(net, domain, p, q, output)
-        assert recheck(problem, res.witness) >= res.lower * (1 - 1e-12)
-        check_witness_independently(weights, biases, odom, p, q, c, res.witness, res.lower, patterns, atol)
-    return res, truth
 
 
 # --- the properties -------------------------------------------------------------------------------
@@ -302,7 +201,7 @@ def test_propagator_with_conflict_analysis_kept_the_optimal_pattern():
 
 # Found by the long profile: c = (-3, -3) on opposite output rows makes c^T f constant; lipmiq folds c into
 # W_L and the oracle multiplies c^T J, and the two round differently (9e-17 against an exact 0, or the
-# other way round). Accepted within ROUNDING_ATOL of the network's magnitude (docs/reliability.md).
+# other way round). Accepted within conftest.ROUNDING_ATOL of the network's magnitude (docs/reliability.md).
 CANCELLING_OUTPUTS = [
     ([[[-0.2501409, -1.03168547, -0.22780715, -0.45538738, 1.70272906],
        [1.36367568, 0.75497105, -0.0888436, -0.66873659, -0.62197954],

@@ -17,11 +17,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from oracles.bruteforce import exact_opnorm, region_jacobians, sampled_lower
 from lipmiq import Global, Network, _core
 from lipmiq.bounds.gradient import bound_network, bound_problem
 from lipmiq.problem import make_problem
+from oracles.bruteforce import exact_opnorm, region_jacobians, sampled_lower
 from oracles.gradient_reference import gradient_bound as reference_bound
 
 INF = math.inf
@@ -101,7 +100,7 @@ def test_upper_covers_the_exact_constant_and_stays_below_cheaper_bounds(seed):
     free = [np.full(W.shape[0], -1, np.int8) for W in weights[:-1]]
     truth = regions(weights, biases, odom)
     for p, q in PAIRS:
-        res = bound_network(weights, biases, p=p, q=q, **dom)
+        res = bound_network(Network(weights, biases), p=p, q=q, **dom)
         L = exact(truth, p, q)
         assert res.upper >= L * (1 - ORACLE_RTOL), (p, q, res.upper, L)
         assert res.upper >= sampled_lower(weights, biases, odom, p, q, n=100, seed=seed) * (1 - ORACLE_RTOL)
@@ -122,7 +121,7 @@ def test_scalar_outputs_and_partial_patterns(seed):
     states = [rng.choice(np.array([-1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
     truth = regions(weights, biases, odom, states)
     for p in NORMS:
-        res = bound_network(weights, biases, p=p, q=INF, states=states, **dom)
+        res = bound_network(Network(weights, biases), p=p, q=INF, states=states, **dom)
         L = exact(truth, p, INF)
         assert res.upper >= L * (1 - ORACLE_RTOL), (p, res.upper, L)
         if res.empty:
@@ -134,9 +133,9 @@ def test_scalar_outputs_and_partial_patterns(seed):
 def test_a_pattern_contradicting_the_domain_is_empty():
     # z = x on [1, 2] is positive everywhere: no region has it inactive.
     weights, biases = [np.array([[1.0], [2.0]]), np.array([[1.0, 1.0]])], [np.zeros(2), np.zeros(1)]
-    res = bound_network(weights, biases, np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([0, -1], np.int8)])
+    res = bound_network(Network(weights, biases), np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([0, -1], np.int8)])
     assert res.empty and res.upper == 0.0
-    res = bound_network(weights, biases, np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([1, -1], np.int8)])
+    res = bound_network(Network(weights, biases), np.array([1.0]), np.array([2.0]), 2.0, 2.0, states=[np.array([1, -1], np.int8)])
     assert not res.empty and res.upper == pytest.approx(3.0, rel=1e-12) and res.upper >= 3.0
 
 
@@ -152,7 +151,7 @@ def test_global_domain_and_directions(seed):
     for p, q in PAIRS:
         res = bound_problem(make_problem(net, Global(), p, q))
         assert res.upper >= exact(everywhere, p, q) * (1 - ORACLE_RTOL)
-        res = bound_network(weights, biases, p=p, q=q, n_dir=n_dir, **dom)
+        res = bound_network(Network(weights, biases), p=p, q=q, n_dir=n_dir, **dom)
         assert res.upper >= exact(local, p, q, n_dir) * (1 - ORACLE_RTOL)
 
 
@@ -167,7 +166,7 @@ def test_core_matches_the_numpy_reference(seed):
     tau = float(rng.choice([0.0, 0.5, 1.0]))
     n_dir = int(rng.integers(1, weights[0].shape[1] + 1))
     for p, q in PAIRS:
-        got = bound_network(weights, biases, p=p, q=q, states=states, n_dir=n_dir, step_init=tau,
+        got = bound_network(Network(weights, biases), p=p, q=q, states=states, n_dir=n_dir, step_init=tau,
                             **NO_OPTIMISATION, **dom)
         want = reference_bound(weights, biases, p=p, q=q, states=states, n_dir=n_dir, tau=tau, **dom)
         assert got.empty == want["empty"]
@@ -183,8 +182,8 @@ def test_optimisation_only_tightens():
     weights, biases = degenerate_net(rng, max_hidden=10, n_out=1)
     dom, _ = random_domain(rng, weights[0].shape[1])
     for p in NORMS:
-        plain = bound_network(weights, biases, p=p, q=INF, **NO_OPTIMISATION, **dom).upper
-        assert bound_network(weights, biases, p=p, q=INF, **dom).upper <= plain
+        plain = bound_network(Network(weights, biases), p=p, q=INF, **NO_OPTIMISATION, **dom).upper
+        assert bound_network(Network(weights, biases), p=p, q=INF, **dom).upper <= plain
 
 
 def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
@@ -200,7 +199,7 @@ def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
         exact = {INF: sum(abs(x) for x in g), 1.0: max(abs(x) for x in g)}
         float64 = {INF: float(np.abs(W2 @ W1).sum()), 1.0: float(np.abs(W2 @ W1).max())}
         for p in (1.0, INF):
-            res = bound_network([W1, W2], [b1, np.zeros(1)], -np.ones(3), np.ones(3), p, INF)
+            res = bound_network(Network([W1, W2], [b1, np.zeros(1)]), -np.ones(3), np.ones(3), p, INF)
             assert Fraction(res.upper) >= exact[p]
             assert res.upper <= float(exact[p]) * (1 + 1e-12)
             below += Fraction(float64[p]) < exact[p]
@@ -214,7 +213,7 @@ def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
     (dict(p=3.0), "p must be"),
 ])
 def test_bad_arguments_are_refused(kwargs, message):
-    args = dict(weights=[np.ones((2, 2)), np.ones((1, 2))], biases=None, lo=-np.ones(2), hi=np.ones(2), p=2.0, q=2.0)
+    args = dict(network=Network([np.ones((2, 2)), np.ones((1, 2))]), lo=-np.ones(2), hi=np.ones(2), p=2.0, q=2.0)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         bound_network(**args)

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
-
-from oracles.bruteforce import AmbiguousRegion, exact_opnorm, region_jacobians
 from lipmiq import Ball, Box, Global, Network, _core
 from lipmiq.bounds.gradient import bound_problem
 from lipmiq.problem import make_problem
+from oracles.bruteforce import AmbiguousRegion, exact_opnorm, region_jacobians
 
 pytestmark = pytest.mark.fuzz
 

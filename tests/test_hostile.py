@@ -8,9 +8,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
+from conftest import run_cli
 from lipmiq import Ball, Box, Network, lipschitz
-from lipmiq.cli import main
 from lipmiq.errors import InputError
 from lipmiq.io.npz import check_npz, npz_layer_sizes
 from lipmiq.limits import estimate_sizes
@@ -27,13 +26,6 @@ def save_npz(path, weights, biases) -> str:
             arrays[f"b{k}"] = b
     np.savez(path, **arrays)
     return str(path)
-
-
-def run_cli(argv, capsys):
-    """(exit code, stdout, stderr) of `lipmiq ...` run in-process."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_input_error(argv, capsys, *needles):
@@ -256,13 +248,29 @@ def test_bad_query_cli(tmp_path, capsys, args, needles):
     assert_input_error(["bound", path] + args, capsys, *needles)
 
 
+@pytest.mark.parametrize("make, match", [
+    (lambda: Box(1, 0), "box has lo > hi: lo=1.0, hi=0.0"),
+    (lambda: Box(2, 1), "lo > hi"),
+    (lambda: Box("a", 1), "box lower bound must be a number or a vector of numbers, got 'a'"),
+    (lambda: Box(0, [1, None]), "box upper bound must be a number"),
+    (lambda: Box([0, 0, 0], [1, 1]), "3 and 2 entries"),
+    (lambda: Box([0, 2, 0], [1, 1, 1]), "lo > hi at coordinate 1"),
+    (lambda: Box([0, np.nan], 1), "NaN entry at index 1"),
+    (lambda: Box(-np.inf, 1), "finite"),
+    (lambda: Ball([0, 0], -1.0, 2), "radius"),
+    (lambda: Ball([0, 0], float("nan"), 2), "radius"),
+    (lambda: Ball([0, 0], "1"), "ball radius must be a number"),
+    (lambda: Ball([0, np.nan], 1.0, 2), "center"),
+    (lambda: Ball("center", 1.0), "ball center must be a number"),
+    (lambda: Ball([0, 0], 1.0, 3), "ball norm"),
+])
+def test_bad_domains_are_refused_when_constructed(make, match):
+    """Box and Ball check their own arguments: the error comes at the line that made the mistake."""
+    with pytest.raises(InputError, match=match):
+        make()
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(domain=Box(1, 0)), "lo > hi"),
-    (dict(domain=Box([0, np.nan], 1)), "NaN"),
-    (dict(domain=Ball([0, 0], -1.0, 2)), "radius"),
-    (dict(domain=Ball([0, 0], float("nan"), 2)), "radius"),
-    (dict(domain=Ball([0, np.nan], 1.0, 2)), "center"),
-    (dict(domain=Ball([0, 0], 1.0, 3)), "ball norm"),
     (dict(p=0), "input norm p"),
     (dict(q=math.pi), "output norm q"),
     (dict(output=1), "output index 1"),

@@ -10,8 +10,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 from lipmiq import _core as core
+from netgen import random_net
 from oracles import kernels as ref
 
 INF = np.inf
@@ -31,13 +31,8 @@ ARCHS = [
 
 
 def make_net(dims, seed, dead=False):
-    rng = np.random.default_rng(seed)
-    W = [rng.standard_normal((dims[i + 1], dims[i])) / np.sqrt(dims[i]) for i in range(len(dims) - 1)]
-    b = [0.3 * rng.standard_normal(d) for d in dims[1:]]
-    if dead and len(W) > 1:  # some hidden units stably dead / active for any input near 0
-        b[0][: dims[1] // 3] = -50.0
-        b[0][dims[1] // 3 : dims[1] // 2] = 50.0
-    return W, b
+    """netgen's network with this module's scaling; dead: some hidden units stably dead / active near 0."""
+    return random_net(seed, dims, bias_scale=0.3, fan_in=True, stable_units=dead)
 
 
 def box_around(n, seed, half=0.5):
@@ -84,7 +79,7 @@ def sample_box(rng, lo, hi, count):
 def test_interval_matches_reference(dims, seed):
     W, b = make_net(dims, seed, dead=seed == 1)
     lo, hi, _ = box_around(dims[0], seed)
-    assert_bounds_close(core.interval_bounds(W, b, lo, hi), ref.interval_bounds(W, b, lo, hi))
+    assert_bounds_close(core.interval_bounds(core.Net(W, b), lo, hi), ref.interval_bounds(W, b, lo, hi))
 
 
 @pytest.mark.parametrize("dims", ARCHS)
@@ -94,17 +89,17 @@ def test_symbolic_matches_reference(dims, seed, ball):
     W, b = make_net(dims, seed, dead=seed == 1)
     lo, hi, c = box_around(dims[0], seed)
     kw = {} if ball is None else dict(center=c + 0.1, radius=0.4, ball_norm=ball)
-    assert_bounds_close(core.symbolic_bounds(W, b, lo, hi, **kw), ref.symbolic_bounds(W, b, lo, hi, **kw))
+    assert_bounds_close(core.symbolic_bounds(core.Net(W, b), lo, hi, **kw), ref.symbolic_bounds(W, b, lo, hi, **kw))
 
 
 @pytest.mark.parametrize("dims", [(5, 3), (10, 20, 20, 4), (6, 16, 16, 16, 3)])
 def test_symbolic_prior_matches_reference_and_is_applied(dims):
     W, b = make_net(dims, 3)
     lo, hi, _ = box_around(dims[0], 3)
-    base = core.symbolic_bounds(W, b, lo, hi)
+    base = core.symbolic_bounds(core.Net(W, b), lo, hi)
     # shrink every layer's bounds a little towards the middle; None for the last layer
     prior = [(l + 0.1 * (u - l), u - 0.1 * (u - l)) for l, u in base[:-1]] + [None]
-    a = core.symbolic_bounds(W, b, lo, hi, prior=prior)
+    a = core.symbolic_bounds(core.Net(W, b), lo, hi, prior=prior)
     assert_bounds_close(a, ref.symbolic_bounds(W, b, lo, hi, prior=prior))
     for (l, u), (pl, pu) in zip(a[:-1], prior[:-1]):
         assert np.all(l >= pl - 1e-12) and np.all(u <= pu + 1e-12)
@@ -116,7 +111,7 @@ def test_symbolic_prior_matches_reference_and_is_applied(dims):
 def test_forward_matches_reference_and_numpy(dims):
     W, b = make_net(dims, 7)
     X = np.random.default_rng(7).standard_normal((13, dims[0]))
-    a, r = core.forward(W, b, X), ref.forward(W, b, X)
+    a, r = core.forward(core.Net(W, b), X), ref.forward(W, b, X)
     assert len(a) == len(W)
     for za, zr, Wk in zip(a, r, W):
         assert za.shape == (13, Wk.shape[0])
@@ -136,7 +131,7 @@ def test_jacobians_match_reference(dims, dtype):
     Z = ref.forward(W, b, X)
     masks = [(z > 0).astype(dtype) for z in Z[:-1]]
     batch = 9 if len(W) == 1 else None
-    J = core.jacobians(W, masks, batch=batch)
+    J = core.jacobians(core.Net(W), masks, batch=batch)
     assert J.shape == (9, dims[-1], dims[0])
     np.testing.assert_allclose(J, ref.jacobians(W, masks, batch=batch), **TOL)
 
@@ -147,13 +142,13 @@ def test_jacobians_are_the_gradient(dims):
     W, b = make_net(dims, 5)
     rng = np.random.default_rng(5)
     x = rng.standard_normal(dims[0])
-    Z = core.forward(W, b, x[None])
+    Z = core.forward(core.Net(W, b), x[None])
     if min(np.abs(z).min() for z in Z[:-1]) < 1e-4:
         pytest.skip("a neuron is too close to its kink for finite differences")
-    J = core.jacobians(W, [z > 0 for z in Z[:-1]])[0]
+    J = core.jacobians(core.Net(W), [z > 0 for z in Z[:-1]])[0]
     h = 1e-7
     E = np.eye(dims[0]) * h
-    fd = (core.forward(W, b, x + E)[-1] - core.forward(W, b, x - E)[-1]).T / (2 * h)
+    fd = (core.forward(core.Net(W, b), x + E)[-1] - core.forward(core.Net(W, b), x - E)[-1]).T / (2 * h)
     np.testing.assert_allclose(J, fd, rtol=1e-5, atol=1e-6)
 
 
@@ -163,7 +158,7 @@ def test_jacobians_big_batch_and_all_masks():
     masks = [rng.random((64, 30)) < 0.5 for _ in range(2)]
     masks[0][0] = False  # an all-inactive sample: zero Jacobian
     masks[1][1] = True
-    J = core.jacobians(W, masks)
+    J = core.jacobians(core.Net(W), masks)
     np.testing.assert_allclose(J, ref.jacobians(W, masks), **TOL)
     assert not np.any(J[0])
 
@@ -190,6 +185,123 @@ def test_operator_norm_heuristic_matches_reference(pq, shape):
     assert not a[2].any() and not r[2].any()
 
 
+# ------------------------------------------------------------------ gemm_gather, threads
+def gemm_reference(R, M, out, rows=None, ridx=None, midx=None, accumulate=False):
+    rows = np.arange(R.shape[0]) if rows is None else rows
+    nidx = len(ridx) if ridx is not None else len(midx) if midx is not None else R.shape[1]
+    ridx = np.arange(nidx) if ridx is None else ridx
+    midx = np.arange(nidx) if midx is None else midx
+    res = out.copy()
+    res[rows] = (res[rows] if accumulate else 0.0) + R[np.ix_(rows, ridx)] @ M[midx]
+    return res
+
+
+def gemm_operands(kind, rng, m=120, k=90, n=600, group=6):
+    """'dense' goes to dgemm; 'masked' (each group of rows sharing 10% of the inner indices, as the
+    rows of one sample in jacobians) and 'sparse' (a few nonzeros) to the tiled kernel.  Big enough for
+    two threads: more than 4e6 multiply-adds in more than one chunk (512 columns, 144-column panels)."""
+    R = rng.standard_normal((m, k))
+    if kind == "masked":
+        R *= np.repeat(rng.random((m // group, k)) < 0.1, group, axis=0)
+    elif kind == "sparse":
+        R *= rng.random((m, k)) < 0.03
+    R[:, 5] = 0.0  # an inner index that is zero in every row
+    return R, rng.standard_normal((k + 7, n)), rng.standard_normal((m + 3, n))
+
+
+@pytest.mark.parametrize("kind", ["dense", "masked", "sparse"])
+@pytest.mark.parametrize("gather", ["none", "rows", "inner", "both"])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_gemm_gather_matches_numpy_on_any_thread_count(kind, gather, accumulate):
+    rng = np.random.default_rng(hash((kind, gather)) % 1000)
+    R, M, out = gemm_operands(kind, rng)
+    kw = {}
+    if gather in ("rows", "both"):
+        kw["rows"] = np.sort(rng.choice(R.shape[0], 70, replace=False)).astype(np.int32)
+    if gather in ("inner", "both"):
+        kw["ridx"] = rng.permutation(R.shape[1])[:60]
+        kw["midx"] = rng.choice(M.shape[0], 60, replace=False)
+    elif gather == "none":
+        M = M[: R.shape[1]]
+    group = 6 if kind == "masked" and gather in ("none", "inner") else 0
+    one = core.gemm_gather(R, M, out, accumulate=accumulate, group=group, threads=1, **kw)
+    np.testing.assert_allclose(one, gemm_reference(R, M, out, accumulate=accumulate, **kw), **TOL)
+    for threads in (2, 3):  # chunks are fixed by the shapes: the same result, bit for bit
+        np.testing.assert_array_equal(
+            core.gemm_gather(R, M, out, accumulate=accumulate, group=group, threads=threads, **kw), one)
+
+
+def test_gemm_gather_empty_inner_and_all_zero_coefficients():
+    R, M, out = np.zeros((4, 3)), np.ones((3, 5)), np.full((4, 5), 7.0)
+    np.testing.assert_array_equal(core.gemm_gather(R, M, out), 0.0)
+    np.testing.assert_array_equal(core.gemm_gather(R, M, out, accumulate=True), 7.0)
+    empty = np.zeros(0, dtype=np.int32)
+    np.testing.assert_array_equal(core.gemm_gather(np.ones((4, 3)), M, out, ridx=empty, midx=empty), 0.0)
+
+
+def test_gemm_gather_validation():
+    R, M, out = np.ones((4, 3)), np.ones((3, 5)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match=r"rows\[1\] = 4"):
+        core.gemm_gather(R, M, out, rows=[0, 4])
+    with pytest.raises(ValueError, match="inner indices"):
+        core.gemm_gather(R, M, out, ridx=[0, 1], midx=[0])
+    with pytest.raises(ValueError, match="out has shape"):
+        core.gemm_gather(R, M, np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        core.gemm_gather(R, M, out, threads=0)
+
+
+@pytest.mark.parametrize("dims", [(60, 600, 600, 10), (40, 200, 200, 200, 3), (8, 150, 150, 20)])
+def test_kernels_at_blas_sizes_match_reference_on_any_thread_count(dims):
+    """Products big enough for dgemm and for two threads (and, at 600 x 600, the row loops of symbolic
+    bounds too): still the reference, and the same bits on 1 or 2 threads; the last architecture has
+    m > n (Jacobians from the input side)."""
+    W, b = make_net(dims, 4, dead=True)
+    lo, hi, _ = box_around(dims[0], 4, half=0.2)
+    X = np.random.default_rng(4).uniform(lo, hi, size=(64, dims[0]))
+    Z = core.forward(core.Net(W, b), X, threads=1)
+    masks = [z > 0 for z in Z[:-1]]
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi, threads=1)
+    J = core.jacobians(core.Net(W), masks, threads=1)
+    assert_bounds_close(S, ref.symbolic_bounds(W, b, lo, hi))
+    for za, zr in zip(Z, ref.forward(W, b, X)):
+        np.testing.assert_allclose(za, zr, **TOL)
+    np.testing.assert_allclose(J, ref.jacobians(W, masks), **TOL)
+    for (l1, u1), (l2, u2) in zip(S, core.symbolic_bounds(core.Net(W, b), lo, hi, threads=2)):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(u1, u2)
+    for z1, z2 in zip(Z, core.forward(core.Net(W, b), X, threads=2)):
+        np.testing.assert_array_equal(z1, z2)
+    np.testing.assert_array_equal(J, core.jacobians(core.Net(W), masks, threads=2))
+
+
+def test_forward_with_mostly_inactive_units_matches_reference():
+    """90% of the first layer's units dead for every input: the next product goes to the tiled kernel
+    (zero blocks skipped) instead of dgemm, with the same values and the same bits on 2 threads."""
+    W, b = make_net((60, 600, 600, 10), 6)
+    b[0][:540] = -1e3
+    X = np.random.default_rng(6).standard_normal((64, 60))
+    Z = core.forward(core.Net(W, b), X, threads=1)
+    assert np.mean(Z[0] > 0) < 0.11
+    for za, zr in zip(Z, ref.forward(W, b, X)):
+        np.testing.assert_allclose(za, zr, **TOL)
+    for z1, z2 in zip(Z, core.forward(core.Net(W, b), X, threads=2)):
+        np.testing.assert_array_equal(z1, z2)
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    W, b = make_net((4, 5, 3), 0)
+    X = np.ones((2, 4))
+    monkeypatch.setenv("LIPMIQ_THREADS", "3")
+    np.testing.assert_array_equal(core.forward(core.Net(W, b), X)[-1], core.forward(core.Net(W, b), X, threads=1)[-1])
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("LIPMIQ_THREADS", bad)
+        with pytest.raises(ValueError, match="LIPMIQ_THREADS"):
+            core.forward(core.Net(W, b), X)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        core.symbolic_bounds(core.Net(W, b), 0.0, 1.0, threads=0)
+
+
 # ------------------------------------------------------------------ soundness of bounds
 def check_contains(bounds, Z, tol=1e-9):
     for k, ((l, u), z) in enumerate(zip(bounds, Z)):
@@ -204,9 +316,9 @@ def test_bounds_sound_on_box(dims, seed):
     W, b = make_net(dims, seed, dead=seed == 2)
     lo, hi, _ = box_around(dims[0], seed, half=0.3 + 0.3 * seed)
     X = sample_box(np.random.default_rng(seed), lo, hi, 2000)
-    Z = core.forward(W, b, X)
-    I = core.interval_bounds(W, b, lo, hi)
-    S = core.symbolic_bounds(W, b, lo, hi)
+    Z = core.forward(core.Net(W, b), X)
+    I = core.interval_bounds(core.Net(W, b), lo, hi)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi)
     check_contains(I, Z)
     check_contains(S, Z)
     for (li, ui), (ls, us) in zip(I, S):  # never looser than intervals
@@ -230,11 +342,11 @@ def test_bounds_sound_on_box_and_ball(dims, ball, seed):
     inside = np.all((X >= lo) & (X <= hi), axis=1)
     X = np.concatenate([np.clip(X[:1500], lo, hi), X[1500:][inside[1500:]]])
     assert np.all(np.linalg.norm(X - center, ord=ball, axis=1) <= radius * (1 + 1e-12))
-    Z = core.forward(W, b, X)
-    S = core.symbolic_bounds(W, b, lo, hi, center=center, radius=radius, ball_norm=ball)
+    Z = core.forward(core.Net(W, b), X)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi, center=center, radius=radius, ball_norm=ball)
     check_contains(S, Z)
     hl, hu = np.maximum(lo, center - radius), np.minimum(hi, center + radius)
-    I = core.interval_bounds(W, b, hl, hu)  # intervals over the box hull of the same set
+    I = core.interval_bounds(core.Net(W, b), hl, hu)  # intervals over the box hull of the same set
     check_contains(I, Z)
     for (li, ui), (ls, us) in zip(I, S):
         assert np.all(ls >= li - 1e-12 * (1 + np.abs(li)))
@@ -244,8 +356,8 @@ def test_bounds_sound_on_box_and_ball(dims, ball, seed):
 def test_symbolic_tighter_than_interval_somewhere():
     W, b = make_net((10, 20, 20, 4), 0)
     lo, hi, _ = box_around(10, 0, half=0.5)
-    I = core.interval_bounds(W, b, lo, hi)
-    S = core.symbolic_bounds(W, b, lo, hi)
+    I = core.interval_bounds(core.Net(W, b), lo, hi)
+    S = core.symbolic_bounds(core.Net(W, b), lo, hi)
     gap_i = sum(np.sum(u - l) for l, u in I[1:])
     gap_s = sum(np.sum(u - l) for l, u in S[1:])
     assert gap_s < 0.9 * gap_i
@@ -256,7 +368,7 @@ def test_first_layer_ball_bound_is_exact():
     W, b = make_net((6, 5, 2), 1)
     center = np.zeros(6)
     for p, dual in [(1.0, INF), (2.0, 2.0), (INF, 1.0)]:
-        S = core.symbolic_bounds(W, b, -10.0, 10.0, center=center, radius=0.3, ball_norm=p)
+        S = core.symbolic_bounds(core.Net(W, b), -10.0, 10.0, center=center, radius=0.3, ball_norm=p)
         rad = 0.3 * np.linalg.norm(W[0], ord=dual, axis=1)
         np.testing.assert_allclose(S[0][0], b[0] - rad, **TOL)
         np.testing.assert_allclose(S[0][1], b[0] + rad, **TOL)
@@ -264,13 +376,13 @@ def test_first_layer_ball_bound_is_exact():
 
 def test_interval_with_scalar_and_infinite_box():
     W, b = make_net((4, 6, 2), 0)
-    a = core.interval_bounds(W, b, -1.0, 1.0)
+    a = core.interval_bounds(core.Net(W, b), -1.0, 1.0)
     assert_bounds_close(a, ref.interval_bounds(W, b, -np.ones(4), np.ones(4)))
     Wz = [w.copy() for w in W]
     Wz[0][:, 0] = 0.0  # zero weights against an infinite coordinate contribute 0, not nan
     lo, hi = -np.ones(4), np.ones(4)
     lo[0], hi[0] = -INF, INF
-    a, r = core.interval_bounds(Wz, b, lo, hi), ref.interval_bounds(Wz, b, lo, hi)
+    a, r = core.interval_bounds(core.Net(Wz, b), lo, hi), ref.interval_bounds(Wz, b, lo, hi)
     assert all(np.all(np.isfinite(x)) for lu in a for x in lu)
     assert_bounds_close(a, r)
 
@@ -408,30 +520,30 @@ def test_shape_errors_name_the_argument():
     W, b = make_net((4, 5, 3), 0)
     bad = [W[0], np.ones((3, 4))]
     with pytest.raises(ValueError, match=r"weights\[1\].*\(3, 4\)"):
-        core.interval_bounds(bad, b, np.zeros(4), np.ones(4))
+        core.interval_bounds(core.Net(bad, b), np.zeros(4), np.ones(4))
     with pytest.raises(ValueError, match=r"biases\[0\]"):
-        core.interval_bounds(W, [np.ones(4), b[1]], np.zeros(4), np.ones(4))
+        core.interval_bounds(core.Net(W, [np.ones(4), b[1]]), np.zeros(4), np.ones(4))
     with pytest.raises(ValueError, match="lo"):
-        core.symbolic_bounds(W, b, np.zeros(3), np.ones(4))
+        core.symbolic_bounds(core.Net(W, b), np.zeros(3), np.ones(4))
     with pytest.raises(ValueError, match="empty box"):
-        core.symbolic_bounds(W, b, np.ones(4), np.zeros(4))
+        core.symbolic_bounds(core.Net(W, b), np.ones(4), np.zeros(4))
     with pytest.raises(ValueError, match="ball_norm"):
-        core.symbolic_bounds(W, b, np.zeros(4), np.ones(4), center=np.zeros(4), radius=1.0, ball_norm=3.0)
+        core.symbolic_bounds(core.Net(W, b), np.zeros(4), np.ones(4), center=np.zeros(4), radius=1.0, ball_norm=3.0)
     with pytest.raises(ValueError, match="bounded"):
-        core.symbolic_bounds(W, b, -INF, INF)
+        core.symbolic_bounds(core.Net(W, b), -INF, INF)
     with pytest.raises(ValueError, match="prior"):
-        core.symbolic_bounds(W, b, np.zeros(4), np.ones(4), prior=[None])
+        core.symbolic_bounds(core.Net(W, b), np.zeros(4), np.ones(4), prior=[None])
     with pytest.raises(ValueError, match="X has shape"):
-        core.forward(W, b, np.ones((2, 5)))
+        core.forward(core.Net(W, b), np.ones((2, 5)))
     with pytest.raises(ValueError, match=r"masks\[0\]"):
-        core.jacobians(W, [np.ones((2, 4), bool)])
+        core.jacobians(core.Net(W), [np.ones((2, 4), bool)])
     with pytest.raises(ValueError, match="masks"):
-        core.jacobians(W, [])
+        core.jacobians(core.Net(W), [])
     with pytest.raises(ValueError, match="batch"):
-        core.jacobians([W[0]], [])
+        core.jacobians(core.Net([W[0]]), [])
     with pytest.raises(ValueError, match=r"masks\[0\]"):
-        core.jacobians(W, [np.ones((2, 5))])  # float masks are refused
-    J1 = core.jacobians([W[0]], [], batch=3)
+        core.jacobians(core.Net(W), [np.ones((2, 5))])  # float masks are refused
+    J1 = core.jacobians(core.Net([W[0]]), [], batch=3)
     assert J1.shape == (3, 5, 4) and np.all(J1 == W[0])
 
 
@@ -487,7 +599,7 @@ def test_pattern_norm_bound_covers_every_completion(p, q, dims):
         bound = core.pattern_norm_bound(W, states, p, q)
         norms = []
         for g in _completions(states):
-            J = core.jacobians(W, [gk[None] for gk in g])[0]
+            J = core.jacobians(core.Net(W), [gk[None] for gk in g])[0]
             norms.append(_true_norm(J, p, q))
         assert max(norms) <= bound * (1 + 1e-12)
         if all(np.all(st >= 0) for st in states):

@@ -1,4 +1,4 @@
-"""The MIQCQP method against the independent brute-force region enumeration (tests/bruteforce.py).
+"""The MIQCQP method against the independent brute-force region enumeration (tests/oracles/bruteforce.py).
 
 Unless a test says otherwise it runs SCIP's MIQCQP alone (region_share=0): the default pipeline's region
 branch-and-bound would close most of these small queries before SCIP starts (tests/test_enumerate.py)."""
@@ -6,17 +6,16 @@ import math
 
 import numpy as np
 import pytest
-
+from conftest import STAGES
+from lipmiq import Ball, Box, Global, Network, lipschitz
 from netgen import oracle_domain, random_net
 from oracles.bruteforce import exact_lipschitz
-from lipmiq import Ball, Box, Global, Network, lipschitz
 
 INF = math.inf
 PAIRS = [(p, q) for p in (1, 2, INF) for q in (1, 2, INF)]
 
 
-SCIP_ONLY = {"region_share": 0.0}
-STAGES = {"scip": SCIP_ONLY, "default": {}}
+SCIP_ONLY = STAGES["scip"]
 
 
 def check(weights, biases, domain, p, q, output=None, encoding="quadratic", time_limit=60, options=SCIP_ONLY):

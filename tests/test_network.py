@@ -1,15 +1,14 @@
 """Network model, loaders and domains: construction, validation messages, round trips."""
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
 from lipmiq import Ball, Box, Global, InputError, Network
+from netgen import random_net
 
 
-def small_net(seed=0):
-    rng = np.random.default_rng(seed)
-    return Network([rng.standard_normal((5, 3)), rng.standard_normal((2, 5))],
-                   [rng.standard_normal(5), rng.standard_normal(2)])
+def small_net():
+    """A 3-5-2 network of netgen (unscaled biases)."""
+    return Network(*random_net(0, [3, 5, 2], bias_scale=1.0))
 
 
 def test_forward_matches_manual_relu():

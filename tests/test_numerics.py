@@ -1,6 +1,6 @@
 """Floating point: scale invariance, and SCIP's tolerances never pushing an upper bound below the truth.
 
-The truth always comes from the brute-force oracle (tests/bruteforce.py) on the very network solved.
+The truth always comes from the brute-force oracle (tests/oracles/bruteforce.py) on the very network solved.
 """
 from __future__ import annotations
 
@@ -9,21 +9,15 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from oracles.bruteforce import exact_lipschitz
+from conftest import check_sound
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.solvers.scip import inflate
-from lipmiq.tolerances import SCIP_DUAL_ATOL as DUAL_ATOL, SCIP_DUAL_RTOL as UPPER_RTOL
-from test_fuzz import check_sound
+from lipmiq.tolerances import SCIP_DUAL_ATOL as DUAL_ATOL
+from lipmiq.tolerances import SCIP_DUAL_RTOL as UPPER_RTOL
+from netgen import random_net
+from oracles.bruteforce import exact_lipschitz
 
 INF = math.inf
-
-
-def random_net(seed, sizes):
-    rng = np.random.default_rng(seed)
-    W = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
-    b = [rng.standard_normal(sizes[k + 1]) * 0.5 for k in range(len(sizes) - 1)]
-    return W, b
 
 
 SCALE_CASES = [
@@ -34,14 +28,6 @@ SCALE_CASES = [
 
 
 _BASE: dict = {}
-STAGES = {"default": {}, "scip": {"region_share": 0.0}}  # region branch-and-bound first, or SCIP alone
-
-
-@pytest.fixture(params=sorted(STAGES))
-def stage(request):
-    return STAGES[request.param]
-
-
 @pytest.mark.parametrize("seed, sizes, domain, p, q", SCALE_CASES)
 @pytest.mark.parametrize("scale", [1e6, 1e-6])
 def test_last_layer_scaling_scales_the_bounds(seed, sizes, domain, p, q, scale, stage):

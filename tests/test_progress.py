@@ -6,14 +6,12 @@ import pty
 import subprocess
 import sys
 
+import lipmiq
 import numpy as np
 import pytest
-
-import lipmiq
+from conftest import EXAMPLE
 from lipmiq.cli import main
 from lipmiq.cli.progress import Progress, read_history, status_line, write_history
-
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "iris.npz")
 
 
 class FakeTTY(io.StringIO):
@@ -117,7 +115,7 @@ def test_history_file_and_plot(tmp_path, capsys):
 def test_write_history_unbounded_upper(tmp_path):
     path = tmp_path / "h.json"
     write_history(str(path), [[0.0, 0.0, float("inf")], [0.5, 1.0, 2.0]])
-    assert json.loads(path.read_text()) == [[0.0, 0.0, "inf"], [0.5, 1.0, 2.0]]
+    assert json.loads(path.read_text()) == [[0.0, 0.0, None], [0.5, 1.0, 2.0]]  # strict JSON: null, not Infinity
     assert read_history(str(path))[0][2] == float("inf")
 
 
@@ -165,3 +163,25 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch, capsys):
     code = main(["plot", str(path)])
     _, err = capsys.readouterr()
     assert code == 2 and "pip install 'lipmiq[plot]'" in err
+
+
+def test_plot_time_axis_reaches_time_s_and_title_has_status(tmp_path, monkeypatch):
+    """The seconds after the last improvement are drawn: the axis and both steps end at the result's time_s."""
+    pytest.importorskip("matplotlib")
+    from lipmiq.cli import plot
+
+    doc = {"history": [[0.01, 1.0, 3.0], [0.2, 1.5, 2.0]], "time_s": 7.5, "status": "time_limit"}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    drawn = {}
+    real = plot.draw_history
+
+    def spy(history, t_end=None, title=None):
+        drawn["fig"] = fig = real(history, t_end, title)
+        return fig
+    monkeypatch.setattr(plot, "draw_history", spy)
+    assert plot.plot_file(str(path)) == str(tmp_path / "r.png")
+    ax = drawn["fig"].axes[0]
+    assert ax.get_xlim()[1] == pytest.approx(7.5)
+    assert all(max(line.get_xdata()) == pytest.approx(7.5) for line in ax.get_lines())
+    assert "time_limit" in ax.get_title() and "7.50 s" in ax.get_title()

@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 import pytest
-
 from lipmiq import Ball, Box, Global, Network
-from lipmiq.problem import make_problem
 from lipmiq.certify.regions import empty_interior, interior_point, region_lp
+from lipmiq.problem import make_problem
 
 INF = math.inf
 

@@ -2,20 +2,15 @@
 and the local margin bounds it used are true upper bounds (brute-force region enumeration)."""
 import json
 
+import lipmiq
 import numpy as np
 import pytest
+from lipmiq.analyses.radius import certified_radius
+from lipmiq.cli import main
+from netgen import random_net
 from oracles.bruteforce import exact_lipschitz
 
-import lipmiq
-from lipmiq.cli import main
-from lipmiq.analyses.radius import certified_radius
-
-
-def random_classifier(seed, sizes=(3, 8, 6, 3)):
-    rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
-    biases = [0.5 * rng.standard_normal(o) for o in sizes[1:]]
-    return lipmiq.Network(weights, biases)
+SIZES = [3, 8, 6, 3]  # three inputs, three classes
 
 
 def ball_points(center, radius, p, count, rng):
@@ -33,7 +28,7 @@ def ball_points(center, radius, p, count, rng):
 
 @pytest.mark.parametrize("seed, p", [(0, 2.0), (1, np.inf), (2, 1.0)])
 def test_radius_never_contradicted_by_samples(seed, p):
-    net = random_classifier(seed)
+    net = lipmiq.Network(*random_net(seed, SIZES))
     rng = np.random.default_rng(100 + seed)
     x0 = rng.standard_normal(3)
     res = certified_radius(net, x0, p=p, time_limit=4, max_rounds=4)
@@ -48,7 +43,7 @@ def test_radius_never_contradicted_by_samples(seed, p):
 
 
 def test_margin_bounds_are_upper_bounds_of_the_exact_constant():
-    net = random_classifier(3, sizes=(2, 6, 3))
+    net = lipmiq.Network(*random_net(3, [2, 6, 3]))
     x0 = np.array([0.3, -0.2])
     res = certified_radius(net, x0, p=2, time_limit=4, max_rounds=3)
     assert np.isfinite(res.ball_radius)
@@ -90,7 +85,7 @@ def test_tie_gives_zero_radius():
 ])
 def test_bad_input(kwargs, message):
     with pytest.raises(lipmiq.InputError, match=message):
-        certified_radius(random_classifier(0), **kwargs)
+        certified_radius(lipmiq.Network(*random_net(0, SIZES)), **kwargs)
 
 
 def test_single_output_is_refused():
@@ -100,7 +95,7 @@ def test_single_output_is_refused():
 
 
 def test_cli_radius_json(tmp_path, capsys):
-    net = random_classifier(0)
+    net = lipmiq.Network(*random_net(0, SIZES))
     path = tmp_path / "clf.npz"
     net.to_npz(str(path))
     x0 = np.random.default_rng(100).standard_normal(3)
@@ -123,9 +118,9 @@ def test_constant_margins_give_an_infinite_radius():
     net = lipmiq.Network([W1, np.vstack([row, row])], [np.zeros(4), np.array([1.0, 0.0])])
     res = certified_radius(net, np.array([0.1, 0.2]), p=2, time_limit=3)
     assert res.label == 0 and res.radius == np.inf
-    assert json.loads(res.to_json())["radius"] == "inf"
+    assert json.loads(res.to_json())["radius"] is None  # strict JSON: an infinite radius is null
 
 
 def test_bad_max_rounds():
     with pytest.raises(lipmiq.InputError, match="max_rounds must be >= 1"):
-        certified_radius(random_classifier(0), np.zeros(3), max_rounds=0)
+        certified_radius(lipmiq.Network(*random_net(0, SIZES)), np.zeros(3), max_rounds=0)

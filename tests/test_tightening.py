@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from lipmiq import Ball, Box, Global, Network, _core
 from lipmiq.bounds import obbt, propagation, tightened
 from lipmiq.bounds.direction import direction_bounds, pattern_direction_bounds
@@ -13,15 +12,9 @@ from lipmiq.errors import InputError
 from lipmiq.problem import make_problem
 from lipmiq.reductions import reduce
 from lipmiq.reductions.domain import Homogenise
+from netgen import random_net
 
 INF = math.inf
-
-
-def random_net(seed, sizes, scale=1.0):
-    rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) * scale for k in range(len(sizes) - 1)]
-    biases = [rng.standard_normal(sizes[k + 1]) * 0.5 for k in range(len(sizes) - 1)]
-    return Network(weights, biases)
 
 
 def global_box(net):
@@ -48,7 +41,7 @@ DOMAINS = [
 @pytest.mark.parametrize("seed, sizes", [(0, [4, 12, 10, 8, 2]), (1, [6, 20, 16, 3]), (2, [3, 8, 8, 8, 8, 1])])
 @pytest.mark.parametrize("name, make", DOMAINS)
 def test_lp_bounds_sound_and_tighter(seed, sizes, name, make):
-    net = random_net(seed, sizes)
+    net = Network(*random_net(seed, sizes))
     dom = make(net.input_dim).resolve(net.input_dim)
     sym = propagation.symbolic(net, dom)
     tight, stats = tightened(net, dom, "lp", 30.0)
@@ -61,7 +54,7 @@ def test_lp_bounds_sound_and_tighter(seed, sizes, name, make):
 
 
 def test_lp_tightens_strictly_somewhere():
-    net = random_net(1, [6, 20, 16, 3])
+    net = Network(*random_net(1, [6, 20, 16, 3]))
     dom = Box(-1, 1).resolve(6)
     sym = propagation.symbolic(net, dom)
     tight, stats = tightened(net, dom, "lp", 30.0)
@@ -70,7 +63,7 @@ def test_lp_tightens_strictly_somewhere():
 
 
 def test_lp_bounds_on_homogenised_global_box():
-    net = random_net(3, [5, 10, 10, 2])
+    net = Network(*random_net(3, [5, 10, 10, 2]))
     enc, box = global_box(net)
     sym = propagation.symbolic(enc, box)
     tight, _ = lp_tighten(enc, box, sym, 30.0)
@@ -93,7 +86,7 @@ def test_dual_bound_matches_lp_optimum(monkeypatch):
         return value
 
     monkeypatch.setattr(obbt._Relaxation, "minimum", spy)
-    net = random_net(1, [6, 20, 16, 3])
+    net = Network(*random_net(1, [6, 20, 16, 3]))
     tightened(net, Box(-1, 1).resolve(6), "lp", 30.0)
     assert pairs
     for primal, bound in pairs:
@@ -102,7 +95,7 @@ def test_dual_bound_matches_lp_optimum(monkeypatch):
 
 
 def test_time_budget_zero_keeps_symbolic():
-    net = random_net(0, [4, 12, 10, 8, 2])
+    net = Network(*random_net(0, [4, 12, 10, 8, 2]))
     dom = Box(-1, 1).resolve(4)
     sym = propagation.symbolic(net, dom)
     tight, stats = lp_tighten(net, dom, sym, 0.0)
@@ -112,10 +105,10 @@ def test_time_budget_zero_keeps_symbolic():
 
 
 def test_tighten_options():
-    net = random_net(0, [4, 12, 10, 8, 2])
+    net = Network(*random_net(0, [4, 12, 10, 8, 2]))
     dom = Box(-1, 1).resolve(4)
     none, _ = tightened(net, dom, "none", 30.0)
-    for (l, u), (il, iu) in zip(none.layers, _core.interval_bounds(net.weights, net.biases, -np.ones(4), np.ones(4))):
+    for (l, u), (il, iu) in zip(none.layers, _core.interval_bounds(net.core, -np.ones(4), np.ones(4))):
         # interval arithmetic, possibly widened outward for rounding
         assert np.all(l <= il) and np.all(u >= iu)
         assert np.all(il - l <= 1e-8 * (1 + np.abs(il))) and np.all(u - iu <= 1e-8 * (1 + np.abs(iu)))
@@ -157,7 +150,7 @@ def _check_plan_directions(plan, p, rng):
 @pytest.mark.parametrize("domain", [Box(-1, 1), Ball(np.zeros(4), 1.0, 2), Global()])
 @pytest.mark.parametrize("tighten", ["none", "symbolic", "lp"])
 def test_plan_direction_bounds_contain_samples(p, domain, tighten):
-    net = random_net(7, [4, 10, 8, 6, 3])
+    net = Network(*random_net(7, [4, 10, 8, 6, 3]))
     problem = make_problem(net, domain, p, 2)
     plan, _ = reduce(problem, propagation.symbolic(problem.network, problem.domain), tighten, 30.0)
     _check_plan_directions(plan, float(p), np.random.default_rng(11))

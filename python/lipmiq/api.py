@@ -12,22 +12,31 @@ import math
 import os
 import signal
 import threading
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
-from .bounds import propagation
+from .bounds import root_bounds
 from .certify.witness import recheck
 from .domain import Domain
 from .errors import InputError, TimeUp
-from .formulation.model import ENCODINGS
 from .io import load
 from .io.npz import check_npz
 from .limits import enforce
-from .methods import get_method
+from .methods import get_method, method_options
 from .methods.naive import naive_upper
 from .problem import Problem, make_problem
 from .result import Result
+from .status import settle
 from .tolerances import CONSISTENCY_RTOL
 from .tracker import Tracker
+
+# The keyword arguments of `lipschitz` itself: suggested when an unknown option looks like one of them.
+ARGUMENTS = ("domain", "p", "q", "output", "method", "time_limit", "on_update", "max_model_bytes")
+
+
+def check_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """Every option of `method` with a checked value (defaults filled in); InputError for an unknown
+    method, an unknown option (naming the valid ones) or a bad value."""
+    return method_options(method).validate(method, options, also=ARGUMENTS)
 
 
 class _Signals:
@@ -105,7 +114,7 @@ def _checked_witness(problem: Problem, tracker: Tracker) -> Optional[str]:
         recheck(problem, tracker.witness)
         return None
     except AssertionError as exc:
-        tracker.lower, tracker.witness = 0.0, None
+        tracker.drop_lower()
         return f"a witness failed its float64 re-check ({exc}); its lower bound was dropped, please report this network"
 
 
@@ -117,30 +126,25 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
 
     `output` selects a scalar output (an index or a weight vector c for c^T f); `domain` defaults to
     all of R^n. `max_model_bytes` caps the estimated memory (default: LIPMIQ_MAX_MODEL_BYTES or half
-    the physical memory); larger queries are refused before anything is built. Options are passed to
-    the method (e.g. encoding="bigm", gap=1e-6, seed=0).
+    the physical memory); larger queries are refused before anything is built. `options` are the
+    method's (e.g. encoding="bigm", gap=1e-6, seed=0; `lipmiq.methods.method_options(name)` lists them):
+    an unknown name or a bad value is an InputError, raised before any work.
     """
     limit = check_time_limit(time_limit)
-    encoding = str(options.get("encoding", "quadratic"))
-    if encoding not in ENCODINGS:  # checked up front: a quick method may finish before any model is built
-        raise InputError(f"encoding must be one of {', '.join(ENCODINGS)}, got {options.get('encoding')!r}")
-    if "region_share" in options:
-        share = options["region_share"]
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-            raise InputError(f"region_share must be a number in [0, 1] (the share of the time for the region "
-                             f"branch-and-bound), got {share!r}")
+    options = check_options(method, options)
+    encoding = options.get("encoding", "quadratic")
     if isinstance(network, (str, os.PathLike)) and os.fspath(network).lower().endswith(".npz"):
         check_npz(os.fspath(network), method, encoding, max_model_bytes)  # headers only, before loading
     net = load(network)
     problem = make_problem(net, domain, p, q, output)
-    get_method(method)  # an unknown method is an input error, raised before any work
     enforce(problem.network.sizes, method, encoding, max_model_bytes, net.name)
     tracker = Tracker(limit, on_update)
     if problem.trivial:
-        tracker.offer_upper(0.0)
-        status, message = "optimal", "the domain is a single point: L = 0"
+        with tracker.stage("trivial"):
+            tracker.offer_upper(0.0)
+        status, message = "finished", "the domain is a single point: L = 0"
     else:
-        status, message = _run_method(method, problem, tracker, dict(options))
+        status, message = _run_method(method, problem, tracker, options)
     failed = _checked_witness(problem, tracker)
     if failed is not None:
         status, message = "error", failed
@@ -150,9 +154,14 @@ def lipschitz(network: Any, domain: Optional[Domain] = None, p: object = 2, q: o
         status = "error"
         message = (f"inconsistent bounds lower={tracker.lower!r} > upper={tracker.upper!r}: the solver's upper "
                    f"bound was dropped for the product of layer norms; please report this network")
-        tracker.upper = max(naive_upper(problem, propagation.symbolic(problem.network, problem.domain))[0], tracker.lower)
+        with tracker.stage("product"):
+            tracker.replace_upper(max(naive_upper(problem, root_bounds(problem.network, problem.domain))[0],
+                                      tracker.lower))
+    # The one place a result's status is decided: optimal and gap_limit follow from the certified bounds.
+    status = settle(status, tracker.lower, tracker.upper, options.get("gap"))
     return Result(
         lower=tracker.lower, upper=tracker.upper, status=status, method=method, p=problem.p,
-        q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output,
+        q=problem.q_requested, domain=problem.full_domain.to_dict(), output=output, options=options,
         time_s=tracker.elapsed(), witness=tracker.witness, history=tracker.history, message=message,
+        stats=tracker.stats(),
     )

@@ -12,15 +12,29 @@ from .norms import norm_name, parse_norm
 from .tolerances import PROJECTION_RTOL
 
 
-def _vector(value: object, n: int, what: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, np.ndarray) else value.astype(np.float64)
+def _numbers(value: object, what: str, finite_hint: str = "") -> np.ndarray:
+    """`value` as a float64 scalar (0-d) or flat vector; InputError unless it is finite real numbers."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        raw = np.asarray(None)
+    if raw.dtype.kind not in "iuf":
+        raise InputError(f"{what} must be a number or a vector of numbers, got {value!r}")
+    arr = raw.astype(np.float64)
+    arr = arr if arr.ndim == 0 else arr.reshape(-1)
+    if np.isnan(arr).any():
+        raise InputError(f"{what} has a NaN entry at index {int(np.argmax(np.isnan(arr.reshape(-1))))}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{what} must be finite{finite_hint}")
+    return arr
+
+
+def _sized(arr: np.ndarray, n: int, what: str) -> np.ndarray:
+    """A checked scalar or vector as n entries (a scalar applies to every coordinate)."""
     if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    arr = arr.reshape(-1)
+        return np.full(n, float(arr))
     if arr.size != n:
         raise InputError(f"{what} has {arr.size} entries but the network has {n} inputs")
-    if np.isnan(arr).any():
-        raise InputError(f"{what} has a NaN entry at index {int(np.argmax(np.isnan(arr)))}")
     return arr
 
 
@@ -56,16 +70,22 @@ class Box(Domain):
     lo: object
     hi: object
 
-    def resolve(self, n: int) -> "Box":
-        lo = _vector(self.lo, n, "box lower bound")
-        hi = _vector(self.hi, n, "box upper bound")
-        for arr, what in ((lo, "lower"), (hi, "upper")):
-            if not np.all(np.isfinite(arr)):
-                raise InputError(f"box {what} bound must be finite (use the global domain for R^n)")
+    def __post_init__(self) -> None:
+        hint = " (use the global domain for R^n)"
+        lo = _numbers(self.lo, "box lower bound", hint)
+        hi = _numbers(self.hi, "box upper bound", hint)
+        if lo.ndim and hi.ndim and lo.size != hi.size:
+            raise InputError(f"box lower and upper bounds have {lo.size} and {hi.size} entries")
+        lo, hi = np.broadcast_arrays(lo, hi)
         bad = np.flatnonzero(lo > hi)
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"box has lo > hi at coordinate {i}: lo={lo[i]!r}, hi={hi[i]!r}")
+            where = f" at coordinate {i}" if lo.ndim else ""
+            raise InputError(f"box has lo > hi{where}: lo={float(lo.flat[i])!r}, hi={float(hi.flat[i])!r}")
+
+    def resolve(self, n: int) -> "Box":
+        lo = _sized(_numbers(self.lo, "box lower bound"), n, "box lower bound")
+        hi = _sized(_numbers(self.hi, "box upper bound"), n, "box upper bound")
         return Box(lo, hi)
 
     def box_hull(self):
@@ -94,19 +114,20 @@ class Ball(Domain):
 
     center: object
     radius: float
-    norm: object = 2
+    norm: object = math.inf  # local robustness queries are l-inf balls; the CLI default too
+
+    def __post_init__(self) -> None:
+        _numbers(self.center, "ball center")
+        radius = self.radius
+        if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, (int, float, np.integer, np.floating)):
+            raise InputError(f"ball radius must be a number, got {radius!r}")
+        if not math.isfinite(radius) or radius < 0:
+            raise InputError(f"ball radius must be finite and >= 0, got {radius!r}")
+        parse_norm(self.norm, "ball norm")
 
     def resolve(self, n: int) -> "Ball":
-        center = _vector(self.center, n, "ball center")
-        if not np.all(np.isfinite(center)):
-            raise InputError("ball center must be finite")
-        try:
-            radius = float(self.radius)
-        except (TypeError, ValueError):
-            raise InputError(f"ball radius must be a number, got {self.radius!r}") from None
-        if not math.isfinite(radius) or radius < 0:
-            raise InputError(f"ball radius must be finite and >= 0, got {self.radius!r}")
-        return Ball(center, radius, parse_norm(self.norm, "ball norm"))
+        center = _sized(_numbers(self.center, "ball center"), n, "ball center")
+        return Ball(center, float(self.radius), parse_norm(self.norm, "ball norm"))
 
     def box_hull(self):
         c = np.asarray(self.center)

@@ -21,8 +21,13 @@ class Layer:
 def chain_jacobian(weights: Sequence[np.ndarray], pattern: Sequence[np.ndarray]) -> np.ndarray:
     """W_m diag(g_{m-1}) ... diag(g_1) W_1 for the chain `weights` (m matrices) and a pattern of its m - 1
     inner layers, computed by the C++ core (the one Jacobian-under-pattern of lipmiq)."""
+    return pattern_jacobian(_core.Net(list(weights)), pattern)
+
+
+def pattern_jacobian(core_net: "_core.Net", pattern: Sequence[np.ndarray]) -> np.ndarray:
+    """J(g) of a network the core holds, for one activation pattern."""
     masks = [(np.asarray(g, dtype=np.float64) != 0)[None, :] for g in pattern]
-    return _core.jacobians(list(weights), masks, 1)[0]
+    return _core.jacobians(core_net, masks, 1)[0]
 
 
 def _as_matrix(value: object, what: str) -> np.ndarray:
@@ -75,6 +80,7 @@ class Network:
             b.setflags(write=False)
             layers.append(Layer(W, b))
         self.layers: tuple[Layer, ...] = tuple(layers)
+        self._core_net = None
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -124,7 +130,14 @@ class Network:
 
     def jacobian(self, pattern: Sequence[np.ndarray]) -> np.ndarray:
         """J(g) = W_L diag(g_{L-1}) ... diag(g_1) W_1 for one activation pattern."""
-        return chain_jacobian(self.weights, pattern)
+        return pattern_jacobian(self.core, pattern)
+
+    @property
+    def core(self) -> "_core.Net":
+        """The core's copy of this network, built once (the network is immutable) and passed to its kernels."""
+        if self._core_net is None:
+            self._core_net = _core.Net(self.weights, self.biases)
+        return self._core_net
 
     def select_output(self, output: int | Sequence[float] | np.ndarray | None) -> "Network":
         """The scalar network c^T f (c = e_k for an index k); the whole network for None."""

@@ -1,17 +1,16 @@
-"""The result record of CONVENTIONS.md and the witness that certifies its lower bound."""
+"""The result record of docs/conventions.md and the witness that certifies its lower bound."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 import numpy as np
 
+from .jsonout import dumps, plain
 from .norms import norm_name
 from .tolerances import CONSISTENCY_RTOL, EXACT_RTOL
-
-STATUSES = ("optimal", "time_limit", "gap_limit", "interrupted", "error")
+from .versions import versions
 
 
 def is_exact(lower: float, upper: float) -> bool:
@@ -55,6 +54,7 @@ class Result:
     history: List[List[float]] = field(default_factory=list)
     message: str = ""
     stats: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the method's options, checked, defaults filled in
 
     @property
     def exact(self) -> bool:
@@ -70,28 +70,29 @@ class Result:
         return self.upper if self.exact else None
 
     def to_dict(self) -> dict:
-        out = self.output
-        if isinstance(out, np.ndarray):
-            out = out.tolist()
-        return {
+        """The JSON document (docs/result.schema.json) as plain Python values; an infinite upper is None."""
+        return plain({
             "lower": self.lower,
-            "upper": self.upper if math.isfinite(self.upper) else "inf",
+            "upper": self.upper,
             "exact": self.exact,
             "status": self.status,
             "method": self.method,
             "p": norm_name(self.p),
             "q": norm_name(self.q),
             "domain": self.domain,
-            "output": "all" if out is None else out,
+            "output": "all" if self.output is None else self.output,
             "time_s": self.time_s,
             "witness": None if self.witness is None else self.witness.to_dict(),
             "history": self.history,
             "message": self.message,
             "stats": self.stats,
-        }
+            "options": self.options,
+            "versions": versions(),
+        })
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (no Infinity or NaN tokens)."""
+        return dumps(self.to_dict(), **kwargs)
 
     def __str__(self) -> str:
         state = "exact" if self.exact else f"gap {self.gap:.3g}"

@@ -578,6 +578,16 @@ def sample_domain(domain, n_in, n, rng):
     return c + r * u
 
 
+def in_domain(x, domain, tol=0.0):
+    """Whether the point x lies in the domain tuple, up to tol (per coordinate for a box, in the ball's norm)."""
+    if domain[0] == "global":
+        return True
+    x = np.asarray(x, dtype=np.float64)
+    if domain[0] == "box":
+        return bool(np.all(x >= np.asarray(domain[1]) - tol) and np.all(x <= np.asarray(domain[2]) + tol))
+    return bool(np.linalg.norm(x - np.asarray(domain[1]), ord=domain[3]) <= domain[2] + tol)
+
+
 def sampled_lower(weights, biases, domain, p, q, c=None, n=2000, seed=0):
     """Sampling lower bound: max of the Jacobian norm over the patterns seen at n random
     points of the domain (almost surely interior points of their regions).  Zero-width

@@ -11,7 +11,6 @@ entry has that sign on all of them):
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,14 +18,16 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from .. import options as opt
 from ..api import check_time_limit
-from ..bounds import propagation
+from ..bounds import root_bounds
 from ..certify.regions import empty_interior, interior_point
 from ..certify.witness import pattern_at
 from ..domain import Domain, Global
 from ..errors import InputError, TimeUp
 from ..formulation.model import Formulation
 from ..io import load
+from ..jsonout import dumps, plain
 from ..problem import Problem, make_problem
 from ..reductions import Chain, Plan, reduce
 from ..solvers import scip
@@ -37,6 +38,7 @@ from ..tolerances import (
     SCIP_DUAL_RTOL,
     SCIP_GAP,
 )
+from ..versions import versions
 
 VERDICTS = ("increasing", "decreasing", "constant", "not monotone", "unknown")
 
@@ -80,19 +82,20 @@ class MonotoneResult:
         return -math.inf if self.max_witness is None else self.max_witness.value
 
     def to_dict(self) -> dict:
-        def num(v: float):
-            return v if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-        return {
+        """The JSON document as plain Python values; an infinite bound, or a side with no witness, is None."""
+        return plain({
             "output": self.output, "input": self.input, "verdict": self.verdict, "status": self.status,
-            "lower": num(self.lower), "upper": num(self.upper),
-            "min": [num(self.lower), num(self.min_achieved)], "max": [num(self.max_achieved), num(self.upper)],
+            "lower": self.lower, "upper": self.upper,
+            "min": [self.lower, self.min_achieved], "max": [self.max_achieved, self.upper],
             "min_witness": None if self.min_witness is None else self.min_witness.to_dict(),
             "max_witness": None if self.max_witness is None else self.max_witness.to_dict(),
             "domain": self.domain, "time_s": self.time_s, "message": self.message, "stats": self.stats,
-        }
+            "versions": versions(),
+        })
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (no Infinity or NaN tokens)."""
+        return dumps(self.to_dict(), **kwargs)
 
 
 class _Entry:
@@ -119,7 +122,7 @@ class _Entry:
             self.high = w
         return w
 
-    def sample(self, count: int, seed: int) -> None:
+    def sample(self, count: int, seed: int, deadline: float = math.inf) -> None:
         rng = np.random.default_rng(seed)
         dom = self.problem.domain
         if isinstance(dom, Global):
@@ -129,6 +132,8 @@ class _Entry:
         else:
             points = dom.sample(count, rng)
         for x in points:
+            if time.perf_counter() > deadline:
+                return
             self.at(x)
 
 
@@ -208,6 +213,12 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     """Certified [min, max] of d f_output / d x_input over `domain` (default R^n) and the verdict:
     increasing (>= 0 everywhere), decreasing (<= 0), constant, not monotone (both signs realised), unknown."""
     start = time.perf_counter()
+    caller = "monotonicity()"
+    time_limit = check_time_limit(time_limit)
+    encoding = opt.check_argument(opt.encoding().check, encoding, "encoding", caller)
+    tighten = opt.check_argument(opt.tighten("symbolic").check, tighten, "tighten", caller)
+    samples = opt.check_argument(opt.integer(0, 10 ** 8), samples, "samples", caller)
+    seed = opt.check_argument(opt.seed().check, seed, "seed", caller)
     net = load(network)
     for value, what, size in ((output, "output", net.output_dim), (input, "input", net.input_dim)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -215,7 +226,6 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         if not 0 <= int(value) < size:
             raise InputError(f"{what} index {value} is out of range: the network has {size} {what}s")
     output, input = int(output), int(input)
-    time_limit = check_time_limit(time_limit)
     problem = make_problem(net, domain, math.inf, math.inf, output)
     where = np.flatnonzero(problem.free == input)
     if where.size == 0:
@@ -223,12 +233,21 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
     free_index = int(where[0])
     direction = np.zeros(problem.network.input_dim)
     direction[free_index] = 1.0
-    root = propagation.symbolic(problem.network, problem.domain)
-    plan, chain = reduce(problem, root, tighten, 30.0, direction=direction)
-    lower, upper = float(plan.ylo[0]), float(plan.yhi[0])
     entry = _Entry(problem, input, free_index)
-    entry.sample(samples, seed)
-    stats = {"unstable": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
+    deadline = start + time_limit
+    try:
+        root = root_bounds(problem.network, problem.domain, deadline)
+        plan, chain = reduce(problem, root, tighten, min(30.0, 0.15 * time_limit), direction=direction,
+                             deadline=deadline)
+    except TimeUp as exc:
+        entry.sample(samples, seed, deadline)
+        low, high = _achieved(entry)
+        return MonotoneResult(output, input, -math.inf, math.inf, entry.low, entry.high,
+                              _verdict(-math.inf, math.inf, low, high), "time_limit", problem.full_domain.to_dict(),
+                              time.perf_counter() - start, f"{exc}; only sampled values", {"cuts": 0})
+    lower, upper = float(plan.ylo[0]), float(plan.yhi[0])
+    entry.sample(samples, seed, deadline)
+    stats = {"unstable_neurons": plan.n_unstable, "interval": [lower, upper], "cuts": 0}
     statuses = []
     for sign in (1.0, -1.0):
         low, high = _achieved(entry)
@@ -249,8 +268,9 @@ def monotonicity(network: Any, domain: Optional[Domain] = None, output: int = 0,
         else:
             lower = -bound
     low, high = _achieved(entry)
-    status = "optimal" if _closed(high, upper) and _closed(lower, low) else next(
-        (s for s in statuses if s != "optimal"), "time_limit")
+    stopped = [s for s in ("error", "interrupted", "time_limit") if s in statuses]
+    # closed on both sides, or why not: a stop, else "finished" (every solve done, a gap left)
+    status = "optimal" if _closed(high, upper) and _closed(lower, low) else (stopped[0] if stopped else "finished")
     message = f"{plan.n_unstable} unstable neurons, {stats['cuts']} empty-interior patterns cut"
     if high > upper + CONSISTENCY_RTOL * max(1.0, abs(upper)) or low < lower - CONSISTENCY_RTOL * max(1.0, abs(lower)):
         status = "error"

@@ -9,7 +9,6 @@ The first R is the radius from global bounds (the product of layer norms), valid
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,17 +16,14 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from ..api import check_time_limit, lipschitz
+from ..api import check_options, check_time_limit, lipschitz
 from ..domain import Ball, Global
 from ..errors import InputError
 from ..io import load
+from ..jsonout import dumps, plain
 from ..norms import norm_name, parse_norm
 from ..tolerances import RADIUS_RTOL
-
-
-def _num(value: float) -> Any:
-    """A float for JSON: infinities as the strings "inf" / "-inf"."""
-    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+from ..versions import versions
 
 
 @dataclass
@@ -41,7 +37,7 @@ class MarginBound:
 
     def to_dict(self) -> dict:
         return {"class": self.rival, "margin": self.margin, "lipschitz_lower": self.lower,
-                "lipschitz_upper": _num(self.upper)}
+                "lipschitz_upper": self.upper}
 
 
 @dataclass
@@ -59,17 +55,19 @@ class RadiusResult:
     message: str = ""
 
     def to_dict(self) -> dict:
-        return {
-            "radius": _num(self.radius), "label": self.label, "p": norm_name(self.p),
-            "center": np.asarray(self.center).tolist(),
-            "ball_radius": _num(self.ball_radius),
+        """The JSON document as plain Python values; infinities are None (`ball_radius` None: global bounds)."""
+        return plain({
+            "radius": self.radius, "label": self.label, "p": norm_name(self.p),
+            "center": self.center,
+            "ball_radius": self.ball_radius,
             "bounds": [b.to_dict() for b in self.bounds],
-            "rounds": [[_num(r), _num(v)] for r, v in self.rounds],
-            "time_s": self.time_s, "message": self.message,
-        }
+            "rounds": self.rounds,
+            "time_s": self.time_s, "message": self.message, "versions": versions(),
+        })
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """Strict JSON (no Infinity or NaN tokens)."""
+        return dumps(self.to_dict(), **kwargs)
 
 
 MIN_SHARE = 0.01  # seconds: a margin bound asked for less is not worth starting
@@ -140,6 +138,7 @@ def certified_radius(network: Any, x0: Any, p: object = 2, time_limit: float = 6
         raise InputError("the center has non-finite entries")
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise InputError(f"max_rounds must be >= 1, got {max_rounds!r}")
+    check_options(method, options)  # an unknown method or option, or a bad value, before any solve
     scores = net(x0)
     label = int(np.argmax(scores))
     margins = scores[label] - scores

@@ -3,6 +3,8 @@ propagation, LP tightening (OBBT), direction bounds of the encodings, and bounds
 interval Jacobian bound, and the gradient-graph bound propagation of gradient.py)."""
 from __future__ import annotations
 
+import math
+import time
 from typing import Optional, Tuple
 
 from ..domain import Domain
@@ -13,7 +15,24 @@ from .obbt import TightenStats, lp_tighten
 
 TIGHTEN = ("none", "symbolic", "lp")
 
-__all__ = ["NetworkBounds", "TIGHTEN", "TightenStats", "tightened"]
+__all__ = ["NetworkBounds", "TIGHTEN", "TightenStats", "root_bounds", "tightened"]
+
+SYMBOLIC_SHARE = 0.5  # of the time left, at most, for the root symbolic bounds (else intervals)
+SYMBOLIC_FLOPS = 1e9  # a loaded core's rate of the symbolic kernel, for the estimate
+
+
+def symbolic_seconds(network: Network) -> float:
+    """A generous estimate of the symbolic kernel's time: back-substitution of every layer to the input."""
+    n = network.sizes
+    return sum(2.0 * n[k + 1] * n[j + 1] * n[j] for k in range(len(n) - 1) for j in range(k + 1)) / SYMBOLIC_FLOPS
+
+
+def root_bounds(network: Network, domain: Domain, deadline: float = math.inf) -> Optional[NetworkBounds]:
+    """The query's bounds, computed once and shared by every stage: symbolic, or intervals when the symbolic
+    kernel would take more than its share of the time left (None on an unbounded domain)."""
+    if symbolic_seconds(network) <= SYMBOLIC_SHARE * (deadline - time.perf_counter()):
+        return propagation.symbolic(network, domain)
+    return propagation.interval(network, domain)
 
 
 def tightened(network: Network, domain: Domain, tighten: str, time_budget: float,

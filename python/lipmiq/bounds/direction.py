@@ -15,10 +15,13 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from .. import _core
+from ..errors import check_deadline
 from ..norms import dual
 from ..tolerances import NORM_RTOL
 from .jacobian import interval_matmul
 from .network_bounds import Interval
+
+MATMUL_FLOPS = 2e9  # a conservative rate of numpy matrix products here, for time estimates
 
 
 def relu_switch(lo: np.ndarray, hi: np.ndarray, active: np.ndarray) -> Interval:
@@ -39,26 +42,32 @@ def interval_chain(first: Interval, Ws: Sequence[np.ndarray], active: Sequence[n
 
 
 def forward_intervals(W_first_dir: np.ndarray, Ws: Sequence[np.ndarray], active: Sequence[np.ndarray],
-                      p: float) -> List[Interval]:
+                      p: float, deadline: float = math.inf) -> List[Interval]:
     """Bounds of w_k (and of y = W_out u last, when Ws ends with W_out) for ||v||_p <= 1, from two valid
     bounds intersected: intervals propagated on w, and intervals on the entries of the partial Jacobian
     M_k = W_k D_{k-1} ... W_1 (D_j in {0, 1} on unstable neurons), which keep the input-coordinate
-    structure: |w_kj| <= || max(|Ml_kj|, |Mu_kj|) ||_{p*}."""
+    structure: |w_kj| <= || max(|Ml_kj|, |Mu_kj|) ||_{p*}. The matrix products of the second are dropped
+    when they would take more than a tenth of the time left (large layers, a short limit)."""
     q_dual = dual(p)
     r = np.linalg.norm(W_first_dir, ord=q_dual, axis=1)
     out = [(-r, r)]
     Ml = Mu = W_first_dir
     for W, act in zip(Ws, active):
+        check_deadline(deadline, "bounding the direction variables")
         lo, hi = interval_matmul(W, *relu_switch(*out[-1], act))
-        on = act[:, None]
-        Ml, Mu = interval_matmul(W, np.where(on, Ml, np.minimum(Ml, 0.0)), np.where(on, Mu, np.maximum(Mu, 0.0)))
-        r = np.linalg.norm(np.maximum(np.abs(Ml), np.abs(Mu)), ord=q_dual, axis=1)
-        out.append((np.maximum(lo, -r), np.minimum(hi, r)))
+        if Ml is not None and 4.0 * W.size * Ml.shape[1] / MATMUL_FLOPS > 0.1 * (deadline - time.perf_counter()):
+            Ml = Mu = None  # the entrywise bound costs more than its share of the time left
+        if Ml is not None:
+            on = act[:, None]
+            Ml, Mu = interval_matmul(W, np.where(on, Ml, np.minimum(Ml, 0.0)), np.where(on, Mu, np.maximum(Mu, 0.0)))
+            r = np.linalg.norm(np.maximum(np.abs(Ml), np.abs(Mu)), ord=q_dual, axis=1)
+            lo, hi = np.maximum(lo, -r), np.minimum(hi, r)
+        out.append((lo, hi))
     return out
 
 
 def direction_bounds(Ws: List[np.ndarray], active: List[np.ndarray], W_first_dir: np.ndarray, p: float,
-                     prior: List[Tuple[np.ndarray, np.ndarray]]) -> List[Tuple[np.ndarray, np.ndarray]]:
+                     prior: List[Tuple[np.ndarray, np.ndarray]], deadline: float = math.inf) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Back-substitution bounds of w_k = W_k u_{k-1}, u_0 = v (||v||_p <= 1), u_j = g_j w_j with g_j = 1 for
     stably active neurons and g_j in {0, 1} otherwise, intersected with `prior` (valid bounds per layer).
 
@@ -74,6 +83,7 @@ def direction_bounds(Ws: List[np.ndarray], active: List[np.ndarray], W_first_dir
             lo, hi = np.maximum(-r, prior[0][0]), np.minimum(r, prior[0][1])
             out.append((lo, hi))
             continue
+        check_deadline(deadline, "bounding the direction variables")
         bounds_k = []
         for sign in (1.0, -1.0):  # upper bound of sign * w_k
             Lam = sign * Ws[k]

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _core
 from ..domain import Ball, Box, Global
+from ..network import Network
 from ..problem import Problem
 from ..reductions.domain import Homogenise
 
@@ -43,8 +44,8 @@ class GradientBounds:
     sensitivity: Optional[List[np.ndarray]] = None
 
 
-def bound_network(weights: Sequence[np.ndarray], biases: Optional[Sequence[np.ndarray]], lo: np.ndarray,
-                  hi: np.ndarray, p: float, q: float, states: Optional[Sequence[np.ndarray]] = None,
+def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q: float,
+                  states: Optional[Sequence[np.ndarray]] = None,
                   center: Optional[np.ndarray] = None, radius: float = 0.0, ball_norm: float = math.inf,
                   n_dir: Optional[int] = None, **options: Any) -> GradientBounds:
     """Bound over the box [lo, hi] (intersected with the ball around `center`), J over the first `n_dir`
@@ -52,7 +53,7 @@ def bound_network(weights: Sequence[np.ndarray], biases: Optional[Sequence[np.nd
     core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations, step,
     decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, prior:
     certified pre-activation bounds per hidden layer valid on this set, e.g. a parent node's `forward`)."""
-    res = _core.gradient_bounds(list(weights), None if biases is None else list(biases), lo, hi, float(p), float(q),
+    res = _core.gradient_bounds(network.core, lo, hi, float(p), float(q),
                                 n_dir=n_dir, states=None if states is None else list(states), center=center,
                                 radius=float(radius), ball_norm=float(ball_norm), **options)
     rows = res["rows"]
@@ -70,16 +71,16 @@ def bound_problem(problem: Problem, states: Optional[Sequence[np.ndarray]] = Non
     n = net.input_dim
     n_dir = 0 if problem.trivial else None  # a single point: no direction, L = 0
     if isinstance(dom, Box):
-        return bound_network(net.weights, net.biases, np.asarray(dom.lo, float), np.asarray(dom.hi, float),
+        return bound_network(net, np.asarray(dom.lo, float), np.asarray(dom.hi, float),
                              problem.p, problem.q, states, n_dir=n_dir, **options)
     if isinstance(dom, Ball):
         c = np.asarray(dom.center, float)
-        return bound_network(net.weights, net.biases, c - dom.radius, c + dom.radius, problem.p, problem.q, states,
+        return bound_network(net, c - dom.radius, c + dom.radius, problem.p, problem.q, states,
                              center=c, radius=dom.radius, ball_norm=dom.norm, n_dir=n_dir, **options)
     if not isinstance(dom, Global):
         raise TypeError(f"unsupported domain {type(dom).__name__}")
     hom = Homogenise(net)
     if hom.with_t and states is not None:  # the neuron carrying t is always active
         states = [np.append(np.asarray(s, dtype=np.int8), np.int8(1)) for s in states]
-    return bound_network(hom.network.weights, None, np.asarray(hom.box.lo, float), np.asarray(hom.box.hi, float),
+    return bound_network(hom.network, np.asarray(hom.box.lo, float), np.asarray(hom.box.hi, float),
                          problem.p, problem.q, states, n_dir=n, **options)

@@ -143,6 +143,9 @@ def lp_tighten(network: Network, domain: Domain, bounds: NetworkBounds, time_bud
     start = time.perf_counter()
     stop = start + max(time_budget, 0.0)
     stats = TightenStats()
+    if time_budget <= 0.0:
+        stats.complete = False
+        return bounds, stats
     out = [(lo.copy(), hi.copy()) for lo, hi in bounds.layers]
     layers = network.layers
     lp, prev = _input_lp(domain, network.input_dim)

@@ -20,7 +20,7 @@ def interval(network: Network, domain: Domain) -> Optional[NetworkBounds]:
     if hull is None:
         return None
     lo, hi = (np.ascontiguousarray(a, dtype=np.float64) for a in hull)
-    return NetworkBounds.of(widen(_core.interval_bounds(network.weights, network.biases, lo, hi)), "interval")
+    return NetworkBounds.of(widen(_core.interval_bounds(network.core, lo, hi)), "interval")
 
 
 def symbolic(network: Network, domain: Domain, prior: Optional[Sequence[Interval]] = None) -> Optional[NetworkBounds]:
@@ -35,7 +35,7 @@ def symbolic(network: Network, domain: Domain, prior: Optional[Sequence[Interval
     else:
         center, radius, norm = None, 0.0, math.inf
     prior = None if prior is None else [(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in prior]
-    layers = _core.symbolic_bounds(network.weights, network.biases, lo, hi, center, radius, norm, prior)
+    layers = _core.symbolic_bounds(network.core, lo, hi, center, radius, norm, prior)
     return NetworkBounds.of(widen(layers), "symbolic")
 
 

@@ -14,6 +14,7 @@ The rows are the float64 affine forms of the pattern; their own rounding (~1e-16
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple
 
@@ -107,6 +108,8 @@ def region_lp(problem: Problem, pattern: List[np.ndarray], prove: bool = True,
     """(x, s, empty): a point deep inside the region of `pattern` in the domain and its margin s (x is None
     unless s > INTERIOR_TOL), and (prove=True) whether the region is PROVED to have no interior there (a
     verified dual bound max s <= 0, `_certified_nonpositive`). A region that is neither is too thin to decide."""
+    if time.perf_counter() >= deadline:
+        return None, math.nan, False  # no time to decide
     built = margin_lp(problem.network.weights, problem.network.biases, problem.domain, pattern)
     if built is None:
         return None, -math.inf, True
@@ -254,6 +257,8 @@ def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], do
     pattern entry may cover only the rows `weights` keeps of its layer), made exact for Euclidean balls by
     cutting planes d.(x - c) + s <= r: the returned x has a Euclidean s-ball (s > INTERIOR_TOL) inside the
     region and the true ball; emptiness is proved on the outer polyhedron with the cuts (valid for the ball)."""
+    if time.perf_counter() >= deadline:
+        return None, math.nan, False  # no time to decide
     built = margin_lp(weights, biases, dom, pattern)
     if built is None:
         return None, -math.inf, True

@@ -11,9 +11,10 @@ import os
 import sys
 import threading
 import time
-from typing import IO, Any, List, Optional
+from typing import IO, Any, List, Optional, Tuple
 
 from ..errors import InputError
+from ..jsonout import dumps
 
 
 def _fmt(value: float) -> str:
@@ -102,18 +103,21 @@ class Progress:
 
 
 def write_history(path: str, history: List[List[float]]) -> None:
-    """The bound trace `[[t, lower, upper], ...]` as JSON (an unbounded upper as the string "inf")."""
-    rows = [[float(t), float(lo), float(up) if math.isfinite(up) else "inf"] for t, lo, up in history]
+    """The bound trace `[[t, lower, upper], ...]` as strict JSON (an unbounded upper as null)."""
     try:
         with open(path, "w") as fh:
-            json.dump(rows, fh)
-            fh.write("\n")
+            fh.write(dumps(history) + "\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the history ({exc.strerror or exc})") from None
 
 
 def read_history(path: str) -> List[List[float]]:
     """The bound trace from a result JSON (its `history` field) or a history file of `--history`."""
+    return read_trace(path)[0]
+
+
+def read_trace(path: str) -> Tuple[List[List[float]], dict]:
+    """The bound trace and the whole document it came from ({} for a `--history` file)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
@@ -127,8 +131,8 @@ def read_history(path: str) -> List[List[float]]:
     out = []
     for i, row in enumerate(rows):
         try:
-            t, lo, up = (float(v) for v in row)
+            t, lo, up = (math.inf if j == 2 and v is None else float(v) for j, v in enumerate(row))
         except (TypeError, ValueError):
             raise InputError(f"{path}: history entry {i} is not [t, lower, upper]: {row!r}") from None
         out.append([t, lo, up])
-    return out
+    return out, data if isinstance(data, dict) else {}

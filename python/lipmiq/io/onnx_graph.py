@@ -1,14 +1,17 @@
-"""ONNX graphs lowered to a Network: a single chain of Gemm/MatMul/Add/Sub/Conv/Relu/Flatten/Reshape.
+"""ONNX graphs lowered to a Network: a single chain of Gemm/MatMul/Conv/Relu/Flatten/Reshape, constants
+added, subtracted, multiplied or divided (input normalisation), and the inference forms of
+BatchNormalization, Dropout and Identity.
 
 Each op acts on the flat (C-order) vector of one data tensor whose shape is tracked from the graph
 input; a symbolic leading (batch) dimension is taken as 1. Affine ops are exact linear maps of that
-vector (Conv unrolled by `conv.conv2d_matrix`), composed until the next Relu.
+vector (Conv unrolled by `conv.conv2d_matrix`, elementwise ops kept diagonal), composed in float64
+until the next Relu.
 """
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,6 +19,7 @@ from ..errors import InputError
 from ..network import Network
 from .chain import AffineChain, require
 from .conv import check_dense_size, conv2d_matrix
+from .elementwise import batchnorm_scale_shift, per_channel
 
 Shape = Tuple[int, ...]
 
@@ -97,6 +101,7 @@ class _Lowering:
         self.current = inputs[0].name
         self.shape = self._input_shape(inputs[0])
         self.consumed: set = set()
+        self.mask_outputs: set = set()  # Dropout masks: all ones in inference, but never read
         self.chain = AffineChain(name, int(np.prod(self.shape)))
 
     def _input_shape(self, value: Any) -> Shape:
@@ -133,6 +138,8 @@ class _Lowering:
                     raise InputError(f"{where}: uses the data tensor '{name}' twice; only a chain of ops is supported")
                 position = i
                 values.append(None)
+            elif name in self.mask_outputs:
+                raise InputError(f"{where}: reads the mask output '{name}' of a Dropout; only inference is supported")
             elif name in self.consumed:
                 raise InputError(f"{where}: reads tensor '{name}' again after it was used; "
                                  "branches and skip connections are not supported")
@@ -140,11 +147,13 @@ class _Lowering:
                 raise InputError(f"{where}: input '{name}' is neither a constant nor the output of the previous op")
         return position, values
 
-    def advance(self, node: Any, shape: Shape, where: str) -> None:
-        if len(node.output) != 1:
-            raise InputError(f"{where}: expected one output, got {len(node.output)}")
+    def advance(self, node: Any, shape: Shape, where: str, outputs: Optional[Sequence[str]] = None) -> None:
+        """Make the node's (only) output the data tensor, of the given shape."""
+        outputs = list(node.output if outputs is None else outputs)
+        if len(outputs) != 1:
+            raise InputError(f"{where}: expected one output, got {len(outputs)}")
         self.consumed.add(self.current)
-        self.current = node.output[0]
+        self.current = outputs[0]
         self.shape = tuple(int(s) for s in shape)
 
     def run(self, graph: Any) -> Network:
@@ -236,12 +245,54 @@ def _matmul(low: _Lowering, node: Any, position: int, values: List[Optional[np.n
 def _add_sub(low: _Lowering, node: Any, position: int, values: List[Optional[np.ndarray]], where: str) -> None:
     c = _broadcast_bias(values[1 - position], low.shape, where)  # type: ignore[arg-type]
     if node.op_type == "Add":
-        low.chain.affine(None, c, where)
+        low.chain.scale(None, c, where)
     elif position == 0:  # x - c
-        low.chain.affine(None, -c, where)
+        low.chain.scale(None, -c, where)
     else:  # c - x
-        low.chain.affine(-np.eye(c.size), c, where)
+        low.chain.scale(-np.ones(c.size), c, where)
     low.advance(node, low.shape, where)
+
+
+def _mul_div(low: _Lowering, node: Any, position: int, values: List[Optional[np.ndarray]], where: str) -> None:
+    """x * c, c * x and x / c for a constant c broadcast to the data (input normalisation, scaling)."""
+    if node.op_type == "Div" and position != 0:
+        raise InputError(f"{where}: dividing a constant by the data is not an affine map; only data / constant")
+    c = _broadcast_bias(values[1 - position], low.shape, where)  # type: ignore[arg-type]
+    if node.op_type == "Div":
+        if np.any(c == 0):
+            raise InputError(f"{where}: divides by zero (constant entry {int(np.argmin(np.abs(c)))} of the flat tensor)")
+        c = 1.0 / c
+    low.chain.scale(c, None, where)
+    low.advance(node, low.shape, where)
+
+
+def _batchnorm(low: _Lowering, node: Any, position: int, values: List[Optional[np.ndarray]], where: str) -> None:
+    """Inference-form BatchNormalization: per channel (axis 1), scale (x - mean) / sqrt(var + epsilon) + B."""
+    attrs = _attrs(node)
+    if int(attrs.get("training_mode", 0)) or int(attrs.get("is_test", 1)) == 0:
+        raise InputError(f"{where}: training mode normalises with the statistics of each batch; "
+                         "only the inference form (running mean and variance) is supported")
+    if int(attrs.get("spatial", 1)) != 1:
+        raise InputError(f"{where}: spatial=0 (statistics per element) is not supported")
+    if position != 0 or len(values) != 5 or any(v is None for v in values[1:]):
+        raise InputError(f"{where}: the data must be the input X and scale, B, mean and var constants")
+    if len(low.shape) < 2:
+        raise InputError(f"{where}: needs an (N, C, ...) data tensor, got shape {low.shape}")
+    s, t = batchnorm_scale_shift(values[3], values[4], float(attrs.get("epsilon", 1e-5)),  # type: ignore[arg-type]
+                                 values[1], values[2], where)
+    low.chain.scale(per_channel(s, low.shape, 1, where), per_channel(t, low.shape, 1, where), where)
+    low.advance(node, low.shape, where)
+
+
+def _dropout(low: _Lowering, node: Any, position: int, values: List[Optional[np.ndarray]], where: str) -> None:
+    """Inference-form Dropout: the identity; an optional mask output must be left unused."""
+    if position != 0:
+        raise InputError(f"{where}: the data must be the input, ratio and training_mode constants")
+    training = values[2] if len(values) > 2 else None
+    if (training is not None and bool(np.any(training))) or int(_attrs(node).get("is_test", 1)) == 0:
+        raise InputError(f"{where}: training_mode is true (random masks); only inference is supported")
+    low.mask_outputs.update(name for name in node.output[1:] if name)
+    low.advance(node, low.shape, where, outputs=node.output[:1])
 
 
 def _flatten(low: _Lowering, node: Any, position: int, values: Any, where: str) -> None:
@@ -305,8 +356,9 @@ def _conv(low: _Lowering, node: Any, position: int, values: List[Optional[np.nda
 
 
 _OPS: Dict[str, Callable[..., None]] = {
-    "Add": _add_sub, "Constant": _constant, "Conv": _conv, "Flatten": _flatten, "Gemm": _gemm,
-    "Identity": _identity, "MatMul": _matmul, "Relu": _relu, "Reshape": _reshape, "Sub": _add_sub,
+    "Add": _add_sub, "BatchNormalization": _batchnorm, "Constant": _constant, "Conv": _conv, "Div": _mul_div,
+    "Dropout": _dropout, "Flatten": _flatten, "Gemm": _gemm, "Identity": _identity, "MatMul": _matmul,
+    "Mul": _mul_div, "Relu": _relu, "Reshape": _reshape, "Sub": _add_sub,
 }
 
 

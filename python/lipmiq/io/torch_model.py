@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..network import Network
 from .chain import AffineChain, require
 from .conv import conv2d_matrix
+from .elementwise import batchnorm_scale_shift, per_channel
 
 
 def _tensor(t: Any) -> Optional[np.ndarray]:
@@ -41,15 +42,53 @@ def _torch_conv(m: Any, shape: Optional[Tuple[int, ...]], where: str) -> Tuple[n
     return W, b, out
 
 
-def from_torch(module: Any, name: str = "torch", input_shape: Optional[Sequence[int]] = None) -> Network:
-    """Lower an nn.Sequential of Linear / Conv2d / ReLU / Flatten (a ReLU between every two affine layers).
+# Modules that are the identity in eval mode (random masks only while training); matched by exact type,
+# since a subclass may change forward.
+_DROPOUT = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
+SUPPORTED = "Linear, Conv2d, ReLU, Flatten, BatchNorm1d, BatchNorm2d, Dropout, Identity"
 
-    Conv2d layers are unrolled to dense layers, so their input shape must be known: pass
+
+def _eval_only(m: Any, where: str) -> None:
+    """Refuse a module whose output in training mode depends on the batch or on random masks."""
+    if m.training:
+        raise InputError(f"{where} is in training mode, where its output depends on the batch or on random "
+                         "masks; call model.eval() first")
+
+
+def _torch_batchnorm(m: Any, shape: Optional[Tuple[int, ...]], image: bool,
+                     where: str) -> Tuple[np.ndarray, np.ndarray, Tuple[int, ...]]:
+    """(scale, shift) on the flat input of an eval-mode BatchNorm1d (image False) or BatchNorm2d, and the
+    (unchanged) shape: per channel, gamma (x - running_mean) / sqrt(running_var + eps) + beta."""
+    _eval_only(m, where)
+    if not m.track_running_stats or m.running_mean is None:
+        raise InputError(f"{where} has track_running_stats=False, so even in eval mode it normalises with the "
+                         "statistics of each batch; lipmiq needs running statistics")
+    if shape is None:
+        if image:
+            raise InputError(f"{where} needs the input shape: from_torch(module, input_shape=(C, H, W))")
+        shape = (m.num_features,)  # a flat input, as for a leading Linear
+    ranks, expected = ((3,), "(C, H, W)") if image else ((1, 2), "(C,) or (C, L)")
+    if len(shape) not in ranks or shape[0] != m.num_features:
+        raise InputError(f"{where} normalises a {expected} input with C = {m.num_features} "
+                         f"but receives a tensor of shape {shape}")
+    s, t = batchnorm_scale_shift(_tensor(m.running_mean), _tensor(m.running_var), m.eps, _tensor(m.weight),
+                                 _tensor(m.bias), where)
+    return per_channel(s, shape, 0, where), per_channel(t, shape, 0, where), shape
+
+
+def from_torch(module: Any, name: str = "torch", input_shape: Optional[Sequence[int]] = None) -> Network:
+    """Lower an eval-mode nn.Sequential of Linear / Conv2d / ReLU / Flatten / BatchNorm1d / BatchNorm2d /
+    Dropout / Identity (a ReLU between every two Linear or Conv2d layers) to a Network.
+
+    Batch norms (running statistics) and dropout (the identity) take their eval-mode semantics and
+    compose with the neighbouring affine layers in float64; in training mode they are refused, since
+    their output then depends on the batch. Conv2d and BatchNorm2d need the input shape: pass
     `input_shape=(C, H, W)` (without the batch dimension).
     """
     nn = require("torch.nn", "torch", "loading a PyTorch module")
     shape = None if input_shape is None else tuple(int(s) for s in input_shape)
     chain = AffineChain(name, None if shape is None else int(np.prod(shape)), strict=True)
+    dropouts = tuple(getattr(nn, kind) for kind in _DROPOUT)
     for i, m in enumerate(_torch_modules(module, nn)):
         where = f"module {i} {type(m).__name__}"
         if isinstance(m, nn.Flatten):
@@ -65,10 +104,17 @@ def from_torch(module: Any, name: str = "torch", input_shape: Optional[Sequence[
         elif isinstance(m, nn.Conv2d):
             W, b, shape = _torch_conv(m, shape, f"{name}: {where}")
             chain.affine(W, b, where)
+        elif type(m) in (nn.BatchNorm1d, nn.BatchNorm2d):
+            d, b, shape = _torch_batchnorm(m, shape, type(m) is nn.BatchNorm2d, f"{name}: {where}")
+            chain.scale(d, b, where)
         elif isinstance(m, nn.ReLU):
             chain.relu(where)
+        elif type(m) in dropouts:
+            _eval_only(m, f"{name}: {where}")
+        elif type(m) is nn.Identity:
+            pass
         else:
-            raise InputError(f"{name}: {where} is not supported (Linear, Conv2d, ReLU, Flatten)")
+            raise InputError(f"{name}: {where} is not supported ({SUPPORTED})")
     return chain.network()
 
 

@@ -17,7 +17,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..bounds import NetworkBounds, propagation
+from .. import options as opt
+from ..bounds import NetworkBounds, propagation, root_bounds
 from ..bounds.jacobian import pattern_norm, pattern_norm_bound
 from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
 from ..certify.witness import certify
@@ -123,6 +124,8 @@ class RegionEnumerator:
         z = float(a @ x + cj)
         side = 1 if z > 0 else 0
         for value in (side, 1 - side):
+            if self.stopped:
+                return
             child = [gk.copy() for gk in g]
             child[k][j] = value
             if self.prune and self._dominated(child):  # before its LP: most subtrees end here
@@ -172,6 +175,7 @@ def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBo
     enum = RegionEnumerator(problem, tracker, bounds, prune=prune, time_limit=time_limit)
     start = time.perf_counter()
     complete = enum.run()
+    tracker.count(regions=enum.regions, region_lps=enum.lps, pruned_subtrees=enum.pruned)
     note = f"{enum.regions} regions, {enum.pruned} subtrees pruned, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
     if complete:
         tracker.offer_upper(enum.upper)
@@ -181,12 +185,20 @@ def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBo
     return "time_limit", "region enumeration stopped at the time limit: " + note
 
 
+OPTIONS = opt.Options(
+    opt.Option("symbolic", opt.flag, True, "symbolic bounds fix the neurons that are stable on a node's region"),
+    opt.Option("prune", opt.flag, True, "skip the subtrees whose Jacobian bound cannot beat the lower bound"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     """`method="enumerate"`: exact by pattern branch-and-bound where it applies, else by regions."""
-    root = propagation.symbolic(problem.network, problem.domain)
-    tracker.offer_upper(naive_upper(problem, root)[0])
-    status = global_one_layer(problem, tracker, tracker.remaining())
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
+    with tracker.stage("patterns"):
+        status = global_one_layer(problem, tracker, tracker.remaining())
     if status == "optimal":
         return status, "one hidden layer on R^n, every pattern realisable: pattern branch-and-bound"
-    return region_search(problem, tracker, root if options.get("symbolic", True) else None,
-                         prune=bool(options.get("prune", True)))
+    with tracker.stage("regions"):
+        return region_search(problem, tracker, root if options["symbolic"] else None, prune=options["prune"])

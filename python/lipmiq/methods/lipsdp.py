@@ -22,6 +22,8 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from .. import options as opt
+from ..domain import Global
 from ..errors import InputError
 from ..norms import norm_name, opnorm_upper
 from ..problem import Problem
@@ -140,10 +142,19 @@ def lipsdp_upper(weights: List[np.ndarray], time_limit: float = 60.0,
     return math.inf, "no solver T could be certified"
 
 
+OPTIONS = opt.Options(
+    opt.Option("sdp_solver", opt.choice("clarabel", "scs"), "clarabel", "SDP solver tried first (the other one next)"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
-    solver = str(options.get("sdp_solver", "clarabel")).upper()
+    solver = options["sdp_solver"].upper()
     solvers = (solver,) + tuple(s for s in ("CLARABEL", "SCS") if s != solver)
-    value, note = lipsdp_upper(problem.network.weights, max(tracker.remaining(), 1.0), solvers)
-    tracker.offer_upper(value)
-    return ("optimal" if math.isfinite(value) else "error"), note
+    with tracker.stage("sdp"):
+        value, note = lipsdp_upper(problem.network.weights, max(tracker.remaining(), 1.0), solvers)
+        tracker.offer_upper(value)
+    if not isinstance(problem.domain, Global):
+        note += ("; the bound is global (LipSDP uses neither biases nor the domain): valid on this "
+                 f"{type(problem.domain).__name__.lower()} as on all of R^n, not tightened to it")
+    return ("finished" if math.isfinite(value) else "error"), note

@@ -22,7 +22,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..bounds import propagation
+from .. import options as opt
+from ..bounds import root_bounds
 from ..bounds.direction import interval_chain
 from ..bounds.jacobian import interval_matmul
 from ..certify.solutions import certify_solution
@@ -40,7 +41,7 @@ from ..norms import dual, norm_name
 from ..problem import Problem
 from ..reductions import Plan, reduce
 from ..solvers import scip
-from ..tolerances import SCIP_FEASTOL, SCIP_GAP
+from ..tolerances import SCIP_FEASTOL
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
@@ -166,17 +167,32 @@ class LipMIP:
         return Point(x, None, g)
 
 
+OPTIONS = opt.Options(
+    opt.tighten("symbolic"),
+    opt.gap(),
+    opt.seed(),
+    opt.Option("feastol", opt.real(1e-17, 1e-3), SCIP_FEASTOL, "SCIP's feasibility tolerance (numerics/feastol)"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
-    seed = int(options.get("seed", 0))
-    root = propagation.symbolic(problem.network, problem.domain)
-    tracker.offer_upper(naive_upper(problem, root)[0])
-    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
+    seed = options["seed"]
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    plan, chain = reduce(problem, root, options.get("tighten", "symbolic"), 30.0)
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached after the product bound and sampling"
+    with tracker.stage("tightening"):
+        plan, chain = reduce(problem, root, options["tighten"], min(30.0, 0.15 * tracker.remaining()),
+                             deadline=tracker.deadline)
+    tracker.note(unstable_neurons=plan.n_unstable)
     # as the MIQCQP's models: at SCIP's default 1e-6 the tolerance-relaxed optimum sat a few 1e-6 above L
-    form = LipMIP(plan, problem.p, problem.q, float(options.get("feastol", SCIP_FEASTOL)), tracker.deadline)
+    form = LipMIP(plan, problem.p, problem.q, options["feastol"], tracker.deadline)
 
     def on_solution(sol) -> None:
         point = form.point(sol)
@@ -185,12 +201,13 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     def on_dual(value: float) -> None:
         tracker.offer_upper(scip.inflate(scip.upper_from_dual(value)) / form.scale)
 
-    outcome = scip.solve(form.model, tracker.deadline, on_solution, on_dual, gap=float(options.get("gap", SCIP_GAP)),
-                         seed=seed)
+    with tracker.stage("scip"):
+        outcome = scip.solve(form.model, tracker.deadline, on_solution, on_dual, gap=options["gap"], seed=seed)
+        tracker.count(scip_nodes=outcome.nodes)
     note = f"LipMIP MILP, {plan.n_unstable} unstable neurons"
     if outcome.raw == "infeasible":  # impossible for a non-empty domain: keep the bounds found so far
         return "error", note + "; SCIP reports the model infeasible (numerical trouble?)"
     status = "optimal" if tracker.exact else outcome.status
-    if outcome.raw in scip.SOLVED and not tracker.exact:
+    if outcome.raw == "optimal" and not tracker.exact:
         note += "; solved, but the optimum sits on a degenerate (empty-interior) pattern: the gap is not closed"
     return status, note

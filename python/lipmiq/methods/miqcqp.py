@@ -13,7 +13,8 @@ from typing import Tuple
 
 import numpy as np
 
-from ..bounds import propagation
+from .. import options as opt
+from ..bounds import root_bounds
 from ..certify.regions import empty_interior
 from ..certify.solutions import certify_solution
 from ..certify.witness import pattern_at
@@ -23,33 +24,50 @@ from ..reductions import for_scip, reduce
 from ..reductions.chain import Chain
 from ..solvers import scip
 from ..solvers.propagator import JacobianBoundProp
-from ..tolerances import SCIP_GAP
 from ..tracker import Tracker
 from .enumerate import region_search
 from .naive import naive_upper
 from .patterns import pattern_search
 from .sample import sample_lower
 
-REGION_SHARE = 0.25  # of the remaining time, for the region branch-and-bound before SCIP
+OPTIONS = opt.Options(
+    opt.encoding(),
+    opt.tighten("lp"),
+    opt.gap(),
+    opt.seed(),
+    opt.Option("region_share", opt.real(0.0, 1.0), 0.25,
+               "share of the remaining time for the region branch-and-bound before SCIP (0 skips it)"),
+    opt.Option("pattern_time", opt.real(0.0), 5.0, "seconds at most for the pattern branch-and-bound"),
+)
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    root = propagation.symbolic(problem.network, problem.domain)  # the query's bounds, shared by every stage
-    tracker.offer_upper(naive_upper(problem, root)[0])
-    sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=int(options.get("seed", 0)))
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)  # shared by every stage
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
     if tracker.exact:
         return "optimal", "sampling met the product bound"
-    if pattern_search(problem, tracker, root,
-                      min(float(options.get("pattern_time", 5.0)), 0.2 * tracker.remaining())) == "optimal":
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached after the product bound and sampling"
+    with tracker.stage("patterns"):
+        patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
+    if patterns == "optimal":
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
-    share = float(options.get("region_share", REGION_SHARE))
-    if share > 0.0:
-        status, note = region_search(problem, tracker, root, share * tracker.remaining())
+    if options["region_share"] > 0.0:
+        with tracker.stage("regions"):
+            status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status == "optimal":
             return status, "region branch-and-bound closed the gap (" + note + ")"
-    plan, chain = reduce(problem, root, options.get("tighten", "lp"), min(20.0, 0.15 * tracker.remaining()))
-    return _Search(problem, plan, chain, tracker, options.get("encoding", "quadratic"),
-                   float(options.get("gap", SCIP_GAP)), int(options.get("seed", 0))).run()
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached before the MIQCQP"
+    with tracker.stage("tightening"):
+        plan, chain = reduce(problem, root, options["tighten"], min(20.0, 0.15 * tracker.remaining()),
+                             deadline=tracker.deadline)
+    tracker.note(unstable_neurons=plan.n_unstable)
+    with tracker.stage("scip"):
+        return _Search(problem, plan, chain, tracker, options["encoding"], options["gap"], options["seed"]).run()
 
 
 class _Search:
@@ -84,9 +102,11 @@ class _Search:
         return lambda dual: self.tracker.offer_upper(self.chain.value(scip.inflate(form.to_norm(scip.upper_from_dual(dual)))))
 
     def _solve(self, form: Formulation, closed: bool, resolve=None) -> scip.Outcome:
-        return scip.solve(form.model, self.tracker.deadline, self._on_solution(form),
-                          self._on_dual(form) if closed else None, gap=self.gap, seed=self.seed,
-                          propagator=JacobianBoundProp(form), resolve=resolve)
+        outcome = scip.solve(form.model, self.tracker.deadline, self._on_solution(form),
+                             self._on_dual(form) if closed else None, gap=self.gap, seed=self.seed,
+                             propagator=JacobianBoundProp(form), resolve=resolve)
+        self.tracker.count(scip_nodes=outcome.nodes)
+        return outcome
 
     def run(self) -> Tuple[str, str]:
         status, note = self._closed()

@@ -28,6 +28,7 @@ from ..tolerances import NORM_RTOL, RANK_RTOL
 from ..tracker import Tracker
 
 MAX_SIGN_OUTPUTS = 12   # q = 1 reduction enumerates 2^(m-1) output sign vectors
+CANDIDATE_ENTRIES = 4_000_000  # float64 entries of the candidates' Jacobians held at once (32 MB)
 
 
 def _slices(C: np.ndarray, R: np.ndarray, J0: np.ndarray, p: float, q: float):
@@ -164,8 +165,9 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
             pattern = [g.copy() for g in current]
             pattern[k][j] ^= 1
             candidates.append(pattern)
-        J = np.ascontiguousarray(np.stack([net.jacobian(c) for c in candidates]))
-        norms = _core.operator_norms(J, p, q)[0]
+        norms = _candidate_norms(net, candidates, p, q, stop)
+        if norms is None:
+            return
         moved = False
         for i in np.argsort(-norms):
             if norms[i] <= value * (1 + 1e-12) or time.perf_counter() > stop:
@@ -177,6 +179,22 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
                 break
         if not moved:
             return
+
+
+def _candidate_norms(net: Network, candidates: List[List[np.ndarray]], p: float, q: float,
+                     stop: float) -> Optional[np.ndarray]:
+    """||J(g)||_{p->q} (achieved values) of the candidate patterns, by batches of the core's batched Jacobians;
+    None when time runs out before all are evaluated."""
+    size = max(1, CANDIDATE_ENTRIES // max(1, net.input_dim * net.output_dim))
+    norms = []
+    for s in range(0, len(candidates), size):
+        if time.perf_counter() > stop:
+            return None
+        chunk = candidates[s:s + size]
+        masks = [np.ascontiguousarray(np.stack([c[k] for c in chunk])) for k in range(len(chunk[0]))]
+        J = _core.jacobians(net.core, masks, len(chunk))
+        norms.append(_core.operator_norms(J, p, q)[0])
+    return np.concatenate(norms)
 
 
 def _offer_pattern(problem: Problem, tracker: Tracker, pattern: List[np.ndarray], deadline: float) -> None:

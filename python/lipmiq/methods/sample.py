@@ -11,6 +11,7 @@ from typing import Tuple
 import numpy as np
 
 from .. import _core
+from .. import options as opt
 from ..certify.witness import certify
 from ..domain import Global
 from ..problem import Problem
@@ -26,9 +27,9 @@ def jacobian_norms(problem: Problem, X: np.ndarray) -> np.ndarray:
     out = np.empty(len(X))
     for s in range(0, len(X), chunk):
         Xc = np.ascontiguousarray(X[s:s + chunk])
-        Z = _core.forward(net.weights, net.biases, Xc)
+        Z = _core.forward(net.core, Xc)
         masks = [np.ascontiguousarray(z > 0, dtype=np.uint8) for z in Z[:-1]]
-        J = _core.jacobians(net.weights, masks, len(Xc))
+        J = _core.jacobians(net.core, masks, len(Xc))
         out[s:s + chunk] = _core.operator_norms(J, problem.p, problem.q)[0]
     return out
 
@@ -101,8 +102,16 @@ def _offer_best(problem: Problem, tracker: Tracker, X: np.ndarray, values: np.nd
             return
 
 
+OPTIONS = opt.Options(
+    opt.seed("random seed of the sample"),
+    opt.Option("samples", opt.integer(1, 10 ** 8), 2048, "points sampled before the local search"),
+    opt.Option("sample_time", opt.real(0.0, lo_open=True), 10.0, "seconds at most for sampling and local search"),
+)
+
+
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
-    sample_lower(problem, tracker, budget=min(tracker.remaining(), float(options.get("sample_time", 10.0))),
-                 samples=int(options.get("samples", 2048)), seed=int(options.get("seed", 0)))
-    status = "time_limit" if tracker.remaining() <= 0 else "optimal"
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(tracker.remaining(), options["sample_time"]),
+                     samples=options["samples"], seed=options["seed"])
+    status = "time_limit" if tracker.remaining() <= 0 else "finished"
     return status, "sampling and local search (a lower bound only)"

@@ -23,10 +23,10 @@ __all__ = ["Chain", "Reduction", "Plan", "HiddenLayer", "reduce", "for_scip"]
 
 
 def reduce(problem: Problem, root: Optional[NetworkBounds], tighten: str, tighten_time: float,
-           direction: Optional[np.ndarray] = None) -> Tuple[Plan, Chain]:
+           direction: Optional[np.ndarray] = None, deadline: float = math.inf) -> Tuple[Plan, Chain]:
     """The plan of a problem and the chain back to its coordinates. `root` (the problem's symbolic bounds,
     None on R^n) is reused by the tightening; `tighten` and its budget `tighten_time` pick the bounds;
-    `direction` fixes v to one Jacobian column (monotonicity)."""
+    `direction` fixes v to one Jacobian column (monotonicity); past `deadline` it raises TimeUp."""
     net, dom = problem.network, problem.domain
     chain = Chain()
     ball = None
@@ -46,7 +46,7 @@ def reduce(problem: Problem, root: Optional[NetworkBounds], tighten: str, tighte
         if isinstance(dom, Ball) and not math.isinf(dom.norm):
             ball = (np.asarray(dom.center, dtype=np.float64), float(dom.radius), float(dom.norm))
     plan, fixed = encode(network, bounds, x_lo, x_hi, net.input_dim, problem.p, ball, exclusion, homogenised,
-                         direction, exact_patterns=tighten_time if tighten == "lp" else 0.0)
+                         direction, exact_patterns=tighten_time if tighten == "lp" else 0.0, deadline=deadline)
     return plan, chain.then(fixed)
 
 

@@ -9,6 +9,7 @@ bound) while patterns without one are removed:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Dict, List, Optional, Tuple
@@ -116,7 +117,8 @@ def find_ties(W: np.ndarray, b: np.ndarray, candidates: np.ndarray) -> List[Tupl
 
 
 def _direction(Ws: List[np.ndarray], W_out: np.ndarray, active: List[np.ndarray], n_dir: int, p: float,
-               direction: Optional[np.ndarray], exact_patterns: float) -> List[Tuple[np.ndarray, np.ndarray]]:
+               direction: Optional[np.ndarray], exact_patterns: float,
+               deadline: float) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Bounds of w_k per hidden layer and of y last: for ||v||_p <= 1, intervals intersected with
     back-substitution (and, with a budget, exact maxima over the patterns); for a fixed direction
     (one Jacobian column), sign-exact intervals from the exact first layer."""
@@ -125,9 +127,9 @@ def _direction(Ws: List[np.ndarray], W_out: np.ndarray, active: List[np.ndarray]
     if direction is not None:
         w1 = first @ direction
         return interval_chain((w1, w1), rest, active, outward=True)
-    out = forward_intervals(first, rest, active, p)
+    out = forward_intervals(first, rest, active, p, deadline)
     if Ws:
-        out = direction_bounds([None] + rest, active, first, p, out)
+        out = direction_bounds([None] + rest, active, first, p, out, deadline)
         if exact_patterns > 0:
             out = pattern_direction_bounds([None] + rest, active, first, p, out, time_budget=exact_patterns)
     return out
@@ -136,7 +138,7 @@ def _direction(Ws: List[np.ndarray], W_out: np.ndarray, active: List[np.ndarray]
 def encode(network: Network, bounds: NetworkBounds, x_lo: np.ndarray, x_hi: np.ndarray, n_dir: int, p: float,
            ball: Optional[Tuple[np.ndarray, float, float]] = None, exclusion: Optional[float] = None,
            homogenised: bool = False, direction: Optional[np.ndarray] = None,
-           exact_patterns: float = 0.0) -> Tuple[Plan, FixStable]:
+           exact_patterns: float = 0.0, deadline: float = math.inf) -> Tuple[Plan, FixStable]:
     """The Plan of `network` on the box [x_lo, x_hi] (the domain's box hull) with pre-activation `bounds`.
 
     `direction` fixes v (a Jacobian column, for monotonicity); `exact_patterns` is the time budget of the
@@ -160,7 +162,7 @@ def encode(network: Network, bounds: NetworkBounds, x_lo: np.ndarray, x_hi: np.n
     W_out = network.layers[-1].W[:, prev_keep]
     b_out = network.layers[-1].b.copy()
     dirs = _direction([layer["W"] for layer in layers], W_out, [layer["active"] for layer in layers], n_dir, p,
-                      direction, exact_patterns)
+                      direction, exact_patterns, deadline)
     hidden = [HiddenLayer(**layer, wlo=lo, whi=hi) for layer, (lo, hi) in zip(layers, dirs)]
     plan = Plan(hidden, W_out, b_out, np.asarray(x_lo, dtype=np.float64), np.asarray(x_hi, dtype=np.float64), n_dir,
                 homogenised, ball, exclusion, dirs[-1][0], dirs[-1][1])

@@ -99,6 +99,7 @@ class Outcome:
     raw: str
     dual: Optional[float]
     solutions: int
+    nodes: int
 
     @property
     def status(self) -> str:
@@ -135,13 +136,13 @@ def solve(model: Model, deadline: float, on_solution: Callable[[object], None],
         if trace.error is not None:
             raise trace.error
         if raw in NO_ANSWER:
-            return Outcome(raw, None, model.getNSols())
+            return Outcome(raw, None, model.getNSols(), model.getNTotalNodes())
         dual = model.getDualbound()
         if on_dual is not None:
             on_dual(dual)
         for sol in model.getSols()[:HARVEST]:
             on_solution(sol)
         if resolve is None or raw not in SOLVED or model.getNSols() == 0 or time.perf_counter() >= deadline:
-            return Outcome(raw, dual, model.getNSols())
+            return Outcome(raw, dual, model.getNSols(), model.getNTotalNodes())
         if not resolve(model):
-            return Outcome(raw, dual, model.getNSols())
+            return Outcome(raw, dual, model.getNSols(), model.getNTotalNodes())
