@@ -542,7 +542,7 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
                             const py::object& states, const py::object& center, double radius, double ball_norm,
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
-                            int max_sign_outputs, double step_init) {
+                            int max_sign_outputs, double step_init, double time_limit, const py::object& prior) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     const std::size_t n = net.in_dim();
@@ -561,6 +561,22 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
         for (std::size_t k = 0; k + 1 < net.depth(); ++k) sizes.push_back(net.W[k].rows);
         state = parse_states(py::list(states), sizes, keep_states);
     }
+    std::vector<LayerBounds> pri;
+    if (!prior.is_none()) {
+        py::list pl = py::list(prior);
+        if (pl.size() + 1 != net.depth())
+            fail("prior has " + std::to_string(pl.size()) + " entries, expected one per hidden layer (" +
+                 std::to_string(net.depth() - 1) + ")");
+        pri.resize(pl.size());
+        for (std::size_t k = 0; k < pl.size(); ++k) {
+            py::sequence t = py::reinterpret_borrow<py::sequence>(pl[k]);
+            if (py::len(t) != 2) fail("prior[" + std::to_string(k) + "] must be a pair (lo, hi)");
+            const std::size_t nk = net.W[k].rows;
+            pri[k].lo = vec1(t[0], nk, "prior[" + std::to_string(k) + "][0]", true);
+            pri[k].hi = vec1(t[1], nk, "prior[" + std::to_string(k) + "][1]", true);
+        }
+    }
+    if (!(time_limit >= 0.0)) fail("time_limit must be >= 0 seconds (inf: none)");
     if (iterations < 0 || forward_iterations < 0 || coordinate_iterations < 0 || max_coordinates < 0 ||
         !(coordinate_work >= 0.0))
         fail("iteration counts, max_coordinates and coordinate_work must be >= 0");
@@ -579,7 +595,8 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     lipmiq::GradientResult res;
     {
         py::gil_scoped_release nogil;
-        res = lipmiq::gradient_bounds(net, dom, state, p, q, n_dir, opt);
+        opt.deadline = lipmiq::Deadline::after(time_limit);
+        res = lipmiq::gradient_bounds(net, dom, state, p, q, n_dir, opt, pri);
     }
     py::list rows;
     for (const auto& r : res.rows) {
@@ -594,6 +611,14 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     py::dict out;
     out["upper"] = res.upper;
     out["empty"] = res.empty;
+    out["stopped"] = res.stopped;
+    py::list sens;
+    for (const auto& v : res.sensitivity) {
+        py::array_t<double> a(v.size());
+        std::copy(v.begin(), v.end(), a.mutable_data());
+        sens.append(a);
+    }
+    out["sensitivity"] = sens;
     out["forward"] = bounds_to_py(res.forward);
     out["rows"] = rows;
     return out;
@@ -605,12 +630,15 @@ void register_gradient_bounds(py::module_& mod) {
             "n_dir"_a = py::none(), "states"_a = py::none(), "center"_a = py::none(), "radius"_a = 0.0,
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
-            "max_sign_outputs"_a = 4, "step_init"_a = 0.0,
+            "max_sign_outputs"_a = 4, "step_init"_a = 0.0, "time_limit"_a = kInf, "prior"_a = py::none(),
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
-            "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. Returns "
-            "{upper, empty, forward: [(lo, hi)] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: "
-            "[(lo, hi)] of d(f_i)/d x_k per hidden layer}]}.");
+            "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. "
+            "`prior`: certified pre-activation bounds [(lo, hi)] per hidden layer valid on that set (e.g. a "
+            "branch-and-bound parent's `forward`). After `time_limit` seconds the optimisation stops and the bound "
+            "certified so far is returned (`stopped`). Returns {upper, empty, stopped, forward: [(lo, hi)] per "
+            "hidden layer, sensitivity: [dual norm of the enclosure of d z_kj / dx per neuron] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: [(lo, hi)] of d(f_i)/d x_k per hidden "
+            "layer}]}.");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // the same result for any thread count; the others are single-threaded.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -119,7 +120,28 @@ double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<con
 // ---- gradient_bounds.cpp ------------------------------------------------------------------
 // Certified upper bounds on the local Lipschitz constant by linear bound propagation through the
 // network and its backward (gradient) graph (Shi et al., NeurIPS 2022), float64 rounding included.
+// A wall-clock deadline on the steady clock (never, by default): the engine's optimisation loops stop at it.
+struct Deadline {
+    std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point::max();
+    // `seconds` from now (infinite or huge: never).
+    static Deadline after(double seconds) {
+        Deadline d;
+        if (seconds < 1e9) {
+            const double s = seconds > 0.0 ? seconds : 0.0;
+            d.at = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+        }
+        return d;
+    }
+    bool passed() const {
+        return at != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= at;
+    }
+};
+
 struct GradientOptions {
+    // Past this, every optimisation loop stops and the bound certified so far is returned (each iterate's
+    // bound is certified; CROWN passes not yet run fall back to interval bounds).
+    Deadline deadline;
     int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
     int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
     int max_coordinates = 64;  // gradient coordinates whose bounds are optimised (largest secant excess first;
@@ -141,16 +163,25 @@ struct RowGradientBounds {
 struct GradientResult {
     double upper = 0.0;                   // certified bound on L(p, q) over the (sub)domain
     bool empty = false;                   // the partial pattern contradicts the domain: upper = 0
+    bool stopped = false;                 // the deadline cut some optimisation short (the bound still holds)
     std::vector<LayerBounds> forward;     // certified pre-activation bounds z_k, k = 1..L-1
+    // Per hidden layer, per neuron: the dual norm of the interval enclosure of d z_kj / dx (how far the
+    // gradient can move when neuron j's derivative flips, per unit of d f / d x_kj): branching scores.
+    // Empty when the deadline passed first.
+    std::vector<std::vector<double>> sensitivity;
     std::vector<RowGradientBounds> rows;  // one per output row c = e_i
 };
 
 // max over x in the input set (and the activation regions with interior meeting it whose pattern agrees
 // with `state`: -1 free, 0 inactive, 1 active per hidden neuron; empty = all free) of ||J(x)||_{p->q},
 // J restricted to the first n_dir input columns; an upper bound that holds despite float64 rounding.
+// `prior` (empty, or one entry per hidden layer) holds certified bounds of the pre-activations valid on the
+// (sub)domain and pattern, e.g. a branch-and-bound parent's: they are intersected with the interval bounds
+// before CROWN, and neurons they prove stable skip it.
 GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                const std::vector<const std::int8_t*>& state, double p, double q,
-                               std::size_t n_dir, const GradientOptions& opt);
+                               std::size_t n_dir, const GradientOptions& opt,
+                               const std::vector<LayerBounds>& prior = {});
 
 // ---- gemm.cpp -----------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`

@@ -60,12 +60,29 @@ double interval_norm(const LayerBounds& g, double p) {
     return norm_up(a, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0);
 }
 
+// || max(|Pl_i|, |Ph_i|) ||_r of every row i (n_dir entries each), rounded to nearest (a heuristic score).
+std::vector<double> row_norms(const std::vector<double>& Pl, const std::vector<double>& Ph, std::size_t n_dir,
+                              double r) {
+    const std::size_t rows = n_dir ? Pl.size() / n_dir : 0;
+    std::vector<double> out(rows, 0.0);
+    for (std::size_t i = 0; i < rows; ++i) {
+        double acc = 0.0;
+        for (std::size_t j = 0; j < n_dir; ++j) {
+            const double a = std::max(std::fabs(Pl[i * n_dir + j]), std::fabs(Ph[i * n_dir + j]));
+            acc = r == kInf ? std::max(acc, a) : r == 2.0 ? acc + a * a : acc + a;
+        }
+        out[i] = r == 2.0 ? std::sqrt(acc) : acc;
+    }
+    return out;
+}
+
 // Certified enclosure [Pl, Ph] (n_{L-1} x n_dir, row-major) of D_{L-1} W_{L-1} ... D_1 W_1[:, :n_dir] over
 // the Clarke choices (midpoint-radius products: W P lies in [W mid - |W| rad, W mid + |W| rad], each
 // product off by gamma_n |W| (|mid| + rad)).  Multiplying it by the top row from the left is the interval
-// Jacobian in the association order of pattern_norm_bound.
+// Jacobian in the association order of pattern_norm_bound.  `sensitivity` (optional) gets, per hidden layer,
+// the dual-norm (dual_p) size of each pre-activation's gradient enclosure, before that layer's D.
 void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::vector<double>& Pl,
-                               std::vector<double>& Ph) {
+                               std::vector<double>& Ph, double dual_p, std::vector<std::vector<double>>* sensitivity) {
     const Network& net = *S.net;
     const std::size_t L1 = S.hidden.size();
     const Matrix& W1 = net.W[0];
@@ -73,6 +90,7 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::ve
     for (std::size_t i = 0; i < W1.rows; ++i)
         for (std::size_t j = 0; j < n_dir; ++j) Pl[i * n_dir + j] = W1.row(i)[j];
     Ph = Pl;
+    if (sensitivity) sensitivity->push_back(row_norms(Pl, Ph, n_dir, dual_p));
     auto apply_d = [&](const SoundLayer& H) {
         for (std::size_t i = 0; i < H.status.size(); ++i) {
             double* l = Pl.data() + i * n_dir;
@@ -127,6 +145,7 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::ve
                 Pl[i * n_dir + j] = rnd::sub_down(rnd::sub_down(c, r), allow);
             }
         }
+        if (sensitivity) sensitivity->push_back(row_norms(Pl, Ph, n_dir, dual_p));
         apply_d(H);
     }
 }
@@ -209,7 +228,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
     const double per_coordinate = 8.0 * weights * std::max(opt.coordinate_iterations, 1);
     const std::size_t affordable = static_cast<std::size_t>(std::max(opt.coordinate_work, 0.0) / per_coordinate);
     const std::size_t K = std::min({excess.size(), static_cast<std::size_t>(std::max(opt.max_coordinates, 0)), affordable});
-    if (K == 0 || opt.coordinate_iterations <= 0) return;
+    if (K == 0 || opt.coordinate_iterations <= 0 || opt.deadline.passed()) return;
     std::partial_sort(excess.begin(), excess.begin() + K, excess.end(),
                       [](const auto& a, const auto& b) { return a.first > b.first; });
     Forms F(2 * K, n);
@@ -273,13 +292,16 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     G.n_dir = n_dir;
     G.top_lo = top_lo;
     G.top_hi = top_hi;
+    G.deadline = sh.opt.deadline;
     Slopes slopes;
     bound_backward(G, sh.opt.step_init, slopes);
     LayerBounds& g = G.u[0];
-    const LayerBounds fwd = row_times_interval(top_lo, top_hi, sh.Pl, sh.Ph, n_dir);
-    for (std::size_t i = 0; i < n_dir; ++i) {
-        g.lo[i] = rnd::max_lower(g.lo[i], fwd.lo[i]);
-        g.hi[i] = rnd::min_upper(g.hi[i], fwd.hi[i]);
+    if (!sh.Pl.empty()) {  // skipped past the deadline
+        const LayerBounds fwd = row_times_interval(top_lo, top_hi, sh.Pl, sh.Ph, n_dir);
+        for (std::size_t i = 0; i < n_dir; ++i) {
+            g.lo[i] = rnd::max_lower(g.lo[i], fwd.lo[i]);
+            g.hi[i] = rnd::min_upper(g.hi[i], fwd.hi[i]);
+        }
     }
     if (crossing(G.u, sh.forced)) {
         res.empty = true;
@@ -322,10 +344,12 @@ void combination_top(const Matrix& WL, const std::vector<double>& s, std::vector
 
 GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                const std::vector<const std::int8_t*>& state, double p, double q,
-                               std::size_t n_dir, const GradientOptions& opt) {
+                               std::size_t n_dir, const GradientOptions& opt,
+                               const std::vector<LayerBounds>& prior) {
     const rnd::FloatEnvironment environment;
     GradientResult res;
-    const SoundNetwork S = sound_forward(net, dom, state, opt);
+    const SoundNetwork S = sound_forward(net, dom, state, opt, prior);
+    res.stopped = S.stopped;
     if (S.empty) {
         res.empty = true;
         return res;
@@ -340,7 +364,8 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     sh.p = p;
     sh.opt = opt;
     const std::size_t L1 = S.hidden.size(), m = net.out_dim();
-    if (L1 > 0 && n_dir > 0) forward_interval_jacobian(S, n_dir, sh.Pl, sh.Ph);
+    if (L1 > 0 && n_dir > 0 && !opt.deadline.passed())
+        forward_interval_jacobian(S, n_dir, sh.Pl, sh.Ph, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0, &res.sensitivity);
     const Matrix& WL = net.W.back();
     std::vector<double> U(m);
     std::vector<double> A(m * n_dir);  // nonnegative majorant of |J|
@@ -381,6 +406,10 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
             double signs = 0.0;
             std::vector<double> s(m), lo, hi;
             for (std::size_t mask = 0; mask < (std::size_t(1) << (m - 1)); ++mask) {
+                if (opt.deadline.passed()) {  // the sum bound q1 stands
+                    signs = kInf;
+                    break;
+                }
                 for (std::size_t i = 0; i < m; ++i) s[i] = (i > 0 && (mask >> (i - 1)) & 1) ? -1.0 : 1.0;
                 combination_top(WL, s, lo, hi);
                 const Combination c = combination_bound(sh, lo, hi);
@@ -393,6 +422,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
         if (q == 2.0) upper = rnd::min_upper(upper, norm_up(U, 2.0));
     }
     res.upper = std::isnan(upper) ? kInf : upper;
+    res.stopped = res.stopped || opt.deadline.passed();
     return res;
 }
 

@@ -250,7 +250,7 @@ void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes) {
         } else {
             for (std::size_t i = 0; i < G.n_dir; ++i) idx.push_back(static_cast<std::int32_t>(i));
         }
-        if (!idx.empty()) {
+        if (!idx.empty() && !G.deadline.passed()) {
             const std::size_t R = idx.size();
             Forms F(2 * R, Wt.cols);
             for (std::size_t r = 0; r < R; ++r) {

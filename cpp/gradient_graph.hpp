@@ -34,6 +34,7 @@ Slopes repeat_rows(const Slopes& s, std::size_t rows);
 
 struct BackwardGraph {
     const SoundNetwork* S = nullptr;
+    Deadline deadline;                        // past it, bound_backward keeps interval bounds
     const std::vector<Matrix>* Wt = nullptr;  // Wt[k - 1] = W_k^T, k = 1..L-1
     std::size_t n_dir = 0;
     std::vector<double> top_lo, top_hi;       // u_{L-1}
@@ -53,7 +54,7 @@ struct BackwardTrace {
 };
 
 // Certified bounds of u_{L-2}, ..., u_1 and of g (interval propagation intersected with back-substitution
-// for the entries a relaxation needs: u_k where d_k is free, every entry of g), filling G.u, G.Xu,
+// for the entries a relaxation needs: u_k where d_k is free, every entry of g; skipped past G.deadline), filling G.u, G.Xu,
 // G.Tmag, and the default slopes (adaptive relu slopes, Heaviside tau = step_init, and the McCormick mix
 // that cancels d; with step_init = 0 the relaxation of Shi et al.).
 void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes);

@@ -145,7 +145,7 @@ std::vector<double> optimise_slopes(const BackwardGraph& G, std::size_t level, c
         BackwardTrace tr;
         const std::vector<double> value = backward_values(G, level, F, s, &tr);
         for (std::size_t r = 0; r < F.rows; ++r) best[r] = rnd::min_upper(best[r], value[r]);
-        if (it >= iterations) break;
+        if (it >= iterations || opt.deadline.passed()) break;  // every evaluated slope set is certified
         slope_gradient(G, level, s, tr, grad);
         const double c1 = 1.0 - std::pow(kBeta1, it + 1), c2 = 1.0 - std::pow(kBeta2, it + 1);
         auto fs = families(s), fm = families(m), fv = families(v), fg = families(grad);

@@ -19,6 +19,9 @@ using rnd::sub_up;
 
 namespace {
 
+// Work (multiply-adds) of one block of CROWN rows between two deadline checks: ~0.05-0.2 s.
+constexpr double kBlockWork = 1.5e8;
+
 // Status, magnitudes and relu lines of a layer whose lo/hi are final; a forced sign (state 0 / 1, its bounds
 // already clamped) keeps its derivative even where the bounds collapse to [0, 0] (either value is valid
 // there, and keeping the pattern's keeps the derivatives inside those of the interval Jacobian bound).
@@ -69,7 +72,8 @@ void add_affine_data(SoundNetwork& S, std::size_t k, const std::vector<double>& 
 // ones and moved by projected Adam steps along dB_r/da = coef * z at the row's maximiser (z evaluated
 // forward through the lines the row chose; see gradient_slopes.cpp).  Every slope set in [0, 1] gives
 // certified values, so each row keeps its smallest.
-std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const Forms& F0, const GradientOptions& opt) {
+std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const Forms& F0, const GradientOptions& opt,
+                                   bool& stopped) {
     constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-30;
     const std::size_t R = F0.rows;
     const Network& net = *S.net;
@@ -92,6 +96,10 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
         const std::vector<double> val = concretise_input(F, *S.dom, S.in_lo, S.in_hi, &X);
         for (std::size_t r = 0; r < R; ++r) best[r] = rnd::min_upper(best[r], val[r]);
         if (it >= opt.forward_iterations) break;
+        if (opt.deadline.passed()) {
+            stopped = true;
+            break;
+        }
         const double c1 = 1.0 - std::pow(kBeta1, it + 1), c2 = 1.0 - std::pow(kBeta2, it + 1);
         A = X;
         for (std::size_t j = 1; j < k; ++j) {
@@ -180,7 +188,7 @@ void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<
 }
 
 SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state,
-                           const GradientOptions& opt) {
+                           const GradientOptions& opt, const std::vector<LayerBounds>& prior) {
     SoundNetwork S;
     S.net = &net;
     S.dom = &dom;
@@ -216,37 +224,56 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         SoundLayer H;
         interval_affine_sound(W.data.data(), W.cols, n, W.cols, net.b[k - 1].data(), xl.data(), xh.data(), H.lo,
                               H.hi);
-        // CROWN for the interval-unstable neurons (all of layer 1: exact there, and tighter on balls), then
-        // per-bound slope optimisation for those still unstable.
+        if (k - 1 < prior.size() && prior[k - 1].lo.size() == n && prior[k - 1].hi.size() == n) {
+            for (std::size_t j = 0; j < n; ++j) {
+                H.lo[j] = rnd::max_lower(H.lo[j], prior[k - 1].lo[j]);
+                H.hi[j] = rnd::min_upper(H.hi[j], prior[k - 1].hi[j]);
+            }
+        }
+        // CROWN for the neurons still unstable (all of layer 1 without a prior: exact there, and tighter on
+        // balls), then per-bound slope optimisation for those still unstable.
         std::vector<std::int32_t> rows;
+        const bool all_first = k == 1 && prior.empty();
         for (std::size_t j = 0; j < n; ++j)
-            if (k == 1 || (H.lo[j] < 0.0 && H.hi[j] > 0.0)) rows.push_back(static_cast<std::int32_t>(j));
+            if (all_first || (H.lo[j] < 0.0 && H.hi[j] > 0.0)) rows.push_back(static_cast<std::int32_t>(j));
+        // Rows in blocks of about kBlockWork multiply-adds (per step), the deadline checked between blocks:
+        // rows not reached keep the bounds they have.
+        double chain = 0.0;
+        for (std::size_t j = 0; j < k; ++j) chain += static_cast<double>(net.W[j].data.size());
         for (int pass = 0; pass < (k == 1 ? 1 : 2) && !rows.empty(); ++pass) {
-            const std::size_t R = rows.size();
-            Forms F(2 * R, W.cols);
-            for (std::size_t r = 0; r < R; ++r) {
-                const double* w = W.row(rows[r]);
-                double* up = F.row(r);
-                double* dn = F.row(R + r);
-                for (std::size_t i = 0; i < W.cols; ++i) up[i] = w[i], dn[i] = -w[i];
-                F.c[r] = net.b[k - 1][rows[r]];
-                F.c[R + r] = -F.c[r];
-            }
-            std::vector<double> v;
-            if (pass == 0) {
-                to_input(S, k - 1, F, nullptr, nullptr, nullptr);
-                v = concretise_input(F, dom, S.in_lo, S.in_hi);
-            } else {
-                v = optimised_rows(S, k, F, opt);
-            }
+            const double steps = pass == 0 ? 1.0 : 2.0 * (opt.forward_iterations + 1);
+            const std::size_t block = static_cast<std::size_t>(std::max(16.0, kBlockWork / (2.0 * chain * steps)));
             std::vector<std::int32_t> still;
-            for (std::size_t r = 0; r < R; ++r) {
-                const std::size_t j = rows[r];
-                H.hi[j] = rnd::min_upper(H.hi[j], v[r]);
-                H.lo[j] = rnd::max_lower(H.lo[j], -v[R + r]);
-                if (H.lo[j] < 0.0 && H.hi[j] > 0.0) still.push_back(static_cast<std::int32_t>(j));
+            for (std::size_t first = 0; first < rows.size(); first += block) {
+                if (opt.deadline.passed()) {
+                    S.stopped = true;
+                    break;
+                }
+                const std::size_t R = std::min(block, rows.size() - first);
+                Forms F(2 * R, W.cols);
+                for (std::size_t r = 0; r < R; ++r) {
+                    const double* w = W.row(rows[first + r]);
+                    double* up = F.row(r);
+                    double* dn = F.row(R + r);
+                    for (std::size_t i = 0; i < W.cols; ++i) up[i] = w[i], dn[i] = -w[i];
+                    F.c[r] = net.b[k - 1][rows[first + r]];
+                    F.c[R + r] = -F.c[r];
+                }
+                std::vector<double> v;
+                if (pass == 0) {
+                    to_input(S, k - 1, F, nullptr, nullptr, nullptr);
+                    v = concretise_input(F, dom, S.in_lo, S.in_hi);
+                } else {
+                    v = optimised_rows(S, k, F, opt, S.stopped);
+                }
+                for (std::size_t r = 0; r < R; ++r) {
+                    const std::size_t j = rows[first + r];
+                    H.hi[j] = rnd::min_upper(H.hi[j], v[r]);
+                    H.lo[j] = rnd::max_lower(H.lo[j], -v[R + r]);
+                    if (H.lo[j] < 0.0 && H.hi[j] > 0.0) still.push_back(static_cast<std::int32_t>(j));
+                }
             }
-            if (opt.forward_iterations <= 0) break;
+            if (opt.forward_iterations <= 0 || S.stopped) break;
             rows = std::move(still);
         }
         if (!state.empty()) {

@@ -40,15 +40,17 @@ struct SoundNetwork {
     std::vector<std::vector<double>> Wmag;
     std::vector<double> xmass;
     bool empty = false;  // some forced sign contradicts the domain: no region with interior meets it
+    bool stopped = false;  // the deadline skipped CROWN passes or slope steps (the bounds still hold)
 };
 
 // Certified bounds of every hidden layer over dom, with state[k][j] in {-1 free, 0 forced z <= 0,
-// 1 forced z >= 0} (state may be empty: all free).  Interval bounds intersected with CROWN
-// back-substitution for the interval-unstable neurons, whose bounds still crossing 0 are then tightened
-// by optimising their own relu slopes (opt.forward_iterations steps, as alpha-CROWN does per bound).
+// 1 forced z >= 0} (state may be empty: all free).  Interval bounds intersected with `prior` (empty or one
+// certified entry per hidden layer) and with CROWN back-substitution for the neurons still unstable, whose
+// bounds still crossing 0 are then tightened by optimising their own relu slopes (opt.forward_iterations
+// steps, as alpha-CROWN does per bound); past opt.deadline the remaining CROWN passes and steps are skipped.
 // Returns early with empty = true.
 SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state,
-                           const GradientOptions& opt);
+                           const GradientOptions& opt, const std::vector<LayerBounds>& prior = {});
 
 // The coefficients (rows x n_k) on x_k = relu(z_k) when the chain of `to_input` passed layer k (which relu
 // line each entry used), per hidden layer; empty for layers not passed.

@@ -38,8 +38,9 @@ REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
 # The CLI tests' network: byte for byte the README's examples/iris.npz (4 inputs), read from tests/data so that
 # a copy of tests/ alone runs against an installed lipmiq.
 EXAMPLE = str(DATA_DIR / "lipbab_iris_4-5-5-3.npz")
-# The two ways through the miqcqp method: region branch-and-bound first (the default), or SCIP alone.
-STAGES = {"default": {}, "scip": {"region_share": 0.0}}
+# The two ways through the miqcqp method: the default stages, or SCIP alone (no region branch-and-bound, no
+# gradient-bound engine, whose upper bound would let the pattern branch-and-bound close the gap before SCIP).
+STAGES = {"default": {}, "scip": {"region_share": 0.0, "gradient_share": 0.0}}
 
 
 def load_npz_network(name):

@@ -59,4 +59,6 @@ def test_miqcqp_certifies_published_exact_values(query, stage):
     assert res.lower <= query["exact"] * (1 + 1e-4) and res.upper >= query["exact"] * (1 - 1e-4), res
     assert res.exact, res
     assert res.upper == pytest.approx(query["exact"], rel=1e-4)
-    assert (res.stats["closed_by"] == "regions") == (stage == "default"), res.stats
+    # the default closes before SCIP (by the engine's branch-and-bound on the deeper networks; the engine's bound
+    # lets the pattern branch-and-bound close some queries)
+    assert (res.stats["closed_by"] in ("bab", "patterns", "regions")) == (stage == "default"), res.stats

@@ -27,7 +27,11 @@ class GradientBounds:
     with the partial pattern (0 when `empty`: the pattern contradicts the domain). `forward[k]` bounds the
     pre-activation of hidden layer k; for output row i, `gradient[i]` bounds d f_i / dx over the direction
     inputs and `backward[i][k]` bounds d f_i / d x_k (x_k the output of hidden layer k); `row_upper[i]`
-    bounds ||d f_i / dx||_{p*}. On the global domain these refer to the homogenised network.
+    bounds ||d f_i / dx||_{p*}. On the global domain these refer to the homogenised network. `stopped`: the
+    time limit cut the optimisation short (the bound holds, but a longer run would be tighter).
+    `sensitivity[k][j]` (a heuristic, not certified; None when the time limit came first) is the dual norm of
+    the interval enclosure of d z_kj / dx: how far the gradient moves per unit of d f / d x_kj when neuron j's
+    derivative flips (branching scores).
     """
 
     upper: float
@@ -36,6 +40,8 @@ class GradientBounds:
     gradient: List[Bounds]
     backward: List[List[Bounds]]
     row_upper: np.ndarray
+    stopped: bool = False
+    sensitivity: Optional[List[np.ndarray]] = None
 
 
 def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q: float,
@@ -45,14 +51,16 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
     """Bound over the box [lo, hi] (intersected with the ball around `center`), J over the first `n_dir`
     inputs (all by default); `states` per hidden layer: -1 free, 0 inactive, 1 active. `options` are the
     core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations, step,
-    decay, max_sign_outputs, step_init)."""
+    decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, prior:
+    certified pre-activation bounds per hidden layer valid on this set, e.g. a parent node's `forward`)."""
     res = _core.gradient_bounds(network.core, lo, hi, float(p), float(q),
                                 n_dir=n_dir, states=None if states is None else list(states), center=center,
                                 radius=float(radius), ball_norm=float(ball_norm), **options)
     rows = res["rows"]
     return GradientBounds(upper=float(res["upper"]), empty=bool(res["empty"]), forward=list(res["forward"]),
                           gradient=[row["gradient"] for row in rows], backward=[list(row["backward"]) for row in rows],
-                          row_upper=np.array([row["upper"] for row in rows]))
+                          row_upper=np.array([row["upper"] for row in rows]), stopped=bool(res["stopped"]),
+                          sensitivity=list(res["sensitivity"]) or None)
 
 
 def bound_problem(problem: Problem, states: Optional[Sequence[np.ndarray]] = None, **options: Any) -> GradientBounds:

@@ -8,12 +8,14 @@ SCIP's node propagator and by the region branch-and-bound to prune patterns that
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 
 from .. import _core
-from ..tolerances import INTERVAL_SUM_RTOL, JACOBIAN_BOUND_RTOL, UNIT_ROUNDOFF
+from ..network import Network
+from ..norms import opnorm_upper
+from ..tolerances import INTERVAL_SUM_RTOL, JACOBIAN_BOUND_RTOL, NORM_RTOL, UNIT_ROUNDOFF
 
 
 def interval_matmul(W: np.ndarray, lo: np.ndarray, hi: np.ndarray, outward: bool = False):
@@ -57,3 +59,15 @@ def rounding_allowance(weights: Sequence[np.ndarray], states: Sequence[np.ndarra
     """Absolute allowance for float64 rounding in ||J(g)||_{p->q} over the patterns `states` allows:
     rounding_gamma * || |W_L| D ... D |W_1| ||_{p->q}."""
     return rounding_gamma(weights) * pattern_norm_bound([np.abs(W) for W in weights], states, p, q)
+
+
+def pattern_norm(network: Network, pattern: Sequence[np.ndarray], p: float, q: float) -> Tuple[float, float, np.ndarray]:
+    """(value, upper, v) for the full pattern g: value = ||J(g) v||_q / ||v||_p as computed (the exact
+    operator norm where the core computes it exactly), upper >= ||J(g)||_{p->q} despite float64 rounding
+    (NORM_RTOL on the norm, or a Hoelder-type bound where it is not exact, plus `rounding_allowance`)."""
+    J = network.jacobian(pattern)
+    norms, V, exact = _core.operator_norms(np.ascontiguousarray(J[None]), p, q)
+    value = float(norms[0])
+    upper = value * (1.0 + NORM_RTOL) if exact[0] else opnorm_upper(J, p, q)
+    upper += rounding_allowance(network.weights, [np.asarray(g).astype(np.int8) for g in pattern], p, q)
+    return value, upper, V[0]

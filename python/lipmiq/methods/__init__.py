@@ -12,7 +12,7 @@ from ..problem import Problem
 from ..tracker import Tracker
 
 MethodFn = Callable[[Problem, Tracker, dict], Tuple[str, str]]
-METHODS = ("miqcqp", "enumerate", "milp", "lipsdp", "naive", "sample")
+METHODS = ("miqcqp", "enumerate", "bab", "milp", "lipsdp", "naive", "sample")
 
 
 def _module(name: str):

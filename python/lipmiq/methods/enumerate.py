@@ -17,17 +17,15 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
 from .. import options as opt
 from ..bounds import NetworkBounds, propagation, root_bounds
-from ..bounds.jacobian import pattern_norm_bound, rounding_allowance
+from ..bounds.jacobian import pattern_norm, pattern_norm_bound
 from ..certify.exact_regions import ExactRegions, affordable
 from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
 from ..certify.witness import certify
 from ..domain import Ball, Box
-from ..norms import opnorm_upper
 from ..problem import Problem
-from ..tolerances import INTERIOR_TOL, NORM_RTOL
+from ..tolerances import INTERIOR_TOL
 from ..tracker import Tracker
 from .naive import naive_upper
 from .patterns import global_one_layer
@@ -105,16 +103,10 @@ class RegionEnumerator:
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
         self.regions += 1
-        p, q = self.problem.p, self.problem.q
-        pattern = [gk.astype(np.uint8) for gk in g]
-        J = self.net.jacobian(pattern)
-        norms, V, exact = _core.operator_norms(np.ascontiguousarray(J[None]), p, q)
-        value = float(norms[0])
-        up = value * (1.0 + NORM_RTOL) if exact[0] else opnorm_upper(J, p, q)
-        up += rounding_allowance(self.net.weights, [gk.astype(np.int8) for gk in pattern], p, q)
+        value, up, v = pattern_norm(self.net, [gk.astype(np.uint8) for gk in g], self.problem.p, self.problem.q)
         self.upper = max(self.upper, up)
         if value > self.tracker.lower:
-            self.tracker.offer_lower(certify(self.problem, x, V[0]))
+            self.tracker.offer_lower(certify(self.problem, x, v))
 
     def _dominated(self, g: List[np.ndarray]) -> bool:
         """True when no completion of g can beat the certified lower bound: the subtree is skipped and

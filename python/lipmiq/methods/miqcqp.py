@@ -1,5 +1,7 @@
-"""The default method: the naive product and sampled bounds, the pattern and region branch-and-bound on a
-share of the time (they close small and mostly stable networks outright), then the MIQCQP with SCIP:
+"""The default method: the naive product, the gradient-bound engine's bound and sampled bounds, the engine's
+branch-and-bound on a share of the time for networks with many unstable neurons (or deep or wide ones), the
+pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
+outright), then the MIQCQP with SCIP:
 the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
 interior), then, if a gap remains, the strict problem for the lower bound.
 
@@ -25,6 +27,7 @@ from ..reductions.chain import Chain
 from ..solvers import scip
 from ..solvers.propagator import JacobianBoundProp
 from ..tracker import Tracker
+from .bab import gradient_search, root_bound, unstable_count
 from .enumerate import region_search
 from .naive import naive_upper
 from .patterns import pattern_search
@@ -39,19 +42,40 @@ OPTIONS = opt.Options(
                "share of the remaining time for the region branch-and-bound before SCIP, longer while on track to "
                "complete (0 skips it)"),
     opt.Option("pattern_time", opt.real(0.0), 5.0, "seconds at most for the pattern branch-and-bound"),
+    opt.Option("gradient_share", opt.real(0.0, 1.0), 0.1,
+               "share of the remaining time at most for the gradient-bound engine's first bound (0 skips it)"),
+    opt.Option("bab_share", opt.real(0.0, 1.0), 0.85,
+               "share of the remaining time for the engine's branch-and-bound before the regions (0 skips it)"),
+    opt.Option("bab_unstable", opt.integer(0), 40,
+               "unstable neurons above which the engine's branch-and-bound runs (it also runs on deeper or wider "
+               "networks: BAB_NEURONS)"),
 )
+# Past two hidden layers or this many hidden neurons, regions and SCIP stall even with fewer unstable neurons
+# (measured: 64-32-32-32-32-1 and 784-256-256-1 with about 30 unstable, against 30-32-32-1 which SCIP closes).
+BAB_NEURONS = 256
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     root = root_bounds(problem.network, problem.domain, tracker.deadline)  # shared by every stage
     with tracker.stage("product"):
         tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
+    engine = None
+    if options["gradient_share"] > 0.0:
+        with tracker.stage("gradient"):
+            engine = root_bound(problem, tracker, options["gradient_share"] * tracker.remaining())
     with tracker.stage("sampling"):
         sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
     if tracker.exact:
-        return "optimal", "sampling met the product bound"
+        return "optimal", "sampling met the upper bound"
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached after the product bound and sampling"
+    sizes = problem.network.hidden_sizes
+    if engine is not None and options["bab_share"] > 0.0 and (unstable_count(engine, sizes) > options["bab_unstable"]
+                                                              or len(sizes) > 2 or sum(sizes) > BAB_NEURONS):
+        with tracker.stage("bab"):
+            _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
+        if tracker.exact:
+            return "optimal", note
     with tracker.stage("patterns"):
         patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
     if patterns == "optimal":

@@ -1,0 +1,368 @@
+"""Branch-and-bound on the gradient-bound engine (`bounds.gradient`): exact where it finishes, anytime otherwise.
+
+A node is a partial activation pattern (the neurons split so far, each fixed to 0 or 1) on the problem's
+domain. Its bound is the engine's certified bound on max ||J||_{p->q} over the regions with interior that agree
+with the pattern; the engine's forward bounds of the parent are handed to the children (`prior`), and they also
+say which neurons are stable on the node. Splitting a neuron fixes its Clarke derivative and its relu line,
+which tightens both the forward and the backward bounds.
+
+- **Upper bound** (offered to the tracker whenever it improves): the maximum of the open nodes' bounds, of
+  the exact values of the closed leaves, and of the bounds of the nodes pruned because they could not beat the
+  certified lower bound. Every region with interior lies under exactly one of them, so this holds at any time.
+- **Leaves.** A node whose every neuron is split or stable has one Jacobian J(g): the exact region LP
+  (`certify.regions.region_point`) decides it. A region with interior gives a witness (certified lower bound)
+  and contributes ||J(g)|| (with its rounding allowance); a region proved empty contributes nothing; an
+  undecided (too thin) one stays open with its bound, so the search can no longer finish exactly.
+- **Branching** (measured on the frontier queries, l-inf margins, 20-30 s, with the others at the same load):
+  the unstable neuron with the largest U_kj * m_kj * min(-l, u) / (u - l), where U_kj bounds |d f / d x_kj|
+  (the engine's backward bounds), m_kj = the dual norm of the interval enclosure of d z_kj / dx (the engine's
+  `sensitivity`: how far the gradient moves when the derivative flips) and the last factor is the relu
+  relaxation's relative gap. With m_kj from magnitude products || |W_k| ... |W_1| || instead (which ignore
+  cancellations and overrate deep neurons), the deep 64-32-32-32-32-1 networks stalled (81.4 and 191.7 at
+  20 s against 69.1 and 167.0); without the gap factor deep pt1 reached 178.4; the interval balance
+  min(-l, u) / (u - l) alone reached 83.8 against 71.8 on 64-48-48-1 pt0 in 30 s.
+- **Order**: best-first on the bound (the node that holds the upper bound is split first).
+- **Node cost**: the root gets the engine's full optimisation, the nodes a cheaper setting (no per-coordinate
+  slope optimisation, 5 forward and 10 final slope steps: about 4 ms instead of 170 ms per node on 64-48-48-1),
+  so that many more nodes fit in the time. At 20 s (30 s on digits28) it gave 65.9 / 158.1 / 22.9 / 468.4 on
+  digits pt0 l-inf / deep pt1 l-inf / deep pt1 l2 / digits28 mlp r=0.03, against 67.2 / 161.4 / 23.5 / 475.1
+  without the per-coordinate stage only, 26.3 (deep pt1 l2) with the root's full setting, and 164-166 / 23.7
+  with no forward steps.
+- **Time**: every engine call carries the stage's remaining time (the core stops optimising at it and returns
+  the bound certified so far), and the loop checks the deadline between nodes.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from .. import options as opt
+from ..bounds import root_bounds
+from ..bounds.gradient import Bounds, GradientBounds, bound_problem
+from ..bounds.jacobian import pattern_norm
+from ..certify.partial import Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
+from ..certify.regions import region_point
+from ..certify.witness import certify
+from ..problem import Problem
+from ..result import is_exact
+from ..tracker import Tracker
+from .naive import naive_upper
+from .sample import sample_lower
+
+# Engine settings per node: the per-coordinate slope optimisation (the root's largest cost) is left out.
+NODE_OPTIONS = {"coordinate_iterations": 0, "forward_iterations": 5, "iterations": 10}
+NEVER = math.inf
+DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
+
+Split = Tuple[int, int]  # (hidden layer, neuron)
+
+
+@dataclass
+class Node:
+    """An open node: its certified bound, the split decisions (-1 open, 0, 1 per hidden neuron), the engine's
+    forward bounds on it (the children's prior, in the engine's coordinates), the neuron to split next, and
+    what the region LPs know: the constraints of its prefix region and an interior point of it. Until the node
+    is expanded these are its parent's (`checked` False): most nodes are pruned before they need an LP."""
+
+    bound: float
+    states: List[np.ndarray]
+    forward: List[Bounds]
+    split: Split
+    depth: int
+    status: List[np.ndarray]       # split or stable (0, 1) or open (-1) per neuron, on the node's set
+    rows: Rows                     # the constraints of the prefix region (certify.partial)
+    x: Optional[np.ndarray]        # an interior point of the prefix region (None: not known)
+    checked: bool = False
+
+
+@dataclass
+class Evaluated:
+    """A node's engine result read in the problem's coordinates: status per neuron (0 off, 1 on, -1 unstable)."""
+
+    result: GradientBounds
+    status: List[np.ndarray]
+
+
+class GradientBaB:
+    """Best-first branch-and-bound over neuron splits with the engine's bounds; leaves closed by region LPs."""
+
+    def __init__(self, problem: Problem, tracker: Tracker, node_options: Optional[dict] = None,
+                 root_options: Optional[dict] = None):
+        self.problem, self.tracker = problem, tracker
+        self.net = problem.network
+        self.sizes = self.net.hidden_sizes
+        self.node_options = dict(NODE_OPTIONS if node_options is None else node_options)
+        self.root_options = dict(root_options or {})
+        self.heap: List[Tuple[float, int, Node]] = []
+        self.dive: Optional[Node] = None  # the open node a dive expands next (not in the heap)
+        self.dive_period = DIVE_PERIOD
+        self.order = itertools.count()
+        self.closed = 0.0   # max over closed leaves (exact region values) and pruned nodes (bounds)
+        self.stuck: List[float] = []  # leaves whose region could be neither certified nor excluded
+        self.nodes = self.leaves = self.regions = self.empty = self.pruned = self.lps = 0
+        self.deadline = tracker.deadline
+        self.engine_time = self.lp_time = 0.0
+
+    # ---- the engine -------------------------------------------------------------------------------
+    def _evaluate(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]],
+                  options: dict) -> Optional[Evaluated]:
+        """The engine on a node (None when it proves the node empty)."""
+        start = time.perf_counter()
+        res = bound_problem(self.problem, states=states, prior=prior,
+                            time_limit=max(self.deadline - start, 0.0), **options)
+        self.engine_time += time.perf_counter() - start
+        self.nodes += 1
+        return self._read(res, states)
+
+    def _read(self, res: GradientBounds, states: Optional[List[np.ndarray]]) -> Optional[Evaluated]:
+        """An engine result with the status of each neuron on the node (None when it proved the node empty)."""
+        if res.empty:
+            self.empty += 1
+            return None
+        status = []
+        for k, (lo, hi) in enumerate(res.forward):
+            lo, hi = lo[:self.sizes[k]], hi[:self.sizes[k]]  # on R^n the t neuron comes last
+            s = np.full(lo.size, -1, dtype=np.int8)
+            s[hi <= 0] = 0
+            s[lo >= 0] = 1
+            if states is not None:
+                decided = states[k] >= 0
+                s[decided] = states[k][decided]
+            status.append(s)
+        return Evaluated(res, status)
+
+    def _branching(self, ev: Evaluated) -> Optional[Split]:
+        """The unstable neuron to split (module docstring), None when every neuron is decided."""
+        res = ev.result
+        best, choice = -1.0, None
+        for k, s in enumerate(ev.status):
+            free = np.flatnonzero(s < 0)
+            if free.size == 0:
+                continue
+            n = self.sizes[k]
+            lo, hi = (a[:n][free] for a in res.forward[k])
+            U = np.zeros(free.size)
+            for row in res.backward:
+                ul, uh = (a[:n][free] for a in row[k])
+                U = np.maximum(U, np.maximum(np.abs(ul), np.abs(uh)))
+            move = res.sensitivity[k][:n][free] if res.sensitivity is not None else 1.0
+            gap = np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
+            score = np.nan_to_num(U * move * gap, nan=np.finfo(float).max, posinf=np.finfo(float).max)
+            i = int(np.argmax(score))
+            if score[i] > best:
+                best, choice = float(score[i]), (k, int(free[i]))
+        return choice
+
+    # ---- nodes ------------------------------------------------------------------------------------
+    def _node(self, states: List[np.ndarray], ev: Evaluated, parent: Optional[Node]) -> Optional[Node]:
+        """The open node for an engine result; None when it is dominated or a leaf (closed here)."""
+        bound = ev.result.upper
+        if self._dominated(bound):
+            return None
+        split = self._branching(ev)
+        node = Node(bound, states, ev.result.forward, split or (-1, -1), 0 if parent is None else parent.depth + 1,
+                    ev.status, parent.rows if parent is not None else set(), parent.x if parent is not None else None)
+        if split is None:
+            self._leaf(node)
+            return None
+        return node
+
+    def _push(self, node: Node) -> None:
+        heapq.heappush(self.heap, (-node.bound, next(self.order), node))
+
+    def _check(self, node: Node) -> bool:
+        """Bring the node's prefix region up to date (its `rows` and `x` are still its parent's); False when the
+        region is proved empty. The parent's point is kept when the new constraints hold there with margin, so
+        only one child of a split on the prefix needs an LP."""
+        if node.checked:
+            return True
+        node.checked = True
+        k = prefix_layer(node.status)
+        rows = prefix_rows(node.states, k)
+        new = rows - node.rows
+        node.rows = rows
+        if not new or (node.x is not None and keeps_point(self.net, node.x, node.status, node.states, new)):
+            return True
+        start = time.perf_counter()
+        node.x, empty = prefix_point(self.net, self.problem.domain, node.status, node.states, k, self.deadline)
+        self.lp_time += time.perf_counter() - start
+        self.lps += 1
+        if empty:
+            self.empty += 1
+        return not empty
+
+    def _dominated(self, bound: float) -> bool:
+        """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`."""
+        lower = self.tracker.lower
+        if lower > 0.0 and (bound <= lower or is_exact(lower, bound)):
+            self.pruned += 1
+            self.closed = max(self.closed, bound)
+            return True
+        return False
+
+    def _leaf(self, node: Node) -> None:
+        """Every neuron decided: the region is certified at the point found on the way or by its LP, proved
+        empty, or left undecided."""
+        self.leaves += 1
+        pattern = [np.where(s > 0, 1, 0).astype(np.uint8) for s in node.status]
+        value, upper, v = pattern_norm(self.net, pattern, self.problem.p, self.problem.q)
+        cap = min(upper, node.bound)  # both bound ||J(g)||, the one Jacobian of this leaf's region (if any)
+        if self._dominated(cap):  # whether or not the region exists, it cannot beat the lower bound
+            return
+        witness = None
+        if node.x is not None and keeps_point(self.net, node.x, node.status, node.states,
+                                              prefix_rows(node.states, len(self.sizes)) - node.rows):
+            witness = certify(self.problem, node.x, v)
+        # (a witness's pattern is the problem's: fixing inputs removes no hidden neuron)
+        if witness is None or any(not np.array_equal(a, b) for a, b in zip(witness.pattern, pattern)):
+            start = time.perf_counter()
+            x, _, empty = region_point(self.net.weights, self.net.biases, self.problem.domain, pattern, self.deadline)
+            self.lp_time += time.perf_counter() - start
+            self.lps += 1
+            if x is None:
+                if empty:
+                    self.empty += 1
+                else:
+                    self.stuck.append(cap)  # too thin to certify or exclude, or out of time
+                return
+            witness = certify(self.problem, x, v) if value > self.tracker.lower else None
+        self.regions += 1
+        self.closed = max(self.closed, cap)
+        self.tracker.offer_lower(witness)
+
+    def upper(self) -> float:
+        """The certified upper bound now: open nodes (the heap and the dive), closed leaves, pruned nodes,
+        undecided leaves."""
+        top = -self.heap[0][0] if self.heap else 0.0
+        dive = self.dive.bound if self.dive is not None else 0.0
+        return max([top, dive, self.closed] + self.stuck)
+
+    @property
+    def complete(self) -> bool:
+        return not self.heap and self.dive is None and not self.stuck
+
+    # ---- the search -------------------------------------------------------------------------------
+    def _pop(self) -> Optional[Node]:
+        while self.heap:
+            node = heapq.heappop(self.heap)[2]
+            if not self._dominated(node.bound):
+                return node
+        return None
+
+    def _expand(self, node: Node) -> List[Node]:
+        """Split `node`: its children that stay open (leaves are closed, dominated and empty ones dropped).
+        Out of time before a child, the node itself stays open instead."""
+        if not self._check(node):
+            return []
+        k, j = node.split
+        children: List[Node] = []
+        for value in (0, 1):
+            if time.perf_counter() >= self.deadline:
+                return children + [node]
+            states = [s.copy() for s in node.states]
+            states[k][j] = value
+            ev = self._evaluate(states, node.forward, self.node_options)
+            if ev is not None:
+                child = self._node(states, ev, node)
+                if child is not None:
+                    children.append(child)
+        return children
+
+    def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
+        """Search until done or `time_limit`; True when complete (then `upper()` is the exact maximum).
+
+        Best-first, except that every `dive_period` expansions the best node is dived: its better child is
+        expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest).
+        `root`: the engine's result on the whole domain when the caller has it."""
+        self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
+        root = self._evaluate(None, None, self.root_options) if root is None else self._read(root, None)
+        if root is None:  # without a forced sign the engine raises rather than report the domain empty
+            raise RuntimeError("the gradient-bound engine reported the whole domain empty")
+        self.tracker.offer_upper(root.result.upper)
+        node = self._node([np.full(h, -1, dtype=np.int8) for h in self.sizes], root, None)
+        if node is not None:
+            self._push(node)
+        self.tracker.offer_upper(self.upper())
+        steps = 0
+        while (self.heap or self.dive is not None) and time.perf_counter() < self.deadline:
+            if self.dive is None:
+                node = self._pop()
+                if node is None:
+                    break
+                if steps % self.dive_period == 0:
+                    self.dive = node
+            else:
+                node = self.dive
+            steps += 1
+            children = self._expand(node)
+            if self.dive is not None:
+                self.dive = None
+                if children and children[-1] is not node:  # dive on into the better child with interior
+                    empty = []
+                    for child in sorted(children, key=lambda c: -c.bound):
+                        if self._check(child):
+                            self.dive = child
+                            break
+                        empty.append(child)
+                    children = [c for c in children if c is not self.dive and all(c is not e for e in empty)]
+            for child in children:
+                self._push(child)
+            self.tracker.offer_upper(self.upper())
+        done = self.complete
+        if done:
+            self.tracker.offer_upper(self.closed)
+        return done
+
+    def note(self) -> str:
+        return (f"{self.nodes} engine calls, {self.leaves} leaves ({self.regions} regions), {self.empty} empty, "
+                f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
+                f"{self.lp_time:.2f} s")
+
+
+def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVER,
+                    root: Optional[GradientBounds] = None) -> Tuple[str, str]:
+    """The branch-and-bound as a stage (`root`: the engine's bound on the whole domain if already computed):
+    'optimal' when it completed (the tracker then holds the exact maximum over the regions as its upper
+    bound), 'time_limit', or 'finished' when only leaves too thin to certify or exclude are left."""
+    bab = GradientBaB(problem, tracker)
+    done = bab.run(time_limit, root)
+    if done:
+        return "optimal", "gradient branch-and-bound complete: " + bab.note()
+    if bab.stuck and not bab.heap:
+        return "finished", "leaf regions too thin to certify or exclude: " + bab.note()
+    return "time_limit", "gradient branch-and-bound stopped at the time limit: " + bab.note()
+
+
+def root_bound(problem: Problem, tracker: Tracker, time_limit: float) -> Optional[GradientBounds]:
+    """The engine's bound on the whole domain, offered to the tracker (the default pipeline's first bound
+    after the product); None on a single point. Past `time_limit` the engine returns the bound so far."""
+    if problem.trivial:
+        return None
+    res = bound_problem(problem, time_limit=max(time_limit, 0.0))
+    tracker.offer_upper(res.upper)
+    return res
+
+
+def unstable_count(res: GradientBounds, sizes: List[int]) -> int:
+    """Hidden neurons whose certified pre-activation bounds (the engine's) straddle 0."""
+    return sum(int(np.count_nonzero((lo[:n] < 0) & (hi[:n] > 0))) for (lo, hi), n in zip(res.forward, sizes))
+
+
+OPTIONS = opt.Options(opt.seed("random seed of the first sampling"))
+
+
+def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
+    """`method="bab"`: the product bound, a short sampling for a first lower bound, then the branch-and-bound."""
+    root = root_bounds(problem.network, problem.domain, tracker.deadline)
+    with tracker.stage("product"):
+        tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.05 * tracker.remaining()), seed=options["seed"])
+    with tracker.stage("bab"):
+        return gradient_search(problem, tracker)

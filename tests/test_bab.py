@@ -1,0 +1,148 @@
+"""The branch-and-bound on the gradient-bound engine (`method="bab"`, and the default pipeline's `gradient` and `bab`
+stages) against the brute-force oracle: exact where it finishes, and every upper bound it ever reports (the whole
+`history`, anytime) at least the exact constant. Profiles (tests/conftest.py): "ci" (default, bounded) and "long"
+(`pytest -m fuzz --hypothesis-profile long`: 2,000 examples of the degenerate-network fuzz case)."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lipmiq import Ball, Box, Global, Network, lipschitz
+from lipmiq.bounds.gradient import bound_problem
+from lipmiq.problem import make_problem
+from netgen import random_net
+
+INF = math.inf
+NORMS = (1.0, 2.0, INF)
+PAIRS = list(itertools.product(NORMS, NORMS))
+DOMAINS = {"box": Box(-1.0, 1.0), "ball": Ball(np.array([0.3, -0.2, 0.1]), 1.0, 2.0), "global": Global()}
+CI_EXAMPLES = 20  # the long profile runs its full 2,000
+
+
+def _history_sound(res, truth: float, weights, c=None) -> None:
+    """Every upper bound the run ever reported is at least the exact constant (anytime soundness)."""
+    tol = TRUTH_RTOL * truth + ROUNDING_ATOL * magnitude(weights, c)
+    for t, _, upper in res.history:
+        assert upper >= truth - tol, f"upper {upper!r} < truth {truth!r} at {t} s"
+
+
+@pytest.mark.parametrize("kind", sorted(DOMAINS))
+@pytest.mark.parametrize("p,q", PAIRS)
+def test_bab_exact_on_small_networks(kind, p, q):
+    weights, biases = random_net(11, [3, 6, 5, 2])
+    res, truth = check_sound(weights, biases, DOMAINS[kind], p, q, method="bab", time_limit=30.0)
+    _history_sound(res, truth, weights)
+    assert res.status == "optimal", res.message
+    assert res.exact and res.stats["closed_by"] == "bab"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_bab_exact_on_scalar_outputs_with_splits(seed):
+    """A margin output on a deeper network: the search must split (the root bound is above the truth).
+    (Seed 2 does not finish in 30 s: thousands of split combinations with no region; see the test below.)"""
+    weights, biases = random_net(100 + seed, [4, 8, 8, 6, 3], fan_in=True)
+    res, truth = check_sound(weights, biases, Box(-1.0, 1.0), INF, INF, output=[1.0, -1.0, 0.0], method="bab",
+                             time_limit=30.0)
+    _history_sound(res, truth, weights, np.array([1.0, -1.0, 0.0]))
+    assert res.status == "optimal", res.message
+
+
+def test_bab_time_limit_is_honest_and_sound():
+    """Stopped early on a network it cannot finish in the time: status time_limit, within the time, every
+    upper bound of the history sound, and the last one no worse than the engine's root bound."""
+    weights, biases = random_net(102, [4, 8, 8, 6, 3], fan_in=True)
+    c = np.array([1.0, -1.0, 0.0])
+    res, truth = check_sound(weights, biases, Box(-1.0, 1.0), INF, INF, output=c, method="bab", time_limit=2.0)
+    _history_sound(res, truth, weights, c)
+    assert res.status == "time_limit", res.message
+    assert res.stats["stages"]["bab"] < 3.0
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), INF, INF, c)
+    assert res.upper <= bound_problem(problem).upper
+
+
+def test_default_pipeline_offers_the_engine_bound_early():
+    """The default method's `gradient` stage: the engine's bound is in the history, before the stages after
+    it, and below the product of layer norms on a network where the product is loose."""
+    weights, biases = random_net(7, [10, 30, 30, 1], fan_in=True)
+    net = Network(weights, biases)
+    res = lipschitz(net, Box(-0.5, 0.5), p=INF, q=INF, time_limit=20.0, region_share=0.0)
+    engine = bound_problem(make_problem(net, Box(-0.5, 0.5), INF, INF)).upper
+    naive = lipschitz(net, Box(-0.5, 0.5), p=INF, q=INF, method="naive").upper
+    assert engine < naive
+    assert "gradient" in res.stats["stages"]
+    first = next(t for t, _, u in res.history if u <= engine * (1 + 1e-9))
+    assert first <= res.stats["stages"]["product"] + res.stats["stages"]["gradient"] + 0.5
+    assert res.upper <= engine * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("p,q", [(2.0, 2.0), (INF, INF), (1.0, 2.0)])
+def test_default_pipeline_bab_stage_is_sound(p, q):
+    """The pipeline with its engine branch-and-bound stage forced on (bab_unstable=0) and no region stage."""
+    weights, biases = random_net(21, [3, 6, 6, 2])
+    res, truth = check_sound(weights, biases, Box(-1.0, 1.0), p, q, time_limit=30.0, bab_unstable=0,
+                             region_share=0.0)
+    _history_sound(res, truth, weights)
+    assert "bab" in res.stats["stages"]
+    assert res.exact
+
+
+# --- fuzz: degenerate networks ------------------------------------------------------------------------
+
+@st.composite
+def degenerate_networks(draw):
+    """Small networks with exact zeros, copied / opposite rows, dead neurons, zero biases and scaled layers."""
+    n_in = draw(st.integers(1, 3), label="n_in")
+    widths = draw(st.lists(st.integers(1, 5), min_size=1, max_size=3), label="widths")
+    sizes = [n_in] + widths + [draw(st.integers(1, 2), label="n_out")]
+    weights, biases = random_net(draw(st.integers(0, 2 ** 32 - 1), label="seed"), sizes,
+                                 bias_scale=draw(st.sampled_from([None, 0.5, 1.0]), label="bias"))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1), label="edit seed"))
+    for k, W in enumerate(weights):
+        if draw(st.booleans(), label=f"zeros {k}"):
+            W[rng.random(W.shape) < 0.4] = 0.0
+        if W.shape[0] > 1 and draw(st.booleans(), label=f"copy row {k}"):
+            factor = draw(st.sampled_from([1.0, -1.0, 2.0]), label="factor")
+            W[1], biases[k][1] = factor * W[0], factor * biases[k][0]
+        if k < len(weights) - 1 and draw(st.booleans(), label=f"dead {k}"):
+            W[-1], biases[k][-1] = 0.0, -abs(biases[k][-1]) - 0.1
+    k = draw(st.integers(0, len(weights) - 1), label="scaled layer")
+    scale = draw(st.sampled_from([1.0, 1e-3, 1e3]), label="scale")
+    weights[k], biases[k] = weights[k] * scale, biases[k] * scale
+    return weights, biases
+
+
+@st.composite
+def fuzz_domains(draw, n: int):
+    kind = draw(st.sampled_from(["box", "box", "ball", "global"]), label="domain")
+    coord = st.sampled_from([-1.0, -0.5, 0.0, 0.5])
+    if kind == "box":
+        lo = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="lo"))
+        width = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 2.0]), min_size=n, max_size=n), label="width"))
+        return Box(lo, lo + width)
+    if kind == "ball":
+        c = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="center"))
+        return Ball(c, draw(st.sampled_from([0.25, 1.0])), draw(st.sampled_from(NORMS), label="norm"))
+    return Global()
+
+
+def _examples() -> settings:
+    budget = settings.default.max_examples
+    return settings(max_examples=budget if budget >= 2000 else min(budget, CI_EXAMPLES))
+
+
+@pytest.mark.fuzz
+@given(data=st.data())
+@_examples()
+def test_bab_sound_on_degenerate_networks(data):
+    weights, biases = data.draw(degenerate_networks(), label="network")
+    domain = data.draw(fuzz_domains(weights[0].shape[1]), label="domain")
+    p, q = data.draw(st.sampled_from(PAIRS), label="norms")
+    output = data.draw(st.sampled_from([None, 0]), label="output")
+    c = None if output is None else np.eye(weights[-1].shape[0])[output]
+    res, truth = check_sound(weights, biases, domain, p, q, output=output, method="bab")
+    _history_sound(res, truth, weights, c)
