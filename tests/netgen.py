@@ -101,3 +101,26 @@ def oracle_domain(domain: Domain, n: Optional[int] = None) -> tuple:
     if isinstance(dom, Ball):
         return ("ball", np.asarray(dom.center, float), float(dom.radius), dom.norm)
     return ("global",)
+
+
+def fuzz_domains(n: int):
+    """A hypothesis strategy of domains on n inputs for the fuzz modules: boxes (half of the draws; coordinates
+    of width 0 included), balls of each norm, R^n."""
+    from hypothesis import strategies as st
+    from lipmiq import Ball, Box, Global
+
+    @st.composite
+    def draw_domain(draw):
+        kind = draw(st.sampled_from(["box", "box", "ball", "global"]), label="domain")
+        coord = st.sampled_from([-1.0, -0.5, 0.0, 0.5])
+        if kind == "box":
+            lo = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="lo"))
+            width = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]), min_size=n, max_size=n), label="width")
+            return Box(lo, lo + np.array(width))
+        if kind == "ball":
+            c = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="center"))
+            r = draw(st.sampled_from([0.25, 1.0, 2.0]), label="radius")
+            return Ball(c, r, draw(st.sampled_from([1.0, 2.0, math.inf]), label="norm"))
+        return Global()
+
+    return draw_domain()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.bounds.gradient import bound_problem
 from lipmiq.problem import make_problem
-from netgen import random_net
+from netgen import fuzz_domains, random_net
 
 INF = math.inf
 NORMS = (1.0, 2.0, INF)
@@ -114,20 +114,6 @@ def degenerate_networks(draw):
     scale = draw(st.sampled_from([1.0, 1e-3, 1e3]), label="scale")
     weights[k], biases[k] = weights[k] * scale, biases[k] * scale
     return weights, biases
-
-
-@st.composite
-def fuzz_domains(draw, n: int):
-    kind = draw(st.sampled_from(["box", "box", "ball", "global"]), label="domain")
-    coord = st.sampled_from([-1.0, -0.5, 0.0, 0.5])
-    if kind == "box":
-        lo = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="lo"))
-        width = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 2.0]), min_size=n, max_size=n), label="width"))
-        return Box(lo, lo + width)
-    if kind == "ball":
-        c = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="center"))
-        return Ball(c, draw(st.sampled_from([0.25, 1.0])), draw(st.sampled_from(NORMS), label="norm"))
-    return Global()
 
 
 def _examples() -> settings:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
-from lipmiq import Ball, Box, Global, Network, _core
+from lipmiq import Global, Network, _core
 from lipmiq.bounds.gradient import bound_problem
 from lipmiq.problem import make_problem
+from netgen import fuzz_domains, oracle_domain
 from oracles.bruteforce import AmbiguousRegion, exact_opnorm, region_jacobians
 
 pytestmark = pytest.mark.fuzz
@@ -78,21 +79,6 @@ def networks(draw):
     return weights, biases
 
 
-@st.composite
-def domains(draw, n: int):
-    kind = draw(st.sampled_from(["box", "box", "ball", "global"]), label="domain")
-    coord = st.sampled_from([-1.0, -0.5, 0.0, 0.5])
-    if kind == "box":
-        lo = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="lo"))
-        width = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]), min_size=n, max_size=n), label="width"))
-        return Box(lo, lo + width), ("box", lo, lo + width)
-    if kind == "ball":
-        c = np.array(draw(st.lists(coord, min_size=n, max_size=n), label="center"))
-        r, norm = draw(st.sampled_from([0.25, 1.0, 2.0]), label="radius"), draw(st.sampled_from(NORMS), label="norm")
-        return Ball(c, r, norm), ("ball", c, r, norm)
-    return Global(), ("global",)
-
-
 def magnitude(weights) -> float:
     out = 1.0
     for W in weights:
@@ -105,7 +91,8 @@ def magnitude(weights) -> float:
 def test_engine_is_sound_on_degenerate_networks(data):
     weights, biases = data.draw(networks(), label="network")
     n = weights[0].shape[1]
-    domain, odom = data.draw(domains(n), label="domain")
+    domain = data.draw(fuzz_domains(n), label="domain")
+    odom = oracle_domain(domain)
     output = data.draw(st.sampled_from([None, 0]), label="output")
     net = Network(weights, biases)
     c = None if output is None else np.eye(weights[-1].shape[0])[output]
