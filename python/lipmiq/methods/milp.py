@@ -44,7 +44,7 @@ from ..solvers import scip
 from ..tolerances import SCIP_FEASTOL
 from ..tracker import Tracker
 from .naive import naive_upper
-from .sample import sample_lower
+from .sample import sampling_stage
 
 SUPPORTED = "p, q in {1, inf} (e.g. p = q = 1, p = q = inf; any q for a scalar output)"
 
@@ -181,12 +181,9 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     root = root_bounds(problem.network, problem.domain, tracker.deadline)
     with tracker.stage("product"):
         tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
-    with tracker.stage("sampling"):
-        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
-    if tracker.exact:
-        return "optimal", "sampling met the product bound"
-    if tracker.remaining() <= 0:
-        return "time_limit", "time limit reached after the product bound and sampling"
+    settled = sampling_stage(problem, tracker, seed)
+    if settled is not None:
+        return settled
     with tracker.stage("tightening"):
         plan, chain = reduce(problem, root, options["tighten"], min(30.0, 0.15 * tracker.remaining()),
                              deadline=tracker.deadline)

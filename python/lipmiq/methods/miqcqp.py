@@ -31,7 +31,7 @@ from .bab import gradient_search, root_bound, unstable_count
 from .enumerate import region_search
 from .naive import naive_upper
 from .patterns import pattern_search
-from .sample import sample_lower
+from .sample import sampling_stage
 
 OPTIONS = opt.Options(
     opt.encoding(),
@@ -63,12 +63,9 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if options["gradient_share"] > 0.0:
         with tracker.stage("gradient"):
             engine = root_bound(problem, tracker, options["gradient_share"] * tracker.remaining())
-    with tracker.stage("sampling"):
-        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=options["seed"])
-    if tracker.exact:
-        return "optimal", "sampling met the upper bound"
-    if tracker.remaining() <= 0:
-        return "time_limit", "time limit reached after the product bound and sampling"
+    settled = sampling_stage(problem, tracker, options["seed"])
+    if settled is not None:
+        return settled
     sizes = problem.network.hidden_sizes
     if engine is not None and options["bab_share"] > 0.0 and (unstable_count(engine, sizes) > options["bab_unstable"]
                                                               or len(sizes) > 2 or sum(sizes) > BAB_NEURONS):

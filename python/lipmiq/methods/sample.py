@@ -6,7 +6,7 @@ points are re-certified in float64 by `witness.certify`, so only true Jacobian n
 from __future__ import annotations
 
 import time
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -56,6 +56,18 @@ def _step_scale(problem: Problem, X: np.ndarray) -> np.ndarray:
     if hull is None:
         return np.maximum(np.abs(X), _global_scale(problem)) * 0.25
     return np.broadcast_to((hull[1] - hull[0]) * 0.25, X.shape).copy()
+
+
+def sampling_stage(problem: Problem, tracker: Tracker, seed: int) -> Optional[Tuple[str, str]]:
+    """The short sampling the search methods run once their first upper bounds are in: (status, note) when it
+    settles the query (the bounds meet, or no time is left), else None."""
+    with tracker.stage("sampling"):
+        sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
+    if tracker.exact:
+        return "optimal", "sampling met the upper bound"
+    if tracker.remaining() <= 0:
+        return "time_limit", "time limit reached after the first upper bounds and sampling"
+    return None
 
 
 def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int = 2048,
