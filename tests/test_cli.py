@@ -47,6 +47,8 @@ def test_ball_center_list(capsys):
     (["bound", EXAMPLE, "--center", "0,0,0,0"], "--center needs --radius"),
     (["bound", EXAMPLE, "--box", "a", "1"], "not a number"),
     (["bound", EXAMPLE, "--region-share", "1.5"], "region_share=1.5 of method 'miqcqp' must be a number in [0, 1]"),
+    (["bound", EXAMPLE, "--bab-share", "-1"], "bab_share=-1.0 of method 'miqcqp' must be a number in [0, 1]"),
+    (["bound", EXAMPLE, "--method", "enumerate", "--gradient-share", "0"], "gradient_share"),
 ])
 def test_bad_input_exit_2(args, message, capsys):
     code, out, err = run_cli(args, capsys)
@@ -64,6 +66,17 @@ def test_region_share_option(share, stage, capsys):
     data = json.loads(out)
     assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4)
     assert data["stats"]["closed_by"] == stage and (data["stats"]["regions"] > 0) == (stage == "regions")
+
+
+def test_gradient_share_zero_skips_the_engine(capsys):
+    """--gradient-share 0 leaves the engine out (no 'gradient' stage); by default its bound is in the stages."""
+    for share, present in (("0", False), (None, True)):
+        extra = [] if share is None else ["--gradient-share", share]
+        code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--time-limit", "60"] + extra, capsys)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4)
+        assert ("gradient" in data["stats"]["stages"]) == present
 
 
 def test_nan_weights_file_exit_2(tmp_path, capsys):
