@@ -31,6 +31,9 @@ from .naive import naive_upper
 from .patterns import global_one_layer
 
 
+FACE_MARGIN = 1e-7  # a warm LP margin above -this (HiGHS's tolerance) reads as a face: the exact decision first
+
+
 class RegionEnumerator:
     """Depth-first enumeration of the activation regions of `problem` that meet its domain's interior."""
 
@@ -76,12 +79,15 @@ class RegionEnumerator:
         """x if its margin in the current partial region, recomputed in float64, exceeds INTERIOR_TOL."""
         return x if x is not None and self.lp.margin(x) > INTERIOR_TOL else None
 
-    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool, limit: float):
+    def _lp_child(self, g: List[np.ndarray], layer: int, decided: np.ndarray, lp_empty: bool, face: bool,
+                  limit: float):
         """(point, proof) for the partial region (layers < layer fully decided, `decided` rows of `layer`) that the
         warm-started LP gave no point for (`lp_empty`: it found none at all; else its point failed the re-check,
         e.g. outside a 2-ball): an interior point from the exactly scaled LP (cutting planes for a 2-ball), or a
-        proof of emptiness, decided by `limit`. On networks within its budget, the exact decision comes first, guided by the warm-started
-        LP's duals: it settles the degenerate faces of bias-free networks, whose float margin is 0."""
+        proof of emptiness, decided by `limit`. On networks within its budget, the exact decision (guided by the
+        warm-started LP's duals) settles what the float LP cannot: it comes first on a `face` (the warm LP's
+        margin about 0, as on the degenerate faces of bias-free networks, where a float proof cannot exist),
+        after the float LP's certified proof otherwise (about a second against an LP on a 30-32-32 network)."""
         self.lps += 1
         rows = np.flatnonzero(decided)
         weights = self.net.weights[:layer] + [self.net.weights[layer][rows]]
@@ -91,14 +97,15 @@ class RegionEnumerator:
         if self.exact is None:
             point, _, proof = region_point(weights, biases, dom, pattern, limit)
             return self._checked(point), proof
-        if lp_empty:
-            proof = self.exact.decide(g[:layer + 1], limit, self.lp.active())
+        guess = self.lp.active() if lp_empty else None
+        if face:
+            proof = self.exact.decide(g[:layer + 1], limit, guess)
             if proof is not None:
                 return None, proof
-        point, _, proof = region_point(weights, biases, dom, pattern, limit, prove=self.euclid, exact=False)
+        point, _, proof = region_point(weights, biases, dom, pattern, limit, prove=not face or self.euclid, exact=False)
         point = self._checked(point)
-        if point is None and proof is None and not lp_empty:
-            proof = self.exact.decide(g[:layer + 1], limit)
+        if point is None and proof is None and not face:
+            proof = self.exact.decide(g[:layer + 1], limit, guess)
         return point, proof
 
     def _leaf(self, g: List[np.ndarray], x: np.ndarray) -> None:
@@ -184,11 +191,12 @@ class RegionEnumerator:
             else:
                 self.lps += 1
                 limit = self._limit()
-                point, _ = self.lp.solve(limit)
+                point, margin = self.lp.solve(limit)
+                face = point is None and margin > -FACE_MARGIN  # a face (max margin ~ 0), not clearly empty
                 lp_empty = point is None
                 point = self._checked(point)
                 if point is None:  # re-decide: prune only proved-empty regions
-                    point, proof = self._lp_child(child, k, dec[k], lp_empty, limit)
+                    point, proof = self._lp_child(child, k, dec[k], lp_empty, face, limit)
                     if point is None and proof is None:
                         if time.perf_counter() >= limit:
                             self.stopped = True
