@@ -328,7 +328,8 @@ class RegionLP:
         self.h = max_lp(M, b, lo, hi, k)
         self.base = self.rows = self.h.getNumRow()
         self.keys: List[Key] = []  # (layer, neuron) of each pushed row
-        self.forms: List[Tuple[np.ndarray, float, float]] = []  # (a / ||a||, c / ||a||, sign) of each pushed row
+        # sign (a, c) / ||a|| of each pushed row, stacked for the float64 margin re-check (rows `count` and up unused)
+        self.forms, self.offsets, self.count = np.zeros((8, self.n)), np.zeros(8), 0
 
     def push(self, a: np.ndarray, c: float, sign: float, key: Key) -> None:
         norm = float(np.linalg.norm(a))
@@ -337,19 +338,23 @@ class RegionLP:
         self.h.addRow(-highspy.kHighsInf, sign * c, idx.size, idx, vals)
         self.rows += 1
         self.keys.append(key)
-        self.forms.append((a / norm, c / norm, sign))
+        if self.count == self.offsets.size:
+            self.forms = np.vstack([self.forms, np.zeros_like(self.forms)])
+            self.offsets = np.concatenate([self.offsets, np.zeros_like(self.offsets)])
+        self.forms[self.count], self.offsets[self.count] = sign * a / norm, sign * c / norm
+        self.count += 1
 
     def pop(self) -> None:
         self.rows -= 1
         self.keys.pop()
-        self.forms.pop()
+        self.count -= 1
         self.h.deleteRows(1, np.array([self.rows], dtype=np.int32))
 
     def margin(self, x: np.ndarray) -> float:
         """The margin of x recomputed in float64: its distance to the pushed rows' hyperplanes on their sides
         and to the domain's boundary (negative outside). HiGHS's point may violate rows by its tolerance (1e-7):
         in regions of width 1e-6 (tiny biases) that put it in another region."""
-        rows = min((sign * (float(a @ x) + c) for a, c, sign in self.forms), default=math.inf)
+        rows = float(np.min(self.forms[:self.count] @ x + self.offsets[:self.count])) if self.count else math.inf
         return min(rows, domain_slack(self.domain, x))
 
     def solve(self, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], float]:

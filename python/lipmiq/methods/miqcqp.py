@@ -50,11 +50,12 @@ OPTIONS = opt.Options(
                "unstable neurons above which the engine's branch-and-bound runs (it also runs on deeper or wider "
                "networks: BAB_NEURONS)"),
 )
-# Past two hidden layers (with more than DEEP_UNSTABLE unstable neurons) or this many hidden neurons, regions
-# and SCIP stall even with fewer unstable neurons (measured: 64-32-32-32-32-1 and 784-256-256-1 with about 30
-# unstable, against 30-32-32-1 which SCIP closes). Small deep networks stay with the regions: the degenerate
-# fuzz networks 2-2-2-9-1 and 3-6-6-7-2 (at most 19 unstable) close there in 0.05 and 0.9 s, after 3.8 and
-# 9.5 s with the engine's branch-and-bound first.
+# Past this many hidden neurons, regions and SCIP stall even with fewer unstable neurons (784-256-256-1 with
+# about 30 unstable): the engine's branch-and-bound runs first. Deep networks (more than two hidden layers, more
+# than DEEP_UNSTABLE unstable neurons) get it after the region stage, which closes the small ones (LipBaB's
+# 10-30-30-30-3 in 2 s, after a time-out with the engine first; the degenerate fuzz networks 2-2-2-9-1 and
+# 3-6-6-7-2 in 0.05 and 0.9 s, after 3.8 and 9.5 s) and hands the others over at its share
+# (64-32-32-32-32-1 with 30 unstable).
 BAB_NEURONS = 256
 DEEP_UNSTABLE = 20
 
@@ -72,8 +73,10 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         return settled
     sizes = problem.network.hidden_sizes
     unstable = 0 if engine is None else unstable_count(engine, sizes)
-    if engine is not None and options["bab_share"] > 0.0 and (unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS
-                                                              or (len(sizes) > 2 and unstable > DEEP_UNSTABLE)):
+    engine_search = engine is not None and options["bab_share"] > 0.0
+    big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
+    deep = len(sizes) > 2 and unstable > DEEP_UNSTABLE  # the regions first (they may close it), then the engine
+    if engine_search and big:
         with tracker.stage("bab"):
             _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
         if tracker.exact:
@@ -87,6 +90,11 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
+    if engine_search and deep and not big:
+        with tracker.stage("bab"):
+            _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
+        if tracker.exact:
+            return "optimal", note
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached before the MIQCQP"
     with tracker.stage("tightening"):
