@@ -267,7 +267,8 @@ def anchor_table(records: List[dict], method: str = "miqcqp") -> str:
         counts["anchor"][1] += 1
         shi = anchors(r).get("shi_et_al") or {}
         t_naive = first_below(r, naive[r["id"]]) if r["id"] in naive else math.nan
-        if shi.get("time_s") is not None and r["id"] in naive and r.get("output") != "all":
+        scalar = r["sizes"][-1] == 1 or r.get("output") not in (None, "all")
+        if shi.get("time_s") is not None and r["id"] in naive and scalar:
             counts["naive"][0] += t_naive <= float(shi["time_s"])
             counts["naive"][1] += 1
         unstable = r.get("interval_unstable")
