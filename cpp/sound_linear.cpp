@@ -27,6 +27,21 @@ double pay(double c, double s, double abs, std::size_t n, double xmass, bool any
     return add_up(add_up(c, s), allowance);
 }
 
+
+// body(j, lambda, upper) for every nonzero coefficient lambda = a[j] of a row, upper = (lambda >= 0: the upper
+// relaxation applies); true when the row had one.
+template <class Body>
+bool each_coefficient(const double* a, std::size_t n, Body&& body) {
+    bool any = false;
+    for (std::size_t j = 0; j < n; ++j) {
+        const double lam = a[j];
+        if (lam == 0.0) continue;
+        any = true;
+        body(j, lam, lam >= 0.0);
+    }
+    return any;
+}
+
 }  // namespace
 
 double mass(const std::vector<double>& X) {
@@ -91,12 +106,7 @@ void substitute_lines(Forms& F, const Lines& lines, const double* X, std::vector
         const double* sl = lines.sl + r * lines.lower_stride;
         const double* tl = lines.tl + r * lines.lower_stride;
         double s = 0.0, abs = 0.0;
-        bool any = false;
-        for (std::size_t j = 0; j < n; ++j) {
-            const double lam = a[j];
-            if (lam == 0.0) continue;
-            any = true;
-            const bool upper = lam >= 0.0;
+        const bool any = each_coefficient(a, n, [&](std::size_t j, double lam, bool upper) {
             const double slope = upper ? su[j] : sl[j], icpt = upper ? tu[j] : tl[j];
             const double coef = lam * slope;
             a[j] = coef;
@@ -105,7 +115,7 @@ void substitute_lines(Forms& F, const Lines& lines, const double* X, std::vector
                 abs += std::fabs(lam * icpt);
             }
             abs += std::fabs(coef) * X[j];
-        }
+        });
         F.c[r] = pay(F.c[r], s, abs, n + 1, xmass, any);
     }
 }
@@ -125,12 +135,7 @@ void substitute_planes(const Forms& F, const Planes& P, const double* Xu, Forms&
         double* ad = Fd.row(r);
         const std::size_t o = r * P.stride;
         double s = 0.0, abs = 0.0;
-        bool any = false;
-        for (std::size_t j = 0; j < n; ++j) {
-            const double lam = a[j];
-            if (lam == 0.0) continue;
-            any = true;
-            const bool upper = lam >= 0.0;
+        const bool any = each_coefficient(a, n, [&](std::size_t j, double lam, bool upper) {
             const double cu = lam * (upper ? P.au[o + j] : P.al[o + j]);
             const double cd = lam * (upper ? P.cu[o + j] : P.cl[o + j]);
             const double e = upper ? P.eu[o + j] : P.el[o + j];
@@ -141,7 +146,7 @@ void substitute_planes(const Forms& F, const Planes& P, const double* Xu, Forms&
                 abs += std::fabs(lam * e);
             }
             abs += std::fabs(cu) * Xu[j] + std::fabs(cd);
-        }
+        });
         Fu.c[r] = pay(F.c[r], s, abs, n + 1, xmass, any);
     }
 }
