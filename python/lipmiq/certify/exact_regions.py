@@ -46,22 +46,9 @@ Dyadic = Tuple[List[int], int]  # integers m_i and e: the values m_i / 2**e
 @dataclass(frozen=True)
 class Proof:
     """A region proved to have no interior in the domain, and the neurons whose sign constraints the proof
-    uses (their affine forms depend on upstream neurons too: `nogood`)."""
+    uses."""
 
     neurons: FrozenSet[Key]
-
-    def nogood(self, weights: Sequence[np.ndarray]) -> List[np.ndarray]:
-        """Per hidden layer (0/1), the neurons on which every pattern agreeing with the proved one has no interior
-        either: the proof's neurons and, recursively, the upstream neurons their affine forms depend on (a
-        nonzero weight into a marked neuron). The forms of the marked neurons are built from these only, by the
-        same operations (a zero weight adds an exact 0), so the proof's rows, and the proof, are the same."""
-        masks = [np.zeros(W.shape[0], dtype=np.uint8) for W in weights[:-1]]
-        for k, j in self.neurons:
-            masks[k][j] = 1
-        for k in range(len(masks) - 1, 0, -1):
-            if masks[k].any():
-                masks[k - 1] |= np.any(weights[k][masks[k] > 0] != 0, axis=0).astype(np.uint8)
-        return masks
 
 
 def affordable(weights: Sequence[np.ndarray]) -> bool:

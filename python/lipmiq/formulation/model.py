@@ -271,13 +271,10 @@ class Formulation:
     def unstable(self) -> List[Tuple[object, int, int]]:
         return [(gi, k, j) for k, gl in enumerate(self.g) for j, gi in enumerate(gl) if gi is not None]
 
-    def add_nogood(self, g: List[np.ndarray], mask: Optional[List[np.ndarray]] = None) -> None:
-        """Exclude the patterns that agree with g on the unstable neurons (those `mask` selects, all by default):
-        patterns proved to have empty interior. The caller makes sure that `mask` selects one at least."""
+    def add_nogood(self, g: List[np.ndarray]) -> None:
+        """Exclude one pattern of the unstable neurons (used for patterns proved to have empty interior)."""
         coefs, items, const = [], [], 0.0
         for gi, k, j in self.unstable():
-            if mask is not None and not mask[k][j]:
-                continue
             if g[k][j]:
                 coefs.append(-1.0)
                 const += 1.0
