@@ -12,12 +12,9 @@ each with its certified bounds; then the machine load.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -51,18 +48,7 @@ def cli_run(path: Path, lo: float, hi: float, time_limit: float) -> dict:
     """`lipmiq bound --json` in a child process: its result, wall time and peak memory."""
     cmd = [sys.executable, "-m", "lipmiq", "bound", str(path), "--box", repr(lo), repr(hi), "-p", "inf", "-q", "inf",
            "--time-limit", str(time_limit), "--json", "--quiet"]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=dict(os.environ, **harness.SINGLE_THREAD))
-        _, code, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(code)  # reaped here: Popen must not wait again
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    rec = json.loads(stdout) if proc.returncode == 0 else {"status": f"exit {proc.returncode}", "message": stderr[-300:]}
-    rec["wall_s"], rec["peak_mem_mb"] = wall, usage.ru_maxrss / 1024.0
-    return rec
+    return harness.run_process(cmd, 2 * time_limit + 60, 0)
 
 
 def upper_of(rec: dict) -> float:

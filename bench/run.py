@@ -155,11 +155,16 @@ def _limit_memory(mb: int):
 
 def run_child(job: dict, guard_s: float, memory_mb: int) -> dict:
     """Run the worker for one job; returns the parsed record plus the child's status, wall time and rusage."""
+    return run_process([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)], guard_s, memory_mb)
+
+
+def run_process(cmd: List[str], guard_s: float, memory_mb: int) -> dict:
+    """Run `cmd` single-threaded (killed past `guard_s`, its address space capped at `memory_mb` if > 0); returns
+    the last JSON line of its stdout plus its status, wall time and peak memory (a worker, or `lipmiq --json`)."""
     env = dict(os.environ, **SINGLE_THREAD)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)],
-                                stdout=out, stderr=err, env=env, cwd=str(REPO), start_new_session=True,
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=str(REPO), start_new_session=True,
                                 preexec_fn=_limit_memory(memory_mb))
         killed = False
         while True:
