@@ -1,7 +1,7 @@
 """The default method: the naive product, the gradient-bound engine's bound and sampled bounds, the engine's
-branch-and-bound on a share of the time for networks with many unstable neurons (or deep or wide ones), the
+branch-and-bound on a share of the time for networks with many unstable neurons (or wide ones), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
-outright), then the MIQCQP with SCIP:
+outright), the engine's branch-and-bound after them on mid-sized networks, then the MIQCQP with SCIP:
 the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
 interior), then, if a gap remains, the strict problem for the lower bound.
 
@@ -51,13 +51,14 @@ OPTIONS = opt.Options(
                "networks: BAB_NEURONS)"),
 )
 # Past this many hidden neurons, regions and SCIP stall even with fewer unstable neurons (784-256-256-1 with
-# about 30 unstable): the engine's branch-and-bound runs first. Deep networks (more than two hidden layers, more
-# than DEEP_UNSTABLE unstable neurons) get it after the region stage, which closes the small ones (LipBaB's
-# 10-30-30-30-3 in 2 s, after a time-out with the engine first; the degenerate fuzz networks 2-2-2-9-1 and
-# 3-6-6-7-2 in 0.05 and 0.9 s, after 3.8 and 9.5 s) and hands the others over at its share
-# (64-32-32-32-32-1 with 30 unstable).
+# about 30 unstable): the engine's branch-and-bound runs first. Networks with more than MID_UNSTABLE unstable
+# neurons get it after the region stage, which closes the small ones (LipBaB's 10-30-30-30-3 in 2 s, after a
+# time-out with the engine first; the degenerate fuzz networks 2-2-2-9-1 and 3-6-6-7-2 in 0.05 and 0.9 s, after
+# 3.8 and 9.5 s) and hands the others over at its share (64-32-32-32-32-1 with 30 unstable). On two hidden
+# layers too: the [8, w, w, 1] series at 60 s (load 5) closed w = 12 (l2, l-inf) and w = 14 (l-inf) in 23-46 s,
+# against none with SCIP after the regions (w = 16: l2 upper 4.22 against 6.96, l-inf 10.2 against 15.9).
 BAB_NEURONS = 256
-DEEP_UNSTABLE = 20
+MID_UNSTABLE = 20
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
@@ -75,7 +76,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     unstable = 0 if engine is None else unstable_count(engine, sizes)
     engine_search = engine is not None and options["bab_share"] > 0.0
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
-    deep = len(sizes) > 2 and unstable > DEEP_UNSTABLE  # the regions first (they may close it), then the engine
+    mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
     if engine_search and big:
         with tracker.stage("bab"):
             _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
@@ -90,7 +91,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
-    if engine_search and deep and not big:
+    if engine_search and mid and not big:
         with tracker.stage("bab"):
             _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
         if tracker.exact:
