@@ -153,7 +153,8 @@ class GradientBaB:
                 U = np.maximum(U, np.maximum(np.abs(ul), np.abs(uh)))
             move = res.sensitivity[k][:n][free] if res.sensitivity is not None else 1.0
             gap = np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
-            score = np.nan_to_num(U * move * gap, nan=np.finfo(float).max, posinf=np.finfo(float).max)
+            score = U * move * gap
+            score[~np.isfinite(score)] = np.finfo(float).max  # inf * 0 and inf: split those first
             i = int(np.argmax(score))
             if score[i] > best:
                 best, choice = float(score[i]), (k, int(free[i]))
