@@ -2,6 +2,7 @@
 enumeration of patterns and the published exact values of tests/data/reference.json."""
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -203,6 +204,26 @@ def test_region_pruning_keeps_the_exact_value(seed, sizes, domain, p, q):
     assert full.exact and full.upper == pytest.approx(pruned.upper, rel=1e-9), (full, pruned)
     assert full.stats["pruned_subtrees"] == 0 and full.stats["regions"] >= pruned.stats["regions"]
     assert pruned.stats["region_lps"] <= full.stats["region_lps"]
+
+
+ENGINE_DOMAINS = [Box(-1, 1), Ball([0.3, -0.2, 0.1, 0.0], 1.0, 2), Ball([0.3, -0.2, 0.1, 0.0], 1.5, 1),
+                  Ball([0.3, -0.2, 0.1, 0.0], 0.8, INF), Global()]
+
+
+@pytest.mark.parametrize("domain", ENGINE_DOMAINS)
+@pytest.mark.parametrize("p, q", [(2, 2), (INF, INF), (1, 2)])
+def test_engine_pruning_equals_bruteforce(domain, p, q):
+    """Subtrees pruned by the gradient-bound engine (where the interval Jacobian bound fails) never hold a
+    better region: the enumeration still equals the brute-force value, and the engine did prune."""
+    weights, biases = random_net(31, [4, 8, 8, 2])
+    net = Network(weights, biases)
+    res = lipschitz(net, domain, p, q, method="enumerate", time_limit=60, engine_prune=True)
+    truth = exact_lipschitz(weights, biases, oracle_domain(domain.resolve(net.input_dim)), p, q)
+    assert res.status == "optimal", res
+    assert res.lower <= truth * (1 + 1e-9) + 1e-12 and res.upper >= truth * (1 - 1e-9), (res, truth)
+    assert res.exact and abs(res.upper - truth) <= 2e-6 * max(1.0, truth), (res, truth)
+    engine = re.search(r"engine calls \(.*\) pruned (\d+) subtrees", res.message)
+    assert engine is not None and int(engine.group(1)) > 0, res.message
 
 
 @pytest.mark.parametrize("seed, sizes, domain", CASES[:3] + CASES[6:])
