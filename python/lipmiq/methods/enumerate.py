@@ -274,9 +274,8 @@ class RegionEnumerator:
             self.lp.pop()
             self.record[free, 2:] += (1, time.perf_counter() - start)
 
-    def run(self, prior: Optional[List[Bounds]] = None) -> bool:
-        """Enumerate; True when every region was visited (then `upper` is the exact maximum). `prior`: the
-        engine's pre-activation bounds on the whole domain, if computed."""
+    def run(self) -> bool:
+        """Enumerate; True when every region was visited (then `upper` is the exact maximum)."""
         g = [np.full(h, -1, dtype=np.int8) for h in self.sizes]
         decided = [np.zeros(h, dtype=bool) for h in self.sizes]
         x0, _ = domain_centre(self.problem)
@@ -286,23 +285,21 @@ class RegionEnumerator:
             if np.any(hull[1] - hull[0] <= 2 * INTERIOR_TOL):
                 self.flat_domain = True  # the whole domain is too thin to certify a region: reported as such
                 return False
-        self._node(g, x0, bounds, decided, prior=prior)
+        self._node(g, x0, bounds, decided)
         return not self.stopped
 
 
 def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float = math.inf,
-                  prune: bool = True, engine: bool = False, root: Optional[GradientBounds] = None) -> Tuple[str, str]:
+                  prune: bool = True, engine: bool = False) -> Tuple[str, str]:
     """Region branch-and-bound: every region that meets the domain's interior, except the subtrees whose
     Jacobian bound (interval, or the engine's where `engine`) cannot beat the certified lower bound and the regions
-    proved empty; `root`: the engine's result on the whole domain, if computed (its pre-activation bounds are the
-    first prior). A region that is
-    neither proved empty nor certified (thinner than INTERIOR_TOL, or undecided) is kept: its subtree joins the
+    proved empty. A region that is neither proved empty nor certified (thinner than INTERIOR_TOL, or undecided) is kept: its subtree joins the
     upper bound without a witness. 'optimal' (complete: the upper bound offered is the maximum over every
     region kept), 'finished' (complete, but kept thin regions leave a gap), 'time_limit', or 'error' when a
     box coordinate is too narrow for any region to be certified."""
     enum = RegionEnumerator(problem, tracker, bounds, prune=prune, time_limit=time_limit, engine=engine)
     start = time.perf_counter()
-    complete = enum.run(None if root is None else root.forward)
+    complete = enum.run()
     tracker.count(regions=enum.regions, region_lps=enum.lps, pruned_subtrees=enum.pruned)
     note = f"{enum.regions} regions, {enum.pruned} subtrees pruned, {enum.lps} LPs, {time.perf_counter() - start:.2f} s"
     if enum.engine_calls:

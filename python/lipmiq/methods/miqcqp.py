@@ -88,8 +88,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     if options["region_share"] > 0.0:
         with tracker.stage("regions"):
-            status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining(),
-                                         root=engine)
+            status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
     if engine_search and mid and not big:
