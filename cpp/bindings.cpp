@@ -102,6 +102,7 @@ Network to_network(const py::list& weights, const py::object& biases_obj) {
             net.b.push_back(vec1(biases[k], rows, "biases[" + std::to_string(k) + "]", false));
         prev = rows;
     }
+    lipmiq::derive_weights(net);
     return net;
 }
 

@@ -52,10 +52,18 @@ struct Matrix {
 struct Network {
     std::vector<Matrix> W;               // W[k] : (n_{k+1}, n_k), k = 0..L-1
     std::vector<std::vector<double>> b;  // b[k] : (n_{k+1},)
+    // Set once from W by derive_weights (the constructor of `_core.Net` calls it) and only read afterwards,
+    // so concurrent calls on one network share them: Wt[k] = W[k]^T for the hidden layers k = 0..L-2, and
+    // absW[k] = |W[k]| for k = 1..L-2 (absW[0] empty).  The gradient engine used to build both on every
+    // call (a branch-and-bound makes thousands of calls on one network).
+    std::vector<Matrix> Wt, absW;
     std::size_t depth() const { return W.size(); }
     std::size_t in_dim() const { return W.front().cols; }
     std::size_t out_dim() const { return W.back().rows; }
 };
+
+// Fills net.Wt and net.absW from net.W.
+void derive_weights(Network& net);
 
 // Per-layer bounds on the pre-activations (lower, upper).
 struct LayerBounds {

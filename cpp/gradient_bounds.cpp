@@ -61,8 +61,7 @@ double interval_norm(const LayerBounds& g, double p) {
 }
 
 // || max(|Pl_i|, |Ph_i|) ||_r of every row i (n_dir entries each), rounded to nearest (a heuristic score).
-std::vector<double> row_norms(const std::vector<double>& Pl, const std::vector<double>& Ph, std::size_t n_dir,
-                              double r) {
+std::vector<double> row_norms(const Block& Pl, const Block& Ph, std::size_t n_dir, double r) {
     const std::size_t rows = n_dir ? Pl.size() / n_dir : 0;
     std::vector<double> out(rows, 0.0);
     for (std::size_t i = 0; i < rows; ++i) {
@@ -81,8 +80,8 @@ std::vector<double> row_norms(const std::vector<double>& Pl, const std::vector<d
 // product off by gamma_n |W| (|mid| + rad)).  Multiplying it by the top row from the left is the interval
 // Jacobian in the association order of pattern_norm_bound.  `sensitivity` (optional) gets, per hidden layer,
 // the dual-norm (dual_p) size of each pre-activation's gradient enclosure, before that layer's D.
-void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::vector<double>& Pl,
-                               std::vector<double>& Ph, double dual_p, std::vector<std::vector<double>>* sensitivity) {
+void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& Pl, Block& Ph, double dual_p,
+                               std::vector<std::vector<double>>* sensitivity) {
     const Network& net = *S.net;
     const std::size_t L1 = S.hidden.size();
     const Matrix& W1 = net.W[0];
@@ -109,7 +108,7 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::ve
         const SoundLayer& Hp = S.hidden[k - 2];
         const SoundLayer& H = S.hidden[k - 1];
         const std::size_t np = W.cols, nk = W.rows;
-        std::vector<double> mid(np * n_dir), radabs(np * 2 * n_dir), absW(W.data.size());
+        Block mid(np * n_dir), radabs(np * 2 * n_dir);
         for (std::size_t i = 0; i < np * n_dir; ++i) {
             const double md = 0.5 * (Pl[i] + Ph[i]);
             const double rad = std::max(sub_up(Ph[i], md), sub_up(md, Pl[i]));
@@ -117,14 +116,13 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::ve
             radabs[(i / n_dir) * 2 * n_dir + i % n_dir] = rad;
             radabs[(i / n_dir) * 2 * n_dir + n_dir + i % n_dir] = std::fabs(md);
         }
-        for (std::size_t i = 0; i < absW.size(); ++i) absW[i] = std::fabs(W.data[i]);
-        std::vector<double> C(nk * n_dir, 0.0), RT(nk * 2 * n_dir, 0.0);
+        Block C(nk * n_dir, 0.0), RT(nk * 2 * n_dir, 0.0);
         const auto& rows = H.live;
         const auto& inner = Hp.live;
         if (!rows.empty() && !inner.empty()) {
             gemm_gather(W.data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
                         mid.data(), n_dir, n_dir, C.data(), n_dir, false);
-            gemm_gather(absW.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
+            gemm_gather(net.absW[k - 1].data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
                         radabs.data(), 2 * n_dir, 2 * n_dir, RT.data(), 2 * n_dir, false);
         }
         const double fac = allowance_factor(inner.size() + 1), tiny = rnd::underflow_allowance(inner.size(), 0.0);
@@ -151,8 +149,8 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::ve
 }
 
 // [lo, hi] of w^T P over w in [wl, wh] (n_{L-1}) and P in [Pl, Ph] (n_{L-1} x n_dir), rounded outward.
-LayerBounds row_times_interval(const std::vector<double>& wl, const std::vector<double>& wh,
-                               const std::vector<double>& Pl, const std::vector<double>& Ph, std::size_t n_dir) {
+LayerBounds row_times_interval(const std::vector<double>& wl, const std::vector<double>& wh, const Block& Pl,
+                               const Block& Ph, std::size_t n_dir) {
     const std::size_t nt = wl.size();
     LayerBounds out;
     out.lo.assign(n_dir, 0.0);
@@ -224,7 +222,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
     // One row and step costs about 4 passes over the hidden weights (substitution up and down, evaluation
     // forward and backward).
     double weights = 0.0;
-    for (const Matrix& W : G.S->Wt) weights += static_cast<double>(W.data.size());
+    for (const Matrix& W : G.S->net->Wt) weights += static_cast<double>(W.data.size());
     const double per_coordinate = 8.0 * weights * std::max(opt.coordinate_iterations, 1);
     const std::size_t affordable = static_cast<std::size_t>(std::max(opt.coordinate_work, 0.0) / per_coordinate);
     const std::size_t K = std::min({excess.size(), static_cast<std::size_t>(std::max(opt.max_coordinates, 0)), affordable});
@@ -248,7 +246,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
 struct Shared {
     const SoundNetwork* S;
     bool forced;  // some neuron has a forced sign (only then may the (sub)domain be empty)
-    std::vector<double> Pl, Ph;      // forward interval Jacobian of the hidden part
+    Block Pl, Ph;                    // forward interval Jacobian of the hidden part
     std::size_t n_dir;
     double p;
     GradientOptions opt;
@@ -288,7 +286,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     }
     BackwardGraph G;
     G.S = &S;
-    G.Wt = &S.Wt;
+    G.Wt = &S.net->Wt;
     G.n_dir = n_dir;
     G.top_lo = top_lo;
     G.top_hi = top_hi;
@@ -342,10 +340,29 @@ void combination_top(const Matrix& WL, const std::vector<double>& s, std::vector
 
 }  // namespace
 
+void derive_weights(Network& net) {
+    net.Wt.clear();
+    net.absW.clear();
+    for (std::size_t k = 0; k + 1 < net.depth(); ++k) {
+        const Matrix& W = net.W[k];
+        Matrix T(W.cols, W.rows), A;
+        for (std::size_t i = 0; i < W.rows; ++i)
+            for (std::size_t j = 0; j < W.cols; ++j) T.row(j)[i] = W.row(i)[j];
+        if (k > 0) {
+            A = Matrix(W.rows, W.cols);
+            for (std::size_t i = 0; i < W.data.size(); ++i) A.data[i] = std::fabs(W.data[i]);
+        }
+        net.Wt.push_back(std::move(T));
+        net.absW.push_back(std::move(A));
+    }
+}
+
 GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                const std::vector<const std::int8_t*>& state, double p, double q,
                                std::size_t n_dir, const GradientOptions& opt,
                                const std::vector<LayerBounds>& prior) {
+    if (net.Wt.size() + 1 != net.depth() || net.absW.size() != net.Wt.size())
+        throw std::logic_error("gradient_bounds: the network's derived weights are missing (derive_weights)");
     const rnd::FloatEnvironment environment;
     GradientResult res;
     const SoundNetwork S = sound_forward(net, dom, state, opt, prior);

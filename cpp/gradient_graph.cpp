@@ -150,7 +150,7 @@ std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, F
     std::vector<double> consts;
     for (std::size_t k = level;; ++k) {
         const SoundLayer& H = S.hidden[k - 1];
-        if (trace) trace->v[k - 1] = F.A;
+        if (trace) trace->v[k - 1].assign(F.A.begin(), F.A.end());
         const Planes P = product_planes(H, G.u[k], slopes, k);
         Forms Fu, Fd;
         substitute_planes(F, P, G.Xu[k].data(), Fu, Fd);
@@ -161,7 +161,7 @@ std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, F
         std::fill(Fd.c.begin(), Fd.c.end(), 0.0);
         phi[k - 1] = std::move(Fd);
         if (k == L1) {
-            if (trace) trace->top = Fu.A;
+            if (trace) trace->top.assign(Fu.A.begin(), Fu.A.end());
             consts = concretise_box(Fu, G.top_lo.data(), G.top_hi.data());
             break;
         }

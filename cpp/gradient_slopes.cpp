@@ -46,7 +46,7 @@ void slope_gradient(const BackwardGraph& G, std::size_t level, const Slopes& s, 
     Layers z(L1);
     std::vector<double> A = tr.x;
     for (std::size_t k = 1; k <= L1; ++k) {
-        const Matrix& Wt = S.Wt[k - 1];
+        const Matrix& Wt = net.Wt[k - 1];
         const std::size_t nin = Wt.rows, n = Wt.cols;
         std::vector<double>& Z = z[k - 1];
         Z.assign(R * n, 0.0);

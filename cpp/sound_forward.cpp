@@ -103,7 +103,7 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
         const double c1 = 1.0 - std::pow(kBeta1, it + 1), c2 = 1.0 - std::pow(kBeta2, it + 1);
         A = X;
         for (std::size_t j = 1; j < k; ++j) {
-            const Matrix& Wt = S.Wt[j - 1];
+            const Matrix& Wt = net.Wt[j - 1];
             const std::size_t nin = Wt.rows, n = Wt.cols;
             Z.assign(R * n, 0.0);
             gemm_gather(A.data(), nin, nullptr, R, nullptr, nullptr, nin, Wt.data.data(), n, n, Z.data(), n, false);
@@ -205,13 +205,6 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
     S.Xin.resize(n0);
     for (std::size_t i = 0; i < n0; ++i) S.Xin[i] = std::max(std::fabs(S.in_lo[i]), std::fabs(S.in_hi[i]));
     if (L == 1) return S;
-    for (std::size_t k = 1; k < L; ++k) {
-        const Matrix& W = net.W[k - 1];
-        Matrix T(W.cols, W.rows);
-        for (std::size_t i = 0; i < W.rows; ++i)
-            for (std::size_t j = 0; j < W.cols; ++j) T.row(j)[i] = W.row(i)[j];
-        S.Wt.push_back(std::move(T));
-    }
     add_affine_data(S, 1, S.Xin);
 
     bool forced = false;

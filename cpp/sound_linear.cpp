@@ -95,7 +95,7 @@ void substitute_affine(Forms& F, const AffineMap& map) {
 // abs = sum_j (|fl(lambda s)| X_j + |lambda t|).
 void substitute_lines(Forms& F, const Lines& lines, const double* X, std::vector<double>* coef) {
     const std::size_t n = F.cols;
-    if (coef) *coef = F.A;
+    if (coef) coef->assign(F.A.begin(), F.A.end());
     double xmass = 0.0;
     for (std::size_t j = 0; j < n; ++j) xmass += X[j];
     xmass = rnd::up(xmass * (1.0 + allowance_factor(n)));

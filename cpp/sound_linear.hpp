@@ -21,7 +21,7 @@ namespace lipmiq {
 
 struct Forms {
     std::size_t rows = 0, cols = 0;
-    std::vector<double> A;  // rows x cols, row-major
+    Block A;                // rows x cols, row-major (large: huge pages, see core.hpp)
     std::vector<double> c;  // rows
 
     Forms() = default;

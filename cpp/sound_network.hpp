@@ -34,7 +34,6 @@ struct SoundNetwork {
     const InputDomain* dom = nullptr;
     std::vector<double> in_lo, in_hi, Xin;  // box hull of the input set, |x| <= Xin
     std::vector<SoundLayer> hidden;         // L - 1 layers
-    std::vector<Matrix> Wt;                 // W_k^T, k = 1..L-1 (index k - 1)
     // Affine step through W_k (k = 1..L-1, index k - 1): Mmag[t] = sum_i |W_k[t, i]| X_i, X the magnitude
     // of layer k's input; xmass = sum_i X_i.
     std::vector<std::vector<double>> Wmag;
