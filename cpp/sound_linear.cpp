@@ -66,9 +66,10 @@ std::vector<double> magnitude(const double* M, std::size_t ldm, std::size_t rows
 // off by gamma_n |A| |b|.  Both are paid with abs = |A| (|b| + Mmag).
 void substitute_affine(Forms& F, const AffineMap& map) {
     const std::size_t R = F.rows, n = map.nidx;
-    Forms out(R, map.nx);
+    const bool product = R > 0 && n > 0 && map.nx > 0;
+    Forms out = product ? Forms::unset(R, map.nx) : Forms(R, map.nx);  // gemm_gather writes every entry
     out.c = F.c;
-    if (R > 0 && n > 0 && map.nx > 0)
+    if (product)
         gemm_gather(F.A.data(), F.cols, nullptr, R, map.idx, map.idx, n, map.M, map.ldm, map.nx, out.A.data(),
                     map.nx, false);
     for (std::size_t r = 0; r < R; ++r) {

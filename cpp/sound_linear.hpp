@@ -26,6 +26,15 @@ struct Forms {
 
     Forms() = default;
     Forms(std::size_t r, std::size_t n) : rows(r), cols(n), A(r * n, 0.0), c(r, 0.0) {}
+    // Coefficients left unset, for a step that writes every one of them.
+    static Forms unset(std::size_t r, std::size_t n) {
+        Forms F;
+        F.rows = r;
+        F.cols = n;
+        F.A.resize(r * n);
+        F.c.assign(r, 0.0);
+        return F;
+    }
     double* row(std::size_t r) { return A.data() + r * cols; }
     const double* row(std::size_t r) const { return A.data() + r * cols; }
 };
