@@ -189,6 +189,8 @@ void gemm_blas(const GemmArgs& g, unsigned threads) {
         C = Cp.data();
         ldc = ncols;
     }
+    // With beta = 0 dgemm does not read C (the BLAS definition; this OpenBLAS writes a NaN-filled C
+    // correctly), so neither Cp nor an unset output block (Forms::unset) needs clearing first.
     const double beta = (g.accumulate && !g.rows) ? 1.0 : 0.0;
     dgemm_chunks(A, lda, B, ldb, false, C, ldc, nrows, nk, ncols, beta, threads);
     if (g.rows) {
