@@ -64,6 +64,7 @@ void absolute_matmul(const MatrixRef& W, std::vector<double>& P, std::size_t c) 
 
 double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<const std::int8_t*>& state,
                           double p, double q) {
+    const rnd::FloatEnvironment environment;  // round to nearest, no flush-to-zero, whatever the caller set
     const MatrixRef& first = W.front();
     const std::size_t n = first.cols, m = W.back().rows;
     if (n == 0 || m == 0) return 0.0;
