@@ -26,7 +26,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .. import options as opt
-from ..bounds import NetworkBounds, propagation, root_bounds
+from ..bounds import NetworkBounds, pattern_norm_seconds, propagation, root_bounds, symbolic_seconds
 from ..bounds.gradient import Bounds, GradientBounds, bound_problem
 from ..bounds.jacobian import pattern_norm, pattern_norm_bound
 from ..certify.exact_regions import ExactRegions, affordable
@@ -53,6 +53,7 @@ class RegionEnumerator:
         self.net = problem.network
         self.sizes = self.net.hidden_sizes
         self.root = bounds  # the problem's bounds (None: no symbolic stabilisation)
+        self.symbolic_s, self.bound_s = symbolic_seconds(self.net), pattern_norm_seconds(self.net)  # estimates
         self.upper = 0.0
         self.prune = prune
         self.start = time.perf_counter()
@@ -82,7 +83,11 @@ class RegionEnumerator:
 
     def _stabilise(self, g: List[np.ndarray], bounds: NetworkBounds) -> Optional[NetworkBounds]:
         """Fix undecided neurons that the region's symbolic bounds prove stable; returns the new bounds
-        (None when they prove the region empty)."""
+        (None when they prove the region empty). A pass that would outlast the stage stops the search instead
+        (a CIFAR-sized CNN: 1 s each)."""
+        if self.symbolic_s > self._limit() - time.perf_counter():
+            self.stopped = True
+            return bounds
         new = propagation.symbolic(self.net, self.problem.domain, bounds.with_pattern(g))
         for k in range(len(g)):
             l, u = new.layers[k]
@@ -143,6 +148,9 @@ class RegionEnumerator:
         it ran, for g's children."""
         lower = self.tracker.lower
         if not lower > 0.0:
+            return False, prior
+        if self.bound_s > self._limit() - time.perf_counter():  # the bound would outlast the stage (the CNN:
+            self.stopped = True                                 # 6 s, the limit overrun by 7 s): stop the search
             return False, prior
         bound = pattern_norm_bound(self.net.weights, g, self.problem.p, self.problem.q)
         if bound > lower:
