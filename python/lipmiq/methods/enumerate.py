@@ -44,6 +44,11 @@ from .patterns import global_one_layer
 FACE_MARGIN = 1e-7  # a warm LP margin above -this (HiGHS's tolerance) reads as a face: the exact decision first
 
 
+def undecided(g: List[np.ndarray]) -> int:
+    """The number of undecided neurons (-1) of a partial pattern."""
+    return sum(int(np.count_nonzero(gk < 0)) for gk in g)
+
+
 class RegionEnumerator:
     """Depth-first enumeration of the activation regions of `problem` that meet its domain's interior."""
 
@@ -175,8 +180,6 @@ class RegionEnumerator:
         """Whether the engine's expected saving on a child with `free` undecided neurons, its rate of closing
         such subtrees times the mean time of exploring one, exceeds its mean cost (no fixed threshold paid on
         both the wide and the deep networks, module docstring); each count is tried at least once."""
-        if not self.engine:
-            return False
         calls, closed, explored, spent = self.record[free]
         if calls == 0 or explored == 0:
             return True
@@ -214,12 +217,12 @@ class RegionEnumerator:
             self.stopped = True
             return
         if bounds is not None:
-            open_before = sum(int(np.count_nonzero(gk < 0)) for gk in g)
+            open_before = undecided(g)
             bounds = self._stabilise(g, bounds)
             if bounds is None:
                 self.done += weight
                 return
-            checked = checked and sum(int(np.count_nonzero(gk < 0)) for gk in g) == open_before
+            checked = checked and undecided(g) == open_before
         if self.prune and not checked and self._dominated(g)[0]:
             self.done += weight
             return
@@ -249,7 +252,7 @@ class RegionEnumerator:
                 return
             child = [gk.copy() for gk in g]
             child[k][j] = value
-            free = sum(int(np.count_nonzero(gk < 0)) for gk in child)
+            free = undecided(child) if self.engine else None  # the engine's measure (`_engine_pays`)
             closed, child_prior = self._dominated(child, prior, free) if self.prune else (False, prior)
             if closed:  # before its LP: most subtrees end here
                 self.done += weight / 2
@@ -280,7 +283,8 @@ class RegionEnumerator:
             elif not self.stopped:  # proved empty
                 self.done += weight / 2
             self.lp.pop()
-            self.record[free, 2:] += (1, time.perf_counter() - start)
+            if free is not None:
+                self.record[free, 2:] += (1, time.perf_counter() - start)
 
     def run(self) -> bool:
         """Enumerate; True when every region was visited (then `upper` is the exact maximum)."""
