@@ -51,7 +51,6 @@ def test_bound_json_matches_the_schema(args, tmp_path, capsys):
 
 
 def test_lipsdp_json_matches_the_schema(capsys):
-    pytest.importorskip("cvxpy")
     validator().validate(strict(run(["bound", NET, "--box", "0", "1", "--method", "lipsdp", "--json"], capsys)))
 
 

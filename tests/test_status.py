@@ -94,7 +94,6 @@ def test_settle_table(raw, lower, upper, gap, expected):
 
 
 def test_lipsdp_on_a_box_says_its_bound_is_global():
-    pytest.importorskip("cvxpy")
     net = lipmiq.load(NET)
     on_box = lipmiq.lipschitz(net, lipmiq.Box(0, 1), method="lipsdp", time_limit=30)
     on_rn = lipmiq.lipschitz(net, None, method="lipsdp", time_limit=30)

@@ -1,5 +1,6 @@
-"""The default method: the naive product, the gradient-bound engine's bound and sampled bounds, the engine's
-branch-and-bound on a share of the time for networks with many unstable neurons (or wide ones), the
+"""The default method: the naive product, the gradient-bound engine's bound and sampled bounds, LipSDP's
+bound (p = 2), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
+ones: the engine's, or LipSDP's on slopes where its bound is the lower), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
 outright), the engine's branch-and-bound after them on mid-sized networks, then the MIQCQP with SCIP:
 the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
@@ -29,6 +30,7 @@ from ..solvers.propagator import JacobianBoundProp
 from ..tracker import Tracker
 from .bab import gradient_search, root_bound, unstable_count
 from .enumerate import region_search
+from .lipsdp import applies as sdp_applies, sdp_branch, sdp_root
 from .naive import naive_upper
 from .patterns import pattern_search
 from .sample import sampling_stage
@@ -46,6 +48,9 @@ OPTIONS = opt.Options(
                "share of the remaining time at most for the gradient-bound engine's first bound (0 skips it)"),
     opt.Option("bab_share", opt.real(0.0, 1.0), 0.85,
                "share of the remaining time for the engine's branch-and-bound before the regions (0 skips it)"),
+    opt.Option("sdp_share", opt.real(0.0, 1.0), 0.1,
+               "share of the remaining time at most for LipSDP's first bound (p = 2; 0 skips it); its "
+               "branch-and-bound replaces the engine's when that bound is the lower one"),
     opt.Option("bab_unstable", opt.integer(0), 40,
                "unstable neurons above which the engine's branch-and-bound runs (it also runs on deeper or wider "
                "networks: BAB_NEURONS)"),
@@ -72,16 +77,22 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     settled = sampling_stage(problem, tracker, options["seed"])
     if settled is not None:
         return settled
+    sdp = None
+    if options["sdp_share"] > 0.0 and sdp_applies(problem) and not problem.trivial:
+        with tracker.stage("sdp"):
+            sdp = sdp_root(problem, tracker, root, options["sdp_share"] * tracker.remaining())
     sizes = problem.network.hidden_sizes
     unstable = 0 if engine is None else unstable_count(engine, sizes)
-    engine_search = engine is not None and options["bab_share"] > 0.0
+    # LipSDP's branch-and-bound in the engine's place where its bound is the lower (the global digits_fnn3
+    # queries: 9.73 at the root where the engine's never left the product, 14.7, in 51 s of branching)
+    slopes = sdp is not None and sdp.bound < (engine.upper if engine is not None else tracker.upper)
+    search = options["bab_share"] > 0.0 and (slopes or engine is not None)
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
-    if engine_search and big:
-        with tracker.stage("bab"):
-            _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
-        if tracker.exact:
-            return "optimal", note
+    if search and big:
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, sdp if slopes else None)
+        if status == "optimal":
+            return status, note
     with tracker.stage("patterns"):
         patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
     if patterns == "optimal":
@@ -91,11 +102,10 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
-    if engine_search and mid and not big:
-        with tracker.stage("bab"):
-            _, note = gradient_search(problem, tracker, options["bab_share"] * tracker.remaining(), engine)
-        if tracker.exact:
-            return "optimal", note
+    if search and mid and not big:
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, sdp if slopes else None)
+        if status == "optimal":
+            return status, note
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached before the MIQCQP"
     with tracker.stage("tightening"):
@@ -104,6 +114,18 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     tracker.note(unstable_neurons=plan.n_unstable)
     with tracker.stage("scip"):
         return _Search(problem, plan, chain, tracker, options["encoding"], options["gap"], options["seed"]).run()
+
+
+def _branch_and_bound(problem: Problem, tracker: Tracker, share: float, engine, sdp) -> Tuple[str, str]:
+    """The engine's branch-and-bound, or LipSDP's on slopes from its root node `sdp` when given, on `share`
+    of the remaining time: 'optimal' when the bounds met."""
+    if sdp is not None:
+        with tracker.stage("sdp_bab"):
+            _, note = sdp_branch(problem, tracker, sdp, share * tracker.remaining())
+    else:
+        with tracker.stage("bab"):
+            _, note = gradient_search(problem, tracker, share * tracker.remaining(), engine)
+    return ("optimal" if tracker.exact else "time_limit"), note
 
 
 class _Search:

@@ -1,0 +1,104 @@
+"""LipSDP-Neuron (Fazlyab et al. 2019) for a network whose hidden neurons each have a slope set: [0, 1]
+(free), {0} or {1} (fixed by the domain or by branching).
+
+A fixed neuron is eliminated: at 0 it vanishes, at 1 its output is its pre-activation, a linear function
+of the layer below. What remains is a quadratic form in z = (x_0, the free neurons' outputs), in which
+every pre-activation u_j = w_j . z is linear. For multipliers t >= 0 and rho,
+
+    M(rho, t) = U^T U - rho E_0 + sum_j t_j A_j,   A_j = 2 e_j w_j^T sym - 2 e_j e_j^T  (from 2 v_j (u_j - v_j)),
+
+with U the output map and E_0 the projector on x_0. M <= 0 gives ||U z|| <= sqrt(rho) ||x_0|| whenever
+every free v_j = d_j u_j with d_j in [0, 1] (then v_j (u_j - v_j) >= 0), so sqrt(rho) bounds ||J|| for
+every Jacobian diag-pattern in the slope sets, in particular for every activation pattern they allow.
+Biases do not enter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import numpy as np
+
+FREE = -1  # slope code of a neuron with slope set [0, 1]; 0 and 1 are the fixed slopes
+
+
+@dataclass
+class SlopeModel:
+    """The matrices of M(rho, t), with entrywise magnitude majorants of their computed values."""
+    n0: int                 # input dimension: z[:n0] is x_0
+    index: np.ndarray       # z-coordinate of each free neuron (m,)
+    neuron: List[tuple]     # (hidden layer, row) of each free neuron, in z order
+    rows: np.ndarray        # w_j: the free neurons' pre-activations as rows over z (m, N)
+    gram: np.ndarray        # U^T U (N, N)
+    rows_abs: np.ndarray    # |W| chains: majorants of |rows| before rounding
+    gram_abs: np.ndarray    # |U|^T |U| from the majorant of U
+    depth: int              # float operations on the longest chain (for the rounding allowance)
+
+    @property
+    def size(self) -> int:
+        return self.gram.shape[0]
+
+    def matrix(self, rho: float, t: np.ndarray) -> np.ndarray:
+        """M(rho, t) in float64."""
+        M = self.gram.copy()
+        M[: self.n0, : self.n0] -= rho * np.eye(self.n0)
+        cross = np.zeros_like(M)
+        cross[self.index] = t[:, None] * self.rows
+        M += cross + cross.T
+        M[self.index, self.index] -= 2.0 * t
+        return M
+
+    def magnitude(self, rho: float, t: np.ndarray) -> np.ndarray:
+        """An entrywise majorant of |M(rho, t)| built from |W| (what the rounding allowance scales with)."""
+        M = self.gram_abs.copy()
+        M[: self.n0, : self.n0] += abs(rho) * np.eye(self.n0)
+        cross = np.zeros_like(M)
+        cross[self.index] = np.abs(t)[:, None] * self.rows_abs
+        M += cross + cross.T
+        M[self.index, self.index] += 2.0 * np.abs(t)
+        return M
+
+
+def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray]:
+    """The weights the barrier solves on, and per hidden layer the factor taking its multipliers back.
+
+    W_1 = U S V^T becomes U S when the input is wider than the first layer (x_0 outside range(V) meets only
+    the -rho I block, so the LMI is equivalent: 784 -> 50 inputs on lipsdp_mnist), and every layer is scaled
+    to unit spectral norm s_k (ReLU is positively homogeneous: with S_k = s_1 ... s_k, layer k's outputs
+    scale by 1/S_k, so t_j = t'_j S_L^2 / S_k^2). Only for solving: rounded, these are not the network, so
+    the bound is certified on the original weights."""
+    if weights[0].shape[1] > weights[0].shape[0]:
+        U, sv, _ = np.linalg.svd(weights[0], full_matrices=False)
+        weights = [U * sv] + list(weights[1:])
+    s = np.array([max(float(np.linalg.norm(W, 2)), np.finfo(np.float64).tiny) for W in weights])
+    after = np.cumprod(s[::-1])[::-1]              # after[k] = s_k ... s_L: no quotient to underflow to 0 / 0
+    return [W / sk for W, sk in zip(weights, s)], after[1:] ** 2
+
+
+def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
+    """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes."""
+    n0 = weights[0].shape[1]
+    free = [np.flatnonzero(s == FREE) for s in slopes]
+    N = n0 + sum(f.size for f in free)
+    R = np.zeros((n0, N))
+    R[:, :n0] = np.eye(n0)
+    R_abs = R.copy()
+    rows, rows_abs, index, neuron = [], [], [], []
+    offset = n0
+    for k, (W, s, f) in enumerate(zip(weights[:-1], slopes, free)):
+        U, U_abs = W @ R, np.abs(W) @ R_abs
+        rows.append(U[f])
+        rows_abs.append(U_abs[f])
+        index.append(offset + np.arange(f.size))
+        neuron += [(k, int(i)) for i in f]
+        R, R_abs = np.zeros((W.shape[0], N)), np.zeros((W.shape[0], N))
+        R[f, offset + np.arange(f.size)] = 1.0
+        R_abs[f, offset + np.arange(f.size)] = 1.0
+        on = s == 1
+        R[on], R_abs[on] = U[on], U_abs[on]
+        offset += f.size
+    U, U_abs = weights[-1] @ R, np.abs(weights[-1]) @ R_abs
+    rows, rows_abs = (np.vstack(r) if r else np.zeros((0, N)) for r in (rows, rows_abs))
+    return SlopeModel(n0=n0, index=np.concatenate(index + [np.zeros(0)]).astype(np.intp), neuron=neuron,
+                      rows=rows, gram=U.T @ U, rows_abs=rows_abs,
+                      gram_abs=U_abs.T @ U_abs, depth=sum(W.shape[1] for W in weights) + 2)

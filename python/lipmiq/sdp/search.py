@@ -1,0 +1,134 @@
+"""Branch-and-bound on LipSDP: a node fixes the slopes of some neurons to 0 or 1, its bound is the
+certified LipSDP bound of that slope set, and the upper bound is the largest bound over the leaves.
+
+Every activation pattern the root allows has each neuron's slope in its set, so it lies in some leaf and
+the leaves' maximum bounds L; fixing a slope only shrinks the set, so children never exceed their parent.
+A child starts from its parent's path point with the fixed neuron's multiplier dropped, which stays
+strictly feasible (the child's Z is a compression of the parent's)."""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+
+from . import barrier
+from .certify import certified_bound
+from .model import SlopeModel, build, for_solver
+
+
+@dataclass
+class Instance:
+    """A network as the search sees it: its weights (certification), the solver's form of them and the
+    factor per hidden layer that takes the solver's multipliers back (`model.for_solver`)."""
+    weights: List[np.ndarray]
+    solving: List[np.ndarray]
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, weights: List[np.ndarray]) -> "Instance":
+        return cls(weights, *for_solver(weights))
+
+
+@dataclass(order=True)
+class Node:
+    key: float                                          # -bound: heapq pops the largest bound first
+    seq: int
+    net: Instance = field(compare=False)
+    slopes: List[np.ndarray] = field(compare=False)
+    model: SlopeModel = field(compare=False)
+    solution: Optional[barrier.Solution] = field(compare=False)   # None: no multipliers found (kept as is)
+
+    @property
+    def bound(self) -> float:
+        return -self.key
+
+
+def _start(weights: List[np.ndarray], model: SlopeModel, point: Optional[barrier.Point]) -> barrier.Point:
+    if point is not None and barrier.feasible(model, point):
+        return point
+    return barrier.start(weights, model)
+
+
+def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float,
+             point: Optional[barrier.Point] = None) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
+    """The model the barrier solved (in the solver's form), its solution and the bound certified on the
+    original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
+    when no strictly feasible start exists)."""
+    model = build(net.weights, slopes)
+    if model.index.size == 0:
+        return model, None, certified_bound(model, np.zeros(0))
+    solving = build(net.solving, slopes)
+    try:
+        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline)
+    except ArithmeticError:
+        return solving, None, math.inf
+    layer = np.array([k for k, _ in solving.neuron], dtype=np.intp)
+    return solving, solution, certified_bound(model, solution.point.t * net.scale[layer])
+
+
+def branching_neuron(model: SlopeModel, dual: np.ndarray) -> int:
+    """The free neuron whose dual moments are farthest from both fixings: E v^2 (slope 0) and
+    E (u - v)^2 (slope 1) under the dual matrix, the smaller of the two."""
+    Xw = dual @ model.rows.T
+    vv = dual[model.index, model.index]
+    uv = Xw[model.index, np.arange(model.index.size)]
+    uu = np.einsum("ij,ji->i", model.rows, Xw)
+    return int(np.argmax(np.minimum(vv, uu - 2.0 * uv + vv)))
+
+
+def _child(slopes: List[np.ndarray], neuron: Tuple[int, int], value: int) -> List[np.ndarray]:
+    out = [s.copy() for s in slopes]
+    out[neuron[0]][neuron[1]] = value
+    return out
+
+
+def root(net: Instance, slopes: List[np.ndarray], deadline: float) -> Node:
+    """The node of the slope set `slopes`, solved until the deadline."""
+    with barrier.one_blas_thread():
+        model, solution, bound = evaluate(net, slopes, deadline)
+    return Node(-bound, 0, net, slopes, model, solution)
+
+
+def branch_and_bound(root: Node, deadline: float, offer_upper: Callable[[float], None],
+                     lower: Callable[[], float]) -> Tuple[bool, str]:
+    """Best-first branch-and-bound from `root` until the deadline, offering each improved maximum over the
+    leaves. Returns (complete, note): complete when every leaf is at most the lower bound."""
+    with barrier.one_blas_thread():
+        return _search(root, deadline, offer_upper, lower)
+
+
+def _search(root: Node, deadline: float, offer_upper: Callable[[float], None],
+            lower: Callable[[], float]) -> Tuple[bool, str]:
+    count = itertools.count(1)
+    heap = [root]
+    closed = -math.inf                             # the largest bound of a leaf dropped below the lower bound
+    nodes = 1
+    while heap and time.perf_counter() < deadline:
+        node = heapq.heappop(heap)
+        if node.bound <= lower():
+            closed = max(closed, node.bound)
+            continue
+        if node.solution is None:                  # a single pattern (or no multipliers): the largest leaf
+            heapq.heappush(heap, node)             # stays, and no split can lower the maximum
+            break
+        j = branching_neuron(node.model, node.solution.dual)
+        neuron = node.model.neuron[j]
+        warm = node.solution.warm
+        point = barrier.Point(warm.rho, np.delete(warm.t, j), warm.mu)
+        children = []
+        for value in (0, 1):
+            child = _child(node.slopes, neuron, value)
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, point)
+            children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
+            nodes += 1
+        for c in children:
+            heapq.heappush(heap, c)
+        offer_upper(max(-heap[0].key, closed))
+    upper = max(-heap[0].key if heap else -math.inf, closed)
+    complete = not heap or all(n.bound <= lower() for n in heap)
+    return complete, f"LipSDP branch-and-bound: {nodes} nodes, upper {upper:.6g}"

@@ -1,0 +1,102 @@
+"""LipSDP with slopes (lipmiq.sdp): the barrier's derivatives against finite differences, the certificate
+against hand-built matrices, and the bounds against closed forms and the brute-force oracle."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from conftest import oracle_regions
+from lipmiq import Box, Global, Network, lipschitz
+from lipmiq.sdp import barrier, search
+from lipmiq.sdp.certify import certified_rho
+from lipmiq.sdp.model import FREE, build
+from netgen import oracle_domain, random_net
+
+
+def _free(weights):
+    return [np.full(W.shape[0], FREE, dtype=np.int8) for W in weights[:-1]]
+
+
+def _barrier_value(model, y, mu):
+    return barrier._barrier(model, y[0], y[1:], mu)
+
+
+def test_barrier_gradient_and_hessian_match_finite_differences():
+    weights, _ = random_net(3, [3, 4, 3, 2], bias_scale=0.3, fan_in=True)
+    slopes = _free(weights)
+    slopes[1][0] = 1          # a fixed-active neuron: its output is eliminated as a linear function
+    slopes[0][2] = 0
+    model = build(weights, slopes)
+    point = barrier.start(weights, model)
+    mu = point.rho / 7.0
+    y = np.concatenate([[point.rho], point.t])
+    g, H, _ = barrier._newton(model, y[0], y[1:], mu)
+    h = 1e-6 * np.maximum(np.abs(y), 1e-3)
+    for i in range(y.size):
+        e = np.zeros_like(y)
+        e[i] = h[i]
+        fd = (_barrier_value(model, y + e, mu) - _barrier_value(model, y - e, mu)) / (2 * h[i])
+        assert fd == pytest.approx(g[i], rel=1e-4, abs=1e-6 * (1 + abs(g[i])))
+        gp = barrier._newton(model, (y + e)[0], (y + e)[1:], mu)[0]
+        gm = barrier._newton(model, (y - e)[0], (y - e)[1:], mu)[0]
+        np.testing.assert_allclose((gp - gm) / (2 * h[i]), H[i], rtol=1e-3, atol=1e-6 * np.abs(H).max())
+
+
+def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():
+    """t = 0 leaves the hidden block U^T U >= 0, which no rho can fix; for t > 0 the returned rho must make
+    the textbook block matrix negative definite."""
+    weights, _ = random_net(5, [3, 4, 2], bias_scale=0.3, fan_in=True)
+    model = build(weights, _free(weights))
+    assert certified_rho(model, np.zeros(4)) is None
+    t = np.full(4, 10.0)
+    rho = certified_rho(model, t)
+    W1, W2 = weights
+    M = np.block([[-rho * np.eye(3), W1.T @ np.diag(t)],
+                  [np.diag(t) @ W1, -2 * np.diag(t) + W2.T @ W2]])
+    assert np.max(np.linalg.eigvalsh(M)) < 0
+
+
+def test_fully_fixed_slopes_give_the_pattern_spectral_norm():
+    weights, _ = random_net(7, [4, 5, 3, 2], bias_scale=0.3, fan_in=True)
+    g = [np.array([1, 0, 1, 1, 0], np.int8), np.array([0, 1, 1], np.int8)]
+    J = weights[2] @ np.diag(g[1]) @ weights[1] @ np.diag(g[0]) @ weights[0]
+    node = search.root(search.Instance.of(weights), g, math.inf)
+    exact = np.linalg.norm(J, 2)
+    assert exact <= node.bound <= exact * (1 + 1e-8)
+
+
+def test_one_hidden_layer_with_no_free_neuron_and_no_hidden_layer():
+    W = np.array([[3.0, 4.0]])
+    assert search.root(search.Instance.of([W]), [], math.inf).bound == pytest.approx(5.0, rel=1e-9)
+    assert search.root(search.Instance.of([W]), [], math.inf).bound >= 5.0
+
+
+def test_branching_goes_below_the_published_bound_and_stays_above_the_truth():
+    weights, biases = random_net(11, [4, 6, 6, 1], bias_scale=0.3, fan_in=True)
+    truth, _ = oracle_regions(weights, biases, ("global",), 2.0, 2.0, None)
+    node = search.root(search.Instance.of(weights), _free(weights), math.inf)
+    offered = []
+    search.branch_and_bound(node, time.perf_counter() + 2.0, offered.append, lambda: 0.0)
+    assert offered and min(offered) < node.bound * (1 - 1e-6)      # the slopes' branching paid
+    assert all(u >= truth * (1 - 1e-12) for u in offered + [node.bound]), (truth, offered)
+
+
+@pytest.mark.parametrize("seed, sizes, domain", [
+    (0, [3, 8, 2], Global()), (1, [4, 6, 6, 1], Box(-1, 1)), (2, [3, 5, 4, 3], Box(0, 0.5)),
+    (3, [2, 7, 5, 4, 2], Global())])
+def test_default_pipeline_with_the_sdp_stage_brackets_the_truth(seed, sizes, domain):
+    weights, biases = random_net(seed, sizes, bias_scale=0.3, fan_in=True)
+    net = Network(weights, biases)
+    res = lipschitz(net, domain, 2, 2, time_limit=5, region_share=0.0, pattern_time=0.0)
+    truth, _ = oracle_regions(weights, biases, oracle_domain(domain, sizes[0]), 2.0, 2.0, None)
+    assert res.lower <= truth * (1 + 1e-9) and res.upper >= truth * (1 - 1e-12), (res, truth)
+    assert "sdp" in res.to_dict()["stats"]["stages"]
+
+
+def test_lipsdp_method_matches_closed_form_on_one_neuron_chain():
+    """x -> 2 relu(3 x): L = 6 and LipSDP is exact on it."""
+    net = Network([np.array([[3.0]]), np.array([[2.0]])], [np.zeros(1), np.zeros(1)])
+    res = lipschitz(net, Global(), 2, 2, method="lipsdp", time_limit=10)
+    assert 6.0 <= res.upper <= 6.0 * (1 + 1e-7)

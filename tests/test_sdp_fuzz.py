@@ -1,0 +1,58 @@
+"""Property-based soundness of LipSDP with slopes (lipmiq.sdp) as the only upper-bound source: its root bound
+on the slopes the domain leaves free, and every bound its branch-and-bound offers, against the brute-force
+oracle. The networks are the engine fuzz's degenerate ones (zeros, copied and opposite rows, dead neurons,
+layers scaled by 1e-6 ... 1e6); domains are boxes, balls of each norm and R^n; p = 2 with q = 2 or a scalar
+output (any q). Profiles as in tests/test_gradient_bounds_fuzz.py."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from conftest import oracle_regions
+from hypothesis import assume, given, note, settings
+from hypothesis import strategies as st
+from lipmiq import Network
+from lipmiq.bounds import root_bounds
+from lipmiq.methods.lipsdp import slopes_of
+from lipmiq.problem import make_problem
+from lipmiq.sdp import search
+from netgen import fuzz_domains, oracle_domain
+from oracles.bruteforce import AmbiguousRegion
+from test_gradient_bounds_fuzz import ORACLE_ATOL, ORACLE_RTOL, magnitude, networks
+
+pytestmark = pytest.mark.fuzz
+
+BRANCH_SECONDS = 0.2
+CI_EXAMPLES = 25
+
+
+def _examples() -> settings:
+    budget = settings.default.max_examples
+    return settings(max_examples=budget if budget >= 2000 else min(budget, CI_EXAMPLES), deadline=None)
+
+
+@given(data=st.data())
+@_examples()
+def test_sdp_bounds_are_sound(data):
+    weights, biases = data.draw(networks())
+    n, m = weights[0].shape[1], weights[-1].shape[0]
+    domain = data.draw(fuzz_domains(n))
+    output = data.draw(st.sampled_from([None] + list(range(m))), label="output")
+    q = 2.0 if output is None else data.draw(st.sampled_from([1.0, 2.0, math.inf]), label="q")
+    problem = make_problem(Network(weights, biases), domain, 2.0, q, output)
+    assume(not problem.trivial)
+    W = [np.asarray(w, dtype=np.float64) for w in problem.network.weights]
+    slopes = slopes_of(problem, root_bounds(problem.network, problem.domain, math.inf))
+    node = search.root(search.Instance.of(W), slopes, math.inf)
+    offered = [node.bound]
+    search.branch_and_bound(node, time.perf_counter() + BRANCH_SECONDS, offered.append, lambda: 0.0)
+    c = None if output is None else np.eye(m)[output]
+    try:
+        truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q, c)
+    except AmbiguousRegion:
+        assume(False)  # a region of inradius ~1e-9: no ground truth
+    allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
+    note(f"truth {truth!r}, offered {offered!r}")
+    assert min(offered) >= truth - allowance
