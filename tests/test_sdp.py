@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import oracle_regions
-from lipmiq import Box, Global, Network, lipschitz
+from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_regions
+from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.sdp import barrier, search
 from lipmiq.sdp.certify import certified_rho
 from lipmiq.sdp.model import FREE, build
@@ -100,3 +100,38 @@ def test_lipsdp_method_matches_closed_form_on_one_neuron_chain():
     net = Network([np.array([[3.0]]), np.array([[2.0]])], [np.zeros(1), np.zeros(1)])
     res = lipschitz(net, Global(), 2, 2, method="lipsdp", time_limit=10)
     assert 6.0 <= res.upper <= 6.0 * (1 + 1e-7)
+
+
+@pytest.mark.parametrize("domain", [Box(-1, 1), Ball(np.array([0.3, -0.2, 0.1]), 1.0, 2.0)])
+@pytest.mark.parametrize("output", [None, 1])
+def test_engine_branch_and_bound_with_sdp_node_bounds_is_exact(domain, output):
+    """bab_unstable=0 sends the pipeline to the branch-and-bound first; with p = 2 LipSDP's root bound is the
+    lower one there, so the engine's nodes are bounded by LipSDP too. Its leaves are still closed by region
+    LPs, so the search ends exact, and every bound it offered is at least the truth."""
+    weights, biases = random_net(21, [3, 6, 5, 2], fan_in=True)
+    res, truth = check_sound(weights, biases, domain, 2.0, 2.0, output=output, time_limit=30.0, bab_unstable=0,
+                             region_share=0.0, pattern_time=0.0)
+    assert res.exact and res.stats["closed_by"] == "bab", res.message
+    assert "LipSDP" in res.message, res.message
+    c = None if output is None else np.eye(2)[output]
+    tol = TRUTH_RTOL * truth + ROUNDING_ATOL * magnitude(weights, c)
+    assert all(upper >= truth - tol for _, _, upper in res.history)
+
+
+def test_pipeline_branches_on_slopes_on_rn():
+    """On R^n the branch-and-bound is LipSDP's own (sdp_bab); every bound of the run brackets the truth."""
+    weights, biases = random_net(21, [3, 6, 5, 2], fan_in=True)
+    res, truth = check_sound(weights, biases, Global(), 2.0, 2.0, time_limit=10.0, bab_unstable=0,
+                             region_share=0.0, pattern_time=0.0)
+    assert "sdp_bab" in res.stats["stages"] and "bab" not in res.stats["stages"]
+    tol = TRUTH_RTOL * truth + ROUNDING_ATOL * magnitude(weights, None)
+    assert all(upper >= truth - tol for _, _, upper in res.history)
+
+
+@pytest.mark.parametrize("domain", [Global(), Box(-1, 1)])
+def test_slope_branch_and_bound_alone_is_exact_on_small_networks(domain):
+    """method='lipsdp', branch=True: single-pattern leaves are decided by region LPs (a witness where the region
+    exists, dropped where it provably has none), so the search ends on the exact constant."""
+    weights, biases = random_net(4, [3, 5, 4, 1], fan_in=True)
+    res, truth = check_sound(weights, biases, domain, 2.0, 2.0, method="lipsdp", time_limit=60.0, branch=True)
+    assert res.status == "optimal" and res.exact, res.message

@@ -1,6 +1,6 @@
 """Property-based soundness of LipSDP with slopes (lipmiq.sdp) as the only upper-bound source: its root bound
-on the slopes the domain leaves free, and every bound its branch-and-bound offers, against the brute-force
-oracle. The networks are the engine fuzz's degenerate ones (zeros, copied and opposite rows, dead neurons,
+on the slopes the domain leaves free, and every bound its branch-and-bound offers (single-pattern leaves
+decided by region LPs, whose witnesses prune), against the brute-force oracle. The networks are the engine fuzz's degenerate ones (zeros, copied and opposite rows, dead neurons,
 layers scaled by 1e-6 ... 1e6); domains are boxes, balls of each norm and R^n; p = 2 with q = 2 or a scalar
 output (any q). Profiles as in tests/test_gradient_bounds_fuzz.py."""
 from __future__ import annotations
@@ -15,9 +15,10 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from lipmiq import Network
 from lipmiq.bounds import root_bounds
-from lipmiq.methods.lipsdp import slopes_of
+from lipmiq.methods.lipsdp import _region_verdict, slopes_of
 from lipmiq.problem import make_problem
 from lipmiq.sdp import search
+from lipmiq.tracker import Tracker
 from netgen import fuzz_domains, oracle_domain
 from oracles.bruteforce import AmbiguousRegion
 from test_gradient_bounds_fuzz import ORACLE_ATOL, ORACLE_RTOL, magnitude, networks
@@ -47,7 +48,9 @@ def test_sdp_bounds_are_sound(data):
     slopes = slopes_of(problem, root_bounds(problem.network, problem.domain, math.inf))
     node = search.root(search.Instance.of(W), slopes, math.inf)
     offered = [node.bound]
-    search.branch_and_bound(node, time.perf_counter() + BRANCH_SECONDS, offered.append, lambda: 0.0)
+    tracker = Tracker(60.0)  # its lower bound (the leaves' witnesses) prunes, as in the pipeline
+    search.branch_and_bound(node, time.perf_counter() + BRANCH_SECONDS, offered.append, lambda: tracker.lower,
+                            _region_verdict(problem, tracker))
     c = None if output is None else np.eye(m)[output]
     try:
         truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q, c)
@@ -56,3 +59,4 @@ def test_sdp_bounds_are_sound(data):
     allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
     note(f"truth {truth!r}, offered {offered!r}")
     assert min(offered) >= truth - allowance
+    assert tracker.lower <= truth + allowance

@@ -51,6 +51,8 @@ from ..certify.regions import region_point
 from ..certify.witness import certify
 from ..problem import Problem
 from ..result import is_exact
+from ..sdp import barrier, search
+from ..sdp.model import settle
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
@@ -62,6 +64,8 @@ DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 # Dives take at most this share of the search's time: on 784-256-256-1 (134 unstable neurons, 100 ms per engine
 # call) one dive held the best node at 510.6 for 31 of 40 s; best-first took it to 495.2 in the next 0.7 s.
 DIVE_SHARE = 0.25
+SDP_RTOL = 1e-8         # LipSDP's gap on a node: its bound within 5e-9 of the node's LipSDP value, in fewer steps
+SDP_SHARE = 0.3         # LipSDP's node solves take at most this share of the search's time
 
 Split = Tuple[int, int]  # (hidden layer, neuron)
 
@@ -82,6 +86,7 @@ class Node:
     rows: Rows                     # the constraints of the prefix region (certify.partial)
     x: Optional[np.ndarray]        # an interior point of the prefix region (None: not known)
     checked: bool = False
+    sdp: Optional[search.Node] = None  # LipSDP on the node's slopes, when it bounds the nodes too
 
 
 @dataclass
@@ -96,8 +101,9 @@ class GradientBaB:
     """Best-first branch-and-bound over neuron splits with the engine's bounds; leaves closed by region LPs."""
 
     def __init__(self, problem: Problem, tracker: Tracker, node_options: Optional[dict] = None,
-                 root_options: Optional[dict] = None):
+                 root_options: Optional[dict] = None, sdp: Optional[search.Node] = None):
         self.problem, self.tracker = problem, tracker
+        self.sdp = sdp  # LipSDP's root node: given, every node's bound is also LipSDP's on its slopes (p = 2)
         self.net = problem.network
         self.sizes = self.net.hidden_sizes
         self.node_options = dict(NODE_OPTIONS if node_options is None else node_options)
@@ -110,7 +116,8 @@ class GradientBaB:
         self.stuck: List[float] = []  # leaves whose region could be neither certified nor excluded
         self.nodes = self.leaves = self.regions = self.empty = self.pruned = self.lps = 0
         self.deadline = tracker.deadline
-        self.engine_time = self.lp_time = 0.0
+        self.engine_time = self.lp_time = self.sdp_time = 0.0
+        self.started = time.perf_counter()
 
     # ---- the engine -------------------------------------------------------------------------------
     def _evaluate(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]],
@@ -170,12 +177,41 @@ class GradientBaB:
         if self._dominated(bound):
             return None
         split = self._branching(ev)
+        sdp = self.sdp if parent is None else parent.sdp
+        if split is not None and sdp is not None:
+            # the parent's LipSDP bound holds on the child; the child's own is solved where the engine's is above
+            # it, within SDP_SHARE of the search's time (a solve costs 20-50x an engine node)
+            if bound > sdp.bound and self.sdp_time <= SDP_SHARE * (time.perf_counter() - self.started):
+                sdp = self._sdp(ev.status, sdp)
+            bound = min(bound, sdp.bound)
+            if self._dominated(bound):
+                return None
         node = Node(bound, states, ev.result.forward, split or (-1, -1), 0 if parent is None else parent.depth + 1,
-                    ev.status, parent.rows if parent is not None else set(), parent.x if parent is not None else None)
+                    ev.status, parent.rows if parent is not None else set(), parent.x if parent is not None else None,
+                    sdp=sdp)
         if split is None:
             self._leaf(node)
             return None
         return node
+
+    def _sdp(self, status: List[np.ndarray], parent: Optional[search.Node]) -> search.Node:
+        """LipSDP on a node's slopes (its split and stable neurons fixed: every region of the node has them),
+        started from the parent's path point restricted to the node's free neurons (still strictly feasible
+        when they are a subset of the parent's: fixing slopes compresses Z)."""
+        start = time.perf_counter()
+        point = None
+        if parent is not None and parent.solution is not None:
+            free = {neuron: j for j, neuron in enumerate(parent.model.neuron)}
+            slopes = settle(self.sdp.net.weights, status)
+            mine = [(k, int(i)) for k, s in enumerate(slopes) for i in np.flatnonzero(s < 0)]
+            if all(n in free for n in mine):
+                warm = parent.solution.warm
+                point = barrier.Point(warm.rho, warm.t[[free[n] for n in mine]], warm.mu)
+        net = self.sdp.net
+        with barrier.one_blas_thread():
+            model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, point, SDP_RTOL)
+        self.sdp_time += time.perf_counter() - start
+        return search.Node(-bound, 0, net, status, model, solution)
 
     def _push(self, node: Node) -> None:
         heapq.heappush(self.heap, (-node.bound, next(self.order), node))
@@ -286,6 +322,7 @@ class GradientBaB:
         dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
+        self.started = time.perf_counter()
         root = self._evaluate(None, None, self.root_options) if root is None else self._read(root, None)
         if root is None:  # without a forced sign the engine raises rather than report the domain empty
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
@@ -334,15 +371,16 @@ class GradientBaB:
     def note(self) -> str:
         return (f"{self.nodes} engine calls, {self.leaves} leaves ({self.regions} regions), {self.empty} empty, "
                 f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
-                f"{self.lp_time:.2f} s")
+                f"{self.lp_time:.2f} s" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
 
 
 def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVER,
-                    root: Optional[GradientBounds] = None) -> Tuple[str, str]:
-    """The branch-and-bound as a stage (`root`: the engine's bound on the whole domain if already computed):
-    'optimal' when it completed (the tracker then holds the exact maximum over the regions as its upper
-    bound), 'time_limit', or 'finished' when only leaves too thin to certify or exclude are left."""
-    bab = GradientBaB(problem, tracker)
+                    root: Optional[GradientBounds] = None, sdp: Optional[search.Node] = None) -> Tuple[str, str]:
+    """The branch-and-bound as a stage (`root`: the engine's bound on the whole domain if already computed;
+    `sdp`: LipSDP's root node, to bound every node by LipSDP too): 'optimal' when it completed (the tracker
+    then holds the exact maximum over the regions as its upper bound), 'time_limit', or 'finished' when only
+    leaves too thin to certify or exclude are left."""
+    bab = GradientBaB(problem, tracker, sdp=sdp)
     done = bab.run(time_limit, root)
     if done:
         return "optimal", "gradient branch-and-bound complete: " + bab.note()

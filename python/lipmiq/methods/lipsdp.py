@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
 from .. import options as opt
+from ..bounds.jacobian import pattern_norm
 from ..bounds.network_bounds import NetworkBounds
+from ..certify.regions import region_point
+from ..certify.witness import certify
 from ..domain import Global
 from ..errors import InputError
 from ..norms import norm_name
@@ -56,9 +59,27 @@ def sdp_root(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds]
 
 
 def sdp_branch(problem: Problem, tracker: Tracker, node: search.Node, time_limit: float) -> Tuple[bool, str]:
-    """The slope branch-and-bound from `node` for `time_limit` seconds, offering its bounds to the tracker."""
+    """The slope branch-and-bound from `node` for `time_limit` seconds, offering its bounds to the tracker;
+    its single-pattern leaves are decided by the exact region LP (a region gives a witness)."""
     deadline = min(tracker.deadline, time.perf_counter() + max(time_limit, 0.0))
-    return search.branch_and_bound(node, deadline, tracker.offer_upper, lambda: tracker.lower)
+    return search.branch_and_bound(node, deadline, tracker.offer_upper, lambda: tracker.lower,
+                                   _region_verdict(problem, tracker))
+
+
+def _region_verdict(problem: Problem, tracker: Tracker) -> Callable[[List[np.ndarray]], str]:
+    """A fully fixed slope set's pattern: 'region' (its region LP found an interior point: the witness there
+    is offered), 'empty' (proved to have no interior in the domain) or 'undecided'."""
+    def verdict(slopes: List[np.ndarray]) -> str:
+        pattern = [(s == 1).astype(np.uint8) for s in slopes]
+        value, _, v = pattern_norm(problem.network, pattern, problem.p, problem.q)
+        x, _, proof = region_point(problem.network.weights, problem.network.biases, problem.domain, pattern,
+                                   tracker.deadline)
+        if x is None:
+            return "empty" if proof is not None else "undecided"
+        if value > tracker.lower:
+            tracker.offer_lower(certify(problem, x, v))
+        return "region"
+    return verdict
 
 
 OPTIONS = opt.Options(

@@ -75,8 +75,24 @@ def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray]
     return [W / sk for W, sk in zip(weights, s)], after[1:] ** 2
 
 
+def settle(weights: List[np.ndarray], slopes: List[np.ndarray]) -> List[np.ndarray]:
+    """The slopes with every free neuron whose pre-activation is identically 0 in z fixed at 0 (its output is
+    d * 0 whatever d): left free, nothing would bound its multiplier, and the barrier would run off to
+    t_j -> inf. Decided on |W|, so no cancellation makes a live neuron look dead."""
+    reach = np.ones(weights[0].shape[1], dtype=bool)
+    out = []
+    for W, s in zip(weights[:-1], slopes):
+        live = (np.abs(W) @ reach.astype(np.float64)) > 0.0
+        s = np.where((s == FREE) & ~live, 0, s).astype(np.int8)
+        reach = live & (s != 0)
+        out.append(s)
+    return out
+
+
 def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
-    """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes."""
+    """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes (`settle`d
+    first)."""
+    slopes = settle(weights, slopes)
     n0 = weights[0].shape[1]
     free = [np.flatnonzero(s == FREE) for s in slopes]
     N = n0 + sum(f.size for f in free)

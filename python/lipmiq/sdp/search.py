@@ -16,9 +16,13 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from ..result import is_exact
 from . import barrier
 from .certify import certified_bound
-from .model import SlopeModel, build, for_solver
+from .model import FREE, SlopeModel, build, for_solver
+
+
+NODE_RTOL = 1e-8  # a child's barrier gap (the root's is barrier.RTOL): fewer Newton steps, bound within 5e-9
 
 
 @dataclass
@@ -54,8 +58,8 @@ def _start(weights: List[np.ndarray], model: SlopeModel, point: Optional[barrier
     return barrier.start(weights, model)
 
 
-def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float,
-             point: Optional[barrier.Point] = None) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
+def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, point: Optional[barrier.Point] = None,
+             rtol: float = barrier.RTOL) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
     """The model the barrier solved (in the solver's form), its solution and the bound certified on the
     original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
     when no strictly feasible start exists)."""
@@ -64,7 +68,7 @@ def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float,
         return model, None, certified_bound(model, np.zeros(0))
     solving = build(net.solving, slopes)
     try:
-        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline)
+        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline, rtol)
     except ArithmeticError:
         return solving, None, math.inf
     layer = np.array([k for k, _ in solving.neuron], dtype=np.intp)
@@ -94,27 +98,36 @@ def root(net: Instance, slopes: List[np.ndarray], deadline: float) -> Node:
     return Node(-bound, 0, net, slopes, model, solution)
 
 
-def branch_and_bound(root: Node, deadline: float, offer_upper: Callable[[float], None],
-                     lower: Callable[[], float]) -> Tuple[bool, str]:
+def branch_and_bound(root: Node, deadline: float, offer_upper: Callable[[float], None], lower: Callable[[], float],
+                     leaf: Optional[Callable[[List[np.ndarray]], str]] = None) -> Tuple[bool, str]:
     """Best-first branch-and-bound from `root` until the deadline, offering each improved maximum over the
-    leaves. Returns (complete, note): complete when every leaf is at most the lower bound."""
+    leaves. `leaf` decides a slope set with every neuron fixed (one activation pattern): 'region' (it has
+    one: its bound is then a closed value), 'empty' (proved to have none: dropped) or 'undecided'. Returns
+    (complete, note): complete when every leaf is at most the lower bound or closed."""
     with barrier.one_blas_thread():
-        return _search(root, deadline, offer_upper, lower)
+        return _search(root, deadline, offer_upper, lower, leaf)
 
 
-def _search(root: Node, deadline: float, offer_upper: Callable[[float], None],
-            lower: Callable[[], float]) -> Tuple[bool, str]:
+def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], lower: Callable[[], float],
+            leaf: Optional[Callable[[List[np.ndarray]], str]]) -> Tuple[bool, str]:
     count = itertools.count(1)
     heap = [root]
-    closed = -math.inf                             # the largest bound of a leaf dropped below the lower bound
+    closed = -math.inf                             # the largest bound of a leaf below the lower bound, or closed
     nodes = 1
     while heap and time.perf_counter() < deadline:
         node = heapq.heappop(heap)
-        if node.bound <= lower():
+        if node.bound <= lower() or is_exact(lower(), node.bound):
             closed = max(closed, node.bound)
             continue
-        if node.solution is None:                  # a single pattern (or no multipliers): the largest leaf
-            heapq.heappush(heap, node)             # stays, and no split can lower the maximum
+        if node.solution is None:                  # a single pattern (or no multipliers)
+            if leaf is not None and all(np.all(s != FREE) for s in node.slopes):
+                verdict = leaf(node.slopes)
+                if verdict == "empty":
+                    continue
+                if verdict == "region":
+                    closed = max(closed, node.bound)
+                    continue
+            heapq.heappush(heap, node)             # the largest leaf stays: no split can lower the maximum
             break
         j = branching_neuron(node.model, node.solution.dual)
         neuron = node.model.neuron[j]
@@ -123,12 +136,13 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None],
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, point)
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, point, NODE_RTOL)
             children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
             nodes += 1
         for c in children:
             heapq.heappush(heap, c)
         offer_upper(max(-heap[0].key, closed))
-    upper = max(-heap[0].key if heap else -math.inf, closed)
-    complete = not heap or all(n.bound <= lower() for n in heap)
+    upper = max(-heap[0].key if heap else 0.0, closed, 0.0)   # no leaf left: every pattern closed or empty
+    offer_upper(upper)
+    complete = not heap or all(n.bound <= lower() or is_exact(lower(), n.bound) for n in heap)
     return complete, f"LipSDP branch-and-bound: {nodes} nodes, upper {upper:.6g}"
