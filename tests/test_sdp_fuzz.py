@@ -15,7 +15,8 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from lipmiq import Network
 from lipmiq.bounds import root_bounds
-from lipmiq.methods.lipsdp import _region_verdict, slopes_of
+from lipmiq.methods.bab import gradient_search, root_bound
+from lipmiq.methods.lipsdp import _region_verdict, sdp_root, slopes_of
 from lipmiq.problem import make_problem
 from lipmiq.sdp import search
 from lipmiq.tracker import Tracker
@@ -59,4 +60,31 @@ def test_sdp_bounds_are_sound(data):
     allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
     note(f"truth {truth!r}, offered {offered!r}")
     assert min(offered) >= truth - allowance
+    assert tracker.lower <= truth + allowance
+
+
+@given(data=st.data())
+@_examples()
+def test_engine_branch_and_bound_with_sdp_node_bounds_is_sound(data):
+    """The engine's branch-and-bound with LipSDP bounding its nodes (as the pipeline runs it for p = 2): every
+    upper bound it offers (tracker history) and its lower bound bracket the brute-force constant."""
+    weights, biases = data.draw(networks())
+    n, m = weights[0].shape[1], weights[-1].shape[0]
+    domain = data.draw(fuzz_domains(n))
+    output = data.draw(st.sampled_from([None] + list(range(m))), label="output")
+    q = 2.0 if output is None else data.draw(st.sampled_from([1.0, 2.0, math.inf]), label="q")
+    problem = make_problem(Network(weights, biases), domain, 2.0, q, output)
+    assume(not problem.trivial)
+    tracker = Tracker(BRANCH_SECONDS + 5.0)
+    engine = root_bound(problem, tracker, 1.0)
+    sdp = sdp_root(problem, tracker, root_bounds(problem.network, problem.domain, math.inf), 1.0)
+    gradient_search(problem, tracker, BRANCH_SECONDS, engine, sdp)
+    c = None if output is None else np.eye(m)[output]
+    try:
+        truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q, c)
+    except AmbiguousRegion:
+        assume(False)
+    allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
+    note(f"truth {truth!r}, history {tracker.history!r}")
+    assert all(upper >= truth - allowance for _, _, upper in tracker.history)
     assert tracker.lower <= truth + allowance
