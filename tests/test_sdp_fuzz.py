@@ -35,9 +35,9 @@ def _examples() -> settings:
     return settings(max_examples=budget if budget >= 2000 else min(budget, CI_EXAMPLES), deadline=None)
 
 
-@given(data=st.data())
-@_examples()
-def test_sdp_bounds_are_sound(data):
+def _query(data):
+    """A fuzz network, domain and output with p = 2 (q = 2, or any q for a scalar output): the problem, and the
+    brute-force constant with its rounding allowance."""
     weights, biases = data.draw(networks())
     n, m = weights[0].shape[1], weights[-1].shape[0]
     domain = data.draw(fuzz_domains(n))
@@ -45,6 +45,18 @@ def test_sdp_bounds_are_sound(data):
     q = 2.0 if output is None else data.draw(st.sampled_from([1.0, 2.0, math.inf]), label="q")
     problem = make_problem(Network(weights, biases), domain, 2.0, q, output)
     assume(not problem.trivial)
+    try:
+        truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q,
+                                  None if output is None else np.eye(m)[output])
+    except AmbiguousRegion:
+        assume(False)  # a region of inradius ~1e-9: no ground truth
+    return problem, truth, ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
+
+
+@given(data=st.data())
+@_examples()
+def test_sdp_bounds_are_sound(data):
+    problem, truth, allowance = _query(data)
     W = [np.asarray(w, dtype=np.float64) for w in problem.network.weights]
     slopes = slopes_of(problem, root_bounds(problem.network, problem.domain, math.inf))
     node = search.root(search.Instance.of(W), slopes, math.inf)
@@ -52,12 +64,6 @@ def test_sdp_bounds_are_sound(data):
     tracker = Tracker(60.0)  # its lower bound (the leaves' witnesses) prunes, as in the pipeline
     search.branch_and_bound(node, time.perf_counter() + BRANCH_SECONDS, offered.append, lambda: tracker.lower,
                             _region_verdict(problem, tracker))
-    c = None if output is None else np.eye(m)[output]
-    try:
-        truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q, c)
-    except AmbiguousRegion:
-        assume(False)  # a region of inradius ~1e-9: no ground truth
-    allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
     note(f"truth {truth!r}, offered {offered!r}")
     assert min(offered) >= truth - allowance
     assert tracker.lower <= truth + allowance
@@ -68,23 +74,11 @@ def test_sdp_bounds_are_sound(data):
 def test_engine_branch_and_bound_with_sdp_node_bounds_is_sound(data):
     """The engine's branch-and-bound with LipSDP bounding its nodes (as the pipeline runs it for p = 2): every
     upper bound it offers (tracker history) and its lower bound bracket the brute-force constant."""
-    weights, biases = data.draw(networks())
-    n, m = weights[0].shape[1], weights[-1].shape[0]
-    domain = data.draw(fuzz_domains(n))
-    output = data.draw(st.sampled_from([None] + list(range(m))), label="output")
-    q = 2.0 if output is None else data.draw(st.sampled_from([1.0, 2.0, math.inf]), label="q")
-    problem = make_problem(Network(weights, biases), domain, 2.0, q, output)
-    assume(not problem.trivial)
+    problem, truth, allowance = _query(data)
     tracker = Tracker(BRANCH_SECONDS + 5.0)
     engine = root_bound(problem, tracker, 1.0)
     sdp = sdp_root(problem, tracker, root_bounds(problem.network, problem.domain, math.inf), 1.0)
     gradient_search(problem, tracker, BRANCH_SECONDS, engine, sdp)
-    c = None if output is None else np.eye(m)[output]
-    try:
-        truth, _ = oracle_regions(weights, biases, oracle_domain(domain, n), 2.0, q, c)
-    except AmbiguousRegion:
-        assume(False)
-    allowance = ORACLE_RTOL * truth + ORACLE_ATOL * magnitude(weights)
     note(f"truth {truth!r}, history {tracker.history!r}")
     assert all(upper >= truth - allowance for _, _, upper in tracker.history)
     assert tracker.lower <= truth + allowance
