@@ -1,9 +1,10 @@
 """LipSDP-Neuron (Fazlyab et al. 2019), solved and certified by `lipmiq.sdp`, and its branch-and-bound.
 
 `method="lipsdp"` is the published baseline: a global l2 bound from all slopes in [0, 1], biases and
-domain unused. The default pipeline's stage (`sdp_stage`) fixes the slopes of the neurons stable on the
-domain, which makes the bound local, and then branches on slopes (`sdp.search`) when that bound beats
-the gradient-bound engine's.
+domain unused; with `branch` it branches on slopes from the domain's stable ones, leaves decided on the
+domain. The default pipeline offers `sdp_root` on the domain's stable slopes (a local bound) and, where it
+beats the gradient-bound engine's, branches with it (`sdp_branch` on R^n, node bounds in the engine's
+search elsewhere: `methods.miqcqp`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from .. import options as opt
+from ..bounds import root_bounds
 from ..bounds.jacobian import pattern_norm
 from ..bounds.network_bounds import NetworkBounds
 from ..certify.regions import region_point
@@ -90,13 +92,15 @@ OPTIONS = opt.Options(
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     check_query(problem)
+    # branching works on the domain (its leaves are its regions), so it starts from the domain's stable slopes
+    bounds = root_bounds(problem.network, problem.domain, tracker.deadline) if options["branch"] else None
     with tracker.stage("sdp"):
-        node = sdp_root(problem, tracker, None, tracker.remaining())
+        node = sdp_root(problem, tracker, bounds, tracker.remaining())
     complete, note = False, "LipSDP-Neuron, certified in float64"
     if options["branch"] and math.isfinite(node.bound):
         with tracker.stage("sdp_bab"):
             complete, note = sdp_branch(problem, tracker, node, tracker.remaining())
-    if not isinstance(problem.domain, Global):
+    if not isinstance(problem.domain, Global) and not options["branch"]:  # branching decides leaves on the domain
         note += ("; the bound is global (LipSDP uses neither biases nor the domain): valid on this "
                  f"{type(problem.domain).__name__.lower()} as on all of R^n, not tightened to it")
     if not math.isfinite(tracker.upper):
