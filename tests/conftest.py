@@ -40,7 +40,7 @@ REFERENCE = json.loads((DATA_DIR / "reference.json").read_text())["queries"]
 EXAMPLE = str(DATA_DIR / "lipbab_iris_4-5-5-3.npz")
 # The two ways through the miqcqp method: the default stages, or SCIP alone (no region branch-and-bound, no
 # gradient-bound engine, whose upper bound would let the pattern branch-and-bound close the gap before SCIP).
-STAGES = {"default": {}, "scip": {"region_share": 0.0, "gradient_share": 0.0}}
+STAGES = {"default": {}, "scip": {"region_share": 0.0, "gradient_share": 0.0, "sdp_share": 0.0}}
 
 
 def load_npz_network(name):

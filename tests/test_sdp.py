@@ -135,3 +135,26 @@ def test_slope_branch_and_bound_alone_is_exact_on_small_networks(domain):
     weights, biases = random_net(4, [3, 5, 4, 1], fan_in=True)
     res, truth = check_sound(weights, biases, domain, 2.0, 2.0, method="lipsdp", time_limit=60.0, branch=True)
     assert res.status == "optimal" and res.exact, res.message
+
+
+@pytest.mark.parametrize("norm", [1.0, 2.0])
+def test_huge_gradient_on_a_ball_keeps_its_region(norm):
+    """Review finding: the region LP's column scaling shrank a ball's rows x - d <= c below HiGHS's zero
+    threshold next to 1e9-scale gradients, so the one region of this fully stable network read as empty and
+    the slope search offered an upper bound of 0 (L = 1e9: the neuron is active on the whole ball)."""
+    net = Network([np.array([[1e9, 0.0]]), np.array([[1.0]])], [np.zeros(1), np.zeros(1)])
+    dom = Ball(np.array([0.5, -1.0]), 0.25, norm)
+    for options in (dict(method="lipsdp", branch=True), dict()):
+        res = lipschitz(net, dom, 2, 2, time_limit=10, **options)
+        assert res.lower <= 1e9 * (1 + 1e-9) and res.upper >= 1e9 * (1 - 1e-12), res
+
+
+def test_zero_first_layer_row_with_wide_input_on_rn():
+    """Review finding: the solver's SVD form turns an exactly zero row into noise, so settling the slopes on it
+    left one more free neuron than on the network and the certificate got multipliers of the wrong length."""
+    W1 = np.array([[0, 0, 0, 0, 0], [0.625, -0.75, -0.375, -0.5, -0.125], [-0.25, 0.25, 0.125, -0.5, -2.0]])
+    weights, biases = [W1, np.ones((1, 3))], [np.zeros(3), np.zeros(1)]
+    truth, _ = oracle_regions(weights, biases, ("global",), 2.0, 2.0, None)
+    for options in (dict(method="lipsdp"), dict()):
+        res = lipschitz(Network(weights, biases), Global(), 2, 2, time_limit=10, **options)
+        assert res.status != "error" and res.upper >= truth * (1 - 1e-12), res

@@ -157,27 +157,37 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     Rows are scaled by their largest entry outside the margin column, so that no row loses its x part
     (the region's geometry); a margin entry that becomes tiny can only make the margin look larger,
     which never cuts a real region (review finding: with 1e10-scale gradients the unscaled margin
-    column shrank every x entry below 1e-9 and real regions were pruned).
+    column shrank every x entry below 1e-9 and real regions were pruned). Column scaling can still shrink
+    the x entries of rows whose other entries are large (a ball's rows x - d <= c next to 1e9-scale
+    gradients: review finding, a real region of a fully stable network read as empty and an upper bound
+    of 0), so infeasibility is believed only when the LP without column scaling is infeasible too.
     """
-    col = _power_of_two(np.max(np.abs(M), axis=0)) if M.shape[0] else np.ones(M.shape[1])
-    M = M * col  # x = col * x'; the margin is s = col[n] * s'
-    others = np.delete(M, n, axis=1)
+    for columns in (True, False):
+        col, row = _scaling(M, n, columns)
+        Ms, bs, los, his = M * col * row[:, None], b * row, lo / col, hi / col
+        h = max_lp(Ms, bs, los, his, n)
+        run(h, deadline)
+        if infeasible(h):
+            continue  # believed only when the other scaling agrees (below)
+        if not optimal(h):
+            return -math.inf, None, None, np.zeros(0, dtype=np.int64)
+        y = np.asarray(h.getSolution().col_value)
+        value = float(y[n]) * col[n]
+        rows = _certified_nonpositive(Ms, bs, los, his, n, h, fallback) if prove and value <= INTERIOR_TOL else None
+        return value, y * col, rows, np.flatnonzero(row_duals(h))
+    # Infeasible under both scalings although every bound and row only asks for margin s >= -1: the region
+    # stays at distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
+    return -math.inf, None, np.arange(M.shape[0]) if prove else None, np.zeros(0, dtype=np.int64)
+
+
+def _scaling(M: np.ndarray, n: int, columns: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Power-of-two column factors (by each column's largest entry; ones when `columns` is False) and row
+    factors (by the row's largest entry outside the margin column n, after the column scaling)."""
+    col = _power_of_two(np.max(np.abs(M), axis=0)) if columns and M.shape[0] else np.ones(M.shape[1])
+    others = np.delete(M * col, n, axis=1)
     reach = np.max(np.abs(others), axis=1) if others.shape[1] else np.zeros(M.shape[0])
-    reach = np.where(reach > 0, reach, np.abs(M[:, n]))  # rows on the margin alone
-    row = _power_of_two(reach) if M.shape[0] else np.ones(0)
-    M, b, lo, hi = M * row[:, None], b * row, lo / col, hi / col
-    h = max_lp(M, b, lo, hi, n)
-    run(h, deadline)
-    if infeasible(h):
-        # Infeasible although every bound and row only asks for margin s >= -1: the region stays at
-        # distance > 1 (in units of its rows) from the domain, which HiGHS's tolerances cannot blur.
-        return -math.inf, None, np.arange(M.shape[0]) if prove else None, np.zeros(0, dtype=np.int64)
-    if not optimal(h):
-        return -math.inf, None, None, np.zeros(0, dtype=np.int64)
-    y = np.asarray(h.getSolution().col_value)
-    value = float(y[n]) * col[n]
-    rows = _certified_nonpositive(M, b, lo, hi, n, h, fallback) if prove and value <= INTERIOR_TOL else None
-    return value, y * col, rows, np.flatnonzero(row_duals(h))
+    reach = np.where(reach > 0, reach, np.abs(M[:, n] * col[n]))  # rows on the margin alone
+    return col, (_power_of_two(reach) if M.shape[0] else np.ones(0))
 
 
 # ---- verified emptiness ---------------------------------------------------------------------------

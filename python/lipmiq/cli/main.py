@@ -33,7 +33,7 @@ IMPORTED = time.perf_counter()
 MIN_SOLVE_SECONDS = 0.01
 NETWORK_HELP = ("network file: .npz (arrays W0, b0, W1, b1, ...), .onnx (extra 'onnx'), .nnet (ACAS Xu format), "
                 ".pt/.pth (torch state dict, extra 'torch')")
-METHOD_OPTION_FLAGS = ("encoding", "tighten", "region_share", "gradient_share", "bab_share", "gap", "seed")
+METHOD_OPTION_FLAGS = ("encoding", "tighten", "region_share", "gradient_share", "sdp_share", "bab_share", "gap", "seed")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,6 +134,8 @@ def _add_method(parser: argparse.ArgumentParser, default_help: str) -> None:
                         help="miqcqp: share of the time for the region branch-and-bound before SCIP (default 0.25; 0 skips it)")
     parser.add_argument("--gradient-share", type=_number, help="miqcqp: share of the time at most for the "
                         "gradient-bound engine's first bound (default 0.1; 0 skips the engine and its branch-and-bound)")
+    parser.add_argument("--sdp-share", type=_number, help="miqcqp: share of the time at most for LipSDP's first "
+                        "bound when p = 2 (default 0.1; 0 skips LipSDP and its branch-and-bound)")
     parser.add_argument("--bab-share", type=_number, help="miqcqp: share of the time for the engine's "
                         "branch-and-bound on networks with more than 20 unstable neurons (default 0.85; 0 skips it)")
     parser.add_argument("--gap", type=_number, help="miqcqp/milp: relative gap at which SCIP stops (default 1e-7)")

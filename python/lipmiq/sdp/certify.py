@@ -17,8 +17,10 @@ def allowance(model: SlopeModel, M: np.ndarray, rho: float, t: np.ndarray) -> fl
     """A bound on ||M_exact - M_computed||_2 plus the eigensolver's error on M.
 
     Every entry of M is a sum of products along chains of at most `depth` float operations from the
-    weights, so its error is at most gamma_depth times the same sum in magnitudes (`model.magnitude`),
-    doubled for second-order terms; eigvalsh is backward stable with an error of order N u ||M||."""
+    weights (the inputs of every layer, the outputs of U^T U, and the assembly of M), so its error is at most
+    gamma_depth times the same sum in magnitudes (`model.magnitude`), doubled for second-order terms;
+    eigvalsh is backward stable with an error of order N u ||M|| (4 N u ||M||_F: an allowance, not a
+    proved constant)."""
     gamma = 2.0 * model.depth * UNIT_ROUNDOFF / (1.0 - model.depth * UNIT_ROUNDOFF)
     construction = gamma * float(np.linalg.norm(model.magnitude(rho, t)))
     return construction + 4.0 * M.shape[0] * UNIT_ROUNDOFF * float(np.linalg.norm(M))
@@ -29,6 +31,8 @@ def certified_rho(model: SlopeModel, t: np.ndarray) -> Optional[float]:
     t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
     n0 = model.n0
     M0 = model.matrix(0.0, t)
+    if not np.all(np.isfinite(M0)):  # eigvalsh returns finite garbage on NaN
+        return None
     C, D = M0[:n0, n0:], M0[n0:, n0:]
     if D.size and np.max(np.linalg.eigvalsh(D)) >= 0.0:
         return None
@@ -38,6 +42,8 @@ def certified_rho(model: SlopeModel, t: np.ndarray) -> Optional[float]:
     for _ in range(STEPS):
         trial = rho + step
         M = model.matrix(trial, t)
+        if not np.all(np.isfinite(M)):
+            return None
         if float(np.max(np.linalg.eigvalsh(M))) <= -allowance(model, M, trial, t):
             return trial
         step *= 4.0

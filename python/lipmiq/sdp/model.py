@@ -91,8 +91,7 @@ def settle(weights: List[np.ndarray], slopes: List[np.ndarray]) -> List[np.ndarr
 
 def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
     """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes (`settle`d
-    first)."""
-    slopes = settle(weights, slopes)
+    by the caller on the network's own weights: the solver's form rounds an exact zero row to noise)."""
     n0 = weights[0].shape[1]
     free = [np.flatnonzero(s == FREE) for s in slopes]
     N = n0 + sum(f.size for f in free)
@@ -117,4 +116,4 @@ def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
     rows, rows_abs = (np.vstack(r) if r else np.zeros((0, N)) for r in (rows, rows_abs))
     return SlopeModel(n0=n0, index=np.concatenate(index + [np.zeros(0)]).astype(np.intp), neuron=neuron,
                       rows=rows, gram=U.T @ U, rows_abs=rows_abs,
-                      gram_abs=U_abs.T @ U_abs, depth=sum(W.shape[1] for W in weights) + 2)
+                      gram_abs=U_abs.T @ U_abs, depth=sum(W.shape[1] for W in weights) + weights[-1].shape[0] + 6)

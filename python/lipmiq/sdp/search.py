@@ -19,7 +19,7 @@ import numpy as np
 from ..result import is_exact
 from . import barrier
 from .certify import certified_bound
-from .model import FREE, SlopeModel, build, for_solver
+from .model import FREE, SlopeModel, build, for_solver, settle
 
 
 NODE_RTOL = 1e-8  # a child's barrier gap (the root's is barrier.RTOL): fewer Newton steps, bound within 5e-9
@@ -63,6 +63,7 @@ def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, point: Op
     """The model the barrier solved (in the solver's form), its solution and the bound certified on the
     original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
     when no strictly feasible start exists)."""
+    slopes = settle(net.weights, slopes)
     model = build(net.weights, slopes)
     if model.index.size == 0:
         return model, None, certified_bound(model, np.zeros(0))
