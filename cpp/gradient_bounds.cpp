@@ -60,6 +60,23 @@ double interval_norm(const LayerBounds& g, double p) {
     return norm_up(a, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0);
 }
 
+// max over g in [lo, hi] of sum_i (s_i g_i where the sign is fixed, |g_i| elsewhere), rounded upward: the
+// interval bound of the p = inf objective under GradientOptions::signs (may be negative).
+double signed_interval_sum(const LayerBounds& g, const std::vector<std::int8_t>& signs) {
+    double t = 0.0;
+    for (std::size_t i = 0; i < g.lo.size(); ++i) {
+        if (std::isnan(g.lo[i]) || std::isnan(g.hi[i])) return kInf;
+        const std::int8_t s = signs[i];
+        t = add_up(t, s > 0 ? g.hi[i] : s < 0 ? -g.lo[i] : std::max(std::fabs(g.lo[i]), std::fabs(g.hi[i])));
+    }
+    return t;
+}
+
+// The interval bound of the objective: ||g||_{p*}, or its signed form for p = inf with signs.
+double interval_objective(const LayerBounds& g, double p, const std::vector<std::int8_t>& signs) {
+    return signs.empty() ? interval_norm(g, p) : signed_interval_sum(g, signs);
+}
+
 // || max(|Pl_i|, |Ph_i|) ||_r of every row i (n_dir entries each), rounded to nearest (a heuristic score).
 std::vector<double> row_norms(const Block& Pl, const Block& Ph, std::size_t n_dir, double r) {
     const std::size_t rows = n_dir ? Pl.size() / n_dir : 0;
@@ -178,14 +195,17 @@ LayerBounds row_times_interval(const std::vector<double>& wl, const std::vector<
 // The one-row form over g bounding the norm objective: sum_i |g_i| (p = inf) or sum_i g_i^2 (p = 2) by
 // secants on [gl_i, gu_i].  |g| - a g and g^2 - a g are convex, so the intercept is their maximum at an
 // endpoint, rounded upward.
-Forms secant_objective(const LayerBounds& g, double p) {
+// A fixed sign s_i (p = inf, GradientOptions::signs) makes the term s_i g_i itself: slope s_i, intercept 0.
+Forms secant_objective(const LayerBounds& g, double p, const std::vector<std::int8_t>& signs) {
     const std::size_t n = g.lo.size();
     Forms F(1, n);
     double c = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         const double l = g.lo[i], u = g.hi[i];
         double a, t;
-        if (p == kInf) {
+        if (p == kInf && !signs.empty() && signs[i] != 0) {
+            a = signs[i], t = 0.0;
+        } else if (p == kInf) {
             if (l >= 0.0) {
                 a = 1.0, t = 0.0;
             } else if (u <= 0.0) {
@@ -215,6 +235,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
     for (std::size_t i = 0; i < n; ++i) {
         const double l = g.lo[i], u = g.hi[i];
         if (!(u > l)) continue;
+        if (!opt.signs.empty() && opt.signs[i] != 0) continue;  // its term is linear: nothing to tighten
         if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({2.0 * u * (-l) / (u - l), i});
         if (p == 2.0) excess.push_back({(u - l) * (u - l) / 4.0, i});
         if (p == 1.0) excess.push_back({std::max(u, -l), i});
@@ -281,7 +302,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     if (L1 == 0) {  // g = W_1^T c itself
         out.gradient.lo.assign(top_lo.begin(), top_lo.begin() + n_dir);
         out.gradient.hi.assign(top_hi.begin(), top_hi.begin() + n_dir);
-        out.upper = interval_norm(out.gradient, p);
+        out.upper = interval_objective(out.gradient, p, sh.opt.signs);
         return res;
     }
     BackwardGraph G;
@@ -306,9 +327,9 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
         return res;
     }
     tighten_coordinates(G, slopes, sh.opt, p);
-    double best = interval_norm(g, p);  // p = 1: max_i |g_i| is exactly this
+    double best = interval_objective(g, p, sh.opt.signs);  // p = 1: max_i |g_i| is exactly this
     if (p != 1.0) {
-        Forms F = secant_objective(g, p);
+        Forms F = secant_objective(g, p, sh.opt.signs);
         gradient_to_v1(G, F);
         const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
         best = rnd::min_upper(best, p == kInf ? v : sqrt_up(std::max(v, 0.0)));
@@ -363,6 +384,10 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                const std::vector<LayerBounds>& prior) {
     if (net.Wt.size() + 1 != net.depth() || net.absW.size() != net.Wt.size())
         throw std::logic_error("gradient_bounds: the network's derived weights are missing (derive_weights)");
+    // Signs turn a row's bound into one on max g^T v over some vertices v: a valid piece of ||J||_{inf->q}
+    // only where that norm is a maximum of such row terms (q = inf, or one output).
+    if (!opt.signs.empty() && (p != kInf || (q != kInf && net.out_dim() != 1) || opt.signs.size() != n_dir))
+        throw std::invalid_argument("gradient_bounds: signs need p = inf, q = inf or one output, and one per direction input");
     const rnd::FloatEnvironment environment;
     GradientResult res;
     const SoundNetwork S = sound_forward(net, dom, state, opt, prior);
@@ -415,7 +440,11 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
             }
         upper = rnd::min_upper(upper, interval_matrix_norm_up(Jl, Jh, m, n_dir, p, q, kMaxEnumeration));
     }
-    if (q == kInf || m == 1) {
+    if (!opt.signs.empty()) {  // each U_i bounds max g_i^T v over the vertices left (may be negative)
+        double top = -kInf;
+        for (double u : U) top = std::isnan(u) ? kInf : std::max(top, u);
+        upper = rnd::min_upper(upper, top);
+    } else if (q == kInf || m == 1) {
         upper = rnd::min_upper(upper, norm_up(U, kInf));
     } else {
         double q1 = norm_up(U, 1.0);

@@ -217,3 +217,40 @@ def test_bad_arguments_are_refused(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         bound_network(**args)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sign_branches_bound_their_vertices(seed):
+    """p = inf with the vertex signs fixed (all or some): each bound is at least max g^T v over the regions'
+    rows g and the vertices v agreeing with the signs, so the branches' maximum covers the exact constant."""
+    rng = np.random.default_rng(300 + seed)
+    weights, biases = degenerate_net(rng, n_out=None if seed % 2 else 1)
+    n = weights[0].shape[1]
+    dom, odom = random_domain(rng, n)
+    truth = regions(weights, biases, odom)
+    net = Network(weights, biases)
+    branches = []
+    for full in itertools.product((-1, 1), repeat=n):
+        signs = np.array(full, np.int8)
+        signs[rng.random(n) < 0.3] = 0  # some left free
+        res = bound_network(net, p=INF, q=INF, signs=signs, **dom)
+        free = signs == 0
+        for _, J in truth:
+            best = float(np.max(J[:, ~free] @ signs[~free] + np.abs(J[:, free]).sum(axis=1)))
+            assert res.upper >= best - ORACLE_RTOL * np.abs(J).sum(), (signs, res.upper, best)
+        branches.append(res.upper)
+    assert max(branches) >= exact(truth, INF, INF) * (1 - ORACLE_RTOL)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(p=2.0, q=INF), "signs need p = inf"),
+    (dict(p=INF, q=1.0), "signs need p = inf"),   # two outputs: ||J||_{inf->1} is no maximum of rows
+    (dict(p=INF, q=INF, signs=np.array([1, 0, 1], np.int8)), "signs must be a vector of 2"),
+    (dict(p=INF, q=INF, signs=np.array([2, 0], np.int8)), "signs must be in"),
+])
+def test_bad_signs_are_refused(kwargs, message):
+    args = dict(network=Network([np.ones((2, 2)), np.ones((2, 2))]), lo=-np.ones(2), hi=np.ones(2),
+                signs=np.array([1, -1], np.int8))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        bound_network(**args)

@@ -35,4 +35,5 @@ def gradient_bounds(net: Net, lo: ArrayLike, hi: ArrayLike, p: float, q: float, 
                     coordinate_iterations: int = 20, max_coordinates: int = 64, coordinate_work: float = 2e9,
                     iterations: int = 40, step: float = 0.25, decay: float = 0.95, max_sign_outputs: int = 4,
                     step_init: float = 0.0, time_limit: float = ...,
-                    prior: Optional[Sequence[Tuple[ArrayLike, ArrayLike]]] = None) -> Dict[str, Any]: ...
+                    prior: Optional[Sequence[Tuple[ArrayLike, ArrayLike]]] = None,
+                    signs: Optional[ArrayLike] = None) -> Dict[str, Any]: ...
