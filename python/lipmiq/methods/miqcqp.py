@@ -12,7 +12,7 @@ an upper bound.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from ..reductions.chain import Chain
 from ..solvers import scip
 from ..solvers.propagator import JacobianBoundProp
 from ..tracker import Tracker
-from .bab import gradient_search, root_bound, unstable_count
+from .bab import GradientBaB, gradient_search, root_bound, unstable_count
 from .enumerate import region_search
 from .lipsdp import applies as sdp_applies, sdp_branch, sdp_root
 from .naive import naive_upper
@@ -65,6 +65,10 @@ OPTIONS = opt.Options(
 # against none with SCIP after the regions (w = 16: l2 upper 4.22 against 6.96, l-inf 10.2 against 15.9).
 BAB_NEURONS = 256
 MID_UNSTABLE = 20
+# On mid-sized networks the engine's search first gets this share of the time, and resumes after the regions:
+# on the l-inf [8, w, w, 1] series it closes w = 12 and 14 in 0.2 and 0.3 s, where the regions took 4.9 and
+# 10.4 s, and LipBaB's 10-30-30-30-3 (which the regions close) loses at most this share.
+BAB_PROBE = 0.1
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
@@ -86,12 +90,16 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     unstable = 0 if engine is None else unstable_count(engine, sizes)
     # LipSDP's branch-and-bound in the engine's place where its bound is the lower (the global digits_fnn3
     # queries: 9.73 at the root where the engine's never left the product, 14.7, in 51 s of branching)
-    slopes = sdp is not None and sdp.bound < (engine.upper if engine is not None else tracker.upper)
-    search = options["bab_share"] > 0.0 and (slopes or engine is not None)
+    slopes = sdp if sdp is not None and sdp.bound < (engine.upper if engine is not None else tracker.upper) else None
+    search = options["bab_share"] > 0.0 and (slopes is not None or engine is not None)
+    # the engine's search, or LipSDP's without the engine or on R^n (see _branch_and_bound)
+    bab = (GradientBaB(problem, tracker, sdp=slopes)
+           if search and engine is not None and (slopes is None or not isinstance(problem.domain, Global)) else None)
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
-    if search and big:
-        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, sdp if slopes else None)
+    if search and (big or (mid and bab is not None)):
+        share = options["bab_share"] if big else BAB_PROBE * options["bab_share"]
+        status, note = _branch_and_bound(problem, tracker, share, engine, slopes, bab)
         if status == "optimal":
             return status, note
     with tracker.stage("patterns"):
@@ -104,7 +112,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
     if search and mid and not big:
-        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, sdp if slopes else None)
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, bab)
         if status == "optimal":
             return status, note
     if tracker.remaining() <= 0:
@@ -117,17 +125,19 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         return _Search(problem, plan, chain, tracker, options["encoding"], options["gap"], options["seed"]).run()
 
 
-def _branch_and_bound(problem: Problem, tracker: Tracker, share: float, engine, sdp) -> Tuple[str, str]:
-    """The engine's branch-and-bound on `share` of the remaining time, its nodes also bounded by LipSDP when
-    `sdp` (LipSDP's root node) is given; LipSDP's own branch-and-bound without the engine or on R^n, where the
-    engine's bounds stay near the product and steer its branching badly (digits_fnn3_seed0 at 60 s: 9.6533
-    against 9.6734, the lower bound 9.6515; it closed in 34.5 s at load 3): 'optimal' when the bounds met."""
-    if sdp is not None and (engine is None or isinstance(problem.domain, Global)):
+def _branch_and_bound(problem: Problem, tracker: Tracker, share: float, engine, sdp,
+                      bab: Optional[GradientBaB]) -> Tuple[str, str]:
+    """The engine's branch-and-bound `bab` (begun or resumed) on `share` of the remaining time, its nodes also
+    bounded by LipSDP when `sdp` (LipSDP's root node) is given; without it LipSDP's own branch-and-bound, used
+    without the engine or on R^n, where the engine's bounds stay near the product and steer its branching badly
+    (digits_fnn3_seed0 at 60 s: 9.6533 against 9.6734, the lower bound 9.6515; it closed in 34.5 s at load 3):
+    'optimal' when the bounds met."""
+    if bab is None:
         with tracker.stage("sdp_bab"):
             _, note = sdp_branch(problem, tracker, sdp, share * tracker.remaining())
     else:
         with tracker.stage("bab"):
-            _, note = gradient_search(problem, tracker, share * tracker.remaining(), engine, sdp)
+            _, note = gradient_search(problem, tracker, share * tracker.remaining(), engine, sdp, bab)
     return ("optimal" if tracker.exact else "time_limit"), note
 
 
