@@ -229,6 +229,7 @@ class Formulation:
 
             raise InputError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
         self.plan, self.p, self.q, self.strict, self.encoding = plan, p, q, strict, encoding
+        self.deadline = deadline  # of the build, and of the propagator's engine calls
         self.squared = q == 2.0 and len(plan.ylo) > 1
         model = self.model = new_model("lipmiq-strict" if strict else "lipmiq-closed")
         self.x = add_input(model, plan)

@@ -44,7 +44,7 @@ import numpy as np
 
 from .. import options as opt
 from ..bounds import root_bounds
-from ..bounds.gradient import Bounds, GradientBounds, bound_problem
+from ..bounds.gradient import NODE_OPTIONS, Bounds, GradientBounds, bound_problem
 from ..bounds.jacobian import pattern_norm
 from ..certify.partial import Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
 from ..certify.regions import region_point
@@ -57,8 +57,6 @@ from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
 
-# Engine settings per node: the per-coordinate slope optimisation (the root's largest cost) is left out.
-NODE_OPTIONS = {"coordinate_iterations": 0, "forward_iterations": 5, "iterations": 10}
 NEVER = math.inf
 DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 # Dives take at most this share of the search's time: on 784-256-256-1 (134 unstable neurons, 100 ms per engine

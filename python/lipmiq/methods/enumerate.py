@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import options as opt
 from ..bounds import NetworkBounds, pattern_norm_seconds, propagation, root_bounds, symbolic_seconds
-from ..bounds.gradient import Bounds, GradientBounds, bound_problem
+from ..bounds.gradient import NODE_OPTIONS, Bounds, GradientBounds, bound_problem
 from ..bounds.jacobian import pattern_norm, pattern_norm_bound
 from ..certify.exact_regions import ExactRegions, affordable
 from ..certify.regions import RegionLP, affine_forms, domain_centre, region_point
@@ -36,7 +36,6 @@ from ..domain import Ball, Box
 from ..problem import Problem
 from ..tolerances import INTERIOR_TOL
 from ..tracker import Tracker
-from .bab import NODE_OPTIONS
 from .naive import naive_upper
 from .patterns import global_one_layer
 

@@ -148,7 +148,7 @@ class _Search:
         self.problem, self.plan, self.tracker = problem, plan, tracker
         self.model_plan, self.chain = for_scip(plan, chain, tracker.lower)
         self.encoding, self.gap, self.seed = encoding, gap, seed
-        self.nogoods = 0
+        self.nogoods = self.engine_calls = 0
 
     def _formulation(self, strict: bool) -> Formulation:
         form = Formulation(self.model_plan, self.problem.p, self.problem.q, strict=strict, encoding=self.encoding,
@@ -173,10 +173,12 @@ class _Search:
         return lambda dual: self.tracker.offer_upper(self.chain.value(scip.inflate(form.to_norm(scip.upper_from_dual(dual)))))
 
     def _solve(self, form: Formulation, closed: bool, resolve=None) -> scip.Outcome:
+        prop = JacobianBoundProp(form)
         outcome = scip.solve(form.model, self.tracker.deadline, self._on_solution(form),
                              self._on_dual(form) if closed else None, gap=self.gap, seed=self.seed,
-                             propagator=JacobianBoundProp(form), resolve=resolve)
+                             propagator=prop, resolve=resolve)
         self.tracker.count(scip_nodes=outcome.nodes)
+        self.engine_calls += prop.engine_calls
         return outcome
 
     def run(self) -> Tuple[str, str]:
@@ -213,6 +215,8 @@ class _Search:
 
         outcome = self._solve(form, closed=True, resolve=cut_empty_pattern)
         note = f"{self.plan.n_unstable} unstable neurons, {self.encoding} encoding"
+        if self.engine_calls:
+            note += f", {self.engine_calls} nodes bounded by the engine"
         if self.nogoods:
             note += f", {self.nogoods} empty-interior patterns cut"
         if outcome.dual is None:

@@ -1,26 +1,40 @@
 """A SCIP propagator bounding the objective by the Jacobian norms still possible at a node.
 
-At a node some activation binaries are fixed. Every feasible point of the closed problem below it has
-objective <= ||J(g) v||_q for some g agreeing with those fixings and ||v||_p <= 1, and
-`jacobian_bounds.pattern_norm_bound` bounds ||J(g)|| over those g. So the bound is valid for the closed
-problem (fake patterns included): this is a pattern branch-and-bound running inside SCIP's tree, and it
-never cuts off a real pattern's value.
+At a node some activation binaries are fixed. Every point of the closed problem below it that lies in an
+activation region with interior has objective <= ||J(g) v||_q for a g agreeing with those fixings and
+||v||_p <= 1. Two bounds of max ||J(g)|| over those g are used, the smaller wins:
+- `jacobian_bounds.pattern_norm_bound`, the interval Jacobian of the fixings alone (valid for fake patterns
+  too), cheap at every call;
+- the gradient-bound engine (`bounds.gradient`) on the plan's network and box with the fixings as split
+  neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
+  (bound 0). It holds for the regions with interior, which is all the dual bound needs: every real region
+  keeps its value at every node, so SCIP's dual bound stays >= L (fake patterns may be cut, never real ones).
+  Its calls are cached per fixing and take at most ENGINE_SHARE of the time since the first.
+So this is a pattern branch-and-bound running inside SCIP's tree.
 """
 from __future__ import annotations
 
 import math
+import time
+from typing import Dict
 
 import numpy as np
 from pyscipopt import SCIP_RESULT, Prop
 
+from ..bounds.gradient import NODE_OPTIONS, bound_network
 from ..bounds.jacobian import pattern_norm_bound
 from ..formulation.model import Formulation
+from ..network import Network
+
+# The engine's calls take at most this share of the time since the first (SCIP's own work keeps the rest).
+ENGINE_SHARE = 0.5
+CACHE_SIZE = 1 << 16  # fixings remembered (SCIP calls the propagator several times per node)
 
 
 class JacobianBoundProp(Prop):
     """Tightens the objective variable's local upper bound from the node's activation fixings."""
 
-    def __init__(self, form: Formulation):
+    def __init__(self, form: Formulation, engine: bool = True):
         super().__init__()
         self.form = form
         plan = form.plan
@@ -29,6 +43,11 @@ class JacobianBoundProp(Prop):
         self.weights = [np.ascontiguousarray(W) for W in [Ws[0][:, :plan.n_dir]] + Ws[1:]]
         self.q = math.inf if len(plan.ylo) == 1 else form.q
         self.gvars = None
+        self.net = Network(Ws, [layer.b for layer in plan.layers] + [plan.b_out]) if engine and plan.n_dir else None
+        self.ball = {} if plan.ball is None else dict(center=plan.ball[0], radius=plan.ball[1], ball_norm=plan.ball[2])
+        self.cache: Dict[bytes, float] = {}
+        self.engine_time, self.first = 0.0, None
+        self.engine_calls = 0
 
     def propinitsol(self):
         self.gvars = None
@@ -61,7 +80,29 @@ class JacobianBoundProp(Prop):
         for k in range(len(plan.layers)):
             lo, hi = self._local_bounds(self.gvars[k])
             states.append(np.where(lo > 0.5, 1, np.where(hi < 0.5, 0, -1)).astype(np.int8))
-        return pattern_norm_bound(self.weights, states, self.form.p, self.q)
+        bound = pattern_norm_bound(self.weights, states, self.form.p, self.q)
+        return min(bound, self._engine(states))
+
+    def _engine(self, states) -> float:
+        """The engine's bound on the node's regions (cached; inf when it is off or past its share)."""
+        if self.net is None:
+            return math.inf
+        key = b"".join(s.tobytes() for s in states)
+        if key in self.cache:
+            return self.cache[key]
+        now = time.perf_counter()
+        self.first = now if self.first is None else self.first
+        if self.engine_time > ENGINE_SHARE * (now - self.first):
+            return math.inf
+        plan = self.form.plan
+        res = bound_network(self.net, plan.x_lo, plan.x_hi, self.form.p, self.q, states, n_dir=plan.n_dir,
+                            time_limit=max(self.form.deadline - now, 0.0), **self.ball, **NODE_OPTIONS)
+        self.engine_time += time.perf_counter() - now
+        self.engine_calls += 1
+        value = 0.0 if res.empty else res.upper
+        if len(self.cache) < CACHE_SIZE:
+            self.cache[key] = value
+        return value
 
     def propexec(self, proptiming):
         # Only at real tree nodes: tightening inside presolve probing led SCIP to wrong global

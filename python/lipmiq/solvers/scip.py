@@ -117,7 +117,7 @@ def solve(model: Model, deadline: float, on_solution: Callable[[object], None],
     trace = _Trace(on_solution, on_dual)
     model.includeEventhdlr(trace, "lipmiq_trace", "certifies incumbents, records bounds")
     if propagator is not None:
-        model.includeProp(propagator, "lipmiq_jacobian", "objective <= interval Jacobian norm",
+        model.includeProp(propagator, "lipmiq_jacobian", "objective <= a Jacobian norm bound of the node's fixings",
                           presolpriority=0, presolmaxrounds=0, proptiming=SCIP_PROPTIMING.BEFORELP,
                           priority=1000000, freq=1, delay=False)
         # The propagator tightens the objective without an inference reason SCIP can resolve; conflict
