@@ -601,8 +601,6 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
         opt.signs.assign(a.data(), a.data() + a.size());
         for (std::int8_t v : opt.signs)
             if (v < -1 || v > 1) fail("signs must be in {-1, 0, 1}");
-        if (p != kInf || (q != kInf && net.out_dim() != 1))
-            fail("signs need p = inf and q = inf or a single output");
     }
     lipmiq::GradientResult res;
     {

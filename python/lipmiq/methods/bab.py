@@ -7,12 +7,14 @@ say which neurons are stable on the node. Splitting a neuron fixes its Clarke de
 which tightens both the forward and the backward bounds.
 
 - **Upper bound** (offered to the tracker whenever it improves): the maximum of the open nodes' bounds, of
-  the exact values of the closed leaves, and of the bounds of the nodes pruned because they could not beat the
-  certified lower bound. Every region with interior lies under exactly one of them, so this holds at any time.
+  the closed leaves' values, and of the bounds of the nodes pruned because they could not beat the certified
+  lower bound. Every region with interior lies under exactly one of them (under one per branch of the vertex
+  signs, SIGN_INPUTS, whose maximum is the region's norm), so this holds at any time.
 - **Leaves.** A node whose every neuron is split or stable has one Jacobian J(g): the exact region LP
   (`certify.regions.region_point`) decides it. A region with interior gives a witness (certified lower bound)
-  and contributes ||J(g)|| (with its rounding allowance); a region proved empty contributes nothing; an
-  undecided (too thin) one stays open with its bound, so the search can no longer finish exactly.
+  and contributes min(||J(g)|| with its rounding allowance, the node's bound); a region proved empty
+  contributes nothing; an undecided (too thin) one stays open with that value, so the search can no longer
+  finish exactly.
 - **Branching** (measured on the frontier queries, l-inf margins, 20-30 s, with the others at the same load):
   the unstable neuron with the largest U_kj * m_kj * min(-l, u) / (u - l), where U_kj bounds |d f / d x_kj|
   (the engine's backward bounds), m_kj = the dual norm of the interval enclosure of d z_kj / dx (the engine's
@@ -118,16 +120,17 @@ class GradientBaB:
         self.dive: Optional[Node] = None  # the open node a dive expands next (not in the heap)
         self.dive_period = DIVE_PERIOD
         self.order = itertools.count()
-        self.closed = 0.0   # max over closed leaves (exact region values) and pruned nodes (bounds)
+        self.closed = 0.0   # max over closed leaves (their values, `_leaf`) and pruned nodes (bounds)
         self.stuck: List[float] = []  # leaves whose region could be neither certified nor excluded
         self.nodes = self.leaves = self.regions = self.empty = self.pruned = self.lps = self.sign_splits = 0
         # vertex signs are branched (SIGN_INPUTS) where ||J||_{inf->q} is a maximum of rows' ||g||_1
         self.signed = (math.isinf(problem.p) and (math.isinf(problem.q) or self.net.output_dim == 1)
                        and 0 < self.net.input_dim <= SIGN_INPUTS)
-        self.verdicts: Dict[bytes, bool] = {}  # a full pattern -> its region exists (sign branches share leaves)
+        # a full pattern -> its region exists (True), is empty (False) or is undecided (None): sign branches share
+        # leaves
+        self.verdicts: Dict[bytes, Optional[bool]] = {}
         self.deadline = tracker.deadline
         self.engine_time = self.lp_time = self.sdp_time = 0.0
-        self.started = time.perf_counter()
         self.begun, self.searched = False, 0.0  # root evaluated; seconds spent in run() so far
 
     # ---- the engine -------------------------------------------------------------------------------
@@ -258,9 +261,10 @@ class GradientBaB:
         return not empty
 
     def _dominated(self, bound: float) -> bool:
-        """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`."""
+        """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`. So is one
+        whose bound is <= 0 (possible under sign branches): L >= 0 and `upper()` never goes below 0."""
         lower = self.tracker.lower
-        if lower > 0.0 and (bound <= lower or is_exact(lower, bound)):
+        if bound <= 0.0 or (lower > 0.0 and (bound <= lower or is_exact(lower, bound))):
             self.pruned += 1
             self.closed = max(self.closed, bound)
             return True
@@ -277,8 +281,11 @@ class GradientBaB:
             return
         key = b"".join(a.tobytes() for a in pattern)
         if key in self.verdicts:  # decided under another sign branch (its witness, if any, was offered then)
-            if self.verdicts[key]:
+            verdict = self.verdicts[key]
+            if verdict:
                 self.closed = max(self.closed, cap)
+            elif verdict is None:
+                self.stuck.append(cap)
             return
         witness = None
         if node.x is not None and keeps_point(self.net, node.x, node.status, node.states,
@@ -295,6 +302,7 @@ class GradientBaB:
                     self.empty += 1
                     self.verdicts[key] = False
                 else:
+                    self.verdicts[key] = None
                     self.stuck.append(cap)  # too thin to certify or exclude, or out of time
                 return
             witness = certify(self.problem, x, v) if value > self.tracker.lower else None
@@ -329,9 +337,10 @@ class GradientBaB:
             return []
         k, j = node.split
         children: List[Node] = []
+        options = self.node_options
         if k == SIGN:  # the same neurons and forward bounds: only the objective changes
             self.sign_splits += 1
-            options = dict(self.node_options, forward_iterations=0)
+            options = dict(options, forward_iterations=0)
         for value in (0, 1):
             if time.perf_counter() >= self.deadline:
                 return children + [node]
@@ -343,7 +352,7 @@ class GradientBaB:
             else:
                 states = [s.copy() for s in states]
                 states[k][j] = value
-                ev = self._evaluate(states, node.forward, self.node_options, signs)
+                ev = self._evaluate(states, node.forward, options, signs)
             if ev is not None:
                 child = self._node(states, ev, node, signs)
                 if child is not None:

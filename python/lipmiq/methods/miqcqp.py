@@ -2,7 +2,8 @@
 bound (p = 2), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
 ones: the engine's, or LipSDP's on slopes where its bound is the lower), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
-outright), the engine's branch-and-bound after them on mid-sized networks, then the MIQCQP with SCIP:
+outright), on mid-sized networks the engine's branch-and-bound around them (a short probe before, resumed
+after), then the MIQCQP with SCIP, its nodes bounded by the engine too (`solvers.propagator`):
 the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
 interior), then, if a gap remains, the strict problem for the lower bound.
 

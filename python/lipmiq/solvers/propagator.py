@@ -9,7 +9,11 @@ activation region with interior has objective <= ||J(g) v||_q for a g agreeing w
   neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
   (bound 0). It holds for the regions with interior, which is all the dual bound needs: every real region
   keeps its value at every node, so SCIP's dual bound stays >= L (fake patterns may be cut, never real ones).
-  Its calls are cached per fixing and take at most ENGINE_SHARE of the time since the first.
+  This assumes SCIP never drops a real region's optimum in favour of an equally good fake one (its dual
+  reductions promise only to keep some optimum): the binaries are locked both ways, and symmetries map real
+  regions to real regions, so none is known to. Its calls are cached per fixing and take at most
+  ENGINE_SHARE of the time since the first; neurons without a binary (stably active) are left to the engine
+  (-1), so a defect that crossed its bounds with no forced neuron raises instead of reading as empty.
 So this is a pattern branch-and-bound running inside SCIP's tree.
 """
 from __future__ import annotations
@@ -28,13 +32,14 @@ from ..network import Network
 
 # The engine's calls take at most this share of the time since the first (SCIP's own work keeps the rest).
 ENGINE_SHARE = 0.5
-CACHE_SIZE = 1 << 16  # fixings remembered (SCIP calls the propagator several times per node)
+CACHE_SIZE = 1 << 16  # fixings remembered (SCIP calls the propagator several times per node): at most
+                      # 65,536 keys of one byte per kept neuron, a few MB on the plans SCIP gets
 
 
 class JacobianBoundProp(Prop):
     """Tightens the objective variable's local upper bound from the node's activation fixings."""
 
-    def __init__(self, form: Formulation, engine: bool = True):
+    def __init__(self, form: Formulation):
         super().__init__()
         self.form = form
         plan = form.plan
@@ -43,7 +48,9 @@ class JacobianBoundProp(Prop):
         self.weights = [np.ascontiguousarray(W) for W in [Ws[0][:, :plan.n_dir]] + Ws[1:]]
         self.q = math.inf if len(plan.ylo) == 1 else form.q
         self.gvars = None
-        self.net = Network(Ws, [layer.b for layer in plan.layers] + [plan.b_out]) if engine and plan.n_dir else None
+        # (a layer whose every neuron is stably inactive has none left: L = 0 there and the interval bound says so)
+        usable = plan.n_dir > 0 and all(W.shape[0] > 0 for W in Ws)
+        self.net = Network(Ws, [layer.b for layer in plan.layers] + [plan.b_out]) if usable else None
         self.ball = {} if plan.ball is None else dict(center=plan.ball[0], radius=plan.ball[1], ball_norm=plan.ball[2])
         self.cache: Dict[bytes, float] = {}
         self.engine_time, self.first = 0.0, None
@@ -76,15 +83,17 @@ class JacobianBoundProp(Prop):
 
     def _bound(self) -> float:
         plan = self.form.plan
-        states = []
+        states, fixed = [], []
         for k in range(len(plan.layers)):
             lo, hi = self._local_bounds(self.gvars[k])
             states.append(np.where(lo > 0.5, 1, np.where(hi < 0.5, 0, -1)).astype(np.int8))
+            fixed.append(np.where([g is None for g in self.gvars[k]], -1, states[-1]).astype(np.int8))
         bound = pattern_norm_bound(self.weights, states, self.form.p, self.q)
-        return min(bound, self._engine(states))
+        return min(bound, self._engine(fixed))
 
     def _engine(self, states) -> float:
-        """The engine's bound on the node's regions (cached; inf when it is off or past its share)."""
+        """The engine's bound on the regions agreeing with the node's fixed binaries `states` (cached; inf when
+        there is no engine network or past its share)."""
         if self.net is None:
             return math.inf
         key = b"".join(s.tobytes() for s in states)
