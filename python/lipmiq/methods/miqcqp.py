@@ -66,10 +66,12 @@ OPTIONS = opt.Options(
 # against none with SCIP after the regions (w = 16: l2 upper 4.22 against 6.96, l-inf 10.2 against 15.9).
 BAB_NEURONS = 256
 MID_UNSTABLE = 20
-# On mid-sized networks the engine's search first gets this share of the time, and resumes after the regions:
-# on the l-inf [8, w, w, 1] series it closes w = 12 and 14 in 0.2 and 0.3 s, where the regions took 4.9 and
-# 10.4 s, and LipBaB's 10-30-30-30-3 (which the regions close) loses at most this share.
+# On mid-sized networks the engine's search first gets this share of the time, at most PROBE_SECONDS, and
+# resumes after the regions: on the [8, w, w, 1] series it closes w = 12 (l-inf, l2) and 14 (l-inf) in 0.2-0.7 s,
+# where the regions took 4.9-10.4 s. LipBaB's 10-30-30-30-3, which the regions close in 0.5 s, pays the probe:
+# with the share alone (5 s at 60 s) it took 5.6-5.8 s.
 BAB_PROBE = 0.1
+PROBE_SECONDS = 1.0
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
@@ -99,7 +101,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
     if search and (big or (mid and bab is not None)):
-        share = options["bab_share"] if big else BAB_PROBE * options["bab_share"]
+        share = options["bab_share"] if big else min(BAB_PROBE * options["bab_share"],
+                                                     PROBE_SECONDS / max(tracker.remaining(), 1e-9))
         status, note = _branch_and_bound(problem, tracker, share, engine, slopes, bab)
         if status == "optimal":
             return status, note
