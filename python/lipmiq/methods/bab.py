@@ -131,7 +131,7 @@ class GradientBaB:
         self.verdicts: Dict[bytes, Optional[bool]] = {}
         self.deadline = tracker.deadline
         self.engine_time = self.lp_time = self.sdp_time = 0.0
-        self.begun, self.searched = False, 0.0  # root evaluated; seconds spent in run() so far
+        self.started = time.perf_counter()
 
     # ---- the engine -------------------------------------------------------------------------------
     def _evaluate(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]],
@@ -359,9 +359,15 @@ class GradientBaB:
                     children.append(child)
         return children
 
-    def _start(self, root: Optional[GradientBounds]) -> None:
-        """The root node: the engine on the whole domain (`root` when the caller has it)."""
-        self.begun = True
+    def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
+        """Search until done or `time_limit`; True when complete (then `upper()` is the exact maximum).
+
+        Best-first, except that every `dive_period` expansions the best node is dived: its better child is
+        expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest), while
+        dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
+        `root`: the engine's result on the whole domain when the caller has it."""
+        self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
+        self.started = time.perf_counter()
         root = self._evaluate(None, None, self.root_options) if root is None else self._read(root, None)
         if root is None:  # without a forced sign the engine raises rather than report the domain empty
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
@@ -371,25 +377,6 @@ class GradientBaB:
         if node is not None:
             self._push(node)
         self.tracker.offer_upper(self.upper())
-
-    def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
-        """Search until done or `time_limit`; True when complete (then `upper()` is the exact maximum). A second
-        call resumes where the first stopped (other stages may have raised the lower bound meanwhile).
-
-        Best-first, except that every `dive_period` expansions the best node is dived: its better child is
-        expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest), while
-        dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
-        `root`: the engine's result on the whole domain when the caller has it."""
-        self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
-        self.started = time.perf_counter() - self.searched  # SDP_SHARE counts the earlier calls' time too
-        if not self.begun:
-            self._start(root)
-        try:
-            return self._search()
-        finally:
-            self.searched = time.perf_counter() - self.started
-
-    def _search(self) -> bool:
         steps = 0
         start, diving = time.perf_counter(), 0.0  # seconds spent in dives
         while (self.heap or self.dive is not None) and time.perf_counter() < self.deadline:

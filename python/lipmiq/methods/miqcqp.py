@@ -2,8 +2,8 @@
 bound (p = 2), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
 ones: the engine's, or LipSDP's on slopes where its bound is the lower), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
-outright), on mid-sized networks the engine's branch-and-bound around them (a short probe before, resumed
-after), then the MIQCQP with SCIP, its nodes bounded by the engine too (`solvers.propagator`):
+outright), the engine's branch-and-bound after them on deeper mid-sized networks (before them on shallow ones),
+then the MIQCQP with SCIP, its nodes bounded by the engine too (`solvers.propagator`):
 the closed problem for the upper bound (with no-good cuts on optimal patterns proved to have no
 interior), then, if a gap remains, the strict problem for the lower bound.
 
@@ -66,12 +66,12 @@ OPTIONS = opt.Options(
 # against none with SCIP after the regions (w = 16: l2 upper 4.22 against 6.96, l-inf 10.2 against 15.9).
 BAB_NEURONS = 256
 MID_UNSTABLE = 20
-# On mid-sized networks the engine's search first gets this share of the time, at most PROBE_SECONDS, and
-# resumes after the regions: on the [8, w, w, 1] series it closes w = 12 (l-inf, l2) and 14 (l-inf) in 0.2-0.7 s,
-# where the regions took 4.9-10.4 s. LipBaB's 10-30-30-30-3, which the regions close in 0.5 s, pays the probe:
-# with the share alone (5 s at 60 s) it took 5.6-5.8 s.
-BAB_PROBE = 0.1
-PROBE_SECONDS = 1.0
+# ... except on at most this many hidden layers, where the engine's search comes first on mid-sized networks
+# too: once the first layer is decided its prefix LPs see every constraint but the last layer's, and with vertex
+# sign splits (p = inf) it closed the [8, w, w, 1] series w = 12 / 14 in 0.2 / 0.5 s (l-inf) and 0.7 / 3.6 s (l2),
+# w = 16 in 30 / 13 s, where the regions took 5-11 s on w = 12 / 14 and 14.7 s on w = 16 without closing. On
+# LipBaB's 10-30-30-30-3 (three hidden layers) the regions close in 0.5 s what the engine's search does not.
+ENGINE_FIRST_DEPTH = 2
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
@@ -100,10 +100,9 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
            if search and engine is not None and (slopes is None or not isinstance(problem.domain, Global)) else None)
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
-    if search and (big or (mid and bab is not None)):
-        share = options["bab_share"] if big else min(BAB_PROBE * options["bab_share"],
-                                                     PROBE_SECONDS / max(tracker.remaining(), 1e-9))
-        status, note = _branch_and_bound(problem, tracker, share, engine, slopes, bab)
+    first = big or (mid and len(sizes) <= ENGINE_FIRST_DEPTH and bab is not None)
+    if search and first:
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, bab)
         if status == "optimal":
             return status, note
     with tracker.stage("patterns"):
@@ -115,7 +114,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
-    if search and mid and not big:
+    if search and mid and not first:
         status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, bab)
         if status == "optimal":
             return status, note
