@@ -54,7 +54,6 @@ from ..certify.witness import certify
 from ..problem import Problem
 from ..result import is_exact
 from ..sdp import barrier, search
-from ..sdp.model import settle
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sample_lower
@@ -222,14 +221,7 @@ class GradientBaB:
         started from the parent's path point restricted to the node's free neurons (still strictly feasible
         when they are a subset of the parent's: fixing slopes compresses Z)."""
         start = time.perf_counter()
-        point = None
-        if parent is not None and parent.solution is not None:
-            free = {neuron: j for j, neuron in enumerate(parent.model.neuron)}
-            slopes = settle(self.sdp.net.weights, status)
-            mine = [(k, int(i)) for k, s in enumerate(slopes) for i in np.flatnonzero(s < 0)]
-            if all(n in free for n in mine):
-                warm = parent.solution.warm
-                point = barrier.Point(warm.rho, warm.t[[free[n] for n in mine]], warm.mu)
+        point = search.warm_start(parent, status) if parent is not None else None
         net = self.sdp.net
         with barrier.one_blas_thread():
             model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, point, SDP_RTOL)

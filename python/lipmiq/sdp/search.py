@@ -52,6 +52,19 @@ class Node:
         return -self.key
 
 
+def warm_start(parent: Node, slopes: List[np.ndarray]) -> Optional[barrier.Point]:
+    """The parent's warm point restricted to the free neurons of `slopes` (after `settle`), when they are among
+    the parent's: still strictly feasible, since fixing slopes compresses Z. None otherwise."""
+    if parent.solution is None:
+        return None
+    free = {neuron: j for j, neuron in enumerate(parent.model.neuron)}
+    mine = [(k, int(i)) for k, s in enumerate(settle(parent.net.weights, slopes)) for i in np.flatnonzero(s == FREE)]
+    if not all(n in free for n in mine):
+        return None
+    warm = parent.solution.warm
+    return barrier.Point(warm.rho, warm.t[[free[n] for n in mine]], warm.mu)
+
+
 def _start(weights: List[np.ndarray], model: SlopeModel, point: Optional[barrier.Point]) -> barrier.Point:
     if point is not None and barrier.feasible(model, point):
         return point
@@ -130,14 +143,11 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], l
                     continue
             heapq.heappush(heap, node)             # the largest leaf stays: no split can lower the maximum
             break
-        j = branching_neuron(node.model, node.solution.dual)
-        neuron = node.model.neuron[j]
-        warm = node.solution.warm
-        point = barrier.Point(warm.rho, np.delete(warm.t, j), warm.mu)
+        neuron = node.model.neuron[branching_neuron(node.model, node.solution.dual)]
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, point, NODE_RTOL)
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, warm_start(node, child), NODE_RTOL)
             children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
             nodes += 1
         for c in children:
