@@ -17,7 +17,7 @@ from lipmiq.bounds.gradient import bound_problem
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
 from lipmiq.tracker import Tracker
-from netgen import fuzz_domains, random_net
+from netgen import fuzz_domains, oracle_domain, random_net
 
 INF = math.inf
 NORMS = (1.0, 2.0, INF)
@@ -78,6 +78,25 @@ def test_bab_sign_splits_end_exact():
     bab = GradientBaB(problem, tracker)
     assert bab.run(time_limit=30.0), bab.note()
     assert bab.sign_splits > 0
+    assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
+    assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed, sizes, domain, p", [
+    (5, [3, 10, 10, 1], Box(-1.0, 1.0), 2.0),
+    (6, [3, 10, 10, 1], Ball(np.zeros(3), 1.0, 2.0), INF),
+    (7, [2, 12, 12, 1], Box(-1.0, 1.0), INF),
+])
+def test_bab_conflicts_keep_it_exact(seed, sizes, domain, p):
+    """Prefix regions answered empty by an earlier proof's conflict (no LP): the search still ends at the
+    oracle's exact constant, and it did use conflicts."""
+    weights, biases = random_net(seed, sizes, fan_in=True)
+    problem = make_problem(Network(weights, biases), domain, p, p)
+    truth, _ = oracle_regions(weights, biases, oracle_domain(domain, sizes[0]), p, p, None)
+    tracker = Tracker(60.0)
+    bab = GradientBaB(problem, tracker)
+    assert bab.run(time_limit=30.0), bab.note()
+    assert bab.conflicts.used > 0
     assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 

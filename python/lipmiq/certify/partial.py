@@ -11,13 +11,14 @@ constraints already hold at its parent's point with margin keeps that point and 
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from ..domain import Domain
 from ..network import Network
 from ..tolerances import INTERIOR_TOL
+from .exact_regions import Proof
 from .regions import affine_forms, region_point
 
 Rows = Set[Tuple[int, int]]
@@ -59,16 +60,61 @@ def keeps_point(network: Network, x: np.ndarray, status: Sequence[np.ndarray], s
 
 
 def prefix_point(network: Network, domain: Domain, status: Sequence[np.ndarray], states: Sequence[np.ndarray],
-                 k: int, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], bool]:
-    """(x, empty) for the prefix region of layer k: an interior point (None if there is none with margin
-    INTERIOR_TOL), and whether the region is proved to have no interior (`region_point`)."""
+                 k: int, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], Optional[Proof]]:
+    """(x, proof) for the prefix region of layer k: an interior point (None if there is none with margin
+    INTERIOR_TOL), and a proof that the region has no interior (`region_point`), its neurons (layer, index) in
+    the network's numbering."""
     W, b = network.weights, network.biases
     pattern = _pattern(status)
     if k >= len(status):  # every neuron decided: the region itself
-        x, _, empty = region_point(W, b, domain, pattern, deadline)
-        return x, empty
+        x, _, proof = region_point(W, b, domain, pattern, deadline)
+        return x, proof
     rows = np.flatnonzero(states[k] >= 0)
     weights = list(W[:k]) + [W[k][rows]]
     biases = list(b[:k]) + [b[k][rows]]
-    x, _, empty = region_point(weights, biases, domain, pattern[:k] + [states[k][rows].astype(np.uint8)], deadline)
-    return x, empty
+    x, _, proof = region_point(weights, biases, domain, pattern[:k] + [states[k][rows].astype(np.uint8)], deadline)
+    if proof is not None:  # layer k's rows were only the split ones
+        proof = Proof(frozenset((layer, int(rows[j]) if layer == k else j) for layer, j in proof.neurons))
+    return x, proof
+
+
+class Conflicts:
+    """Prefix regions proved empty, remembered as conflicts: the pattern of the decided layers before k and the
+    split neurons of layer k (with their sides) whose rows a proof used. A proof certifies that those rows with the
+    domain's leave no interior; a node with the same earlier pattern has the same rows for those layers (the same
+    affine forms), so if its layer-k splits include the conflict's, its prefix region has no interior either,
+    whatever its other rows. On [8, 16, 16, 1] l-inf 88 % of the branch-and-bound's empty prefix checks (11,400 of
+    13,000) repeated an earlier conflict."""
+
+    LIMIT = 200_000  # conflicts kept (a few hundred bytes each)
+
+    def __init__(self):
+        self.known: Dict[Tuple[int, bytes], List[FrozenSet[Tuple[int, int]]]] = {}
+        self.count = self.used = 0
+
+    @staticmethod
+    def _key(status: Sequence[np.ndarray], k: int) -> Tuple[int, bytes]:
+        return k, b"".join(g.tobytes() for g in _pattern(status[:k]))
+
+    @staticmethod
+    def _splits(states: Sequence[np.ndarray], k: int) -> Set[Tuple[int, int]]:
+        return {(int(j), int(states[k][j])) for j in np.flatnonzero(states[k] >= 0)}
+
+    def empty(self, status: Sequence[np.ndarray], states: Sequence[np.ndarray], k: int) -> bool:
+        """True when a known conflict proves the prefix region of layer k empty."""
+        known = self.known.get(self._key(status, k))
+        if not known:
+            return False
+        splits = self._splits(states, k)
+        if any(c <= splits for c in known):
+            self.used += 1
+            return True
+        return False
+
+    def add(self, status: Sequence[np.ndarray], states: Sequence[np.ndarray], k: int, proof: Proof) -> None:
+        if self.count >= self.LIMIT:
+            return
+        sides = states[k]
+        conflict = frozenset((j, int(sides[j])) for layer, j in proof.neurons if layer == k)
+        self.known.setdefault(self._key(status, k), []).append(conflict)
+        self.count += 1

@@ -48,7 +48,7 @@ from .. import options as opt
 from ..bounds import root_bounds
 from ..bounds.gradient import NODE_OPTIONS, Bounds, GradientBounds, bound_problem
 from ..bounds.jacobian import pattern_norm
-from ..certify.partial import Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
+from ..certify.partial import Conflicts, Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
 from ..certify.regions import region_point
 from ..certify.witness import certify
 from ..problem import Problem
@@ -128,6 +128,7 @@ class GradientBaB:
         # a full pattern -> its region exists (True), is empty (False) or is undecided (None): sign branches share
         # leaves
         self.verdicts: Dict[bytes, Optional[bool]] = {}
+        self.conflicts = Conflicts()  # prefix regions proved empty, reused by later nodes (certify.partial)
         self.deadline = tracker.deadline
         self.engine_time = self.lp_time = self.sdp_time = 0.0
         self.started = time.perf_counter()
@@ -244,13 +245,18 @@ class GradientBaB:
         node.rows = rows
         if not new or (node.x is not None and keeps_point(self.net, node.x, node.status, node.states, new)):
             return True
+        if k < len(self.sizes) and self.conflicts.empty(node.status, node.states, k):
+            self.empty += 1
+            return False
         start = time.perf_counter()
-        node.x, empty = prefix_point(self.net, self.problem.domain, node.status, node.states, k, self.deadline)
+        node.x, proof = prefix_point(self.net, self.problem.domain, node.status, node.states, k, self.deadline)
         self.lp_time += time.perf_counter() - start
         self.lps += 1
-        if empty:
+        if proof is not None:
             self.empty += 1
-        return not empty
+            if k < len(self.sizes):
+                self.conflicts.add(node.status, node.states, k, proof)
+        return proof is None
 
     def _dominated(self, bound: float) -> bool:
         """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`. So is one
@@ -410,7 +416,7 @@ class GradientBaB:
         return (f"{self.nodes} engine calls" + (f" ({self.sign_splits} sign splits)" if self.signed else "")
                 + f", {self.leaves} leaves ({self.regions} regions), {self.empty} empty, "
                 f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
-                f"{self.lp_time:.2f} s" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
+                f"{self.lp_time:.2f} s ({self.conflicts.used} spared by conflicts)" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
 
 
 def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVER,
