@@ -96,25 +96,23 @@ class Conflicts:
     def _key(status: Sequence[np.ndarray], k: int) -> Tuple[int, bytes]:
         return k, b"".join(g.tobytes() for g in _pattern(status[:k]))
 
-    @staticmethod
-    def _splits(states: Sequence[np.ndarray], k: int) -> Set[Tuple[int, int]]:
-        return {(int(j), int(states[k][j])) for j in np.flatnonzero(states[k] >= 0)}
-
-    def empty(self, status: Sequence[np.ndarray], states: Sequence[np.ndarray], k: int) -> bool:
-        """True when a known conflict proves the prefix region of layer k empty."""
+    def empty(self, status: Sequence[np.ndarray], sides: np.ndarray, k: int) -> bool:
+        """True when a known conflict proves empty the region with the decided layers before k (`status`) and
+        layer k's rows `sides` (0 or 1 per neuron with a row, -1 without: the splits for a prefix region, every
+        neuron's status for a leaf, whose region has all of them)."""
         known = self.known.get(self._key(status, k))
         if not known:
             return False
-        splits = self._splits(states, k)
-        if any(c <= splits for c in known):
+        rows = {(int(j), int(sides[j])) for j in np.flatnonzero(sides >= 0)}
+        if any(c <= rows for c in known):
             self.used += 1
             return True
         return False
 
-    def add(self, status: Sequence[np.ndarray], states: Sequence[np.ndarray], k: int, proof: Proof) -> None:
+    def add(self, status: Sequence[np.ndarray], sides: np.ndarray, k: int, proof: Proof) -> None:
+        """Remember the layer-k rows a proof used (`sides` as for `empty`)."""
         if self.count >= self.LIMIT:
             return
-        sides = states[k]
         conflict = frozenset((j, int(sides[j])) for layer, j in proof.neurons if layer == k)
         self.known.setdefault(self._key(status, k), []).append(conflict)
         self.count += 1

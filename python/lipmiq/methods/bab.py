@@ -245,7 +245,7 @@ class GradientBaB:
         node.rows = rows
         if not new or (node.x is not None and keeps_point(self.net, node.x, node.status, node.states, new)):
             return True
-        if k < len(self.sizes) and self.conflicts.empty(node.status, node.states, k):
+        if k < len(self.sizes) and self.conflicts.empty(node.status, node.states[k], k):
             self.empty += 1
             return False
         start = time.perf_counter()
@@ -255,7 +255,7 @@ class GradientBaB:
         if proof is not None:
             self.empty += 1
             if k < len(self.sizes):
-                self.conflicts.add(node.status, node.states, k, proof)
+                self.conflicts.add(node.status, node.states[k], k, proof)
         return proof is None
 
     def _dominated(self, bound: float) -> bool:
@@ -285,6 +285,11 @@ class GradientBaB:
             elif verdict is None:
                 self.stuck.append(cap)
             return
+        last = len(self.sizes) - 1  # (-1: no hidden layer, nothing to remember)
+        if last >= 0 and self.conflicts.empty(node.status, node.status[last], last):  # every row of the prefix's
+            self.empty += 1
+            self.verdicts[key] = False
+            return
         witness = None
         if node.x is not None and keeps_point(self.net, node.x, node.status, node.states,
                                               prefix_rows(node.states, len(self.sizes)) - node.rows):
@@ -292,13 +297,15 @@ class GradientBaB:
         # (a witness's pattern is the problem's: fixing inputs removes no hidden neuron)
         if witness is None or any(not np.array_equal(a, b) for a, b in zip(witness.pattern, pattern)):
             start = time.perf_counter()
-            x, _, empty = region_point(self.net.weights, self.net.biases, self.problem.domain, pattern, self.deadline)
+            x, _, proof = region_point(self.net.weights, self.net.biases, self.problem.domain, pattern, self.deadline)
             self.lp_time += time.perf_counter() - start
             self.lps += 1
             if x is None:
-                if empty:
+                if proof is not None:
                     self.empty += 1
                     self.verdicts[key] = False
+                    if last >= 0:
+                        self.conflicts.add(node.status, node.status[last], last, proof)
                 else:
                     self.verdicts[key] = None
                     self.stuck.append(cap)  # too thin to certify or exclude, or out of time
