@@ -353,11 +353,10 @@ class GradientBaB:
             if k == SIGN:
                 signs = signs.copy()
                 signs[j] = 2 * value - 1
-                ev = self._evaluate(states, node.forward, options, signs)
             else:
                 states = [s.copy() for s in states]
                 states[k][j] = value
-                ev = self._evaluate(states, node.forward, options, signs)
+            ev = self._evaluate(states, node.forward, options, signs)
             if ev is not None:
                 child = self._node(states, ev, node, signs)
                 if child is not None:
@@ -427,13 +426,12 @@ class GradientBaB:
 
 
 def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVER,
-                    root: Optional[GradientBounds] = None, sdp: Optional[search.Node] = None,
-                    bab: Optional[GradientBaB] = None) -> Tuple[str, str]:
+                    root: Optional[GradientBounds] = None, sdp: Optional[search.Node] = None) -> Tuple[str, str]:
     """The branch-and-bound as a stage (`root`: the engine's bound on the whole domain if already computed;
-    `sdp`: LipSDP's root node, to bound every node by LipSDP too; `bab`: a search to resume): 'optimal' when it
-    completed (the tracker then holds the exact maximum over the regions as its upper bound), 'time_limit', or
-    'finished' when only leaves too thin to certify or exclude are left."""
-    bab = GradientBaB(problem, tracker, sdp=sdp) if bab is None else bab
+    `sdp`: LipSDP's root node, to bound every node by LipSDP too): 'optimal' when it completed (the tracker
+    then holds the exact maximum over the regions as its upper bound), 'time_limit', or 'finished' when only
+    leaves too thin to certify or exclude are left."""
+    bab = GradientBaB(problem, tracker, sdp=sdp)
     done = bab.run(time_limit, root)
     if done:
         return "optimal", "gradient branch-and-bound complete: " + bab.note()

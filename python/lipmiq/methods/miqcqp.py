@@ -13,7 +13,7 @@ an upper bound.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..reductions.chain import Chain
 from ..solvers import scip
 from ..solvers.propagator import JacobianBoundProp
 from ..tracker import Tracker
-from .bab import GradientBaB, gradient_search, root_bound, unstable_count
+from .bab import gradient_search, root_bound, unstable_count
 from .enumerate import region_search
 from .lipsdp import applies as sdp_applies, sdp_branch, sdp_root
 from .naive import naive_upper
@@ -96,13 +96,12 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     slopes = sdp if sdp is not None and sdp.bound < (engine.upper if engine is not None else tracker.upper) else None
     search = options["bab_share"] > 0.0 and (slopes is not None or engine is not None)
     # the engine's search, or LipSDP's without the engine or on R^n (see _branch_and_bound)
-    bab = (GradientBaB(problem, tracker, sdp=slopes)
-           if search and engine is not None and (slopes is None or not isinstance(problem.domain, Global)) else None)
+    engine_search = engine is not None and (slopes is None or not isinstance(problem.domain, Global))
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
-    first = big or (mid and len(sizes) <= ENGINE_FIRST_DEPTH and bab is not None)
+    first = big or (mid and len(sizes) <= ENGINE_FIRST_DEPTH and engine_search)
     if search and first:
-        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, bab)
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, engine_search)
         if status == "optimal":
             return status, note
     with tracker.stage("patterns"):
@@ -115,7 +114,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
     if search and mid and not first:
-        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, bab)
+        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, engine_search)
         if status == "optimal":
             return status, note
     if tracker.remaining() <= 0:
@@ -129,18 +128,18 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
 
 
 def _branch_and_bound(problem: Problem, tracker: Tracker, share: float, engine, sdp,
-                      bab: Optional[GradientBaB]) -> Tuple[str, str]:
-    """The engine's branch-and-bound `bab` (begun or resumed) on `share` of the remaining time, its nodes also
-    bounded by LipSDP when `sdp` (LipSDP's root node) is given; without it LipSDP's own branch-and-bound, used
-    without the engine or on R^n, where the engine's bounds stay near the product and steer its branching badly
+                      engine_search: bool) -> Tuple[str, str]:
+    """The engine's branch-and-bound (`engine_search`) on `share` of the remaining time, its nodes also bounded
+    by LipSDP when `sdp` (LipSDP's root node) is given; otherwise LipSDP's own branch-and-bound, used without the
+    engine or on R^n, where the engine's bounds stay near the product and steer its branching badly
     (digits_fnn3_seed0 at 60 s: 9.6533 against 9.6734, the lower bound 9.6515; it closed in 34.5 s at load 3):
     'optimal' when the bounds met."""
-    if bab is None:
+    if not engine_search:
         with tracker.stage("sdp_bab"):
             _, note = sdp_branch(problem, tracker, sdp, share * tracker.remaining())
     else:
         with tracker.stage("bab"):
-            _, note = gradient_search(problem, tracker, share * tracker.remaining(), engine, sdp, bab)
+            _, note = gradient_search(problem, tracker, share * tracker.remaining(), engine, sdp)
     return ("optimal" if tracker.exact else "time_limit"), note
 
 

@@ -66,6 +66,7 @@ class JacobianBoundProp(Prop):
         m = self.model
         self.t = m.getTransformedVar(self.form.t)
         self.gvars = [[None if g is None else m.getTransformedVar(g) for g in layer] for layer in self.form.g]
+        self.binary = [np.array([g is not None for g in layer], dtype=bool) for layer in self.gvars]
 
     @staticmethod
     def _local_bounds(gvars) -> tuple:
@@ -87,7 +88,7 @@ class JacobianBoundProp(Prop):
         for k in range(len(plan.layers)):
             lo, hi = self._local_bounds(self.gvars[k])
             states.append(np.where(lo > 0.5, 1, np.where(hi < 0.5, 0, -1)).astype(np.int8))
-            fixed.append(np.where([g is None for g in self.gvars[k]], -1, states[-1]).astype(np.int8))
+            fixed.append(np.where(self.binary[k], states[-1], -1).astype(np.int8))
         bound = pattern_norm_bound(self.weights, states, self.form.p, self.q)
         return min(bound, self._engine(fixed))
 
