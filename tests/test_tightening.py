@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from lipmiq import Ball, Box, Global, Network, _core
 from lipmiq.bounds import obbt, propagation, tightened
-from lipmiq.bounds.direction import direction_bounds, pattern_direction_bounds
+from lipmiq.bounds.direction import direction_bounds, engine_direction_bounds, pattern_direction_bounds
 from lipmiq.bounds.obbt import lp_tighten
 from lipmiq.errors import InputError
 from lipmiq.problem import make_problem
 from lipmiq.reductions import reduce
 from lipmiq.reductions.domain import Homogenise
 from netgen import random_net
+from oracles.bruteforce import AmbiguousRegion, dual_norm, region_jacobians
 
 INF = math.inf
 
@@ -132,16 +133,23 @@ def _sample_directions(rng, count, n, p):
 
 
 def _check_plan_directions(plan, p, rng):
-    """w_k = W_k u_{k-1}, u = g w with g = 1 on stable and random on unstable neurons, inside the plan's bounds."""
+    """w_k = W_k u_{k-1}, u = g w with g the pattern at a sampled point of the plan's domain (the bounds hold on
+    the regions, not on every pattern: the engine's need not), inside the plan's bounds."""
     n = plan.n_dir
     V = _sample_directions(rng, 3000, n, p)
+    X = rng.uniform(plan.x_lo, plan.x_hi, (V.shape[0], plan.x_lo.size))
+    if plan.ball is not None:
+        center, radius, norm = plan.ball
+        X = center + (X - center) * np.minimum(1.0, radius / np.maximum(np.linalg.norm(X - center, ord=norm, axis=1,
+                                                                                      keepdims=True), 1e-300))
     U = np.hstack([V, np.zeros((V.shape[0], plan.x_lo.size - n))])
     for k, layer in enumerate(plan.layers):
         W = layer.W
         w = U @ W.T
         assert np.all(w >= layer.wlo - 1e-9) and np.all(w <= layer.whi + 1e-9), f"layer {k}"
-        g = np.where(layer.active, 1.0, (rng.random(w.shape) < 0.5).astype(float))
-        U = g * w
+        z = X @ W.T + layer.b
+        g = np.where(layer.active, 1.0, (z > 0).astype(float))
+        U, X = g * w, g * z
     y = U @ plan.W_out.T
     assert np.all(y >= plan.ylo - 1e-9) and np.all(y <= plan.yhi + 1e-9)
 
@@ -212,3 +220,66 @@ def test_pattern_direction_bounds_exact_over_patterns(p):
         assert np.all(hi >= truth * (1 - 1e-12)) and np.all(-lo >= truth * (1 - 1e-12))
         assert np.allclose(hi, np.minimum(truth, crown[k][1]), rtol=1e-9), (hi, truth)
         assert np.all(hi <= crown[k][1]) and np.all(lo >= crown[k][0])
+
+
+def _region_row_norms(plan, k: int, p: float):
+    """max over the regions with interior of the plan network cut after layer k of ||d z_kj / dx||_{p*} (the
+    direction inputs): what |w_kj| reaches (None when the oracle cannot decide a region)."""
+    weights = [layer.W for layer in plan.layers][:k] + [([layer.W for layer in plan.layers] + [plan.W_out])[k]]
+    biases = [layer.b for layer in plan.layers][:k] + [([layer.b for layer in plan.layers] + [plan.b_out])[k]]
+    domain = ("box", plan.x_lo, plan.x_hi) if plan.ball is None else ("ball", *plan.ball)
+    best = np.zeros(weights[-1].shape[0])
+    try:
+        for _, J in region_jacobians(weights, biases, domain):
+            best = np.maximum(best, [dual_norm(row[:plan.n_dir], p) for row in J])
+    except AmbiguousRegion:
+        return None
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_engine_direction_bounds_cover_the_regions(seed):
+    """The engine's direction bounds (and so the plan's) cover |w_kj| on every region with interior: the
+    brute-force maximum over the regions of the cut network's row norms, for boxes, 2-balls and R^n (the
+    homogenised plan), every p, with vertex-sign enumeration for p = inf."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 4))
+    sizes = [n] + [int(rng.integers(2, 6)) for _ in range(int(rng.integers(2, 4)))] + [int(rng.integers(1, 3))]
+    net = Network(*random_net(seed, sizes, bias_scale=[None, 0.5][seed % 2]))
+    domain = [Box(-1, 1), Ball(np.zeros(n), 1.0, 2), Global()][seed % 3]
+    p = [1.0, 2.0, INF][seed % 3 if seed < 6 else (seed + 1) % 3]
+    problem = make_problem(net, domain, p, 2)
+    plan, _ = reduce(problem, None if isinstance(domain, Global) else propagation.symbolic(net, problem.domain), "lp", 10.0)
+    Ws = [layer.W for layer in plan.layers] + [plan.W_out]
+    bs = [layer.b for layer in plan.layers] + [plan.b_out]
+    if any(W.shape[0] == 0 for W in Ws):
+        pytest.skip("a layer of the plan is empty (L = 0)")
+    engine = engine_direction_bounds(Ws, bs, [(layer.lo, layer.hi) for layer in plan.layers],
+                                     [layer.active for layer in plan.layers], plan.x_lo, plan.x_hi, plan.n_dir, p,
+                                     plan.ball, time_budget=30.0)
+    planned = [(layer.wlo, layer.whi) for layer in plan.layers] + [(plan.ylo, plan.yhi)]
+    for k in range(1, len(Ws)):
+        truth = _region_row_norms(plan, k, p)
+        if truth is None:
+            continue
+        assert engine[k] is not None
+        assert np.all(engine[k] >= truth * (1 - 1e-9) - 1e-12), (k, engine[k], truth)
+        lo, hi = planned[k]
+        assert np.all(hi >= truth * (1 - 1e-9) - 1e-12) and np.all(-lo >= truth * (1 - 1e-9) - 1e-12), k
+
+
+@pytest.mark.parametrize("p", [2.0, INF])
+def test_engine_direction_bounds_tighten_deep_layers(p, monkeypatch):
+    """On a deeper network the engine's bounds beat intervals, back-substitution and the pattern enumeration
+    (which ignore the regions) on the later layers: the plan's deepest bound is strictly tighter with them."""
+    import sys
+
+    encode_module = sys.modules["lipmiq.reductions.encode"]
+    net = Network(*random_net(2, [6, 10, 10, 10, 1], fan_in=True))
+    problem = make_problem(net, Box(-1, 1), p, p)
+    root = propagation.symbolic(net, problem.domain)
+    with_engine, _ = reduce(problem, root, "lp", 10.0)
+    monkeypatch.setattr(encode_module, "ENGINE_DIRECTION_SHARE", 0.0)
+    without, _ = reduce(problem, root, "lp", 10.0)
+    assert np.all(with_engine.yhi <= without.yhi) and np.all(with_engine.ylo >= without.ylo)
+    assert with_engine.yhi.sum() < 0.95 * without.yhi.sum()

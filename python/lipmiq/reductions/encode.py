@@ -10,6 +10,7 @@ bound) while patterns without one are removed:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Dict, List, Optional, Tuple
@@ -19,6 +20,7 @@ import numpy as np
 from ..bounds import NetworkBounds
 from ..bounds.direction import (
     direction_bounds,
+    engine_direction_bounds,
     forward_intervals,
     interval_chain,
     pattern_direction_bounds,
@@ -26,6 +28,8 @@ from ..bounds.direction import (
 from ..network import Network
 from ..tolerances import STRICT_RTOL
 from .chain import Pattern, Reduction
+
+ENGINE_DIRECTION_SHARE = 0.25  # of the tightening budget, for the engine's direction bounds
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,15 @@ def encode(network: Network, bounds: NetworkBounds, x_lo: np.ndarray, x_hi: np.n
     b_out = network.layers[-1].b.copy()
     dirs = _direction([layer["W"] for layer in layers], W_out, [layer["active"] for layer in layers], n_dir, p,
                       direction, exact_patterns, deadline)
+    if direction is None and exact_patterns > 0 and n_dir > 0 and W_out.shape[1] > 0 and \
+            all(layer["W"].shape[0] > 0 for layer in layers):
+        # the engine bounds them over the regions, not over every pattern (an empty layer: L = 0, nothing to do)
+        engine = engine_direction_bounds([layer["W"] for layer in layers] + [W_out],
+                                         [layer["b"] for layer in layers] + [b_out],
+                                         [(layer["lo"], layer["hi"]) for layer in layers],
+                                         [layer["active"] for layer in layers], x_lo, x_hi, n_dir, p, ball,
+                                         min(ENGINE_DIRECTION_SHARE * exact_patterns, deadline - time.perf_counter()))
+        dirs = [d if r is None else (np.maximum(d[0], -r), np.minimum(d[1], r)) for d, r in zip(dirs, engine)]
     hidden = [HiddenLayer(**layer, wlo=lo, whi=hi) for layer, (lo, hi) in zip(layers, dirs)]
     plan = Plan(hidden, W_out, b_out, np.asarray(x_lo, dtype=np.float64), np.asarray(x_hi, dtype=np.float64), n_dir,
                 homogenised, ball, exclusion, dirs[-1][0], dirs[-1][1])
