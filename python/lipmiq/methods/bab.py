@@ -258,6 +258,14 @@ class GradientBaB:
                 self.conflicts.add(node.status, node.states[k], k, proof)
         return proof is None
 
+    def _known_empty(self, parent: Node, states: List[np.ndarray], k: int) -> bool:
+        """A child split in its parent's prefix layer k (the layers before it decided) whose prefix region a known
+        conflict already proves empty: dropped before its engine call."""
+        if not parent.checked or k != prefix_layer(parent.status) or not self.conflicts.empty(parent.status, states[k], k):
+            return False
+        self.empty += 1
+        return True
+
     def _dominated(self, bound: float) -> bool:
         """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`. So is one
         whose bound is <= 0 (possible under sign branches): L >= 0 and `upper()` never goes below 0."""
@@ -356,6 +364,8 @@ class GradientBaB:
             else:
                 states = [s.copy() for s in states]
                 states[k][j] = value
+                if self._known_empty(node, states, k):
+                    continue
             ev = self._evaluate(states, node.forward, options, signs)
             if ev is not None:
                 child = self._node(states, ev, node, signs)
