@@ -78,6 +78,8 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
     const std::size_t R = F0.rows;
     const Network& net = *S.net;
     LowerSlopes a(k - 1), m(k - 1), v(k - 1);
+    SplitMultipliers beta(k - 1), mb(k - 1), vb(k - 1);  // the split constraints' multipliers, from 0
+    bool splits = false;
     for (std::size_t j = 0; j + 1 < k; ++j) {
         const SoundLayer& H = S.hidden[j];
         const std::size_t nf = H.free.size();
@@ -86,13 +88,16 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
             for (std::size_t t = 0; t < nf; ++t) a[j][r * nf + t] = H.sl[H.free[t]];
         m[j].assign(a[j].size(), 0.0);
         v[j].assign(a[j].size(), 0.0);
+        beta[j].assign(R * H.split.size(), 0.0);
+        mb[j] = vb[j] = beta[j];
+        splits |= !H.split.empty();
     }
     std::vector<double> best(R, rnd::kInf), X, Z, A;
     double lr = opt.step;
     for (int it = 0;; ++it) {
         Forms F = F0;
         ReluTrace trace;
-        to_input(S, k - 1, F, nullptr, &a, &trace);
+        to_input(S, k - 1, F, nullptr, &a, &trace, splits ? &beta : nullptr);
         const std::vector<double> val = concretise_input(F, *S.dom, S.in_lo, S.in_hi, &X);
         for (std::size_t r = 0; r < R; ++r) best[r] = rnd::min_upper(best[r], val[r]);
         if (it >= opt.forward_iterations) break;
@@ -131,6 +136,20 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
                     const double step = lr * (m[j - 1][e] / c1) / (std::sqrt(v[j - 1][e] / c2) + kEps);
                     a[j - 1][e] = std::clamp(a[j - 1][e] - step, 0.0, 1.0);
                 }
+                // d bound / d beta = (side ? z : -z) at the maximiser; beta >= 0, its step scaled to the row's
+                // coefficients on the layer (the multipliers live on their scale, the slopes on [0, 1])
+                const std::size_t ns = H.split.size();
+                if (ns == 0) continue;
+                double scale = 0.0;
+                for (std::size_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(coef[r * n + i]));
+                for (std::size_t t = 0; t < ns; ++t) {
+                    const std::size_t i = H.split[t], e = r * ns + t;
+                    const double z = Z[r * n + i] + net.b[j - 1][i], g = H.split_side[t] ? z : -z;
+                    mb[j - 1][e] = kBeta1 * mb[j - 1][e] + (1.0 - kBeta1) * g;
+                    vb[j - 1][e] = kBeta2 * vb[j - 1][e] + (1.0 - kBeta2) * g * g;
+                    const double step = lr * scale * (mb[j - 1][e] / c1) / (std::sqrt(vb[j - 1][e] / c2) + kEps);
+                    beta[j - 1][e] = std::max(beta[j - 1][e] - step, 0.0);
+                }
             }
         }
         lr *= opt.decay;
@@ -157,7 +176,7 @@ void through_layer(const SoundNetwork& S, std::size_t k, Forms& F) {
 }
 
 void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<Forms>* phi,
-              const LowerSlopes* lower_slopes, ReluTrace* trace) {
+              const LowerSlopes* lower_slopes, ReluTrace* trace, const SplitMultipliers* betas) {
     std::vector<double> sl, tl;
     for (; j >= 1; --j) {
         const SoundLayer& H = S.hidden[j - 1];
@@ -182,6 +201,17 @@ void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<
             lines.lower_stride = rows > 1 ? n : 0;
         }
         substitute_lines(F, lines, H.Xz.data(), coef);
+        if (betas && !H.split.empty()) {
+            const std::vector<double>& beta = (*betas)[j - 1];
+            const std::size_t ns = H.split.size();
+            for (std::size_t r = 0; r < F.rows; ++r) {
+                double* a = F.row(r);
+                for (std::size_t t = 0; t < ns; ++t) {
+                    const double b = beta[r * ns + t];
+                    if (b > 0.0) a[H.split[t]] += H.split_side[t] ? b : -b;
+                }
+            }
+        }
         if (phi && !(*phi)[j - 1].A.empty()) add_forms(F, (*phi)[j - 1], H.Xz.data());
         through_layer(S, j, F);
     }
@@ -272,6 +302,10 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         if (!state.empty()) {
             const std::int8_t* s = state[k - 1];
             for (std::size_t j = 0; j < n; ++j) {
+                if ((s[j] == 0 || s[j] == 1) && H.lo[j] < 0.0 && H.hi[j] > 0.0) {
+                    H.split.push_back(static_cast<std::int32_t>(j));
+                    H.split_side.push_back(s[j]);
+                }
                 if (s[j] == 0) H.hi[j] = std::min(H.hi[j], 0.0);
                 if (s[j] == 1) H.lo[j] = std::max(H.lo[j], 0.0);
             }

@@ -27,6 +27,10 @@ struct SoundLayer {
     // relu(z) <= su z + tu and relu(z) >= sl z + tl, valid for the stored floats on [lo, hi]:
     // identity / zero on stable neurons, the secant and the adaptive CROWN slope on free ones.
     std::vector<double> su, tu, sl, tl;
+    // Split neurons: forced by the pattern where the bounds before the forcing crossed 0.  Their constraints
+    // (z_j >= 0 for side 1, z_j <= 0 for side 0) may enter a form with a multiplier (`SplitMultipliers`).
+    std::vector<std::int32_t> split;
+    std::vector<std::int8_t> split_side;
 };
 
 struct SoundNetwork {
@@ -62,12 +66,20 @@ struct ReluTrace {
 // relu(z) >= a z holds for every z then, with intercept exactly 0.
 using LowerSlopes = std::vector<std::vector<double>>;
 
+// Multipliers of the split constraints, per hidden layer: rows x nsplit_k values >= 0 (row r's at
+// r * nsplit_k; entry t for neuron split[t]), as beta-CROWN: a row maximised over the node's set may add
+// beta * z_j (side 1, z_j >= 0 there) or beta * (-z_j) (side 0), which is >= 0 on the set.  The stored
+// coefficient fl(a + beta) >= a (fl(a - beta) <= a) by monotone rounding, so the multiplier actually applied
+// is >= 0 too and no allowance is needed.
+using SplitMultipliers = std::vector<std::vector<double>>;
+
 // F over x_j (post-activation of hidden layer j; j = 0: F over the input) -> F over the input: through
 // the relu lines and the affine layers j, j - 1, ..., 1.  `phi` (optional, L - 1 entries, empty Forms
 // or forms with F's rows over z_i) is added to F when the chain reaches z_i.  `lower_slopes` (optional)
-// replaces the adaptive lower relu slopes.
+// replaces the adaptive lower relu slopes; `betas` (optional; rows that are maximised) adds the split
+// constraints.
 void to_input(const SoundNetwork& S, std::size_t j, Forms& F, const std::vector<Forms>* phi,
-              const LowerSlopes* lower_slopes, ReluTrace* trace);
+              const LowerSlopes* lower_slopes, ReluTrace* trace, const SplitMultipliers* betas = nullptr);
 
 // F over z_k (k = 1..L-1) -> F over x_{k-1}.
 void through_layer(const SoundNetwork& S, std::size_t k, Forms& F);

@@ -139,6 +139,48 @@ def test_a_pattern_contradicting_the_domain_is_empty():
     assert not res.empty and res.upper == pytest.approx(3.0, rel=1e-12) and res.upper >= 3.0
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_forward_bounds_hold_on_the_split_set(seed):
+    """With forced signs (splits), the forward bounds contain every pre-activation at sampled points of the
+    domain that satisfy the splits, also after long slope and split-multiplier optimisation (beta-CROWN)."""
+    rng = np.random.default_rng(500 + seed)
+    weights, biases = degenerate_net(rng, n_out=1)
+    if len(weights) < 3:
+        weights, biases = degenerate_net(np.random.default_rng(900 + seed), n_out=1)
+    dom, odom = random_domain(rng, weights[0].shape[1])
+    net = Network(weights, biases)
+    X = rng.uniform(dom["lo"], dom["hi"], (20000, weights[0].shape[1]))
+    if odom[0] == "ball":
+        X = X[np.linalg.norm(X - odom[1], ord=odom[3], axis=1) <= odom[2]]
+    # splits taken from the pattern at a sampled point, so that the split set is not empty
+    states = [np.where(rng.random(z.size) < 0.6, (z > 0).astype(np.int8), -1).astype(np.int8)
+              for z in net.preactivations(X[:1])[:-1]]
+    res = bound_network(net, p=2.0, q=INF, states=[s.ravel() for s in states], forward_iterations=60, **dom)
+    states = [s.ravel() for s in states]
+    Z = net.preactivations(X)[:-1]
+    keep = np.ones(X.shape[0], dtype=bool)
+    for z, s in zip(Z, states):
+        keep &= np.all(np.where(s == 1, z >= 0, True) & np.where(s == 0, z <= 0, True), axis=1)
+    assert keep.any() and not res.empty  # the first point is in the set
+    for k, (z, (lo, hi)) in enumerate(zip(Z, res.forward)):
+        z = z[keep]
+        slack = 1e-12 * (1.0 + np.abs(z).max(initial=0.0))
+        assert np.all(z >= lo - slack) and np.all(z <= hi + slack), k
+
+
+def test_split_constraints_tighten_later_layers():
+    """z1 = (x, -x) on [-1, 1] with z1_0 >= 0 forced, z2 = relu(z1_1) - 0.6: on the split set x >= 0, so
+    relu(-x) = 0 and z2 = -0.6 < 0. The relu relaxation alone (max 0.4 on the box) leaves z2 unstable; with the
+    split's multiplier (beta-CROWN) the bound proves it inactive."""
+    net = Network([np.array([[1.0], [-1.0]]), np.array([[0.0, 1.0]]), np.array([[1.0]])],
+                  [np.zeros(2), np.array([-0.6]), np.zeros(1)])
+    states = [np.array([1, -1], np.int8), np.array([-1], np.int8)]
+    plain = bound_network(net, np.array([-1.0]), np.array([1.0]), 2.0, 2.0, states=states, forward_iterations=0)
+    beta = bound_network(net, np.array([-1.0]), np.array([1.0]), 2.0, 2.0, states=states, forward_iterations=50)
+    assert plain.forward[1][1][0] > 0.3
+    assert beta.forward[1][1][0] < 0.0 and beta.forward[1][1][0] >= -0.6 - 1e-12
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_global_domain_and_directions(seed):
     rng = np.random.default_rng(200 + seed)
