@@ -8,6 +8,7 @@ zero gradient) is constant near x and adds nothing to J, so it needs no margin.
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import List, Optional, Tuple
 
@@ -19,6 +20,8 @@ from ..network import Network
 from ..problem import Problem
 from ..result import Witness
 from ..tolerances import EXACT_OPS, WITNESS_MARGIN_RTOL, WITNESS_VALUE_RTOL
+from .exact_regions import Proof
+from .regions import region_point
 
 
 def pattern_at(net: Network, x: np.ndarray, free: np.ndarray) -> Tuple[Optional[List[np.ndarray]], float]:
@@ -118,6 +121,17 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
             best, best_v = value, v
     v_full = problem.inputs.lift_direction(best_v)
     return Witness(x_full, v_full, pattern, certified_value(problem.full, pattern, v_full, problem.p, problem.q), margin)
+
+
+def decide_region(problem: Problem, pattern: List[np.ndarray], v: np.ndarray, value: float, lower: float,
+                  deadline: float = math.inf) -> Tuple[Optional[bool], Optional[Witness], Optional[Proof]]:
+    """One full pattern decided by its region LP (the branch-and-bounds' leaves): (True, witness, None) with an
+    interior point, the witness there when the pattern's `value` (||J|| with maximiser v) beats `lower`;
+    (False, None, proof) when proved to have no interior; (None, None, None) when undecided (too thin, or time)."""
+    x, _, proof = region_point(problem.network.weights, problem.network.biases, problem.domain, pattern, deadline)
+    if x is None:
+        return (False if proof is not None else None), None, proof
+    return True, (certify(problem, x, v) if value > lower else None), None
 
 
 def recheck(problem: Problem, witness: Witness) -> float:

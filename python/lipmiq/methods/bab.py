@@ -49,8 +49,7 @@ from ..bounds import root_bounds
 from ..bounds.gradient import NODE_OPTIONS, Bounds, GradientBounds, bound_problem
 from ..bounds.jacobian import pattern_norm
 from ..certify.partial import Conflicts, Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
-from ..certify.regions import region_point
-from ..certify.witness import certify
+from ..certify.witness import certify, decide_region
 from ..problem import Problem
 from ..result import is_exact
 from ..sdp import barrier, search
@@ -305,20 +304,19 @@ class GradientBaB:
         # (a witness's pattern is the problem's: fixing inputs removes no hidden neuron)
         if witness is None or any(not np.array_equal(a, b) for a, b in zip(witness.pattern, pattern)):
             start = time.perf_counter()
-            x, _, proof = region_point(self.net.weights, self.net.biases, self.problem.domain, pattern, self.deadline)
+            exists, witness, proof = decide_region(self.problem, pattern, v, value, self.tracker.lower, self.deadline)
             self.lp_time += time.perf_counter() - start
             self.lps += 1
-            if x is None:
-                if proof is not None:
-                    self.empty += 1
-                    self.verdicts[key] = False
-                    if last >= 0:
-                        self.conflicts.add(node.status, node.status[last], last, proof)
-                else:
-                    self.verdicts[key] = None
-                    self.stuck.append(cap)  # too thin to certify or exclude, or out of time
+            if exists is False:
+                self.empty += 1
+                self.verdicts[key] = False
+                if last >= 0:
+                    self.conflicts.add(node.status, node.status[last], last, proof)
                 return
-            witness = certify(self.problem, x, v) if value > self.tracker.lower else None
+            if exists is None:
+                self.verdicts[key] = None
+                self.stuck.append(cap)  # too thin to certify or exclude, or out of time
+                return
         self.regions += 1
         self.verdicts[key] = True
         self.closed = max(self.closed, cap)

@@ -18,8 +18,7 @@ from .. import options as opt
 from ..bounds import root_bounds
 from ..bounds.jacobian import pattern_norm
 from ..bounds.network_bounds import NetworkBounds
-from ..certify.regions import region_point
-from ..certify.witness import certify
+from ..certify.witness import decide_region
 from ..domain import Global
 from ..errors import InputError
 from ..norms import norm_name
@@ -74,13 +73,9 @@ def _region_verdict(problem: Problem, tracker: Tracker) -> Callable[[List[np.nda
     def verdict(slopes: List[np.ndarray]) -> str:
         pattern = [(s == 1).astype(np.uint8) for s in slopes]
         value, _, v = pattern_norm(problem.network, pattern, problem.p, problem.q)
-        x, _, proof = region_point(problem.network.weights, problem.network.biases, problem.domain, pattern,
-                                   tracker.deadline)
-        if x is None:
-            return "empty" if proof is not None else "undecided"
-        if value > tracker.lower:
-            tracker.offer_lower(certify(problem, x, v))
-        return "region"
+        exists, witness, _ = decide_region(problem, pattern, v, value, tracker.lower, tracker.deadline)
+        tracker.offer_lower(witness)
+        return {True: "region", False: "empty", None: "undecided"}[exists]
     return verdict
 
 
