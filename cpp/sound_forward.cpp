@@ -247,6 +247,10 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         SoundLayer H;
         interval_affine_sound(W.data.data(), W.cols, n, W.cols, net.b[k - 1].data(), xl.data(), xh.data(), H.lo,
                               H.hi);
+        // forced neurons that intervals leave unstable: their constraints may help the later layers (a prior
+        // from a parent node is already clamped to the parent's splits, so the test is on the intervals)
+        std::vector<char> crosses(n);
+        for (std::size_t j = 0; j < n; ++j) crosses[j] = H.lo[j] < 0.0 && H.hi[j] > 0.0;
         if (k - 1 < prior.size() && prior[k - 1].lo.size() == n && prior[k - 1].hi.size() == n) {
             for (std::size_t j = 0; j < n; ++j) {
                 H.lo[j] = rnd::max_lower(H.lo[j], prior[k - 1].lo[j]);
@@ -302,7 +306,7 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         if (!state.empty()) {
             const std::int8_t* s = state[k - 1];
             for (std::size_t j = 0; j < n; ++j) {
-                if ((s[j] == 0 || s[j] == 1) && H.lo[j] < 0.0 && H.hi[j] > 0.0) {
+                if ((s[j] == 0 || s[j] == 1) && crosses[j]) {
                     H.split.push_back(static_cast<std::int32_t>(j));
                     H.split_side.push_back(s[j]);
                 }

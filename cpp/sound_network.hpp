@@ -27,7 +27,7 @@ struct SoundLayer {
     // relu(z) <= su z + tu and relu(z) >= sl z + tl, valid for the stored floats on [lo, hi]:
     // identity / zero on stable neurons, the secant and the adaptive CROWN slope on free ones.
     std::vector<double> su, tu, sl, tl;
-    // Split neurons: forced by the pattern where the bounds before the forcing crossed 0.  Their constraints
+    // Split neurons: forced by the pattern where interval bounds cross 0.  Their constraints
     // (z_j >= 0 for side 1, z_j <= 0 for side 0) may enter a form with a multiplier (`SplitMultipliers`).
     std::vector<std::int32_t> split;
     std::vector<std::int8_t> split_side;

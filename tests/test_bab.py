@@ -57,7 +57,7 @@ def test_bab_exact_on_scalar_outputs_with_splits(seed):
 def test_bab_time_limit_is_honest_and_sound():
     """Stopped early on a network it cannot finish in the time: status time_limit, within the time, every
     upper bound of the history sound, and the last one no worse than the engine's root bound."""
-    weights, biases = random_net(102, [4, 8, 8, 6, 3], fan_in=True)
+    weights, biases = random_net(102, [4, 12, 12, 8, 3], fan_in=True)  # beyond 8 s (4-8-8-6-3 now closes in 0.6 s)
     c = np.array([1.0, -1.0, 0.0])
     res, truth = check_sound(weights, biases, Box(-1.0, 1.0), INF, INF, output=c, method="bab", time_limit=2.0)
     _history_sound(res, truth, weights, c)

@@ -194,7 +194,7 @@ def engine_direction_bounds(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], 
         def rows(**options: object) -> np.ndarray:
             res = bound_network(net, x_lo, x_hi, p, math.inf, states, n_dir=n_dir, prior=prior,
                                 time_limit=max(until - time.perf_counter(), 0.0), **extra, **options)
-            return np.zeros(Ws[k].shape[0]) if res.empty else np.maximum(res.row_upper, 0.0)
+            return np.zeros(Ws[k].shape[0]) if res.empty else np.fmax(np.nan_to_num(res.row_upper, nan=math.inf), 0.0)
 
         t0 = time.perf_counter()
         r = rows()

@@ -83,8 +83,9 @@ class Conflicts:
     split neurons of layer k (with their sides) whose rows a proof used. A proof certifies that those rows with the
     domain's leave no interior; a node with the same earlier pattern has the same rows for those layers (the same
     affine forms), so if its layer-k splits include the conflict's, its prefix region has no interior either,
-    whatever its other rows. On [8, 16, 16, 1] l-inf 88 % of the branch-and-bound's empty prefix checks (11,400 of
-    13,000) repeated an earlier conflict."""
+    whatever its other rows (up to the last-bit rounding of the float forms, which a prefix LP and a leaf compute
+    from different row sets: docs/reliability.md). On [8, 16, 16, 1] l-inf 88 % of the branch-and-bound's empty
+    prefix checks (11,400 of 13,000) repeated an earlier conflict."""
 
     LIMIT = 200_000  # conflicts kept (a few hundred bytes each)
 
