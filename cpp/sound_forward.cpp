@@ -168,8 +168,8 @@ void through_layer(const SoundNetwork& S, std::size_t k, Forms& F) {
     m.b = S.net->b[k - 1].data();
     m.Mmag = S.Wmag[k - 1].data();
     m.xmass = S.xmass[k - 1];
-    // Only z entries of live neurons can carry a coefficient after the relu lines (kOff lines are 0);
-    // phi and the initial forms are zero elsewhere too.  The top layer of a chain may carry any entry.
+    // Every z entry may carry a coefficient: a split neuron's multiplier (beta) lands on z_j whatever its relu
+    // line, and the top layer of a chain may carry any entry.
     m.idx = nullptr;
     m.nidx = W.rows;
     substitute_affine(F, m);
