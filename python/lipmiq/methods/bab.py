@@ -257,10 +257,10 @@ class GradientBaB:
                 self.conflicts.add(node.status, node.states[k], k, proof)
         return proof is None
 
-    def _known_empty(self, parent: Node, states: List[np.ndarray], k: int) -> bool:
-        """A child split in its parent's prefix layer k (the layers before it decided) whose prefix region a known
-        conflict already proves empty: dropped before its engine call."""
-        if not parent.checked or k != prefix_layer(parent.status) or not self.conflicts.empty(parent.status, states[k], k):
+    def _known_empty(self, parent: Node, states: List[np.ndarray], k: int, prefix: int) -> bool:
+        """A child split in its parent's prefix layer (`prefix`: the layers before it decided) whose prefix region a
+        known conflict already proves empty: dropped before its engine call."""
+        if k != prefix or not self.conflicts.empty(parent.status, states[k], k):
             return False
         self.empty += 1
         return True
@@ -347,6 +347,7 @@ class GradientBaB:
         if not self._check(node):
             return []
         k, j = node.split
+        prefix = prefix_layer(node.status)
         children: List[Node] = []
         options = self.node_options
         if k == SIGN:  # the same neurons and forward bounds: only the objective changes
@@ -362,7 +363,7 @@ class GradientBaB:
             else:
                 states = [s.copy() for s in states]
                 states[k][j] = value
-                if self._known_empty(node, states, k):
+                if self._known_empty(node, states, k, prefix):
                     continue
             ev = self._evaluate(states, node.forward, options, signs)
             if ev is not None:

@@ -5,8 +5,8 @@ activation region with interior has objective <= ||J(g) v||_q for a g agreeing w
 ||v||_p <= 1. Two bounds of max ||J(g)|| over those g are used, the smaller wins:
 - `jacobian_bounds.pattern_norm_bound`, the interval Jacobian of the fixings alone (valid for fake patterns
   too), cheap at every call;
-- the gradient-bound engine (`bounds.gradient`), off by default (ENGINE_SHARE), on the plan's network and box with the fixings as split
-  neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
+- the gradient-bound engine (`bounds.gradient`; off by default, see ENGINE_SHARE) on the plan's network and box
+  with the fixings as split neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
   (bound 0). It holds for the regions with interior, which is all the dual bound needs: every real region
   keeps its value at every node, so SCIP's dual bound stays >= L (fake patterns may be cut, never real ones).
   This assumes SCIP never drops a real region's optimum in favour of an equally good fake one (its dual
@@ -53,8 +53,9 @@ class JacobianBoundProp(Prop):
         self.weights = [np.ascontiguousarray(W) for W in [Ws[0][:, :plan.n_dir]] + Ws[1:]]
         self.q = math.inf if len(plan.ylo) == 1 else form.q
         self.gvars = None
-        # (a layer whose every neuron is stably inactive has none left: L = 0 there and the interval bound says so)
-        usable = plan.n_dir > 0 and all(W.shape[0] > 0 for W in Ws)
+        # no engine when it is off, or when a layer has every neuron stably inactive (none kept: L = 0 there and the
+        # interval bound says so)
+        usable = ENGINE_SHARE > 0.0 and plan.n_dir > 0 and all(W.shape[0] > 0 for W in Ws)
         self.net = Network(Ws, [layer.b for layer in plan.layers] + [plan.b_out]) if usable else None
         self.ball = {} if plan.ball is None else dict(center=plan.ball[0], radius=plan.ball[1], ball_norm=plan.ball[2])
         self.cache: Dict[bytes, float] = {}
@@ -89,18 +90,19 @@ class JacobianBoundProp(Prop):
 
     def _bound(self) -> float:
         plan = self.form.plan
-        states, fixed = [], []
+        states = []
         for k in range(len(plan.layers)):
             lo, hi = self._local_bounds(self.gvars[k])
             states.append(np.where(lo > 0.5, 1, np.where(hi < 0.5, 0, -1)).astype(np.int8))
-            fixed.append(np.where(self.binary[k], states[-1], -1).astype(np.int8))
         bound = pattern_norm_bound(self.weights, states, self.form.p, self.q)
-        return min(bound, self._engine(fixed))
+        if self.net is None:
+            return bound
+        return min(bound, self._engine([np.where(b, s, -1).astype(np.int8) for b, s in zip(self.binary, states)]))
 
     def _engine(self, states) -> float:
         """The engine's bound on the regions agreeing with the node's fixed binaries `states` (cached; inf when
         there is no engine network or past its share)."""
-        if self.net is None or ENGINE_SHARE <= 0.0:
+        if self.net is None:
             return math.inf
         key = b"".join(s.tobytes() for s in states)
         if key in self.cache:
