@@ -1,4 +1,4 @@
-"""SCIP's node propagator (`solvers.propagator`; its engine is off by default, switched on here): every bound the
+"""SCIP's node propagator (`solvers.propagator`): every bound the
 engine gives a node covers the brute-force maximum over the plan network's regions that agree with the node's
 fixed binaries, in the plan's own coordinates (boxes, balls, the homogenised global domain, scalar and vector outputs, squared objectives)."""
 from __future__ import annotations
@@ -44,7 +44,6 @@ def test_engine_node_bounds_cover_the_regions(seed, monkeypatch):
         return value
 
     monkeypatch.setattr(propagator.JacobianBoundProp, "_engine", record)
-    monkeypatch.setattr(propagator, "ENGINE_SHARE", 0.5)  # off by default (see propagator.ENGINE_SHARE)
     lipschitz(Network(weights, biases), domain, p, q, time_limit=10.0, **SCIP_ONLY)
     regions = {}
     for form, states, value, q_used in seen:
@@ -70,3 +69,17 @@ def test_a_layer_of_dead_neurons_leaves_no_engine_network():
     b = [np.array([4.58e-06, 0.0, 2.2576e-04, -3.1852e-04, -4.58e-06]), np.array([8.5e-07, -5.9e-07]), np.zeros(2)]
     res = lipschitz(Network(W, b), Ball([-1.0], 1.0, 2.0), INF, INF, time_limit=10.0, **SCIP_ONLY)
     assert res.status == "optimal" and res.lower == 0.0 and res.upper <= 1e-6
+
+
+def test_scip_keeps_an_optimum_that_attains_an_engine_bound(monkeypatch):
+    """lipbab_sdnet_10-20-15-10-3 (box, p = q = 1, L = 48.049): the optimum's direction attains the engine's
+    direction bound exactly, and without SCIP_BOUND_ALLOWANCE SCIP's propagation cut it (45.757). The engine runs
+    at every node here, so the run does not depend on the clock."""
+    from conftest import DATA_DIR
+    from lipmiq import load
+
+    monkeypatch.setattr(propagator, "ENGINE_SHARE", 1e9)
+    net = load(str(DATA_DIR / "lipbab_sdnet_10-20-15-10-3.npz"))
+    res = lipschitz(net, Box(0.0, 0.1), 1.0, 1.0, time_limit=120.0, **SCIP_ONLY)
+    assert res.upper >= 48.049 * (1 - 1e-4), res
+    assert res.exact and res.lower == pytest.approx(48.049, rel=1e-4), res

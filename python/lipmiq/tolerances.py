@@ -74,6 +74,14 @@ SCIP_FEASTOL = 1e-7
 """SCIP's feasibility tolerance in lipmiq's models: the tolerance-relaxed optimum exceeds the true one by
 about this much relative (||v||_2 <= 1 + feastol), which keeps exact cases within EXACT_RTOL."""
 
+SCIP_BOUND_ALLOWANCE = 1e-6
+"""Bounds handed to SCIP that an optimum can attain exactly (the direction variables' w and y, the propagator's
+bound on the objective) are widened outward by this times max(|bound|, 1), SCIP's own scale of comparison.
+SCIP's linear propagation clips a new bound into [lb, ub] when within feastol (1e-7 here), while its nonlinear
+interval propagation rejects a gap beyond epsilon (1e-9): on lipbab_sdnet_10-20-15-10-3 (p = q = 1) the optimum sat
+exactly on an engine direction bound, a direction variable was fixed 1.5e-9 off its value and the optimum was cut
+(45.757 < L = 48.049). Ten times feastol keeps the chain's slack positive; a wider bound is always valid."""
+
 SCIP_GAP = 1e-7
 """Default relative gap at which SCIP stops (the `gap` option)."""
 

@@ -13,7 +13,7 @@ or the sign of y_0 fixed), otherwise on v.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -23,6 +23,7 @@ from pyscipopt.scip import Expr, Term
 from ..errors import check_deadline
 from ..reductions.encode import HiddenLayer, Plan
 from ..solvers.scip import new_model
+from ..tolerances import SCIP_BOUND_ALLOWANCE
 
 ENCODINGS = ("quadratic", "bigm")
 
@@ -64,6 +65,19 @@ def add_region(model: Model, g, z, a, lo: float, hi: float, margin: float, encod
     else:
         model.addCons(z >= margin * g + lo * (1 - g), name=f"{name}_on")
         model.addCons(z <= hi * g - margin * (1 - g), name=f"{name}_off")
+
+
+def widen(lo: np.ndarray, hi: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """[lo, hi] widened by SCIP_BOUND_ALLOWANCE on SCIP's scale (max(|bound|, 1)): see its reason."""
+    return lo - SCIP_BOUND_ALLOWANCE * np.maximum(np.abs(lo), 1.0), hi + SCIP_BOUND_ALLOWANCE * np.maximum(np.abs(hi), 1.0)
+
+
+def widen_directions(plan: Plan) -> Plan:
+    """The plan with its direction bounds (w per layer, y) widened for SCIP: an optimum attains them exactly
+    (its direction is where |w| peaks), and SCIP's mixed tolerances then cut it (SCIP_BOUND_ALLOWANCE)."""
+    layers = [replace(layer, **dict(zip(("wlo", "whi"), widen(layer.wlo, layer.whi)))) for layer in plan.layers]
+    ylo, yhi = widen(plan.ylo, plan.yhi)
+    return replace(plan, layers=layers, ylo=ylo, yhi=yhi)
 
 
 def add_input(model: Model, plan: Plan) -> List:
@@ -228,6 +242,7 @@ class Formulation:
             from ..errors import InputError
 
             raise InputError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        plan = widen_directions(plan)
         self.plan, self.p, self.q, self.strict, self.encoding = plan, p, q, strict, encoding
         self.deadline = deadline  # of the build, and of the propagator's engine calls
         self.squared = q == 2.0 and len(plan.ylo) > 1

@@ -5,8 +5,8 @@ activation region with interior has objective <= ||J(g) v||_q for a g agreeing w
 ||v||_p <= 1. Two bounds of max ||J(g)|| over those g are used, the smaller wins:
 - `jacobian_bounds.pattern_norm_bound`, the interval Jacobian of the fixings alone (valid for fake patterns
   too), cheap at every call;
-- the gradient-bound engine (`bounds.gradient`; off by default, see ENGINE_SHARE) on the plan's network and box
-  with the fixings as split neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
+- the gradient-bound engine (`bounds.gradient`) on the plan's network and box with the fixings as split
+  neurons: its forward bounds use the splits, so it is far tighter, and it proves nodes with no region
   (bound 0). It holds for the regions with interior, which is all the dual bound needs: every real region
   keeps its value at every node, so SCIP's dual bound stays >= L (fake patterns may be cut, never real ones).
   This assumes SCIP never drops a real region's optimum in favour of an equally good fake one (its dual
@@ -29,14 +29,13 @@ from ..bounds.gradient import NODE_OPTIONS, bound_network
 from ..bounds.jacobian import pattern_norm_bound
 from ..formulation.model import Formulation
 from ..network import Network
+from ..tolerances import SCIP_BOUND_ALLOWANCE
 
 # The engine's calls take at most this share of the time since the first (SCIP's own work keeps the rest).
-# OFF (0) by default: on lipbab_sdnet_10-20-15-10-3 (box, p = q = 1, SCIP alone) the engine's node bounds, each
-# checked valid against the brute-force regions of the plan (110 calls), still led SCIP to a wrong optimum,
-# 45.757 < L = 48.049, once the engine's direction bounds changed one neuron's balancing power of two; with the
-# interval bound alone it ends at L. That breaks the assumption below (SCIP keeps a real optimum when fake
-# patterns are cut), cause not found yet; the interval bound covers fake patterns too.
-ENGINE_SHARE = 0.0
+# Its leaf bounds are exact, so an optimum attains them: the bound handed to SCIP is widened by
+# SCIP_BOUND_ALLOWANCE, as are the plan's direction bounds (`formulation.model.widen_directions`); without them SCIP
+# lost the optimum of lipbab_sdnet_10-20-15-10-3, p = q = 1 (45.757 < L = 48.049; see tolerances).
+ENGINE_SHARE = 0.5
 CACHE_SIZE = 1 << 16  # fixings remembered (SCIP calls the propagator several times per node): at most
                       # 65,536 keys of one byte per kept neuron, a few MB on the plans SCIP gets
 
@@ -131,6 +130,7 @@ class JacobianBoundProp(Prop):
         if self.t.getStatus() not in ("LOOSE", "COLUMN"):
             return {"result": SCIP_RESULT.DIDNOTRUN}
         bound = self._bound()
+        bound += SCIP_BOUND_ALLOWANCE * max(bound, 1.0)  # the leaves' bounds are exact: an optimum attains them
         value = bound * bound if self.form.squared else bound
         if value < self.t.getUbLocal() - 1e-9 * max(1.0, value):
             infeasible, tightened = self.model.tightenVarUb(self.t, value)
