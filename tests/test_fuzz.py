@@ -272,3 +272,32 @@ def test_duplicated_neurons_feeding_a_cancelling_neuron(share):
     b = [np.zeros(2), np.array([0.0, -0.5, -0.5, 1.0, 0.0]), np.array([0.5])]
     res, truth = check_sound(W, b, Ball(np.array([-2.0, -2.0]), 0.25, 1.0), 1.0, 1.0, region_share=share)
     assert truth == pytest.approx(6.0) and res.exact, res
+
+
+def test_witness_outside_the_ball_by_rounding_is_not_certified():
+    """relu(x) on the l1 ball |x + 1| <= 1, i.e. [-2, 0]: f = 0 there, L = 0. At x = 1e-30, 1e-30 + 1 rounds to 1,
+    so a float membership test let the point in, and the bias-free neuron's relative margin accepted the
+    pattern of x > 0, whose region meets the ball at 0 only: a witness of value 1 > L (review finding)."""
+    from lipmiq.certify.witness import certify
+    from lipmiq.problem import make_problem
+
+    problem = make_problem(Network([np.array([[1.0]]), np.array([[1.0]])], [np.zeros(1), np.zeros(1)]),
+                           Ball([-1.0], 1.0, 1.0), 2.0, 2.0)
+    witness = certify(problem, np.array([1e-30]))
+    assert witness is None or witness.value == 0.0, witness
+    assert not Ball([-1.0], 1.0, 1.0).contains(np.array([1e-30]))
+
+
+def test_scip_witness_at_the_ball_edge_stays_below_L():
+    """End to end (review campaign, seed 193): a bias-free [1, 7, 7, 3, 2] network constant on Ball([-1], 1, 1),
+    L = 0; SCIP alone certified 0.2437 at x = 6.6e-37 before ball membership was decided with rounding."""
+    from conftest import DATA_DIR
+    from lipmiq import lipschitz, load
+    from oracles.bruteforce import exact_lipschitz
+
+    net = load(str(DATA_DIR / "biasfree_ball_touching_origin_1-7-7-3-2.npz"))
+    truth = exact_lipschitz(net.weights, net.biases, ("ball", np.array([-1.0]), 1.0, 1.0), 2.0, 2.0)
+    assert truth == 0.0
+    res = lipschitz(net, Ball([-1.0], 1.0, 1.0), 2, 2, time_limit=15, region_share=0.0, gradient_share=0.0,
+                    sdp_share=0.0, bab_share=0.0, pattern_time=0.0)
+    assert res.lower == 0.0, res

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import InputError
 from .norms import norm_name, parse_norm
-from .tolerances import PROJECTION_RTOL
+from .tolerances import PROJECTION_RTOL, UNIT_ROUNDOFF
 
 
 def _numbers(value: object, what: str, finite_hint: str = "") -> np.ndarray:
@@ -133,17 +133,25 @@ class Ball(Domain):
         c = np.asarray(self.center)
         return c - self.radius, c + self.radius
 
+    def _distance_upper(self, d: np.ndarray) -> np.ndarray:
+        """An upper bound on ||x - center|| from d = fl(x - center) (last axis): the float norm inflated by
+        2 (n + 3) u, which covers the subtraction (u per entry), the sum or maximum and the square root. The
+        float test alone let x = 1e-30 into the ball |x + 1| <= 1 (1e-30 + 1 rounds to 1), where the region of
+        relu(x) > 0 has no interior: a witness above L = 0 (review finding)."""
+        return np.linalg.norm(d, ord=self.norm, axis=-1, keepdims=True) * (1.0 + 2.0 * (d.shape[-1] + 3) * UNIT_ROUNDOFF)
+
     def project(self, x):
         c = np.asarray(self.center)
         d = x - c
-        r = np.linalg.norm(d, ord=self.norm, axis=-1, keepdims=True)
+        r = self._distance_upper(d)
         inside = r <= self.radius
         # Shrink slightly below the radius so rounding cannot leave the ball.
-        shrunk = c + d * (self.radius / np.where(inside, 1.0, r)) * (1.0 - PROJECTION_RTOL)
+        shrunk = c + d * (self.radius / np.where(inside | (r == 0.0), 1.0, r)) * (1.0 - PROJECTION_RTOL)
         return np.where(inside, x, shrunk)
 
     def contains(self, x):
-        return float(np.linalg.norm(x - np.asarray(self.center), ord=self.norm)) <= self.radius
+        """True only when x is in the ball in exact arithmetic (points within rounding of the sphere are not)."""
+        return bool(self._distance_upper(np.asarray(x, dtype=np.float64) - np.asarray(self.center))[..., 0] <= self.radius)
 
     def sample(self, count, rng):
         c = np.asarray(self.center)
