@@ -55,7 +55,7 @@ from ..result import is_exact
 from ..sdp import barrier, search
 from ..tracker import Tracker
 from .naive import naive_upper
-from .sample import sample_lower
+from .sample import sampling_stage
 
 NEVER = math.inf
 DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
@@ -472,7 +472,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     root = root_bounds(problem.network, problem.domain, tracker.deadline)
     with tracker.stage("product"):
         tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
-    with tracker.stage("sampling"):
-        sample_lower(problem, tracker, budget=min(1.0, 0.05 * tracker.remaining()), seed=options["seed"])
+    settled = sampling_stage(problem, tracker, options["seed"], root)
+    if settled is not None:
+        return settled
     with tracker.stage("bab"):
         return gradient_search(problem, tracker)

@@ -181,7 +181,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     root = root_bounds(problem.network, problem.domain, tracker.deadline)
     with tracker.stage("product"):
         tracker.offer_upper(naive_upper(problem, root, tracker.deadline)[0])
-    settled = sampling_stage(problem, tracker, seed)
+    settled = sampling_stage(problem, tracker, seed, root)
     if settled is not None:
         return settled
     with tracker.stage("tightening"):

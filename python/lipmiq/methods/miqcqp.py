@@ -85,7 +85,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if options["gradient_share"] > 0.0:
         with tracker.stage("gradient"):
             engine = root_bound(problem, tracker, options["gradient_share"] * tracker.remaining())
-    settled = sampling_stage(problem, tracker, options["seed"])
+    settled = sampling_stage(problem, tracker, options["seed"], root)
     if settled is not None:
         return settled
     sdp = None

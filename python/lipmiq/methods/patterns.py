@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -148,18 +148,28 @@ def pattern_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkB
     return "optimal" if tracker.exact else None
 
 
-def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float) -> None:
-    """Hill climbing over patterns from the best witness: flip one unstable neuron, keep the best flip whose
-    region meets the domain (region LP), certify it; stop when no flip improves or time is up."""
-    if tracker.witness is None:
-        return
+def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float,
+                 starts: Sequence[List[np.ndarray]] = ()) -> None:
+    """Hill climbing over patterns from the best witness, then from each of `starts`: flip one unstable neuron,
+    keep the best flip whose region meets the domain (region LP), certify it; each climb stops when no flip
+    improves, all of them when time is up."""
     stop = time.perf_counter() + time_limit
-    net, p, q = problem.network, problem.p, problem.q
+    net = problem.network
     states = bounds.stability() if bounds is not None else [np.zeros(h, dtype=np.int8) for h in net.hidden_sizes]
     flips = [(k, int(j)) for k, state in enumerate(states) for j in np.flatnonzero(state == 0)]
-    current = [np.asarray(g, dtype=np.uint8).copy() for g in tracker.witness.pattern]
+    first = [] if tracker.witness is None else [tracker.witness.pattern]
+    for start in list(first) + list(starts):
+        if not flips or time.perf_counter() > stop:
+            return
+        _climb(problem, tracker, [np.asarray(g, dtype=np.uint8).copy() for g in start], flips, stop)
+
+
+def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips: List[Tuple[int, int]],
+           stop: float) -> None:
+    """One hill climb from `current` (a pattern; its own region is not checked: only improving flips are)."""
+    net, p, q = problem.network, problem.p, problem.q
     value = float(_core.operator_norms(np.ascontiguousarray(net.jacobian(current)[None]), p, q)[0][0])
-    while flips and time.perf_counter() < stop:
+    while time.perf_counter() < stop:
         candidates = []
         for k, j in flips:
             pattern = [g.copy() for g in current]
