@@ -301,3 +301,18 @@ def test_scip_witness_at_the_ball_edge_stays_below_L():
     res = lipschitz(net, Ball([-1.0], 1.0, 1.0), 2, 2, time_limit=15, region_share=0.0, gradient_share=0.0,
                     sdp_share=0.0, bab_share=0.0, pattern_time=0.0)
     assert res.lower == 0.0, res
+
+
+def test_ball_projection_lands_inside_and_tiny_offsets_do_not_underflow():
+    """Ball.project's result is always accepted by Ball.contains (a 1e-12 pull did not cover the rounding of
+    c + d s for small radii around large centers), and 2-norm offsets of 1e-170 are not squared to 0 (review
+    findings: both certified witnesses of value 1 where L = 0)."""
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 300):
+        for norm in (1.0, 2.0, math.inf):
+            for radius in (1e-12, 1e-6, 1.0, 1e6):
+                for center in (0.0, 1.0, 1e6):
+                    ball = Ball(np.full(n, center), radius, norm)
+                    X = np.full(n, center) + 3.0 * radius * rng.standard_normal((4, n))
+                    assert all(ball.contains(x) for x in ball.project(X)), (n, norm, radius, center)
+    assert not Ball([-1e-300], 1e-300, 2.0).contains(np.array([1e-170]))

@@ -134,20 +134,33 @@ class Ball(Domain):
         return c - self.radius, c + self.radius
 
     def _distance_upper(self, d: np.ndarray) -> np.ndarray:
-        """An upper bound on ||x - center|| from d = fl(x - center) (last axis): the float norm inflated by
-        2 (n + 3) u, which covers the subtraction (u per entry), the sum or maximum and the square root. The
-        float test alone let x = 1e-30 into the ball |x + 1| <= 1 (1e-30 + 1 rounds to 1), where the region of
-        relu(x) > 0 has no interior: a witness above L = 0 (review finding)."""
-        return np.linalg.norm(d, ord=self.norm, axis=-1, keepdims=True) * (1.0 + 2.0 * (d.shape[-1] + 3) * UNIT_ROUNDOFF)
+        """An upper bound on ||x - center|| from d = fl(x - center) (last axis): the norm of d scaled by its
+        largest entry (no squares underflow: offsets of 1e-170 vanished squared, review finding), inflated by
+        2 (n + 4) u for the subtraction, the scaling, the sum or maximum and the square root. The float test alone
+        let x = 1e-30 into the ball |x + 1| <= 1 (1e-30 + 1 rounds to 1), where the region of relu(x) > 0 has no
+        interior: a witness above L = 0 (review finding)."""
+        scale = np.max(np.abs(d), axis=-1, keepdims=True)
+        safe = np.where(scale > 0.0, scale, 1.0)
+        norm = np.linalg.norm(d / safe, ord=self.norm, axis=-1, keepdims=True) * scale
+        return norm * (1.0 + 2.0 * (d.shape[-1] + 4) * UNIT_ROUNDOFF)
 
     def project(self, x):
-        c = np.asarray(self.center)
-        d = x - c
-        r = self._distance_upper(d)
-        inside = r <= self.radius
-        # Shrink slightly below the radius so rounding cannot leave the ball.
-        shrunk = c + d * (self.radius / np.where(inside | (r == 0.0), 1.0, r)) * (1.0 - PROJECTION_RTOL)
-        return np.where(inside, x, shrunk)
+        """Points outside (or within rounding of the sphere) pulled toward the center until `contains` holds:
+        c + d s rounds by an ulp of c, which a 1e-12 pull does not cover when the radius is small next to the
+        center (review finding), so larger pulls follow, and the center last. x may be (count, n)."""
+        c = np.asarray(self.center, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        rows = x.reshape(-1, c.size).copy()
+        r = self._distance_upper(rows - c)[:, 0]
+        for i in np.flatnonzero(r > self.radius):
+            point = c.copy()
+            for pull in (PROJECTION_RTOL, 1e-9, 1e-6, 1e-3):
+                candidate = c + (rows[i] - c) * (self.radius / r[i]) * (1.0 - pull)
+                if self.contains(candidate):
+                    point = candidate
+                    break
+            rows[i] = point
+        return rows.reshape(x.shape)
 
     def contains(self, x):
         """True only when x is in the ball in exact arithmetic (points within rounding of the sphere are not)."""
