@@ -151,15 +151,15 @@ class Ball(Domain):
         c = np.asarray(self.center, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64)
         rows = x.reshape(-1, c.size).copy()
-        r = self._distance_upper(rows - c)[:, 0]
-        for i in np.flatnonzero(r > self.radius):
-            point = c.copy()
-            for pull in (PROJECTION_RTOL, 1e-9, 1e-6, 1e-3):
-                candidate = c + (rows[i] - c) * (self.radius / r[i]) * (1.0 - pull)
-                if self.contains(candidate):
-                    point = candidate
-                    break
-            rows[i] = point
+        d = rows - c
+        r = self._distance_upper(d)
+        outside = r[:, 0] > self.radius
+        for pull in (PROJECTION_RTOL, 1e-9, 1e-6, 1e-3):  # all rows at once; a stronger pull for those still out
+            if not outside.any():
+                break
+            rows[outside] = c + d[outside] * (self.radius / r[outside]) * (1.0 - pull)
+            outside[outside] = self._distance_upper(rows[outside] - c)[:, 0] > self.radius
+        rows[outside] = c
         return rows.reshape(x.shape)
 
     def contains(self, x):

@@ -157,11 +157,19 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
     net = problem.network
     states = bounds.stability() if bounds is not None else [np.zeros(h, dtype=np.int8) for h in net.hidden_sizes]
     flips = [(k, int(j)) for k, state in enumerate(states) for j in np.flatnonzero(state == 0)]
+    if not flips:
+        return
     first = [] if tracker.witness is None else [tracker.witness.pattern]
+    climbed = set()  # the witness's pattern is usually the best sample's too: one climb each
     for start in list(first) + list(starts):
-        if not flips or time.perf_counter() > stop:
+        current = [np.asarray(g, dtype=np.uint8).copy() for g in start]
+        key = b"".join(g.tobytes() for g in current)
+        if key in climbed:
+            continue
+        if time.perf_counter() > stop:
             return
-        _climb(problem, tracker, [np.asarray(g, dtype=np.uint8).copy() for g in start], flips, stop)
+        climbed.add(key)
+        _climb(problem, tracker, current, flips, stop)
 
 
 def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips: List[Tuple[int, int]],

@@ -68,10 +68,11 @@ def _step_scale(problem: Problem, X: np.ndarray) -> np.ndarray:
 
 def sampling_stage(problem: Problem, tracker: Tracker, seed: int,
                    bounds: Optional[NetworkBounds] = None) -> Optional[Tuple[str, str]]:
-    """The short sampling the search methods run once their first upper bounds are in, then the hill climb over
-    patterns from its best witness (`patterns.local_search`, a few region LPs): the branch-and-bounds prune against
-    this lower bound from their first node ([8, 20, 20, 1], l-inf: 6.82 sampled, 7.39 after 15 LPs, where the
-    engine's search alone was at 7.387 after 180 s). (status, note) when it settles the query, else None."""
+    """The short sampling the search methods run once their first upper bounds are in, then hill climbs over
+    patterns from its best witness and from its best samples' patterns (`patterns.local_search`, a few region LPs
+    each): the branch-and-bounds prune against this lower bound from their first node ([8, 20, 20, 1], l-inf: 6.82
+    sampled, 7.39 after 15 LPs, where the engine's search alone was at 7.387 after 180 s). (status, note) when it
+    settles the query, else None."""
     with tracker.stage("sampling"):
         X, values = sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
     with tracker.stage("patterns"):
@@ -91,7 +92,6 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
     stop = time.perf_counter() + budget
     rng = np.random.default_rng(seed)
     X, values = _evaluate(problem, _initial_points(problem, samples, rng), stop)
-    sampled = (X, values)
     order = np.argsort(-values)[:keep]
     best_x, best_v = X[order], values[order]
     step = _step_scale(problem, best_x)
@@ -107,24 +107,25 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
         step[~improved] *= 0.5
         if improved.any():
             _offer_best(problem, tracker, best_x, best_v)
-    return sampled
+    return X, values
 
 
 def best_patterns(problem: Problem, X: np.ndarray, values: np.ndarray, count: int) -> List[List[np.ndarray]]:
-    """The activation patterns of the best points of X by value, at most `count` distinct ones."""
+    """The activation patterns of the best points of X by value, at most `count` distinct ones (forward passes
+    by chunks in that order, stopping once `count` are found: the distinct ones usually come first)."""
     order = np.argsort(-values)
-    if count <= 0 or len(order) == 0:
-        return []
-    Z = _core.forward(problem.network.core, np.ascontiguousarray(X[order]))[:-1]
-    seen, out = set(), []
-    for i in range(len(order)):
-        pattern = [np.ascontiguousarray(z[i] > 0, dtype=np.uint8) for z in Z]
-        key = b"".join(g.tobytes() for g in pattern)
-        if key not in seen:
-            seen.add(key)
-            out.append(pattern)
-            if len(out) == count:
-                break
+    seen: set = set()
+    out: List[List[np.ndarray]] = []
+    for start in range(0, len(order) if count > 0 else 0, 2 * count):
+        Z = _core.forward(problem.network.core, np.ascontiguousarray(X[order[start:start + 2 * count]]))[:-1]
+        for i in range(len(Z[0]) if Z else 0):
+            pattern = [np.ascontiguousarray(z[i] > 0, dtype=np.uint8) for z in Z]
+            key = b"".join(g.tobytes() for g in pattern)
+            if key not in seen:
+                seen.add(key)
+                out.append(pattern)
+                if len(out) == count:
+                    return out
     return out
 
 
