@@ -10,7 +10,7 @@ import pytest
 from oracles.bruteforce import regions
 
 NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices
-STAGES = {"trivial", "product", "gradient", "sampling", "bab", "patterns", "regions", "tightening", "scip", "sdp"}
+STAGES = {"trivial", "product", "gradient", "sampling", "climbs", "bab", "patterns", "regions", "tightening", "scip", "sdp"}
 
 
 def random_net(seed, sizes):

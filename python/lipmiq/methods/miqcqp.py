@@ -35,7 +35,7 @@ from .enumerate import region_search
 from .lipsdp import applies as sdp_applies, sdp_branch, sdp_root
 from .naive import naive_upper
 from .patterns import pattern_search
-from .sample import sampling_stage
+from .sample import LOCAL_SEARCH_TIME, sampling_stage
 
 OPTIONS = opt.Options(
     opt.encoding(),
@@ -45,7 +45,9 @@ OPTIONS = opt.Options(
     opt.Option("region_share", opt.real(0.0, 1.0), 0.25,
                "share of the remaining time for the region branch-and-bound before SCIP, longer while on track to "
                "complete (0 skips it)"),
-    opt.Option("pattern_time", opt.real(0.0), 5.0, "seconds at most for the pattern branch-and-bound"),
+    opt.Option("pattern_time", opt.real(0.0), 5.0,
+               "seconds at most for each search over patterns: the hill climbs after sampling (also at most "
+               "LOCAL_SEARCH_TIME) and the pattern branch-and-bound (0 skips both)"),
     opt.Option("gradient_share", opt.real(0.0, 1.0), 0.1,
                "share of the remaining time at most for the gradient-bound engine's first bound (0 skips it)"),
     opt.Option("bab_share", opt.real(0.0, 1.0), 0.85,
@@ -85,7 +87,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if options["gradient_share"] > 0.0:
         with tracker.stage("gradient"):
             engine = root_bound(problem, tracker, options["gradient_share"] * tracker.remaining())
-    settled = sampling_stage(problem, tracker, options["seed"], root)
+    settled = sampling_stage(problem, tracker, options["seed"], root, min(options["pattern_time"], LOCAL_SEARCH_TIME))
     if settled is not None:
         return settled
     sdp = None

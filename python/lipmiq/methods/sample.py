@@ -66,20 +66,21 @@ def _step_scale(problem: Problem, X: np.ndarray) -> np.ndarray:
     return np.broadcast_to((hull[1] - hull[0]) * 0.25, X.shape).copy()
 
 
-def sampling_stage(problem: Problem, tracker: Tracker, seed: int,
-                   bounds: Optional[NetworkBounds] = None) -> Optional[Tuple[str, str]]:
+def sampling_stage(problem: Problem, tracker: Tracker, seed: int, bounds: Optional[NetworkBounds] = None,
+                   climb_time: float = LOCAL_SEARCH_TIME) -> Optional[Tuple[str, str]]:
     """The short sampling the search methods run once their first upper bounds are in, then hill climbs over
     patterns from its best witness and from its best samples' patterns (`patterns.local_search`, a few region LPs
     each): the branch-and-bounds prune against this lower bound from their first node ([8, 20, 20, 1], l-inf: 6.82
-    sampled, 7.39 after 15 LPs, where the engine's search alone was at 7.387 after 180 s). (status, note) when it
-    settles the query, else None."""
+    sampled, 7.39 after 15 LPs, where the engine's search alone was at 7.387 after 180 s), for at most
+    `climb_time` seconds (0: none). (status, note) when it settles the query, else None."""
     with tracker.stage("sampling"):
         X, values = sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
-    with tracker.stage("patterns"):
-        local_search(problem, tracker, bounds, min(LOCAL_SEARCH_TIME, LOCAL_SEARCH_SHARE * tracker.remaining()),
-                     best_patterns(problem, X, values, LOCAL_SEARCH_STARTS))
+    if climb_time > 0.0 and not tracker.exact:
+        with tracker.stage("climbs"):
+            local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()),
+                         best_patterns(problem, X, values, LOCAL_SEARCH_STARTS))
     if tracker.exact:
-        return "optimal", "sampling met the upper bound"
+        return "optimal", "sampling and hill climbs over patterns met the upper bound"
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached after the first upper bounds and sampling"
     return None
