@@ -316,3 +316,20 @@ def test_ball_projection_lands_inside_and_tiny_offsets_do_not_underflow():
                     X = np.full(n, center) + 3.0 * radius * rng.standard_normal((4, n))
                     assert all(ball.contains(x) for x in ball.project(X)), (n, norm, radius, center)
     assert not Ball([-1e-300], 1e-300, 2.0).contains(np.array([1e-170]))
+
+
+@pytest.mark.parametrize("norm", [1.0, 2.0, math.inf])
+def test_overflowing_points_are_projected_to_the_center_and_never_certified(norm):
+    """An infinite entry or an offset from the center that overflows gave a NaN distance, which Ball.project let
+    through unchanged, and `certify` took the point as a witness of value 1 where L = 0 (review finding)."""
+    from lipmiq.certify.witness import certify
+    ball = Ball([1e308], 1e308, norm)
+    for x in ([-1e308], [math.inf], [-math.inf], [math.nan]):
+        y = ball.project(np.array([x]))
+        assert ball.contains(y[0]), (x, y)
+    net = Network([np.array([[-1.0]]), np.array([[1.0]])], [np.zeros(1), np.zeros(1)])  # relu(-x): L = 0 on x >= 0
+    problem = make_problem(net, Ball([1e308], 1e308, norm), 2, 2)
+    witness = certify(problem, np.array([-1e308]))
+    assert witness is None or witness.value == 0.0, witness
+    box = make_problem(net, Box(0.0, 1.0), 2, 2)
+    assert certify(box, np.array([math.nan])) is None

@@ -141,7 +141,8 @@ class Ball(Domain):
         interior: a witness above L = 0 (review finding)."""
         scale = np.max(np.abs(d), axis=-1, keepdims=True)
         safe = np.where(scale > 0.0, scale, 1.0)
-        norm = np.linalg.norm(d / safe, ord=self.norm, axis=-1, keepdims=True) * scale
+        with np.errstate(over="ignore", invalid="ignore"):  # inf / inf: NaN, read as outside by the callers
+            norm = np.linalg.norm(d / safe, ord=self.norm, axis=-1, keepdims=True) * scale
         return norm * (1.0 + 2.0 * (d.shape[-1] + 4) * UNIT_ROUNDOFF)
 
     def project(self, x):
@@ -151,20 +152,23 @@ class Ball(Domain):
         c = np.asarray(self.center, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64)
         rows = x.reshape(-1, c.size).copy()
-        d = rows - c
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing offset: inf, then outside
+            d = rows - c
         r = self._distance_upper(d)
-        outside = r[:, 0] > self.radius
+        outside = ~(r[:, 0] <= self.radius)  # NaN (an inf entry, an overflowing offset) is outside too
         for pull in (PROJECTION_RTOL, 1e-9, 1e-6, 1e-3):  # all rows at once; a stronger pull for those still out
             if not outside.any():
                 break
             rows[outside] = c + d[outside] * (self.radius / r[outside]) * (1.0 - pull)
-            outside[outside] = self._distance_upper(rows[outside] - c)[:, 0] > self.radius
+            outside[outside] = ~(self._distance_upper(rows[outside] - c)[:, 0] <= self.radius)
         rows[outside] = c
         return rows.reshape(x.shape)
 
     def contains(self, x):
         """True only when x is in the ball in exact arithmetic (points within rounding of the sphere are not)."""
-        return bool(self._distance_upper(np.asarray(x, dtype=np.float64) - np.asarray(self.center))[..., 0] <= self.radius)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.asarray(x, dtype=np.float64) - np.asarray(self.center)
+        return bool(self._distance_upper(d)[..., 0] <= self.radius)
 
     def sample(self, count, rng):
         c = np.asarray(self.center)

@@ -106,6 +106,8 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
     operator-norm maximiser of J(pattern) computed by the core.
     """
     x_red = problem.domain.project(np.asarray(x, dtype=np.float64).reshape(-1))
+    if not problem.domain.contains(x_red):  # a projection that failed (NaN, overflow): never certified
+        return None
     x_full = problem.inputs.lift_point(x_red)
     pattern, margin = pattern_at(problem.full, x_full, problem.free)
     if pattern is None:
