@@ -215,6 +215,18 @@ def test_sampling_stage_climbs_to_the_exact_value_from_several_starts():
     assert hits >= 58, hits
 
 
+def test_best_patterns_of_no_points_or_none_wanted_is_empty():
+    from lipmiq.methods.sample import best_patterns
+    from lipmiq.problem import make_problem
+
+    weights, biases = random_net(0, [3, 4, 1])
+    problem = make_problem(Network(weights, biases), Box(-1, 1), 2, 2)
+    X = np.random.default_rng(0).uniform(-1, 1, (10, 3))
+    assert best_patterns(problem, X, np.arange(10.0), 0) == []
+    assert best_patterns(problem, X[:0], np.arange(0.0), 5) == []
+    assert 1 <= len(best_patterns(problem, X, np.arange(10.0), 3)) <= 3
+
+
 @pytest.mark.parametrize("seed, sizes, domain", [(2, [3, 6, 6, 2], Box(-0.5, 0.5)), (7, [3, 5, 5, 2], Global()),
                                                  (10, [3, 6, 5, 2], Ball([0.1, 0.0, -0.2], 0.7, INF))])
 @pytest.mark.parametrize("p, q", [(2, 2), (1, 1), (INF, INF), (2, INF)])

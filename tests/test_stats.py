@@ -1,6 +1,7 @@
 """Result.stats against independent facts: the regions the brute-force oracle finds, the neurons seen
 with both signs or left open by plain interval arithmetic, which stages ran, and the bounds' own
 exactness (docs/conventions.md, "stats")."""
+import json
 import math
 import os
 
@@ -10,7 +11,8 @@ import pytest
 from oracles.bruteforce import regions
 
 NET = os.path.join(os.path.dirname(__file__), "data", "lipbab_iris_4-5-5-3.npz")  # 4 inputs, 3 outputs; tests/ alone suffices
-STAGES = {"trivial", "product", "gradient", "sampling", "climbs", "bab", "patterns", "regions", "tightening", "scip", "sdp"}
+with open(os.path.join(os.path.dirname(lipmiq.__file__), "result.schema.json")) as fh:  # the documented stage names
+    STAGES = set(json.load(fh)["$defs"]["stage"]["enum"])
 
 
 def random_net(seed, sizes):
@@ -119,3 +121,15 @@ def test_tracker_stage_attribution():
     stats = tracker.stats()
     assert stats["upper_by"] == "scip" and stats["lower_by"] is None and stats["closed_by"] is None
     assert set(stats["stages"]) == {"product", "scip", "regions"}
+
+
+def test_pattern_time_zero_skips_every_search_over_patterns():
+    """`pattern_time=0` means no hill climbs after sampling and no pattern branch-and-bound (it left the latter
+    on, which then closed the query in place of SCIP: review finding)."""
+    rng = np.random.default_rng(3)
+    net = lipmiq.Network([rng.standard_normal((6, 3)), rng.standard_normal((1, 6))], [rng.standard_normal(6), rng.standard_normal(1)])
+    res = lipmiq.lipschitz(net, lipmiq.Box(-1, 1), 1, 1, time_limit=20, pattern_time=0.0, region_share=0.0,
+                           sdp_share=0.0, bab_share=0.0, gradient_share=0.0)
+    assert_consistent(res)
+    assert res.exact and not {"patterns", "climbs"} & set(res.stats["stages"]), res.stats
+    assert res.stats["closed_by"] == "scip", res.stats

@@ -46,8 +46,8 @@ OPTIONS = opt.Options(
                "share of the remaining time for the region branch-and-bound before SCIP, longer while on track to "
                "complete (0 skips it)"),
     opt.Option("pattern_time", opt.real(0.0), 5.0,
-               "seconds at most for each search over patterns: the hill climbs after sampling (also at most "
-               "LOCAL_SEARCH_TIME) and the pattern branch-and-bound (0 skips both)"),
+               "seconds at most for each search over patterns: the hill climbs after sampling (at most 2 s) and the "
+               "pattern branch-and-bound (0 skips both)"),
     opt.Option("gradient_share", opt.real(0.0, 1.0), 0.1,
                "share of the remaining time at most for the gradient-bound engine's first bound (0 skips it)"),
     opt.Option("bab_share", opt.real(0.0, 1.0), 0.85,
@@ -110,10 +110,11 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, engine_search)
         if status == "optimal":
             return status, note
-    with tracker.stage("patterns"):
-        patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
-    if patterns == "optimal":
-        return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
+    if options["pattern_time"] > 0.0:
+        with tracker.stage("patterns"):
+            patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
+        if patterns == "optimal":
+            return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     if options["region_share"] > 0.0:
         with tracker.stage("regions"):
             status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())

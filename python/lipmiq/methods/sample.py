@@ -80,7 +80,7 @@ def sampling_stage(problem: Problem, tracker: Tracker, seed: int, bounds: Option
             local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()),
                          best_patterns(problem, X, values, LOCAL_SEARCH_STARTS))
     if tracker.exact:
-        return "optimal", "sampling and hill climbs over patterns met the upper bound"
+        return "optimal", "the first lower bound (sampling, hill climbs over patterns) met the upper bound"
     if tracker.remaining() <= 0:
         return "time_limit", "time limit reached after the first upper bounds and sampling"
     return None
@@ -114,10 +114,12 @@ def sample_lower(problem: Problem, tracker: Tracker, budget: float, samples: int
 def best_patterns(problem: Problem, X: np.ndarray, values: np.ndarray, count: int) -> List[List[np.ndarray]]:
     """The activation patterns of the best points of X by value, at most `count` distinct ones (forward passes
     by chunks in that order, stopping once `count` are found: the distinct ones usually come first)."""
+    if count <= 0:
+        return []
     order = np.argsort(-values)
     seen: set = set()
     out: List[List[np.ndarray]] = []
-    for start in range(0, len(order) if count > 0 else 0, 2 * count):
+    for start in range(0, len(order), 2 * count):
         Z = _core.forward(problem.network.core, np.ascontiguousarray(X[order[start:start + 2 * count]]))[:-1]
         for i in range(len(Z[0]) if Z else 0):
             pattern = [np.ascontiguousarray(z[i] > 0, dtype=np.uint8) for z in Z]
