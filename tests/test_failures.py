@@ -21,8 +21,8 @@ from oracles.bruteforce import exact_lipschitz
 SIZES = [3, 8, 8, 2]
 DOMAIN = Box(-1, 1)
 ORACLE_DOMAIN = ("box", -1.0, 1.0)
-# skip the pattern and region branch-and-bound so that the query reaches SCIP at once
-SCIP_ONLY = dict(pattern_time=0.0, region_share=0.0)
+# skip the pattern, region and engine branch-and-bounds so that the query reaches SCIP at once
+SCIP_ONLY = dict(pattern_time=0.0, region_share=0.0, bab_share=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ BIG_SIZES = [10, 40, 40, 40, 1]
 SCRIPT = """
 import sys
 from lipmiq import Global, lipschitz
-res = lipschitz(sys.argv[1], Global(), 2, 2, time_limit=60, pattern_time=0.0, region_share=0.0)
+res = lipschitz(sys.argv[1], Global(), 2, 2, time_limit=60, pattern_time=0.0, region_share=0.0, bab_share=0.0)
 print(res.to_json())
 """
 

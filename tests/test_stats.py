@@ -76,7 +76,7 @@ def _sign_and_interval_counts(weights, biases, lo, hi, samples=20000):
 def test_unstable_neurons_between_observed_and_interval_counts(seed):
     weights, biases = random_net(seed, [3, 8, 6, 2])
     lo, hi = np.full(3, -0.5), np.full(3, 0.5)
-    res = lipmiq.lipschitz(lipmiq.Network(weights, biases), lipmiq.Box(lo, hi), region_share=0.0, pattern_time=0.0,
+    res = lipmiq.lipschitz(lipmiq.Network(weights, biases), lipmiq.Box(lo, hi), region_share=0.0, pattern_time=0.0, bab_share=0.0,
                            time_limit=30)
     seen, opened = _sign_and_interval_counts(weights, biases, lo, hi)
     assert res.stats["unstable_neurons"] is not None, res.stats
