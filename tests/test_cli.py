@@ -60,9 +60,10 @@ def test_bad_input_exit_2(args, message, capsys):
 @pytest.mark.parametrize("share, stage", [("0", "scip"), ("0.5", "regions")])
 def test_region_share_option(share, stage, capsys):
     """--region-share 0 sends the query straight to SCIP; a positive share lets the region stage close it
-    (--sdp-share 0: LipSDP's bound would let the pattern branch-and-bound close this l2 query first)."""
+    (--sdp-share 0: LipSDP's bound would let the pattern branch-and-bound close this l2 query first; --bab-share 0:
+    the engine's search comes first on this shallow network and would close it)."""
     code, out, err = run_cli(["bound", EXAMPLE, "--box", "0", "1", "--json", "--region-share", share,
-                              "--sdp-share", "0", "--time-limit", "60"], capsys)
+                              "--sdp-share", "0", "--bab-share", "0", "--time-limit", "60"], capsys)
     assert code == 0, err
     data = json.loads(out)
     assert data["exact"] and data["upper"] == pytest.approx(6.7715, rel=1e-4)
