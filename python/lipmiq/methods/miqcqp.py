@@ -73,12 +73,19 @@ MID_UNSTABLE = 20
 # sign splits (p = inf) it closed the [8, w, w, 1] series w = 12 / 14 in 0.2 / 0.5 s (l-inf) and 0.7 / 3.6 s (l2),
 # w = 16 in 30 / 13 s, where the regions took 5-11 s on w = 12 / 14 and 14.7 s on w = 16 without closing. On
 # LipBaB's 10-30-30-30-3 (three hidden layers) the regions close in 0.5 s what the engine's search does not.
-# With at most MID_UNSTABLE unstable neurons too: [8, 8, 8, 1] and [8, 10, 10, 1] closed in 0.18-0.32 s against
-# 0.18-1.23 s by the regions (which ran 0.06-1.06 s there); the published exact queries did not move (bench_exact.py).
+# With at most MID_UNSTABLE unstable neurons too, on a bounded domain and on SMALL_SHARE of the time: [8, 8, 8, 1] and
+# [8, 10, 10, 1] closed in 0.18-0.32 s against 0.18-1.23 s by the regions (which ran 0.06-1.06 s there); the published
+# exact queries did not move (bench_exact.py). Not on R^n, where the homogenised box's bounds steer the search badly:
+# a bias-free [6, 8, 8, 2], p = 2, q = inf, was closed by the regions in 2.0 s and left open at 5 s behind the search
+# (review finding; on 100 such small networks, 16.5 s in total on R^n against 7.6 s with the regions first); the share
+# leaves the regions most of the time where the search stalls. On 60 small two-layer networks (2-6 inputs, widths
+# 6-10, random, bias-free and degenerate, boxes, balls and R^n) 9.3 s in total against 8.2 s with the regions first:
+# 0.05-0.1 s more per bias-free or degenerate query on a box.
 # Nor on more inputs than ENGINE_FIRST_INPUTS: the cancer networks 30-32-32-{1,2} (30 inputs) closed by the regions
 # in 3.4-3.5 s, in 15-36 s with the engine's search first (54 s before its split multipliers).
 ENGINE_FIRST_DEPTH = 2
 ENGINE_FIRST_INPUTS = 12
+SMALL_SHARE = 0.25
 
 
 def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
@@ -107,9 +114,12 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     big = unstable > options["bab_unstable"] or sum(sizes) > BAB_NEURONS  # past the regions' reach: engine first
     mid = unstable > MID_UNSTABLE  # the regions first (they may close it), then the engine
     shallow = len(sizes) <= ENGINE_FIRST_DEPTH and problem.network.input_dim <= ENGINE_FIRST_INPUTS
-    first = big or (shallow and engine_search and unstable > 0)
+    # at most MID_UNSTABLE unstable neurons: first too on a bounded domain, on a smaller share (SMALL_SHARE)
+    small = shallow and engine_search and not mid and unstable > 0 and not isinstance(problem.domain, Global)
+    first = big or (mid and shallow and engine_search) or small
     if search and first:
-        status, note = _branch_and_bound(problem, tracker, options["bab_share"], engine, slopes, engine_search)
+        share = min(options["bab_share"], SMALL_SHARE) if small and not big else options["bab_share"]
+        status, note = _branch_and_bound(problem, tracker, share, engine, slopes, engine_search)
         if status == "optimal":
             return status, note
     if options["pattern_time"] > 0.0:

@@ -28,9 +28,11 @@ from ..tolerances import NORM_RTOL, RANK_RTOL
 from ..tracker import Tracker
 
 MAX_SIGN_OUTPUTS = 12   # q = 1 reduction enumerates 2^(m-1) output sign vectors
-# The climbs stop after this many in a row that did not raise the lower bound. On [3, 7, 7, 1] (seeds 0-19, p = q
-# in {1, 2, inf}) the last improving climb was at most the 21st, and all 60 still reach the exact L (16: 58, 8: 55);
-# on the [8, w, w, 1] series (w = 8-20) the same lower bounds in 0.03-0.55 s instead of 0.09-1.27 s.
+# The climbs stop after this many in a row that did not raise the lower bound (climbs that start at a pattern an
+# earlier one visited cost nothing and do not count). On [3, 7, 7, 1] (seeds 0-19, p = q in {1, 2, inf}) the last
+# improving climb was at most the 21st, and all 60 still reach the exact L (16: 58, 8: 55); on the [8, w, w, 1] series
+# (w = 8-20) the same lower bounds in 0.03-0.55 s instead of 0.09-1.27 s. Elsewhere a later start can still win
+# (fan-in [8, 12, 12, 1], seed 1, l-inf: 1.9031 against 1.9158, review finding): the searches after it close the gap.
 PATIENCE = 24
 CANDIDATE_ENTRIES = 4_000_000  # float64 entries of the candidates' Jacobians held at once (32 MB)
 
@@ -174,8 +176,9 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
         if time.perf_counter() > stop or idle >= PATIENCE:
             return
         lower = tracker.lower
-        _climb(problem, tracker, [np.asarray(g, dtype=np.uint8).copy() for g in start], flips, stop, visited, regions)
-        idle = 0 if tracker.lower > lower else idle + 1
+        if _climb(problem, tracker, [np.asarray(g, dtype=np.uint8).copy() for g in start], flips, stop, visited,
+                  regions):
+            idle = 0 if tracker.lower > lower else idle + 1
 
 
 def _key(pattern: List[np.ndarray]) -> bytes:
@@ -183,15 +186,17 @@ def _key(pattern: List[np.ndarray]) -> bytes:
 
 
 def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips: List[Tuple[int, int]],
-           stop: float, visited: Set[bytes], regions: Dict[bytes, Optional[np.ndarray]]) -> None:
+           stop: float, visited: Set[bytes], regions: Dict[bytes, Optional[np.ndarray]]) -> bool:
     """One hill climb from `current` (a pattern; its own region is not checked: only improving flips are), until
-    no flip improves or it reaches a pattern in `visited`."""
+    no flip improves or it reaches a pattern in `visited`; False when `current` itself was visited (nothing done)."""
+    if _key(current) in visited:
+        return False
     net, p, q = problem.network, problem.p, problem.q
     value = float(_core.operator_norms(np.ascontiguousarray(net.jacobian(current)[None]), p, q)[0][0])
     while time.perf_counter() < stop:
         key = _key(current)
         if key in visited:
-            return
+            return True
         visited.add(key)
         candidates = []
         for k, j in flips:
@@ -200,7 +205,7 @@ def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips:
             candidates.append(pattern)
         norms = _candidate_norms(net, candidates, p, q, stop)
         if norms is None:
-            return
+            return True
         moved = False
         for i in np.argsort(-norms):
             if norms[i] <= value * (1 + 1e-12) or time.perf_counter() > stop:
@@ -214,7 +219,8 @@ def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips:
                 current, value, moved = candidates[i], float(norms[i]), True
                 break
         if not moved:
-            return
+            return True
+    return True
 
 
 def _candidate_norms(net: Network, candidates: List[List[np.ndarray]], p: float, q: float,
