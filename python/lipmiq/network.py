@@ -18,6 +18,12 @@ class Layer:
     b: np.ndarray
 
 
+def pattern_key(pattern: Sequence[np.ndarray]) -> bytes:
+    """A hashable key of a per-layer pattern (or of per-layer states): the layers' bytes end to end. Keys are
+    compared only among patterns of one network, whose layer sizes and dtype fix where each layer's bytes lie."""
+    return b"".join(np.asarray(g).tobytes() for g in pattern)
+
+
 def chain_jacobian(weights: Sequence[np.ndarray], pattern: Sequence[np.ndarray]) -> np.ndarray:
     """W_m diag(g_{m-1}) ... diag(g_1) W_1 for the chain `weights` (m matrices) and a pattern of its m - 1
     inner layers, computed by the C++ core (the one Jacobian-under-pattern of lipmiq)."""

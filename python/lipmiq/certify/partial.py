@@ -16,7 +16,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from ..domain import Domain
-from ..network import Network
+from ..network import Network, pattern_key
 from ..tolerances import INTERIOR_TOL
 from .exact_regions import Proof
 from .regions import affine_forms, region_point
@@ -95,7 +95,7 @@ class Conflicts:
 
     @staticmethod
     def _key(status: Sequence[np.ndarray], k: int) -> Tuple[int, bytes]:
-        return k, b"".join(g.tobytes() for g in _pattern(status[:k]))
+        return k, pattern_key(_pattern(status[:k]))
 
     def empty(self, status: Sequence[np.ndarray], sides: np.ndarray, k: int) -> bool:
         """True when a known conflict proves empty the region with the decided layers before k (`status`) and

@@ -50,6 +50,7 @@ from ..bounds.gradient import NODE_OPTIONS, Bounds, GradientBounds, bound_proble
 from ..bounds.jacobian import pattern_norm
 from ..certify.partial import Conflicts, Rows, keeps_point, prefix_layer, prefix_point, prefix_rows
 from ..certify.witness import certify, decide_region
+from ..network import pattern_key
 from ..problem import Problem
 from ..result import is_exact
 from ..sdp import barrier, search
@@ -284,7 +285,7 @@ class GradientBaB:
         cap = min(upper, node.bound)  # both bound ||J(g)||, the one Jacobian of this leaf's region (if any)
         if self._dominated(cap):  # whether or not the region exists, it cannot beat the lower bound
             return
-        key = b"".join(a.tobytes() for a in pattern)
+        key = pattern_key(pattern)
         if key in self.verdicts:  # decided under another sign branch (its witness, if any, was offered then)
             verdict = self.verdicts[key]
             if verdict:

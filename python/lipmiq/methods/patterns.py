@@ -21,7 +21,7 @@ from ..bounds.jacobian import rounding_allowance
 from ..certify.regions import interior_point
 from ..certify.witness import certify
 from ..domain import Global
-from ..network import Network, chain_jacobian
+from ..network import Network, chain_jacobian, pattern_key
 from ..norms import dual
 from ..problem import Problem
 from ..tolerances import NORM_RTOL, RANK_RTOL
@@ -181,23 +181,18 @@ def local_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBou
             idle = 0 if tracker.lower > lower else idle + 1
 
 
-def _key(pattern: List[np.ndarray]) -> bytes:
-    return b"".join(g.tobytes() for g in pattern)
-
-
 def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips: List[Tuple[int, int]],
            stop: float, visited: Set[bytes], regions: Dict[bytes, Optional[np.ndarray]]) -> bool:
     """One hill climb from `current` (a pattern; its own region is not checked: only improving flips are), until
-    no flip improves or it reaches a pattern in `visited`; False when `current` itself was visited (nothing done)."""
-    if _key(current) in visited:
+    no flip improves or it would move to a pattern in `visited`; False when `current` itself was visited (nothing
+    done)."""
+    key = pattern_key(current)
+    if key in visited:
         return False
+    visited.add(key)
     net, p, q = problem.network, problem.p, problem.q
     value = float(_core.operator_norms(np.ascontiguousarray(net.jacobian(current)[None]), p, q)[0][0])
     while time.perf_counter() < stop:
-        key = _key(current)
-        if key in visited:
-            return True
-        visited.add(key)
         candidates = []
         for k, j in flips:
             pattern = [g.copy() for g in current]
@@ -210,12 +205,15 @@ def _climb(problem: Problem, tracker: Tracker, current: List[np.ndarray], flips:
         for i in np.argsort(-norms):
             if norms[i] <= value * (1 + 1e-12) or time.perf_counter() > stop:
                 break
-            key = _key(candidates[i])
+            key = pattern_key(candidates[i])
             if key not in regions:
                 regions[key] = interior_point(problem, candidates[i], stop)[0]
             x = regions[key]
             if x is not None:
                 tracker.offer_lower(certify(problem, x))
+                if key in visited:  # an earlier climb went on from here (or started here)
+                    return True
+                visited.add(key)
                 current, value, moved = candidates[i], float(norms[i]), True
                 break
         if not moved:

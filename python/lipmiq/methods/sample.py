@@ -15,6 +15,7 @@ from .. import options as opt
 from ..bounds import NetworkBounds
 from ..certify.witness import certify
 from ..domain import Global
+from ..network import pattern_key
 from ..problem import Problem
 from ..tracker import Tracker
 from .patterns import local_search
@@ -123,7 +124,7 @@ def best_patterns(problem: Problem, X: np.ndarray, values: np.ndarray, count: in
         Z = _core.forward(problem.network.core, np.ascontiguousarray(X[order[start:start + 2 * count]]))[:-1]
         for i in range(len(Z[0]) if Z else 0):
             pattern = [np.ascontiguousarray(z[i] > 0, dtype=np.uint8) for z in Z]
-            key = b"".join(g.tobytes() for g in pattern)
+            key = pattern_key(pattern)
             if key not in seen:
                 seen.add(key)
                 out.append(pattern)

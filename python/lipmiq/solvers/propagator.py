@@ -28,7 +28,7 @@ from pyscipopt import SCIP_RESULT, Prop
 from ..bounds.gradient import NODE_OPTIONS, bound_network
 from ..bounds.jacobian import pattern_norm_bound
 from ..formulation.model import Formulation
-from ..network import Network
+from ..network import Network, pattern_key
 from ..tolerances import SCIP_BOUND_ALLOWANCE
 
 # The engine's calls take at most this share of the time since the first (SCIP's own work keeps the rest).
@@ -103,7 +103,7 @@ class JacobianBoundProp(Prop):
         there is no engine network or past its share)."""
         if self.net is None:
             return math.inf
-        key = b"".join(s.tobytes() for s in states)
+        key = pattern_key(states)
         if key in self.cache:
             return self.cache[key]
         now = time.perf_counter()
