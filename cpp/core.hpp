@@ -232,6 +232,9 @@ void gemm_nt(const double* R, std::size_t ldr, std::size_t nrows, const double* 
              std::size_t ncols, std::size_t inner, double* out, std::size_t ldo, bool accumulate,
              unsigned threads = 1);
 
+// A^T (cols x rows, row-major) of A (rows x cols, row i at A + i*lda), in 32 x 32 tiles.
+Block transpose(const double* A, std::size_t lda, std::size_t rows, std::size_t cols, unsigned threads = 1);
+
 // ---- linalg.cpp ---------------------------------------------------------------------------
 // Reductions with 8 independent partial sums (vectorisable without -ffast-math).
 double dot(const double* a, const double* b, std::size_t n);

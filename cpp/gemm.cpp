@@ -211,6 +211,8 @@ bool fits_blas_ints(const GemmArgs& g) {
     return std::max({g.nrows, g.nidx, g.ncols, g.ldr, g.ldm, g.ldo}) <= big;
 }
 
+}  // namespace
+
 // In 32 x 32 tiles, which stay in L1 (element by element, the strided writes made a 1024 x 1024
 // transpose take 13 ms, as long as a B = 256 product with it; in tiles 6 ms); rows of tiles go to
 // `threads` workers.
@@ -226,8 +228,6 @@ Block transpose(const double* A, std::size_t lda, std::size_t rows, std::size_t 
     });
     return T;
 }
-
-}  // namespace
 
 void gemm_nt(const double* R, std::size_t ldr, std::size_t nrows, const double* W, std::size_t ldw,
              std::size_t ncols, std::size_t inner, double* out, std::size_t ldo, bool accumulate,

@@ -366,9 +366,10 @@ void derive_weights(Network& net) {
     net.absW.clear();
     for (std::size_t k = 0; k + 1 < net.depth(); ++k) {
         const Matrix& W = net.W[k];
-        Matrix T(W.cols, W.rows), A;
-        for (std::size_t i = 0; i < W.rows; ++i)
-            for (std::size_t j = 0; j < W.cols; ++j) T.row(j)[i] = W.row(i)[j];
+        Matrix T, A;
+        T.rows = W.cols;
+        T.cols = W.rows;
+        T.data = transpose(W.data.data(), W.cols, W.rows, W.cols);
         if (k > 0) {
             A = Matrix(W.rows, W.cols);
             for (std::size_t i = 0; i < W.data.size(); ++i) A.data[i] = std::fabs(W.data[i]);
