@@ -89,7 +89,9 @@ def test_branching_goes_below_the_published_bound_and_stays_above_the_truth():
 def test_default_pipeline_with_the_sdp_stage_brackets_the_truth(seed, sizes, domain):
     weights, biases = random_net(seed, sizes, bias_scale=0.3, fan_in=True)
     net = Network(weights, biases)
-    res = lipschitz(net, domain, 2, 2, time_limit=5, region_share=0.0, pattern_time=0.0)
+    # on small boxes the engine's search comes before LipSDP and closes them: it is left out there
+    search = {} if isinstance(domain, Global) else {"bab_share": 0.0}
+    res = lipschitz(net, domain, 2, 2, time_limit=5, region_share=0.0, pattern_time=0.0, **search)
     truth, _ = oracle_regions(weights, biases, oracle_domain(domain, sizes[0]), 2.0, 2.0, None)
     assert res.lower <= truth * (1 + 1e-9) and res.upper >= truth * (1 - 1e-12), (res, truth)
     assert "sdp" in res.to_dict()["stats"]["stages"]
