@@ -74,12 +74,23 @@ def sampling_stage(problem: Problem, tracker: Tracker, seed: int, bounds: Option
     each): the branch-and-bounds prune against this lower bound from their first node ([8, 20, 20, 1], l-inf: 6.82
     sampled, 7.39 after 15 LPs, where the engine's search alone was at 7.387 after 180 s), for at most
     `climb_time` seconds (0: none). (status, note) when it settles the query, else None."""
+    return climb_stage(problem, tracker, bounds, sample_stage(problem, tracker, seed), climb_time)
+
+
+def sample_stage(problem: Problem, tracker: Tracker, seed: int) -> List[List[np.ndarray]]:
+    """The sampling alone (stage `sampling`), its best witness offered: the patterns the climbs start from."""
     with tracker.stage("sampling"):
         X, values = sample_lower(problem, tracker, budget=min(1.0, 0.1 * tracker.remaining()), seed=seed)
+    return best_patterns(problem, X, values, LOCAL_SEARCH_STARTS)
+
+
+def climb_stage(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], starts: List[List[np.ndarray]],
+                climb_time: float = LOCAL_SEARCH_TIME) -> Optional[Tuple[str, str]]:
+    """The hill climbs from `starts` (stage `climbs`, at most `climb_time` seconds; 0: none): (status, note)
+    when the lower bound so far settles the query or the time is up, else None."""
     if climb_time > 0.0 and not tracker.exact:
         with tracker.stage("climbs"):
-            local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()),
-                         best_patterns(problem, X, values, LOCAL_SEARCH_STARTS))
+            local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()), starts)
     if tracker.exact:
         return "optimal", "the first lower bound (sampling, hill climbs over patterns) met the upper bound"
     if tracker.remaining() <= 0:
