@@ -4,6 +4,7 @@ For a random 784-1024-1024-10 network (seeded, torch-default-like init) and the 
 benchmark network, over a box of half-width 0.05 (and a wider one) around a seeded random point in
 [0, 1]^n, and for the digits28 CNN (784-1568-784-100-1, unrolled to dense) over its manifest box
 [-0.01, 0.01]^784, times:
+  * building the core's copy of the network (`core.Net`: once per network in lipmiq, outside the kernels' times),
   * interval bounds,
   * symbolic (DeepPoly/CROWN) bounds,
   * batched Jacobian norms: 256 random inputs of the box -> forward -> masks -> jacobians ->
@@ -121,12 +122,11 @@ def max_diff(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))) if a.size else 0.0
 
 
-def jacobian_pipeline(mod, W, b, X, pq, nets=None):
-    """forward -> masks -> jacobians -> norms; the core takes its Net objects `nets` = (Net(W, b), Net(W)),
-    the reference the weight lists."""
-    Z = mod.forward(nets[0], X) if nets else mod.forward(W, b, X)
+def jacobian_pipeline(mod, W, b, X, pq, net=None):
+    """forward -> masks -> jacobians -> norms; the core takes its Net object `net`, the reference the weight lists."""
+    Z = mod.forward(net, X) if net is not None else mod.forward(W, b, X)
     masks = [z > 0 for z in Z[:-1]]
-    J = mod.jacobians(nets[1] if nets else W, masks, batch=X.shape[0])
+    J = mod.jacobians(net if net is not None else W, masks, batch=X.shape[0])
     return [mod.operator_norms(J, p, q)[0] for p, q in pq]
 
 
@@ -151,7 +151,7 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
     # kernel, as the reference kernels take numpy's arrays as they are: its build time is its own row.
     build = best_time(lambda: core.Net(W, b), repeat)[0]
     rows.append((tag, "core.Net (copy, W^T, |W|; once)", build, 0.0, 0.0, ""))
-    net, net_w = core.Net(W, b), core.Net(W)
+    net = core.Net(W, b)  # forward and jacobians share it, as in lipmiq (jacobians read only the weights)
 
     sym = add(
         "symbolic_bounds",
@@ -166,19 +166,19 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
     J = ref.jacobians(W, masks, batch=batch)
     active = [float(np.mean(m)) for m in masks]
     add(f"forward (B={batch})", lambda: core.forward(net, X), lambda: ref.forward(W, b, X))
-    add(f"jacobians (B={batch})", lambda: core.jacobians(net_w, masks, batch=batch),
+    add(f"jacobians (B={batch})", lambda: core.jacobians(net, masks, batch=batch),
         lambda: ref.jacobians(W, masks, batch=batch))
     for p, q in pq:
         add(f"operator_norms {p:g}->{q:g}", lambda p=p, q=q: core.operator_norms(J, p, q)[0],
             lambda p=p, q=q: ref.operator_norms(J, p, q)[0])
-    add("jacobian norms total", lambda: jacobian_pipeline(core, W, b, X, pq, (net, net_w)),
+    add("jacobian norms total", lambda: jacobian_pipeline(core, W, b, X, pq, net),
         lambda: jacobian_pipeline(ref, W, b, X, pq))
     dense += [
         (tag, "symbolic_bounds", symbolic_products(W, sym),
          lambda t: core.symbolic_bounds(net, lo, hi, threads=t)),
         (tag, f"forward (B={batch})", forward_products(W, batch), lambda t: core.forward(net, X, threads=t)),
         (tag, f"jacobians (B={batch})", jacobian_products(W, batch),
-         lambda t: core.jacobians(net_w, masks, batch=batch, threads=t)),
+         lambda t: core.jacobians(net, masks, batch=batch, threads=t)),
     ]
     unst = ", ".join(f"{u}/{w.shape[0]}" for u, w in zip(unstable, W[:-1]))
     act = ", ".join(f"{a:.2f}" for a in active)

@@ -1,5 +1,6 @@
-"""The default method: the naive product, the gradient-bound engine's bound and sampled bounds, LipSDP's
-bound (p = 2), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
+"""The default method: the naive product, the gradient-bound engine's bound and sampled bounds, hill climbs
+over patterns and LipSDP's bound (p = 2; both after the engine's search on small shallow networks, which it
+usually closes alone), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
 ones: the engine's, or LipSDP's on slopes where its bound is the lower), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
 outright), the engine's branch-and-bound after them on deeper mid-sized networks (before them on shallow ones),

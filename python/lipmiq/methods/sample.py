@@ -92,9 +92,9 @@ def climb_stage(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBoun
         with tracker.stage("climbs"):
             local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()), starts)
     if tracker.exact:
-        return "optimal", "the first lower bound (sampling, hill climbs over patterns) met the upper bound"
+        return "optimal", "the lower bound of the sampling and hill climbs met the upper bound"
     if tracker.remaining() <= 0:
-        return "time_limit", "time limit reached after the first upper bounds and sampling"
+        return "time_limit", "time limit reached by the sampling and hill climbs"
     return None
 
 
