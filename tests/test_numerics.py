@@ -172,3 +172,20 @@ def test_fixed_coordinate_folded_exactly():
     net = Network([np.array([[5.0, 1.0], [0.0, -1.0]]), np.array([[1.0, -1.0]])], [np.array([-0.5, 0.0]), np.zeros(1)])
     res = lipschitz(net, Box([0.1, -1.0], [0.1, 1.0]), 2, 2, time_limit=20)
     assert res.upper >= 2.0
+
+
+def test_global_sampling_radii_stay_finite_when_hyperplanes_sit_near_1e306():
+    """First-layer rows of weights near 1e-300 with biases 1e6 put their hyperplanes at distance 1e306: the sampled
+    radii (up to 1e3 times the hyperplanes' median distance) overflowed to inf, with a RuntimeWarning."""
+    import warnings
+
+    from lipmiq.methods.sample import _initial_points
+    from lipmiq.problem import make_problem
+
+    net = Network([np.array([[1e-300, 0.0], [0.0, 1e-300], [1.0, 1.0]]), np.array([[1.0, 1.0, 1.0]])],
+                  [np.array([1e6, 1e6, 0.0]), np.zeros(1)])
+    problem = make_problem(net, Global(), 2.0, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        X = _initial_points(problem, 256, np.random.default_rng(0))
+    assert np.all(np.isfinite(X))

@@ -47,7 +47,9 @@ def _global_scale(problem: Problem) -> float:
     """A length at which the first layer's hyperplanes sit: where the global regions are seen."""
     W, b = problem.network.weights[0], problem.network.biases[0]
     dist = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
-    return float(max(np.median(dist), 1e-3))
+    # at most 1e300: the radii sampled up to 1e3 times it stay finite (a row of weights near 1e-300 put the
+    # hyperplane at 1e300 and the radii overflowed, with a RuntimeWarning from the fuzz suite)
+    return float(min(max(np.median(dist), 1e-3), 1e300 / 1e3))
 
 
 def _initial_points(problem: Problem, count: int, rng: np.random.Generator) -> np.ndarray:
