@@ -150,7 +150,7 @@ def run_case(name, W, b, x0, half, repeat, batch, rows, dense):
     # The core's copy of the network is built once per network (lipmiq.Network.core) and passed to every
     # kernel, as the reference kernels take numpy's arrays as they are: its build time is its own row.
     build = best_time(lambda: core.Net(W, b), repeat)[0]
-    rows.append((tag, "core.Net (copy, W^T, |W|; once)", build, 0.0, 0.0, ""))
+    rows.append((tag, "core.Net (copy, W^T, |W|; once)", build, None, None, ""))
     net = core.Net(W, b)  # forward and jacobians share it, as in lipmiq (jacobians read only the weights)
 
     sym = add(
@@ -190,7 +190,7 @@ def print_reference_table(rows):
     w1 = max(len(r[1]) for r in rows)
     print(f"{'case':<{w0}}  {'kernel':<{w1}}  {'C++ ms':>9}  {'numpy ms':>9}  {'speed-up':>8}  {'max rel diff':>12}")
     for tag, what, tc, tr, diff, _ in rows:
-        if tr == 0.0:  # a core-only step (no reference counterpart)
+        if tr is None:  # a core-only step (no reference counterpart)
             print(f"{tag:<{w0}}  {what:<{w1}}  {tc * 1e3:9.2f}  {'-':>9}  {'-':>8}  {'-':>12}")
         else:
             print(f"{tag:<{w0}}  {what:<{w1}}  {tc * 1e3:9.2f}  {tr * 1e3:9.2f}  {tr / tc:7.1f}x  {diff:12.1e}")

@@ -109,7 +109,8 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     shallow = len(sizes) <= ENGINE_FIRST_DEPTH and problem.network.input_dim <= ENGINE_FIRST_INPUTS
     # at most MID_UNSTABLE unstable neurons: first too on a bounded domain, on a smaller share (SMALL_SHARE)
     small = shallow and engine is not None and not mid and unstable > 0 and not isinstance(problem.domain, Global)
-    # the hill climbs and LipSDP's root come after the small search, which closes sooner without them (see above)
+    # the small search runs on SMALL_SHARE, and the hill climbs and LipSDP's root come after it, which closes sooner
+    # without them (see above)
     later = small and not big and options["bab_share"] > 0.0
     climb_time = min(options["pattern_time"], LOCAL_SEARCH_TIME)
     starts = sample_stage(problem, tracker, options["seed"])
@@ -126,7 +127,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     engine_search = engine is not None and (slopes is None or not isinstance(problem.domain, Global))
     first = big or (mid and shallow and engine_search) or small
     if search and first:
-        share = min(options["bab_share"], SMALL_SHARE) if small and not big else options["bab_share"]
+        share = min(options["bab_share"], SMALL_SHARE) if later else options["bab_share"]
         status, note = _branch_and_bound(problem, tracker, share, engine, slopes, engine_search)
         if status == "optimal":
             return status, note

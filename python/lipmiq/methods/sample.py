@@ -27,6 +27,8 @@ LOCAL_SEARCH_SHARE = 0.05  # ... and this share of the remaining time
 # (seeds 0-39, p = q in {1, 2, inf}, 2048 samples) the climb from the witness alone reached the exact L on 99 of
 # 120 queries, with 64 more starts on all 120 (16: 57 of the first 60, against 60).
 LOCAL_SEARCH_STARTS = 64
+# On R^n the sampled radii span these decades around the first layer's hyperplanes (`_global_scale`).
+RADIUS_DECADES = (-2.0, 3.0)
 
 
 def jacobian_norms(problem: Problem, X: np.ndarray) -> np.ndarray:
@@ -47,9 +49,9 @@ def _global_scale(problem: Problem) -> float:
     """A length at which the first layer's hyperplanes sit: where the global regions are seen."""
     W, b = problem.network.weights[0], problem.network.biases[0]
     dist = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
-    # at most 1e300: the radii sampled up to 1e3 times it stay finite (a row of weights near 1e-300 put the
-    # hyperplane at 1e300 and the radii overflowed, with a RuntimeWarning from the fuzz suite)
-    return float(min(max(np.median(dist), 1e-3), 1e300 / 1e3))
+    # capped so that the largest sampled radius stays at most 1e300 (weights near 1e-300 with biases of 1e6 put the
+    # hyperplanes at 1e306 and the radii overflowed, with a RuntimeWarning from the fuzz suite)
+    return float(min(max(np.median(dist), 1e-3), 1e300 / 10.0 ** RADIUS_DECADES[1]))
 
 
 def _initial_points(problem: Problem, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,7 +59,7 @@ def _initial_points(problem: Problem, count: int, rng: np.random.Generator) -> n
     if isinstance(problem.domain, Global):
         d = rng.standard_normal((count, n))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        r = _global_scale(problem) * 10.0 ** rng.uniform(-2, 3, (count, 1))
+        r = _global_scale(problem) * 10.0 ** rng.uniform(*RADIUS_DECADES, (count, 1))
         return d * r
     return problem.domain.sample(count, rng)
 
@@ -96,7 +98,7 @@ def climb_stage(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBoun
     if tracker.exact:
         return "optimal", "the lower bound of the sampling and hill climbs met the upper bound"
     if tracker.remaining() <= 0:
-        return "time_limit", "time limit reached by the sampling and hill climbs"
+        return "time_limit", "time limit reached by the hill climbs or the stages before them"
     return None
 
 
