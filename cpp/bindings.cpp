@@ -654,6 +654,109 @@ void register_gradient_bounds(py::module_& mod) {
             "layer}]}.");
 }
 
+// LipSDP's barrier (lipsdp_barrier.cpp) on the model's matrices; sdp/barrier.py validates nothing twice:
+// the shapes are checked here, the constants come from there.
+// The model's matrices, checked; `keep` holds the arrays the model points into.
+lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
+                           std::vector<darray>& keep) {
+    keep.reserve(2);  // G and R stay where they are
+    keep.push_back(as_double(gram, "gram"));
+    const darray& G = keep.back();
+    if (G.ndim() != 2 || G.shape(0) != G.shape(1)) fail("gram has shape " + shape_str(G) + ", expected (N, N)");
+    const std::size_t N = G.shape(0);
+    if (n0 > N) fail("n0 = " + std::to_string(n0) + " exceeds the model's size " + std::to_string(N));
+    const auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(index);
+    if (!idx || idx.ndim() != 1) fail("index must be a vector of z-coordinates");
+    const std::size_t m = idx.shape(0);
+    keep.push_back(as_double(rows, "rows"));
+    const darray& R = keep.back();
+    if (R.ndim() != 2 || static_cast<std::size_t>(R.shape(0)) != m || static_cast<std::size_t>(R.shape(1)) != N)
+        fail("rows has shape " + shape_str(R) + ", expected (" + std::to_string(m) + ", " + std::to_string(N) + ")");
+    lipmiq::SdpModel model;
+    model.n0 = n0;
+    model.size = N;
+    model.rows = R.data();
+    model.gram = G.data();
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::int64_t v = idx.data()[j];
+        if (v < static_cast<std::int64_t>(n0) || v >= static_cast<std::int64_t>(N))
+            fail("index holds " + std::to_string(v) + ", outside the neurons' coordinates [n0, N)");
+        model.index.push_back(static_cast<std::size_t>(v));
+    }
+    return model;
+}
+
+py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
+                        double rho, const py::handle& t, double mu, double rtol, double shrink, double centered,
+                        double armijo, double rounding_gap, double warm_gap, int max_newton, int max_centering,
+                        double time_limit) {
+    std::vector<darray> keep;
+    const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
+    const std::size_t N = model.size, m = model.index.size();
+    lipmiq::SdpPoint start;
+    start.rho = rho;
+    start.mu = mu;
+    start.t = vec1(t, m, "t", false);
+    lipmiq::SdpBarrierOptions opt;
+    opt.rtol = rtol;
+    opt.shrink = shrink;
+    opt.centered = centered;
+    opt.armijo = armijo;
+    opt.rounding_gap = rounding_gap;
+    opt.warm_gap = warm_gap;
+    opt.max_newton = max_newton;
+    opt.max_centering = max_centering;
+    lipmiq::SdpSolution sol;
+    {
+        py::gil_scoped_release nogil;
+        sol = lipmiq::sdp_barrier_solve(model, start, opt, lipmiq::Deadline::after(time_limit));
+    }
+    const auto point = [](const lipmiq::SdpPoint& x) {
+        py::array_t<double> tt(x.t.size());
+        std::copy(x.t.begin(), x.t.end(), tt.mutable_data());
+        return py::make_tuple(x.rho, tt, x.mu);
+    };
+    py::array_t<double> dual({N, N});
+    std::copy(sol.dual.begin(), sol.dual.end(), dual.mutable_data());
+    py::dict out;
+    out["point"] = point(sol.point);
+    out["warm"] = point(sol.warm);
+    out["dual"] = dual;
+    out["newton"] = sol.newton;
+    return out;
+}
+
+py::tuple py_sdp_barrier_derivatives(std::size_t n0, const py::handle& index, const py::handle& rows,
+                                     const py::handle& gram, double rho, const py::handle& t, double mu) {
+    std::vector<darray> keep;
+    const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
+    const std::size_t K = model.index.size() + 1;
+    const lipmiq::SdpDerivatives d =
+        lipmiq::sdp_barrier_derivatives(model, rho, vec1(t, K - 1, "t", false), mu);
+    if (d.gradient.empty()) return py::make_tuple(d.value, py::none(), py::none());
+    py::array_t<double> g(K), H({K, K});
+    std::copy(d.gradient.begin(), d.gradient.end(), g.mutable_data());
+    std::copy(d.hessian.begin(), d.hessian.end(), H.mutable_data());
+    return py::make_tuple(d.value, g, H);
+}
+
+void register_sdp_barrier(py::module_& mod) {
+    using namespace pybind11::literals;
+    mod.def("sdp_barrier_derivatives", &py_sdp_barrier_derivatives, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a,
+            "t"_a, "mu"_a,
+            "(value, gradient, Hessian) over (rho, t) of LipSDP's barrier rho / mu - log det(-M(rho, t)) - sum log t "
+            "(the model as in sdp_barrier); value inf and no derivatives outside its domain.");
+    mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
+            "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
+            "max_centering"_a, "time_limit"_a = kInf,
+            "LipSDP's primal barrier: from the strictly feasible (rho, t) centred for mu, follows the central path "
+            "of min rho s.t. -M(rho, t) > 0, t > 0 (M = gram - rho E_0 + sum_j t_j (e_j w_j^T + w_j e_j^T - "
+            "2 e_j e_j^T), e_j the z-coordinate index[j], w_j = rows[j]) until the gap is rtol * rho, the path "
+            "stalls, max_newton steps or time_limit seconds. Returns {point: (rho, t, mu), warm: the first point "
+            "with gap <= warm_gap * rho (else the last), dual: mu Z^-1 at the last Newton step, newton: steps}. "
+            "Proposes multipliers only: certify them (sdp/certify.py).");
+}
+
 }  // namespace
 
 #define LIPMIQ_THREADS_DOC \
@@ -703,4 +806,5 @@ PYBIND11_MODULE(_core, mod) {
             "exact when it is the operator norm ||J||_{p->q}.");
     register_patterns(mod);
     register_gradient_bounds(mod);
+    register_sdp_barrier(mod);
 }

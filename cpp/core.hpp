@@ -246,6 +246,48 @@ double amax(const double* a, std::size_t n);  // max |a_i|
 void jacobi_eigen(std::vector<double>& A, std::size_t k, std::vector<double>& evals,
                   std::vector<double>& evecs);
 
+// ---- lipsdp_barrier.cpp -------------------------------------------------------------------
+// LipSDP's M(rho, t) = gram - rho E_0 + sum_j t_j (e_j w_j^T + w_j e_j^T - 2 e_j e_j^T) over z in R^N
+// (python/lipmiq/sdp/model.py): z[:n0] is the input, z[index[j]] free neuron j's output.
+struct SdpModel {
+    std::size_t n0 = 0, size = 0;     // input dimension, N
+    std::vector<std::size_t> index;   // z-coordinate of each free neuron (m)
+    const double* rows = nullptr;     // w_j (m x N, row-major)
+    const double* gram = nullptr;     // U^T U (N x N)
+};
+
+struct SdpPoint {                     // a strictly feasible (rho, t) and its mu
+    double rho = 0.0, mu = 0.0;
+    std::vector<double> t;
+};
+
+struct SdpBarrierOptions {            // the constants' reasons are in python/lipmiq/sdp/barrier.py
+    double shrink = 0.3, centered = 1e-6, armijo = 0.25, rtol = 1e-9, rounding_gap = 1e-6, warm_gap = 1e-2;
+    int max_newton = 400, max_centering = 40;
+};
+
+struct SdpSolution {
+    SdpPoint point;                   // the last iterate
+    SdpPoint warm;                    // the first iterate with gap <= warm_gap (else the last)
+    std::vector<double> dual;         // mu Z^-1 at the last Newton step (N x N)
+    int newton = 0;                   // Newton steps taken
+};
+
+struct SdpDerivatives {
+    double value = 0.0;               // rho / mu - log det Z - sum log t (inf outside the domain)
+    std::vector<double> gradient;     // over (rho, t); empty outside the domain
+    std::vector<double> hessian;      // (m + 1) x (m + 1)
+};
+
+// The barrier's value and the derivatives its Newton steps use, at (rho, t) for mu (tests check them
+// against finite differences).
+SdpDerivatives sdp_barrier_derivatives(const SdpModel& model, double rho, const std::vector<double>& t, double mu);
+
+// Follows the central path from the strictly feasible `start` until the gap nu mu is rtol * rho, the
+// path stalls in rounding, the Newton budget ends or the deadline passes.
+SdpSolution sdp_barrier_solve(const SdpModel& model, SdpPoint start, const SdpBarrierOptions& opt,
+                              const Deadline& deadline);
+
 // ---- patterns.cpp -------------------------------------------------------------------------
 struct PatternResult {
     double value = 0.0;              // max found of ||s0 + sum g_i a_i||_r

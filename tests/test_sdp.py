@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_regions
-from lipmiq import Ball, Box, Global, Network, lipschitz
+from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.sdp import barrier, search
 from lipmiq.sdp.certify import certified_rho
 from lipmiq.sdp.model import FREE, build
@@ -20,7 +20,13 @@ def _free(weights):
 
 
 def _barrier_value(model, y, mu):
-    return barrier._barrier(model, y[0], y[1:], mu)
+    """rho / mu - log det(-M) - sum log t, in numpy: the function whose derivatives the core's Newton steps use."""
+    sign, logdet = np.linalg.slogdet(-model.matrix(y[0], y[1:]))
+    return y[0] / mu - logdet - np.sum(np.log(y[1:])) if sign > 0 and np.all(y[1:] > 0) else math.inf
+
+
+def _derivatives(model, y, mu):
+    return _core.sdp_barrier_derivatives(model.n0, model.index, model.rows, model.gram, y[0], y[1:], mu)
 
 
 def test_barrier_gradient_and_hessian_match_finite_differences():
@@ -32,16 +38,31 @@ def test_barrier_gradient_and_hessian_match_finite_differences():
     point = barrier.start(weights, model)
     mu = point.rho / 7.0
     y = np.concatenate([[point.rho], point.t])
-    g, H, _ = barrier._newton(model, y[0], y[1:], mu)
+    value, g, H = _derivatives(model, y, mu)
+    assert value == pytest.approx(_barrier_value(model, y, mu), rel=1e-12)
     h = 1e-6 * np.maximum(np.abs(y), 1e-3)
     for i in range(y.size):
         e = np.zeros_like(y)
         e[i] = h[i]
         fd = (_barrier_value(model, y + e, mu) - _barrier_value(model, y - e, mu)) / (2 * h[i])
         assert fd == pytest.approx(g[i], rel=1e-4, abs=1e-6 * (1 + abs(g[i])))
-        gp = barrier._newton(model, (y + e)[0], (y + e)[1:], mu)[0]
-        gm = barrier._newton(model, (y - e)[0], (y - e)[1:], mu)[0]
+        gp = _derivatives(model, y + e, mu)[1]
+        gm = _derivatives(model, y - e, mu)[1]
         np.testing.assert_allclose((gp - gm) / (2 * h[i]), H[i], rtol=1e-3, atol=1e-6 * np.abs(H).max())
+    assert _derivatives(model, np.concatenate([[0.0], y[1:]]), mu)[0] == math.inf   # rho = 0: -M is not > 0
+
+
+def test_barrier_reaches_the_textbook_optimum_of_a_one_neuron_chain():
+    """x -> relu(a x) -> c relu(.): LipSDP's value is |a c| (the slope set [0, 1] contains 1); the core's path
+    ends within its gap of rho = (a c)^2 and the certificate proves a bound just above it."""
+    a, c = 1.7, -0.6
+    weights = [np.array([[a]]), np.array([[c]])]
+    model = build(weights, _free(weights))
+    solution = barrier.solve(model, barrier.start(weights, model))
+    assert solution.point.rho == pytest.approx((a * c) ** 2, rel=1e-6)
+    assert np.all(solution.point.t > 0) and solution.dual.shape == (2, 2)
+    bound = math.sqrt(certified_rho(model, solution.point.t))
+    assert abs(a * c) <= bound <= abs(a * c) * (1 + 1e-6)
 
 
 def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():

@@ -3,7 +3,9 @@
 The m + 1 unknowns are few and each A_j has rank two, so a Newton step costs one inverse of Z and a few
 products (the Hessian entries tr(Z^-1 A_i Z^-1 A_j) come from 2 x 2 blocks of B^T Z^-1 B, B = [e_j, w_j]),
 where a conic solver's generic KKT system holds the whole N(N+1)/2 cone block (22 s for N = 96 with
-Clarabel, against well under a second here). The solver only proposes t: `certify` proves the bound.
+Clarabel, against well under a second here). The Newton steps run in the core (cpp/lipsdp_barrier.cpp, 10-70x
+the numpy version's speed on 4-100 coordinates); the constants below are its parameters. The solver only proposes
+t: `certify` proves the bound.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import ContextManager, List, Optional
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .. import _core
 from .model import SlopeModel
 
 SHRINK = 0.3          # mu's reduction between centerings (0.1 left lipsdp_mnist's t 10x off their optimum:
@@ -61,76 +64,6 @@ def _factor(model: SlopeModel, rho: float, t: np.ndarray) -> Optional[np.ndarray
         return None
 
 
-def _barrier(model: SlopeModel, rho: float, t: np.ndarray, mu: float) -> float:
-    if np.any(t <= 0.0):
-        return math.inf
-    Lz = _factor(model, rho, t)
-    if Lz is None:
-        return math.inf
-    return rho / mu - 2.0 * float(np.sum(np.log(np.diag(Lz)))) - float(np.sum(np.log(t)))
-
-
-def _newton(model: SlopeModel, rho: float, t: np.ndarray, mu: float):
-    """Gradient and Hessian of rho / mu - log det Z - sum log t, and mu Z^-1."""
-    Lz = _factor(model, rho, t)
-    Li = np.linalg.inv(Lz)
-    Zi = Li.T @ Li
-    n0, idx, rows = model.n0, model.index, model.rows
-    ZW = Zi @ rows.T                      # (N, m): Z^-1 w_j
-    a = Zi[np.ix_(idx, idx)]              # e_i Z^-1 e_j
-    b = ZW[idx]                           # e_i Z^-1 w_j
-    c = b.T
-    d = rows @ ZW                         # w_i Z^-1 w_j
-    F = Zi[:n0]
-    fe, fw = F[:, idx], ZW[:n0]
-    m = t.size
-    g = np.empty(m + 1)
-    g[0] = 1.0 / mu - float(np.trace(Zi[:n0, :n0]))
-    g[1:] = -2.0 * np.diag(a) + 2.0 * np.diag(b) - 1.0 / t
-    H = np.empty((m + 1, m + 1))
-    H[0, 0] = float(np.sum(Zi[:n0, :n0] ** 2))
-    H[0, 1:] = H[1:, 0] = 2.0 * np.sum(fe * fe, axis=0) - 2.0 * np.sum(fe * fw, axis=0)
-    H[1:, 1:] = (c - 2 * a) * (b - 2 * a) + a * (d - 2 * b) + a * (d - 2 * c) + b * c + np.diag(1.0 / t ** 2)
-    return g, (H + H.T) / 2.0, mu * Zi
-
-
-def _direction(g: np.ndarray, H: np.ndarray) -> np.ndarray:
-    try:
-        return -np.linalg.solve(H, g)
-    except np.linalg.LinAlgError:
-        return -np.linalg.lstsq(H, g, rcond=None)[0]
-
-
-def _center(model: SlopeModel, rho: float, t: np.ndarray, mu: float, deadline: float, budget: List[int]):
-    """Newton's method on the barrier for this mu: the iterate, mu Z^-1 at it, and a state: 'centred',
-    'far' (MAX_CENTERING steps did not centre it) or 'stalled' (the line search found no decrease:
-    rounding has taken over, the path ends there)."""
-    dual = None
-    for _ in range(MAX_CENTERING):
-        if budget[0] <= 0 or time.perf_counter() >= deadline:
-            break
-        budget[0] -= 1
-        g, H, dual = _newton(model, rho, t, mu)
-        step = _direction(g, H)
-        decrement = -float(g @ step)
-        if decrement / 2.0 <= CENTERED or not np.isfinite(decrement):
-            return rho, t, dual, "centred"
-        s = 1.0
-        shrinking = step[1:] < 0
-        if np.any(shrinking):
-            s = min(1.0, 0.99 * float(np.min(-t[shrinking] / step[1:][shrinking])))
-        f0 = _barrier(model, rho, t, mu)
-        while s > 1e-12:
-            r1, t1 = rho + s * step[0], t + s * step[1:]
-            if _barrier(model, r1, t1, mu) <= f0 - ARMIJO * s * decrement:
-                break
-            s *= 0.5
-        else:
-            return rho, t, dual, "stalled"
-        rho, t = r1, t1
-    return rho, t, dual, "far"
-
-
 def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
     """A strictly feasible point for the all-free network restricted to the model's free neurons.
 
@@ -163,23 +96,10 @@ def feasible(model: SlopeModel, point: Point) -> bool:
 
 
 def solve(model: SlopeModel, point: Point, deadline: float = math.inf, rtol: float = RTOL) -> Solution:
-    """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline."""
-    nu = model.size + point.t.size
-    rho, t, mu = point.rho, point.t.copy(), point.mu
-    budget = [MAX_NEWTON]
-    warm, dual, far = None, None, False
-    while True:
-        rho, t, d, state = _center(model, rho, t, mu, deadline, budget)
-        dual = d if d is not None else dual
-        if warm is None and nu * mu <= WARM_GAP * rho:
-            warm = Point(rho, t.copy(), mu)
-        if state == "stalled" or nu * mu <= rtol * rho or budget[0] <= 0 or time.perf_counter() >= deadline:
-            break
-        if state == "far" and (nu * mu <= ROUNDING_GAP * rho or far):
-            break                      # rounding's doing this near the end; twice: no centre (t_j -> inf)
-        far = state == "far"
-        if not far:                    # a far point keeps its mu for one more centering
-            mu *= SHRINK
-    if dual is None:
-        dual = mu * np.linalg.inv(-model.matrix(rho, t))
-    return Solution(Point(rho, t, mu), warm or Point(rho, t.copy(), mu), dual, MAX_NEWTON - budget[0])
+    """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline
+    (the core's Newton steps: cpp/lipsdp_barrier.cpp)."""
+    out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
+                            rtol=rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
+                            warm_gap=WARM_GAP, max_newton=MAX_NEWTON, max_centering=MAX_CENTERING,
+                            time_limit=deadline - time.perf_counter())
+    return Solution(Point(*out["point"]), Point(*out["warm"]), out["dual"], out["newton"])

@@ -1,0 +1,232 @@
+// The primal barrier method for the LipSDP multipliers (python/lipmiq/sdp/barrier.py drives it): minimise
+// rho subject to Z = -M(rho, t) > 0, t > 0, by Newton steps on rho / mu - log det Z - sum log t along the
+// central path.  The m + 1 unknowns are few and each A_j has rank two, so a Newton step costs one Cholesky
+// factor and inverse of Z and a few products (the Hessian entries tr(Z^-1 A_i Z^-1 A_j) come from 2 x 2
+// blocks of B^T Z^-1 B, B = [e_j, w_j]).  The solver only proposes t: python/lipmiq/sdp/certify.py proves
+// the bound in float64, so nothing here needs a rounding argument.  LAPACK and BLAS are scipy-openblas32's.
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core.hpp"
+
+namespace lipmiq {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Z = -M(rho, t) (row-major N x N): -gram + rho E_0 - sum_j t_j (e_j w_j^T + w_j e_j^T - 2 e_j e_j^T).
+void assemble(const SdpModel& m, double rho, const std::vector<double>& t, std::vector<double>& Z) {
+    const std::size_t N = m.size;
+    for (std::size_t i = 0; i < N * N; ++i) Z[i] = -m.gram[i];
+    for (std::size_t i = 0; i < m.n0; ++i) Z[i * N + i] += rho;
+    for (std::size_t j = 0; j < t.size(); ++j) {
+        const std::size_t r = m.index[j];
+        const double* w = m.rows + j * N;
+        for (std::size_t c = 0; c < N; ++c) {
+            Z[r * N + c] -= t[j] * w[c];
+            Z[c * N + r] -= t[j] * w[c];
+        }
+        Z[r * N + r] += 2.0 * t[j];
+    }
+}
+
+// Cholesky factor of Z in place (LAPACK's column-major lower triangle: Z is symmetric, so the same
+// storage); false when Z is not positive definite.
+bool factor(std::vector<double>& Z, std::size_t N) {
+    if (N == 0) return true;
+    const int n = static_cast<int>(N);
+    return scipy_LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n, Z.data(), n) == 0;
+}
+
+double log_det_factor(const std::vector<double>& L, std::size_t N) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < N; ++i) s += std::log(L[i * N + i]);
+    return 2.0 * s;
+}
+
+struct Work {
+    std::vector<double> Z, ZW, d, g, H, step, trial_t, lsq;
+    std::vector<int> piv;
+};
+
+// The barrier's value at (rho, t), inf outside the domain.
+double barrier_value(const SdpModel& m, double rho, const std::vector<double>& t, double mu, Work& w) {
+    for (double v : t)
+        if (!(v > 0.0)) return kInf;
+    assemble(m, rho, t, w.Z);
+    if (!factor(w.Z, m.size)) return kInf;
+    double s = 0.0;
+    for (double v : t) s += std::log(v);
+    return rho / mu - log_det_factor(w.Z, m.size) - s;
+}
+
+// Gradient g and Hessian H of the barrier at (rho, t) and Z^-1 in w.Z; false when Z is not positive definite.
+bool newton_system(const SdpModel& m, double rho, const std::vector<double>& t, double mu, Work& w) {
+    const std::size_t N = m.size, k = t.size(), n0 = m.n0, K = k + 1;
+    assemble(m, rho, t, w.Z);
+    if (!factor(w.Z, N)) return false;
+    if (N && scipy_LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', static_cast<int>(N), w.Z.data(),
+                                       static_cast<int>(N)) != 0)
+        return false;
+    for (std::size_t c = 0; c < N; ++c)       // column-major lower = row-major upper: mirror it down
+        for (std::size_t r = c + 1; r < N; ++r) w.Z[r * N + c] = w.Z[c * N + r];
+    const double* Zi = w.Z.data();
+    // ZW = Z^-1 W^T (N x k), d = W Z^-1 W^T (k x k)
+    if (k && N) {
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(N), static_cast<int>(k),
+                    static_cast<int>(N), 1.0, Zi, static_cast<int>(N), m.rows, static_cast<int>(N), 0.0,
+                    w.ZW.data(), static_cast<int>(k));
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(k), static_cast<int>(k),
+                    static_cast<int>(N), 1.0, m.rows, static_cast<int>(N), w.ZW.data(), static_cast<int>(k), 0.0,
+                    w.d.data(), static_cast<int>(k));
+    }
+    const auto a = [&](std::size_t i, std::size_t j) { return Zi[m.index[i] * N + m.index[j]]; };  // e_i Z^-1 e_j
+    const auto b = [&](std::size_t i, std::size_t j) { return w.ZW[m.index[i] * k + j]; };         // e_i Z^-1 w_j
+    double trace = 0.0, frob = 0.0;
+    for (std::size_t r = 0; r < n0; ++r) {
+        trace += Zi[r * N + r];
+        for (std::size_t c = 0; c < n0; ++c) frob += Zi[r * N + c] * Zi[r * N + c];
+    }
+    w.g[0] = 1.0 / mu - trace;
+    w.H[0] = frob;
+    for (std::size_t j = 0; j < k; ++j) {
+        w.g[j + 1] = -2.0 * a(j, j) + 2.0 * b(j, j) - 1.0 / t[j];
+        double fee = 0.0, few = 0.0;
+        for (std::size_t r = 0; r < n0; ++r) {
+            const double fe = Zi[r * N + m.index[j]], fw = w.ZW[r * k + j];
+            fee += fe * fe;
+            few += fe * fw;
+        }
+        w.H[j + 1] = w.H[(j + 1) * K] = 2.0 * fee - 2.0 * few;
+    }
+    for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+            const double aij = a(i, j), bij = b(i, j), cij = b(j, i), dij = w.d[i * k + j];
+            w.H[(i + 1) * K + j + 1] = (cij - 2 * aij) * (bij - 2 * aij) + aij * (dij - 2 * bij) +
+                                       aij * (dij - 2 * cij) + bij * cij;
+        }
+    for (std::size_t j = 0; j < k; ++j) w.H[(j + 1) * K + j + 1] += 1.0 / (t[j] * t[j]);
+    for (std::size_t i = 0; i < K; ++i)
+        for (std::size_t j = i + 1; j < K; ++j) w.H[i * K + j] = w.H[j * K + i] = 0.5 * (w.H[i * K + j] + w.H[j * K + i]);
+    return true;
+}
+
+// The Newton step -H^-1 g (least squares when H is singular), in w.step.
+void direction(std::size_t K, Work& w) {
+    const int n = static_cast<int>(K);
+    std::vector<double> H(w.H);
+    for (std::size_t i = 0; i < K; ++i) w.step[i] = -w.g[i];
+    if (scipy_LAPACKE_dgesv_work(LAPACK_COL_MAJOR, n, 1, H.data(), n, w.piv.data(), w.step.data(), n) == 0) return;
+    H = w.H;
+    for (std::size_t i = 0; i < K; ++i) w.step[i] = -w.g[i];
+    std::vector<double> sv(K);
+    int rank = 0;
+    scipy_LAPACKE_dgelsd(LAPACK_COL_MAJOR, n, n, 1, H.data(), n, w.step.data(), n, sv.data(),
+                         std::numeric_limits<double>::epsilon() * n, &rank);
+}
+
+enum class Centering { centred, far, stalled };
+
+// Newton's method on the barrier for this mu (at most kMaxCentering steps, within the budget).
+Centering center(const SdpModel& m, SdpPoint& x, const SdpBarrierOptions& opt, const Deadline& deadline,
+                 int& budget, std::vector<double>& dual, bool& have_dual, Work& w) {
+    const std::size_t k = x.t.size(), K = k + 1;
+    for (int it = 0; it < opt.max_centering; ++it) {
+        if (budget <= 0 || deadline.passed()) break;
+        --budget;
+        if (!newton_system(m, x.rho, x.t, x.mu, w)) return Centering::stalled;
+        for (std::size_t i = 0; i < m.size * m.size; ++i) dual[i] = x.mu * w.Z[i];
+        have_dual = true;
+        direction(K, w);
+        double decrement = 0.0;
+        for (std::size_t i = 0; i < K; ++i) decrement -= w.g[i] * w.step[i];
+        if (decrement / 2.0 <= opt.centered || !std::isfinite(decrement)) return Centering::centred;
+        double s = 1.0;
+        for (std::size_t j = 0; j < k; ++j)
+            if (w.step[j + 1] < 0.0) s = std::min(s, 0.99 * (-x.t[j] / w.step[j + 1]));
+        const double f0 = barrier_value(m, x.rho, x.t, x.mu, w);
+        double r1 = x.rho;
+        bool accepted = false;
+        while (s > 1e-12) {
+            r1 = x.rho + s * w.step[0];
+            for (std::size_t j = 0; j < k; ++j) w.trial_t[j] = x.t[j] + s * w.step[j + 1];
+            if (barrier_value(m, r1, w.trial_t, x.mu, w) <= f0 - opt.armijo * s * decrement) {
+                accepted = true;
+                break;
+            }
+            s *= 0.5;
+        }
+        if (!accepted) return Centering::stalled;
+        x.rho = r1;
+        x.t = w.trial_t;
+    }
+    return Centering::far;
+}
+
+Work workspace(std::size_t N, std::size_t k) {
+    Work w;
+    w.Z.resize(N * N);
+    w.ZW.resize(N * k);
+    w.d.resize(k * k);
+    w.g.resize(k + 1);
+    w.H.resize((k + 1) * (k + 1));
+    w.step.resize(k + 1);
+    w.trial_t.resize(k);
+    w.piv.resize(k + 1);
+    return w;
+}
+
+}  // namespace
+
+SdpDerivatives sdp_barrier_derivatives(const SdpModel& m, double rho, const std::vector<double>& t, double mu) {
+    Work w = workspace(m.size, t.size());
+    SdpDerivatives out;
+    out.value = barrier_value(m, rho, t, mu, w);
+    if (std::isfinite(out.value) && newton_system(m, rho, t, mu, w)) {
+        out.gradient = w.g;
+        out.hessian = w.H;
+    }
+    return out;
+}
+
+SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOptions& opt, const Deadline& deadline) {
+    const std::size_t N = m.size, k = x.t.size();
+    Work w = workspace(N, k);
+    SdpSolution out;
+    out.dual.assign(N * N, 0.0);
+    bool have_dual = false, have_warm = false, far = false;
+    const double nu = static_cast<double>(N + k);
+    int budget = opt.max_newton;
+    while (true) {
+        const Centering state = center(m, x, opt, deadline, budget, out.dual, have_dual, w);
+        if (!have_warm && nu * x.mu <= opt.warm_gap * x.rho) {
+            out.warm = x;
+            have_warm = true;
+        }
+        if (state == Centering::stalled || nu * x.mu <= opt.rtol * x.rho || budget <= 0 || deadline.passed()) break;
+        if (state == Centering::far && (nu * x.mu <= opt.rounding_gap * x.rho || far)) break;
+        far = state == Centering::far;
+        if (!far) x.mu *= opt.shrink;
+    }
+    if (!have_dual) {  // no Newton step ran: mu Z^-1 at the start
+        assemble(m, x.rho, x.t, w.Z);
+        if (factor(w.Z, N) && (N == 0 || scipy_LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', static_cast<int>(N),
+                                                                   w.Z.data(), static_cast<int>(N)) == 0)) {
+            for (std::size_t c = 0; c < N; ++c)
+                for (std::size_t r = c + 1; r < N; ++r) w.Z[r * N + c] = w.Z[c * N + r];
+            for (std::size_t i = 0; i < N * N; ++i) out.dual[i] = x.mu * w.Z[i];
+        }
+    }
+    out.point = x;
+    if (!have_warm) out.warm = x;
+    out.newton = opt.max_newton - budget;
+    return out;
+}
+
+}  // namespace lipmiq
