@@ -119,11 +119,11 @@ def test_default_pipeline_with_the_sdp_stage_brackets_the_truth(seed, sizes, dom
 
 
 @pytest.mark.parametrize("seed, domain", [(0, Box(-1, 1)), (1, Box(-1, 1)), (2, Ball(np.zeros(3), 1.0, 2.0)),
-                                          (3, Box(0, 0.5))])
-def test_small_networks_get_the_climbs_and_lipsdp_after_an_unfinished_search(monkeypatch, seed, domain):
-    """On small shallow networks over boxes and balls the hill climbs and LipSDP's root wait for the engine's
-    search and run when it does not close (here it is cut short at once): after it, in that order, and the bounds
-    still bracket the truth."""
+                                          (4, Box(0, 0.5))])
+def test_small_networks_get_lipsdp_before_and_the_climbs_after_an_unfinished_search(monkeypatch, seed, domain):
+    """On small shallow networks over boxes and balls LipSDP's root comes before the engine's search (its nodes
+    are bounded by LipSDP too) and the hill climbs wait for the search, running when it does not close (here it
+    is cut short at once); the bounds still bracket the truth."""
     from lipmiq.methods import miqcqp
 
     def unfinished(problem, tracker, share, engine, sdp, engine_search):
@@ -134,7 +134,7 @@ def test_small_networks_get_the_climbs_and_lipsdp_after_an_unfinished_search(mon
     weights, biases = random_net(seed, [3, 6, 6, 1], bias_scale=0.3, fan_in=True)
     res, _ = check_sound(weights, biases, domain, 2.0, 2.0, time_limit=10.0)
     stages = list(res.to_dict()["stats"]["stages"])
-    assert stages.index("bab") < stages.index("climbs") < stages.index("sdp"), stages
+    assert stages.index("sdp") < stages.index("bab") < stages.index("climbs"), stages
 
 
 def test_lipsdp_method_matches_closed_form_on_one_neuron_chain():

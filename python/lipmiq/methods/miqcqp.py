@@ -1,6 +1,6 @@
 """The default method: the naive product, the gradient-bound engine's bound and sampled bounds, hill climbs
-over patterns and LipSDP's bound (p = 2; both after the engine's search on small shallow networks, which it
-usually closes alone), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
+over patterns (after the engine's search on small shallow networks, which it usually closes alone) and LipSDP's
+bound (p = 2), a branch-and-bound on a share of the time for networks with many unstable neurons (or wide
 ones: the engine's, or LipSDP's on slopes where its bound is the lower), the
 pattern branch-and-bound, the region branch-and-bound on a share of the time (they close small and mostly stable networks
 outright), the engine's branch-and-bound after them on deeper mid-sized networks (before them on shallow ones),
@@ -84,7 +84,8 @@ MID_UNSTABLE = 20
 # 0.05-0.1 s more per bias-free or degenerate query on a box.
 # Nor on more inputs than ENGINE_FIRST_INPUTS: the cancer networks 30-32-32-{1,2} (30 inputs) closed by the regions
 # in 3.4-3.5 s, in 15-36 s with the engine's search first (54 s before its split multipliers).
-# The hill climbs and LipSDP's root wait for that search on the small ones and run only if it does not close: on 30
+# The hill climbs wait for that search on the small ones and run only if it does not close (LipSDP's root did too
+# while its barrier ran in numpy; in the core it costs 1-5 ms there and its node bounds prune the search): on 30
 # small two-layer queries (the [8, w, w, 1] series w = 8-12 at p = q = 2, inf; six random networks of 3-12 inputs,
 # boxes and 2-balls, four (p, q) pairs each) 39.6 s in total against 42.8 s with them first, the same values, 28 of
 # 30 faster and two 1-2 % slower (w = 8 / 10, p = 2: 0.08 / 0.17 s against 0.11 / 0.22 s): the search's dives reach
@@ -109,7 +110,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     shallow = len(sizes) <= ENGINE_FIRST_DEPTH and problem.network.input_dim <= ENGINE_FIRST_INPUTS
     # at most MID_UNSTABLE unstable neurons: first too on a bounded domain, on a smaller share (SMALL_SHARE)
     small = shallow and engine is not None and not mid and unstable > 0 and not isinstance(problem.domain, Global)
-    # the small search runs on SMALL_SHARE, and the hill climbs and LipSDP's root come after it, which closes sooner
+    # the small search runs on SMALL_SHARE, and the hill climbs come after it, which closes sooner
     # without them (see above)
     later = small and not big and options["bab_share"] > 0.0
     climb_time = min(options["pattern_time"], LOCAL_SEARCH_TIME)
@@ -118,7 +119,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     if settled is not None:
         return settled
     wants_sdp = options["sdp_share"] > 0.0 and sdp_applies(problem) and not problem.trivial
-    sdp = _lipsdp(problem, tracker, root, options) if wants_sdp and not later else None
+    sdp = _lipsdp(problem, tracker, root, options) if wants_sdp else None
     # LipSDP's branch-and-bound in the engine's place where its bound is the lower (the global digits_fnn3
     # queries: 9.73 at the root where the engine's never left the product, 14.7, in 51 s of branching)
     slopes = sdp if sdp is not None and sdp.bound < (engine.upper if engine is not None else tracker.upper) else None
@@ -135,10 +136,6 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
         settled = climb_stage(problem, tracker, root, starts, climb_time)
         if settled is not None:
             return settled
-        if wants_sdp:
-            _lipsdp(problem, tracker, root, options)
-            if tracker.exact:
-                return "optimal", "LipSDP's bound met the lower bound"
     if options["pattern_time"] > 0.0:
         with tracker.stage("patterns"):
             patterns = pattern_search(problem, tracker, root, min(options["pattern_time"], 0.2 * tracker.remaining()))
