@@ -303,3 +303,14 @@ def test_ball_default_norm_is_inf_in_the_api_and_the_cli(capsys):
                             "--json"], capsys)
     assert code == 0 and api_ball == json.loads(out)["domain"]["ball"] and api_ball["norm"] == "inf"
     assert lipmiq.Ball([0.0], 1.0).resolve(1).norm == math.inf
+
+
+def test_a_reader_that_leaves_early_gets_no_internal_error():
+    """`lipmiq bound ... | head -0`: the pipe is closed before the result is written; the command exits with 141
+    (128 + SIGPIPE) and says nothing on stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "lipmiq", "bound", EXAMPLE, "--box", "0", "1", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has even imported lipmiq
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""

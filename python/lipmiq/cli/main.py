@@ -2,7 +2,7 @@
 
 `lipmiq bound NETWORK [domain] [-p P] [-q Q] [--output K] [--method M] [--json]` follows
 docs/conventions.md. Exit codes: 0 success (whatever the gap or status), 2 bad input or usage (one
-line naming the problem), 1 internal error. `batch`: 0 when every query returned a result, 2 when some
+line naming the problem), 1 internal error, 141 (silently) when the reader of standard output left. `batch`: 0 when every query returned a result, 2 when some
 query was refused as bad input, 1 when a worker failed; each failure is reported on its own line.
 """
 from __future__ import annotations
@@ -431,6 +431,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lipmiq: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader left (`lipmiq ... | head`): nothing to say; keep the exit's flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a process its pipe killed
     except Exception as exc:  # an internal failure: say so, exit 1
         if debug:
             traceback.print_exc()
