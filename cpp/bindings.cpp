@@ -689,7 +689,7 @@ lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::ha
 py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
                         double rho, const py::handle& t, double mu, double rtol, double shrink, double centered,
                         double armijo, double rounding_gap, double warm_gap, int max_newton, int max_centering,
-                        double time_limit) {
+                        double target, double coarse_rtol, double time_limit) {
     std::vector<darray> keep;
     const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
     const std::size_t N = model.size, m = model.index.size();
@@ -706,6 +706,8 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
     opt.warm_gap = warm_gap;
     opt.max_newton = max_newton;
     opt.max_centering = max_centering;
+    opt.target = target;
+    opt.coarse_rtol = coarse_rtol;
     lipmiq::SdpSolution sol;
     {
         py::gil_scoped_release nogil;
@@ -748,11 +750,12 @@ void register_sdp_barrier(py::module_& mod) {
             "(the model as in sdp_barrier); value inf and no derivatives outside its domain.");
     mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
             "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
-            "max_centering"_a, "time_limit"_a = kInf,
+            "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
             "LipSDP's primal barrier: from the strictly feasible (rho, t) centred for mu, follows the central path "
             "of min rho s.t. -M(rho, t) > 0, t > 0 (M = gram - rho E_0 + sum_j t_j (e_j w_j^T + w_j e_j^T - "
             "2 e_j e_j^T), e_j the z-coordinate index[j], w_j = rows[j]) until the gap is rtol * rho, the path "
-            "stalls, max_newton steps or time_limit seconds. Returns {point: (rho, t, mu), warm: the first point "
+            "stalls, max_newton steps or time_limit seconds; with a `target`, also once an iterate has rho <= target or the "
+            "gap is coarse_rtol * rho with rho - gap > target. Returns {point: (rho, t, mu), warm: the first point "
             "with gap <= warm_gap * rho (else the last), dual: mu Z^-1 at the last Newton step, newton: steps}. "
             "Proposes multipliers only: certify them (sdp/certify.py).");
 }

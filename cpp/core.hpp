@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -264,6 +265,10 @@ struct SdpPoint {                     // a strictly feasible (rho, t) and its mu
 struct SdpBarrierOptions {            // the constants' reasons are in python/lipmiq/sdp/barrier.py
     double shrink = 0.3, centered = 1e-6, armijo = 0.25, rtol = 1e-9, rounding_gap = 1e-6, warm_gap = 1e-2;
     int max_newton = 400, max_centering = 40;
+    // A caller that only compares sqrt(rho) with a threshold: the path stops once an iterate has rho <= target
+    // (its t then proves about that much), or once the gap is coarse_rtol * rho with rho - gap > target (the
+    // optimum is above the target).  -inf: no target.
+    double target = -std::numeric_limits<double>::infinity(), coarse_rtol = 1e-3;
 };
 
 struct SdpSolution {

@@ -65,6 +65,23 @@ def test_barrier_reaches_the_textbook_optimum_of_a_one_neuron_chain():
     assert abs(a * c) <= bound <= abs(a * c) * (1 + 1e-6)
 
 
+def test_barrier_with_a_target_stops_once_the_comparison_is_decided():
+    """A search only compares the bound with its lower bound: under a target above the optimum (a c)^2 the path
+    stops at an iterate under it, whose multipliers prove a bound under it; under one below, it stops once its gap
+    is barrier.COARSE_RTOL with the value above the target."""
+    a, c = 1.7, -0.6
+    weights = [np.array([[a]]), np.array([[c]])]
+    model = build(weights, _free(weights))
+    best = (a * c) ** 2
+    exact = barrier.solve(model, barrier.start(weights, model))
+    above = barrier.solve(model, barrier.start(weights, model), target=1.5 * best)
+    assert best <= above.point.rho <= 1.5 * best and above.newton < exact.newton
+    assert certified_rho(model, above.point.t) <= 1.5 * best
+    below = barrier.solve(model, barrier.start(weights, model), target=0.5 * best)
+    assert best * (1 - 1e-9) <= below.point.rho <= best * (1 + 2 * barrier.COARSE_RTOL)
+    assert below.newton < exact.newton
+
+
 def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():
     """t = 0 leaves the hidden block U^T U >= 0, which no rho can fix; for t > 0 the returned rho must make
     the textbook block matrix negative definite."""

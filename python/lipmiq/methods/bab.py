@@ -224,7 +224,8 @@ class GradientBaB:
         start = time.perf_counter()
         point = search.warm_start(parent, status) if parent is not None else None
         net = self.sdp.net
-        model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, point, SDP_RTOL)
+        model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, point, SDP_RTOL,
+                                                 self.tracker.lower)
         self.sdp_time += time.perf_counter() - start
         return search.Node(-bound, 0, net, status, model, solution)
 

@@ -30,6 +30,10 @@ ROUNDING_GAP = 1e-6   # past this gap, a centering that does not converge is sto
                       # crawled 276 Newton steps at 1e-10)
 WARM_GAP = 1e-2       # the path point kept for warm starts: gap this small relative to rho (digits_fnn3_seed0,
                       # 15 s of branching: 47 nodes to 9.6522 against 35 to 9.6623 at 1e-3, same load)
+COARSE_RTOL = 1e-3    # with a target (a search's lower bound): the gap that suffices once the value is known to be
+                      # above it (the bound then only orders the open nodes)
+TARGET_MARGIN = 1e-6  # the target stays this far (relative, in rho) under the search's threshold, so the certificate's
+                      # rounding allowance (~1e-12) and ROUNDING_RTOL do not lift a bound proved under it back above
 MAX_NEWTON = 400
 MAX_CENTERING = 40    # Newton steps per centering: more means rounding, not progress
 
@@ -95,11 +99,14 @@ def feasible(model: SlopeModel, point: Point) -> bool:
         _factor(model, point.rho, point.t) is not None
 
 
-def solve(model: SlopeModel, point: Point, deadline: float = math.inf, rtol: float = RTOL) -> Solution:
-    """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline
-    (the core's Newton steps: cpp/lipsdp_barrier.cpp)."""
+def solve(model: SlopeModel, point: Point, deadline: float = math.inf, rtol: float = RTOL,
+          target: float = -math.inf) -> Solution:
+    """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline, or (with a
+    `target` rho) until an iterate is under it or the value is above it to COARSE_RTOL (the core's Newton steps:
+    cpp/lipsdp_barrier.cpp)."""
     out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
                             rtol=rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
-                            warm_gap=WARM_GAP, max_newton=MAX_NEWTON, max_centering=MAX_CENTERING,
+                            warm_gap=WARM_GAP, max_newton=MAX_NEWTON, max_centering=MAX_CENTERING, target=target,
+                            coarse_rtol=COARSE_RTOL,
                             time_limit=deadline - time.perf_counter())
     return Solution(Point(*out["point"]), Point(*out["warm"]), out["dual"], out["newton"])

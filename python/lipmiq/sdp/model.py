@@ -59,8 +59,9 @@ class SlopeModel:
         return M
 
 
-def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray]:
-    """The weights the barrier solves on, and per hidden layer the factor taking its multipliers back.
+def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray, float]:
+    """The weights the barrier solves on, per hidden layer the factor taking its multipliers back, and the factor
+    S_L^2 taking its rho back (rho = rho' S_L^2).
 
     W_1 = U S V^T becomes U S when the input is wider than the first layer (x_0 outside range(V) meets only
     the -rho I block, so the LMI is equivalent: 784 -> 50 inputs on lipsdp_mnist), and every layer is scaled
@@ -72,7 +73,7 @@ def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray]
         weights = [U * sv] + list(weights[1:])
     s = np.array([max(float(np.linalg.norm(W, 2)), np.finfo(np.float64).tiny) for W in weights])
     after = np.cumprod(s[::-1])[::-1]              # after[k] = s_k ... s_L: no quotient to underflow to 0 / 0
-    return [W / sk for W, sk in zip(weights, s)], after[1:] ** 2
+    return [W / sk for W, sk in zip(weights, s)], after[1:] ** 2, float(after[0]) ** 2
 
 
 def settle(weights: List[np.ndarray], slopes: List[np.ndarray]) -> List[np.ndarray]:

@@ -27,11 +27,12 @@ NODE_RTOL = 1e-8  # a child's barrier gap (the root's is barrier.RTOL): fewer Ne
 
 @dataclass
 class Instance:
-    """A network as the search sees it: its weights (certification), the solver's form of them and the
-    factor per hidden layer that takes the solver's multipliers back (`model.for_solver`)."""
+    """A network as the search sees it: its weights (certification), the solver's form of them, the factor per
+    hidden layer that takes the solver's multipliers back and the one that takes its rho back (`model.for_solver`)."""
     weights: List[np.ndarray]
     solving: List[np.ndarray]
     scale: np.ndarray
+    rho_scale: float
 
     @classmethod
     def of(cls, weights: List[np.ndarray]) -> "Instance":
@@ -71,18 +72,26 @@ def _start(weights: List[np.ndarray], model: SlopeModel, point: Optional[barrier
     return barrier.start(weights, model)
 
 
+def _target(net: Instance, below: float) -> float:
+    """The solver's rho under which its iterate proves a bound below `below` (on the original weights)."""
+    if not (below > 0.0 and math.isfinite(below) and 0.0 < net.rho_scale < math.inf):
+        return -math.inf
+    return (below * below / net.rho_scale) * (1.0 - barrier.TARGET_MARGIN)
+
+
 def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, point: Optional[barrier.Point] = None,
-             rtol: float = barrier.RTOL) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
+             rtol: float = barrier.RTOL, below: float = -math.inf) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
     """The model the barrier solved (in the solver's form), its solution and the bound certified on the
     original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
-    when no strictly feasible start exists)."""
+    when no strictly feasible start exists). `below`: a caller that prunes at this value (a lower bound on L)
+    lets the path stop once it proves a bound under it, or finds its value above it to barrier.COARSE_RTOL."""
     slopes = settle(net.weights, slopes)
     model = build(net.weights, slopes)
     if model.index.size == 0:
         return model, None, certified_bound(model, np.zeros(0))
     solving = build(net.solving, slopes)
     try:
-        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline, rtol)
+        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline, rtol, _target(net, below))
     except ArithmeticError:
         return solving, None, math.inf
     layer = np.array([k for k, _ in solving.neuron], dtype=np.intp)
@@ -147,7 +156,7 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], l
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, warm_start(node, child), NODE_RTOL)
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, warm_start(node, child), NODE_RTOL, lower())
             children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
             nodes += 1
         for c in children:
