@@ -665,7 +665,10 @@ lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::ha
     if (G.ndim() != 2 || G.shape(0) != G.shape(1)) fail("gram has shape " + shape_str(G) + ", expected (N, N)");
     const std::size_t N = G.shape(0);
     if (n0 > N) fail("n0 = " + std::to_string(n0) + " exceeds the model's size " + std::to_string(N));
-    const auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(index);
+    const py::array raw = py::array::ensure(index);
+    if (!raw || (raw.dtype().kind() != 'i' && raw.dtype().kind() != 'u'))
+        fail("index must be an integer vector of z-coordinates");
+    const auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(raw);
     if (!idx || idx.ndim() != 1) fail("index must be a vector of z-coordinates");
     const std::size_t m = idx.shape(0);
     keep.push_back(as_double(rows, "rows"));

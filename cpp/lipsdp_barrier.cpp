@@ -210,8 +210,10 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
             have_warm = true;
         }
         if (state == Centering::stalled || nu * x.mu <= opt.rtol * x.rho || budget <= 0 || deadline.passed()) break;
+        // rho - nu mu bounds the optimum from below only at a centred point: the coarse stop waits for one
         if (std::isfinite(opt.target) &&
-            (x.rho <= opt.target || (nu * x.mu <= opt.coarse_rtol * x.rho && x.rho - nu * x.mu > opt.target)))
+            (x.rho <= opt.target || (state == Centering::centred && nu * x.mu <= opt.coarse_rtol * x.rho &&
+                                     x.rho - nu * x.mu > opt.target)))
             break;
         if (state == Centering::far && (nu * x.mu <= opt.rounding_gap * x.rho || far)) break;
         far = state == Centering::far;

@@ -314,3 +314,17 @@ def test_a_reader_that_leaves_early_gets_no_internal_error():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_internal_error(monkeypatch, capsys):
+    """Only standard output's reader leaving is silent: a BrokenPipeError from elsewhere (a worker's pipe) says so."""
+    import importlib
+
+    cli_main = importlib.import_module("lipmiq.cli.main")
+
+    def broken(args):
+        raise BrokenPipeError(32, "a worker's pipe")
+
+    monkeypatch.setitem(cli_main.COMMANDS, "bound", broken)
+    code, _, err = run_cli(["bound", EXAMPLE], capsys)
+    assert code == 1 and "internal error: BrokenPipeError" in err

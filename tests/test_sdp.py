@@ -139,19 +139,53 @@ def test_default_pipeline_with_the_sdp_stage_brackets_the_truth(seed, sizes, dom
                                           (4, Box(0, 0.5))])
 def test_small_networks_get_lipsdp_before_and_the_climbs_after_an_unfinished_search(monkeypatch, seed, domain):
     """On small shallow networks over boxes and balls LipSDP's root comes before the engine's search (its nodes
-    are bounded by LipSDP too) and the hill climbs wait for the search, running when it does not close (here it
+    are bounded by LipSDP too where its root bound is the lower) and the hill climbs wait for the search, running when it does not close (here it
     is cut short at once); the bounds still bracket the truth."""
     from lipmiq.methods import miqcqp
 
+    roots, given = [], []
+    lipsdp = miqcqp._lipsdp
+
+    def recorded(*args):
+        roots.append(lipsdp(*args))
+        return roots[-1]
+
     def unfinished(problem, tracker, share, engine, sdp, engine_search):
+        given.append((engine.upper, sdp))
         with tracker.stage("bab"):
             return "time_limit", "cut short by the test"
 
+    monkeypatch.setattr(miqcqp, "_lipsdp", recorded)
     monkeypatch.setattr(miqcqp, "_branch_and_bound", unfinished)
     weights, biases = random_net(seed, [3, 6, 6, 1], bias_scale=0.3, fan_in=True)
     res, _ = check_sound(weights, biases, domain, 2.0, 2.0, time_limit=10.0)
     stages = list(res.to_dict()["stats"]["stages"])
     assert stages.index("sdp") < stages.index("bab") < stages.index("climbs"), stages
+    (engine_upper, sdp), = given  # the search's nodes are bounded by LipSDP too where its root bound is the lower
+    assert sdp is (roots[0] if roots[0].bound < engine_upper else None)
+
+
+def test_small_network_closed_by_lipsdps_root_skips_the_search():
+    """When LipSDP's root bound meets the sampled lower bound, the small network is closed there and says so."""
+    weights, biases = random_net(3, [3, 6, 6, 1], bias_scale=0.3, fan_in=True)
+    res, _ = check_sound(weights, biases, Box(0, 0.5), 2.0, 2.0, time_limit=10.0)
+    assert res.status == "optimal" and "LipSDP" in res.message
+    assert "bab" not in res.to_dict()["stats"]["stages"]
+
+
+def test_node_solves_with_a_threshold_on_a_compressed_scaled_network():
+    """`below` is converted to the solver's form (first layer compressed to its row space, layers scaled to unit
+    norm): just above the LipSDP value the solve stops early with a bound under it; just below, it stops with the
+    value known above it, within the coarse gap."""
+    rng = np.random.default_rng(5)
+    weights = [100.0 * rng.standard_normal((3, 6)), 0.01 * rng.standard_normal((4, 3)), rng.standard_normal((1, 4))]
+    net = search.Instance.of(weights)
+    slopes = _free(weights)
+    _, full, value = search.evaluate(net, slopes, math.inf)
+    _, above, bound = search.evaluate(net, slopes, math.inf, below=1.01 * value)
+    assert bound <= 1.01 * value and above.newton < full.newton
+    _, under, bound = search.evaluate(net, slopes, math.inf, below=0.99 * value)
+    assert value * (1 - 1e-9) <= bound <= value * (1 + barrier.COARSE_RTOL) and under.newton < full.newton
 
 
 def test_lipsdp_method_matches_closed_form_on_one_neuron_chain():

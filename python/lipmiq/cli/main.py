@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import math
 import os
+import select
 import sys
 import time
 import traceback
@@ -431,11 +432,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lipmiq: interrupted\n")
         return 130
-    except BrokenPipeError:  # the reader left (`lipmiq ... | head`): nothing to say; keep the exit's flush quiet too
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError as exc:
+        if not _reader_left():  # another pipe (a worker's): an internal failure
+            return _internal(exc, debug)
         return 141  # 128 + SIGPIPE, as a shell reports a process its pipe killed
     except Exception as exc:  # an internal failure: say so, exit 1
-        if debug:
-            traceback.print_exc()
-        sys.stderr.write(f"lipmiq: internal error: {exc.__class__.__name__}: {exc} (rerun with --debug)\n")
-        return 1
+        return _internal(exc, debug)
+
+
+def _internal(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    sys.stderr.write(f"lipmiq: internal error: {exc.__class__.__name__}: {exc} (rerun with --debug)\n")
+    return 1
+
+
+def _reader_left() -> bool:
+    """True when standard output's pipe is the one that broke (`lipmiq ... | head`: polling its write end reports
+    an error once the read end is closed). Standard output then goes to /dev/null, so the interpreter's flush at
+    exit stays quiet."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poller.poll(0)):
+            return False
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        return True
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind it (captured in-process), no poll
+        return False

@@ -3,8 +3,8 @@
 The m + 1 unknowns are few and each A_j has rank two, so a Newton step costs one inverse of Z and a few
 products (the Hessian entries tr(Z^-1 A_i Z^-1 A_j) come from 2 x 2 blocks of B^T Z^-1 B, B = [e_j, w_j]),
 where a conic solver's generic KKT system holds the whole N(N+1)/2 cone block (22 s for N = 96 with
-Clarabel, against well under a second here). The Newton steps run in the core (cpp/lipsdp_barrier.cpp, 10-70x
-the numpy version's speed on 4-100 coordinates); the constants below are its parameters. The solver only proposes
+Clarabel, against well under a second here). The Newton steps run in the core (cpp/lipsdp_barrier.cpp: about 20x
+the numpy version's speed on 10 coordinates, 9x on 30, 3x on 100 and more); the constants below are its parameters. The solver only proposes
 t: `certify` proves the bound.
 """
 from __future__ import annotations
@@ -31,9 +31,11 @@ ROUNDING_GAP = 1e-6   # past this gap, a centering that does not converge is sto
 WARM_GAP = 1e-2       # the path point kept for warm starts: gap this small relative to rho (digits_fnn3_seed0,
                       # 15 s of branching: 47 nodes to 9.6522 against 35 to 9.6623 at 1e-3, same load)
 COARSE_RTOL = 1e-3    # with a target (a search's lower bound): the gap that suffices once the value is known to be
-                      # above it (the bound then only orders the open nodes)
-TARGET_MARGIN = 1e-6  # the target stays this far (relative, in rho) under the search's threshold, so the certificate's
-                      # rounding allowance (~1e-12) and ROUNDING_RTOL do not lift a bound proved under it back above
+                      # above it; the node then stays open, its bound at most ~5e-4 (relative) above its LipSDP value,
+                      # which orders the open nodes and is what an interrupted search reports if it is the largest
+TARGET_MARGIN = 1e-6  # the target stays this far (relative, in rho) under the search's threshold, so the certificate
+                      # (its first step adds 1e-9 rho, plus a rounding allowance) and ROUNDING_RTOL rarely lift a bound
+                      # proved under it back above; when they do (badly scaled layers), the node merely stays open
 MAX_NEWTON = 400
 MAX_CENTERING = 40    # Newton steps per centering: more means rounding, not progress
 
