@@ -700,17 +700,8 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
     start.rho = rho;
     start.mu = mu;
     start.t = vec1(t, m, "t", false);
-    lipmiq::SdpBarrierOptions opt;
-    opt.rtol = rtol;
-    opt.shrink = shrink;
-    opt.centered = centered;
-    opt.armijo = armijo;
-    opt.rounding_gap = rounding_gap;
-    opt.warm_gap = warm_gap;
-    opt.max_newton = max_newton;
-    opt.max_centering = max_centering;
-    opt.target = target;
-    opt.coarse_rtol = coarse_rtol;
+    const lipmiq::SdpBarrierOptions opt{shrink,     centered,      armijo, rtol,   rounding_gap,
+                                        warm_gap,   max_newton,    max_centering, target, coarse_rtol};
     lipmiq::SdpSolution sol;
     {
         py::gil_scoped_release nogil;
