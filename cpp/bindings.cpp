@@ -654,9 +654,8 @@ void register_gradient_bounds(py::module_& mod) {
             "layer}]}.");
 }
 
-// LipSDP's barrier (lipsdp_barrier.cpp) on the model's matrices; sdp/barrier.py validates nothing twice:
-// the shapes are checked here, the constants come from there.
-// The model's matrices, checked; `keep` holds the arrays the model points into.
+// LipSDP's model for lipsdp_barrier.cpp, its shapes and indices checked (the constants come from sdp/barrier.py);
+// `keep` holds the arrays the model points into.
 lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
                            std::vector<darray>& keep) {
     keep.reserve(2);  // G and R stay where they are

@@ -44,15 +44,28 @@ bool factor(std::vector<double>& Z, std::size_t N) {
     return scipy_LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n, Z.data(), n) == 0;
 }
 
-double log_det_factor(const std::vector<double>& L, std::size_t N) {
-    double s = 0.0;
-    for (std::size_t i = 0; i < N; ++i) s += std::log(L[i * N + i]);
-    return 2.0 * s;
+// rho / mu - log det Z - sum log t from Z's Cholesky factor L.
+double barrier_from_factor(const std::vector<double>& L, std::size_t N, double rho, const std::vector<double>& t,
+                           double mu) {
+    double logdet = 0.0, logt = 0.0;
+    for (std::size_t i = 0; i < N; ++i) logdet += std::log(L[i * N + i]);
+    for (double v : t) logt += std::log(v);
+    return rho / mu - 2.0 * logdet - logt;
+}
+
+// Z^-1 in place from Z's Cholesky factor, both triangles.
+bool invert_factored(std::vector<double>& Z, std::size_t N) {
+    if (N && scipy_LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', static_cast<int>(N), Z.data(), static_cast<int>(N)) != 0)
+        return false;
+    for (std::size_t c = 0; c < N; ++c)       // column-major lower = row-major upper: mirror it down
+        for (std::size_t r = c + 1; r < N; ++r) Z[r * N + c] = Z[c * N + r];
+    return true;
 }
 
 struct Work {
-    std::vector<double> Z, ZW, d, g, H, step, trial_t, lsq;
+    std::vector<double> Z, ZW, d, g, H, step, trial_t, lu, sv;
     std::vector<int> piv;
+    double value = 0.0;  // the barrier at the point of the last newton_system
 };
 
 // The barrier's value at (rho, t), inf outside the domain.
@@ -61,21 +74,17 @@ double barrier_value(const SdpModel& m, double rho, const std::vector<double>& t
         if (!(v > 0.0)) return kInf;
     assemble(m, rho, t, w.Z);
     if (!factor(w.Z, m.size)) return kInf;
-    double s = 0.0;
-    for (double v : t) s += std::log(v);
-    return rho / mu - log_det_factor(w.Z, m.size) - s;
+    return barrier_from_factor(w.Z, m.size, rho, t, mu);
 }
 
-// Gradient g and Hessian H of the barrier at (rho, t) and Z^-1 in w.Z; false when Z is not positive definite.
+// The barrier's value (w.value), gradient g and Hessian H at (rho, t), a point of its domain, and Z^-1 in w.Z;
+// false when Z is not positive definite.
 bool newton_system(const SdpModel& m, double rho, const std::vector<double>& t, double mu, Work& w) {
     const std::size_t N = m.size, k = t.size(), n0 = m.n0, K = k + 1;
     assemble(m, rho, t, w.Z);
     if (!factor(w.Z, N)) return false;
-    if (N && scipy_LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', static_cast<int>(N), w.Z.data(),
-                                       static_cast<int>(N)) != 0)
-        return false;
-    for (std::size_t c = 0; c < N; ++c)       // column-major lower = row-major upper: mirror it down
-        for (std::size_t r = c + 1; r < N; ++r) w.Z[r * N + c] = w.Z[c * N + r];
+    w.value = barrier_from_factor(w.Z, N, rho, t, mu);
+    if (!invert_factored(w.Z, N)) return false;
     const double* Zi = w.Z.data();
     // ZW = Z^-1 W^T (N x k), d = W Z^-1 W^T (k x k)
     if (k && N) {
@@ -120,20 +129,19 @@ bool newton_system(const SdpModel& m, double rho, const std::vector<double>& t, 
 // The Newton step -H^-1 g (least squares when H is singular), in w.step.
 void direction(std::size_t K, Work& w) {
     const int n = static_cast<int>(K);
-    std::vector<double> H(w.H);
+    w.lu = w.H;
     for (std::size_t i = 0; i < K; ++i) w.step[i] = -w.g[i];
-    if (scipy_LAPACKE_dgesv_work(LAPACK_COL_MAJOR, n, 1, H.data(), n, w.piv.data(), w.step.data(), n) == 0) return;
-    H = w.H;
+    if (scipy_LAPACKE_dgesv_work(LAPACK_COL_MAJOR, n, 1, w.lu.data(), n, w.piv.data(), w.step.data(), n) == 0) return;
+    w.lu = w.H;
     for (std::size_t i = 0; i < K; ++i) w.step[i] = -w.g[i];
-    std::vector<double> sv(K);
     int rank = 0;
-    scipy_LAPACKE_dgelsd(LAPACK_COL_MAJOR, n, n, 1, H.data(), n, w.step.data(), n, sv.data(),
+    scipy_LAPACKE_dgelsd(LAPACK_COL_MAJOR, n, n, 1, w.lu.data(), n, w.step.data(), n, w.sv.data(),
                          std::numeric_limits<double>::epsilon() * n, &rank);
 }
 
 enum class Centering { centred, far, stalled };
 
-// Newton's method on the barrier for this mu (at most kMaxCentering steps, within the budget).
+// Newton's method on the barrier for this mu (at most opt.max_centering steps, within the budget).
 Centering center(const SdpModel& m, SdpPoint& x, const SdpBarrierOptions& opt, const Deadline& deadline,
                  int& budget, std::vector<double>& dual, bool& have_dual, Work& w) {
     const std::size_t k = x.t.size(), K = k + 1;
@@ -150,7 +158,7 @@ Centering center(const SdpModel& m, SdpPoint& x, const SdpBarrierOptions& opt, c
         double s = 1.0;
         for (std::size_t j = 0; j < k; ++j)
             if (w.step[j + 1] < 0.0) s = std::min(s, 0.99 * (-x.t[j] / w.step[j + 1]));
-        const double f0 = barrier_value(m, x.rho, x.t, x.mu, w);
+        const double f0 = w.value;
         double r1 = x.rho;
         bool accepted = false;
         while (s > 1e-12) {
@@ -179,6 +187,7 @@ Work workspace(std::size_t N, std::size_t k) {
     w.step.resize(k + 1);
     w.trial_t.resize(k);
     w.piv.resize(k + 1);
+    w.sv.resize(k + 1);
     return w;
 }
 
@@ -221,12 +230,8 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     }
     if (!have_dual) {  // no Newton step ran: mu Z^-1 at the start
         assemble(m, x.rho, x.t, w.Z);
-        if (factor(w.Z, N) && (N == 0 || scipy_LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', static_cast<int>(N),
-                                                                   w.Z.data(), static_cast<int>(N)) == 0)) {
-            for (std::size_t c = 0; c < N; ++c)
-                for (std::size_t r = c + 1; r < N; ++r) w.Z[r * N + c] = w.Z[c * N + r];
+        if (factor(w.Z, N) && invert_factored(w.Z, N))
             for (std::size_t i = 0; i < N * N; ++i) out.dual[i] = x.mu * w.Z[i];
-        }
     }
     out.point = x;
     if (!have_warm) out.warm = x;

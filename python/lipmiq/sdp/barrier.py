@@ -3,9 +3,9 @@
 The m + 1 unknowns are few and each A_j has rank two, so a Newton step costs one inverse of Z and a few
 products (the Hessian entries tr(Z^-1 A_i Z^-1 A_j) come from 2 x 2 blocks of B^T Z^-1 B, B = [e_j, w_j]),
 where a conic solver's generic KKT system holds the whole N(N+1)/2 cone block (22 s for N = 96 with
-Clarabel, against well under a second here). The Newton steps run in the core (cpp/lipsdp_barrier.cpp: about 20x
-the numpy version's speed on 10 coordinates, 9x on 30, 3x on 100 and more); the constants below are its parameters. The solver only proposes
-t: `certify` proves the bound.
+Clarabel, against well under a second here). The Newton steps run in the core (cpp/lipsdp_barrier.cpp: about
+20x the numpy version's speed on 10 coordinates, 9x on 30, 3x on 100 and more); the constants below are its
+parameters. The solver only proposes t: `certify` proves the bound.
 """
 from __future__ import annotations
 
