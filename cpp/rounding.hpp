@@ -96,8 +96,17 @@ inline double allowance_factor(std::size_t n) { return 2.0 * (static_cast<double
 
 // Underflow allowance of a length-n dot product whose terms multiply variables of total magnitude `mass`
 // (sum of the bounds on |variable|), plus the products themselves: (n + 2) * 2^-1074 * (1 + mass).
+// A product with a subnormal result takes a microcode assist on x86 (about 40 ns against 0.7 ns, measured): this
+// one was 14 % of a node's engine call on [8, 20, 20, 1].  Below 2^52 units of 2^-1074 the allowance is therefore
+// built from its bit pattern, which for a subnormal (and 2^-1022) is its integer count of 2^-1074:
+// (floor(m) + 2) 2^-1074 > m 2^-1074, at least the rounded-up product it replaces.
 inline double underflow_allowance(std::size_t n, double mass) {
-    return up(up((static_cast<double>(n) + 2.0) * up(1.0 + mass)) * kTiny);
+    const double m = up((static_cast<double>(n) + 2.0) * up(1.0 + mass));
+    if (!(m < 0x1p52 - 2.0)) return up(m * kTiny);  // a normal result (or inf, NaN): no assist
+    const std::uint64_t units = static_cast<std::uint64_t>(m) + 2;
+    double out;
+    std::memcpy(&out, &units, sizeof out);
+    return out;
 }
 
 // NaN-safe minimum of two upper bounds (NaN means "no bound": +inf).

@@ -248,6 +248,40 @@ def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
     assert below > 0  # the test exercises rounding that plain float64 gets wrong
 
 
+@pytest.mark.parametrize("scale", [1e-100, 1e-160, 1e-170])
+def test_underflow_is_covered_where_products_fall_below_the_smallest_float(scale):
+    """Two hidden layers with weights of order `scale`: the Jacobian (order scale^3) and the second layer's
+    pre-activations underflow in float64, so only the underflow allowances keep the bounds above the exact values,
+    computed in rationals: every pre-activation bound contains the exact pre-activation at sampled points, and the
+    upper bound is at least the exact Jacobian norm of each sampled point's pattern."""
+    s = scale
+    W = [np.array([[s, -s], [2 * s, s]]), np.array([[s, s], [-s, 3 * s]]), np.array([[s, 2 * s]])]
+    b = [np.array([0.5, -0.25]) * s, np.array([0.1, 0.2]) * s * s, np.zeros(1)]
+    exact_w = [[[Fraction(v) for v in row] for row in M] for M in W]
+    exact_b = [[Fraction(v) for v in vec] for vec in b]
+    rng = np.random.default_rng(3)
+    points = [[Fraction(v) for v in x] for x in rng.uniform(-1.0, 1.0, size=(40, 2))]
+    for p in NORMS:
+        res = bound_network(Network(W, b), -np.ones(2), np.ones(2), p, INF)
+        for x in points:
+            h, masks = x, []
+            for k in range(2):
+                z = [sum(w * v for w, v in zip(row, h)) + c for row, c in zip(exact_w[k], exact_b[k])]
+                lo, hi = res.forward[k]
+                assert all(Fraction(lo[j]) <= z[j] <= Fraction(hi[j]) for j in range(2))
+                masks.append([v > 0 for v in z])
+                h = [max(v, Fraction(0)) for v in z]
+            g = [w * m for w, m in zip(exact_w[2][0], masks[1])]  # d f / d x_1, then back to the input
+            g = [sum(g[i] * exact_w[1][i][j] for i in range(2)) * masks[0][j] for j in range(2)]
+            g = [sum(g[i] * exact_w[0][i][j] for i in range(2)) for j in range(2)]
+            norm = max(abs(v) for v in g) if p == 1.0 else sum(abs(v) for v in g)  # dual norms; p = 2 below
+            if p == 2.0:
+                assert Fraction(res.upper) ** 2 >= sum(v * v for v in g)
+            else:
+                assert Fraction(res.upper) >= norm
+        assert res.upper > 0.0
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(n_dir=5), "n_dir"),
     (dict(states=[np.zeros(3, np.int8)]), "states"),
