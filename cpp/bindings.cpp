@@ -718,6 +718,7 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
     out["warm"] = point(sol.warm);
     out["dual"] = dual;
     out["newton"] = sol.newton;
+    out["started"] = sol.started;
     return out;
 }
 
@@ -735,12 +736,105 @@ py::tuple py_sdp_barrier_derivatives(std::size_t n0, const py::handle& index, co
     return py::make_tuple(d.value, g, H);
 }
 
+// Slope codes per hidden layer of `weights` (int8 vectors of -1 free, 0, 1), checked.
+std::vector<py::array_t<std::int8_t>> slope_codes(const py::list& slopes, const std::vector<lipmiq::Matrix>& W) {
+    if (slopes.size() + 1 != W.size())
+        fail("slopes has " + std::to_string(slopes.size()) + " layers, expected " + std::to_string(W.size() - 1) +
+             " (one per hidden layer)");
+    std::vector<py::array_t<std::int8_t>> out;
+    for (std::size_t k = 0; k < slopes.size(); ++k) {
+        const py::array raw = py::array::ensure(slopes[k]);
+        if (!raw || (raw.dtype().kind() != 'i' && raw.dtype().kind() != 'u'))
+            fail("slopes[" + std::to_string(k) + "] must be an integer vector of slope codes -1, 0, 1");
+        auto a = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>::ensure(raw);
+        if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != W[k].rows)
+            fail("slopes[" + std::to_string(k) + "] has shape " + shape_str(raw) + ", expected (" +
+                 std::to_string(W[k].rows) + ",)");
+        for (py::ssize_t i = 0; i < a.shape(0); ++i)
+            if (a.data()[i] < -1 || a.data()[i] > 1) fail("slopes[" + std::to_string(k) + "] holds a code outside -1, 0, 1");
+        out.push_back(a);
+    }
+    return out;
+}
+
+py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
+    py::array_t<double> a({rows, cols});
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+}
+
+py::dict py_sdp_slope_model(const py::list& weights, const py::list& slopes) {
+    const Network net = to_network(weights, py::none());
+    const auto codes = slope_codes(slopes, net.W);
+    std::vector<const lipmiq::Matrix*> W;
+    for (const auto& M : net.W) W.push_back(&M);
+    std::vector<const std::int8_t*> S;
+    for (const auto& a : codes) S.push_back(a.data());
+    lipmiq::SdpSlopeModel m;
+    {
+        py::gil_scoped_release nogil;
+        m = lipmiq::sdp_slope_model(W, S);
+    }
+    const std::size_t N = m.size, k = m.index.size();
+    py::array_t<std::int64_t> index(k), layer(k), row(k);
+    for (std::size_t j = 0; j < k; ++j) {
+        index.mutable_data()[j] = static_cast<std::int64_t>(m.index[j]);
+        layer.mutable_data()[j] = m.layer[j];
+        row.mutable_data()[j] = m.row[j];
+    }
+    py::dict out;
+    out["n0"] = m.n0;
+    out["index"] = index;
+    out["layer"] = layer;
+    out["row"] = row;
+    out["rows"] = to_array(m.rows, k, N);
+    out["rows_abs"] = to_array(m.rows_abs, k, N);
+    out["gram"] = to_array(m.gram, N, N);
+    out["gram_abs"] = to_array(m.gram_abs, N, N);
+    out["depth"] = m.depth;
+    return out;
+}
+
+double py_sdp_certified_rho(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
+                            const py::handle& rows_abs, const py::handle& gram_abs, std::size_t depth,
+                            const py::handle& t) {
+    std::vector<darray> keep;
+    const lipmiq::SdpModel view = sdp_model(n0, index, rows, gram, keep);
+    const std::size_t N = view.size, k = view.index.size();
+    const darray Ra = as_double(rows_abs, "rows_abs"), Ga = as_double(gram_abs, "gram_abs");
+    if (Ra.ndim() != 2 || static_cast<std::size_t>(Ra.shape(0)) != k || static_cast<std::size_t>(Ra.shape(1)) != N)
+        fail("rows_abs has shape " + shape_str(Ra) + ", expected the shape of rows");
+    if (Ga.ndim() != 2 || static_cast<std::size_t>(Ga.shape(0)) != N || static_cast<std::size_t>(Ga.shape(1)) != N)
+        fail("gram_abs has shape " + shape_str(Ga) + ", expected the shape of gram");
+    lipmiq::SdpSlopeModel m;
+    m.n0 = n0;
+    m.size = N;
+    m.index = view.index;
+    m.rows.assign(view.rows, view.rows + k * N);
+    m.gram.assign(view.gram, view.gram + N * N);
+    m.rows_abs.assign(Ra.data(), Ra.data() + k * N);
+    m.gram_abs.assign(Ga.data(), Ga.data() + N * N);
+    m.depth = depth;
+    std::vector<double> tt = vec1(t, k, "t", false);
+    py::gil_scoped_release nogil;
+    return lipmiq::sdp_certified_rho(m, std::move(tt));
+}
+
 void register_sdp_barrier(py::module_& mod) {
     using namespace pybind11::literals;
     mod.def("sdp_barrier_derivatives", &py_sdp_barrier_derivatives, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a,
             "t"_a, "mu"_a,
             "(value, gradient, Hessian) over (rho, t) of LipSDP's barrier rho / mu - log det(-M(rho, t)) - sum log t "
             "(the model as in sdp_barrier); value inf and no derivatives outside its domain.");
+    mod.def("sdp_slope_model", &py_sdp_slope_model, "weights"_a, "slopes"_a,
+            "LipSDP's model of the network `weights` whose hidden neurons have slope codes `slopes` (per hidden layer, "
+            "-1 free in [0, 1], 0 or 1 fixed): {n0, index: z-coordinates of the free neurons, layer, row: their (hidden "
+            "layer, row), rows: their pre-activations over z, rows_abs: the |W| chains' majorant of |rows|, gram: U^T U "
+            "of the output map U, gram_abs: |U|^T |U| of its majorant, depth: float operations on the longest chain}.");
+    mod.def("sdp_certified_rho", &py_sdp_certified_rho, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rows_abs"_a,
+            "gram_abs"_a, "depth"_a, "t"_a,
+            "The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64 with a rounding allowance "
+            "(the model as sdp_slope_model returns it; negative t read as 0); NaN when none is proved.");
     mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
             "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
             "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
@@ -749,7 +843,8 @@ void register_sdp_barrier(py::module_& mod) {
             "2 e_j e_j^T), e_j the z-coordinate index[j], w_j = rows[j]) until the gap is rtol * rho, the path "
             "stalls, max_newton steps or time_limit seconds; with a `target`, also once an iterate has rho <= target or the "
             "gap is coarse_rtol * rho with rho - gap > target. Returns {point: (rho, t, mu), warm: the first point "
-            "with gap <= warm_gap * rho (else the last), dual: mu Z^-1 at the last Newton step, newton: steps}. "
+            "with gap <= warm_gap * rho (else the last), dual: mu Z^-1 at the last Newton step, newton: steps, "
+            "started: False when the start was not strictly feasible (then nothing ran)}. "
             "Proposes multipliers only: certify them (sdp/certify.py).");
 }
 

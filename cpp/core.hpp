@@ -276,6 +276,7 @@ struct SdpSolution {
     SdpPoint warm;                    // the first iterate with gap <= warm_gap (else the last)
     std::vector<double> dual;         // mu Z^-1 at the last Newton step (N x N)
     int newton = 0;                   // Newton steps taken
+    bool started = true;              // false: the start was not strictly feasible (nothing ran; point = start)
 };
 
 struct SdpDerivatives {
@@ -292,6 +293,26 @@ SdpDerivatives sdp_barrier_derivatives(const SdpModel& model, double rho, const 
 // path stalls in rounding, the Newton budget ends or the deadline passes.
 SdpSolution sdp_barrier_solve(const SdpModel& model, SdpPoint start, const SdpBarrierOptions& opt,
                               const Deadline& deadline);
+
+// ---- lipsdp_model.cpp ---------------------------------------------------------------------
+constexpr std::int8_t kSdpFree = -1;  // a neuron's slope set [0, 1]; 0 and 1 are fixed slopes
+
+// LipSDP's model of a network whose hidden neurons have slope codes (python/lipmiq/sdp/model.py, `SlopeModel`).
+struct SdpSlopeModel {
+    std::size_t n0 = 0, size = 0;          // input dimension, N
+    std::vector<std::size_t> index;        // z-coordinate of each free neuron (m)
+    std::vector<std::int32_t> layer, row;  // (hidden layer, row) of each free neuron, in z order
+    std::vector<double> rows, rows_abs;    // w_j over z (m x N) and the |W| chains' majorant of |w_j|
+    std::vector<double> gram, gram_abs;    // U^T U and |U|^T |U| from U's majorant (N x N)
+    std::size_t depth = 0;                 // float operations on the longest chain (rounding allowance)
+};
+
+// The model of the network with these weights (W_k of shape (out, in)) and slope codes per hidden layer.
+SdpSlopeModel sdp_slope_model(const std::vector<const Matrix*>& weights, const std::vector<const std::int8_t*>& slopes);
+
+// The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64 for the multipliers t (negative
+// entries read as 0), or NaN when none is proved.
+double sdp_certified_rho(const SdpSlopeModel& model, std::vector<double> t);
 
 // ---- patterns.cpp -------------------------------------------------------------------------
 struct PatternResult {

@@ -209,6 +209,11 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     Work w = workspace(N, k);
     SdpSolution out;
     out.dual.assign(N * N, 0.0);
+    if (!std::isfinite(barrier_value(m, x.rho, x.t, x.mu, w))) {  // not strictly feasible: the caller's to replace
+        out.started = false;
+        out.point = out.warm = x;
+        return out;
+    }
     bool have_dual = false, have_warm = false, far = false;
     const double nu = static_cast<double>(N + k);
     int budget = opt.max_newton;

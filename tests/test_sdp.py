@@ -11,8 +11,9 @@ from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_r
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.sdp import barrier, search
 from lipmiq.sdp.certify import certified_rho
-from lipmiq.sdp.model import FREE, build
+from lipmiq.sdp.model import FREE, build, settle
 from netgen import oracle_domain, random_net
+from oracles import lipsdp_reference
 
 
 def _free(weights):
@@ -94,6 +95,58 @@ def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():
     M = np.block([[-rho * np.eye(3), W1.T @ np.diag(t)],
                   [np.diag(t) @ W1, -2 * np.diag(t) + W2.T @ W2]])
     assert np.max(np.linalg.eigvalsh(M)) < 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_core_model_and_certificate_match_the_numpy_reference(seed):
+    """The core's model (cpp/lipsdp_model.cpp) against its numpy twin on random networks and slope codes (free,
+    fixed, some layers fully fixed), and its certified rho against the twin's for the barrier's multipliers, the
+    same multipliers scaled and arbitrary ones: both prove the same rho up to rounding, or neither proves one."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 9))] + [int(rng.integers(1, 12)) for _ in range(int(rng.integers(1, 4)))] + \
+        [int(rng.integers(1, 4))]
+    weights, _ = random_net(seed, sizes, bias_scale=0.3, fan_in=True)
+    slopes = settle(weights, [rng.integers(-1, 2, W.shape[0]).astype(np.int8) for W in weights[:-1]])
+    if seed % 4 == 0:
+        slopes[0][:] = 1
+    core, ref = build(weights, slopes), lipsdp_reference.build(weights, slopes)
+    assert (core.n0, core.neuron, core.depth) == (ref.n0, ref.neuron, ref.depth)
+    np.testing.assert_array_equal(core.index, ref.index)
+    for a, b in ((core.rows, ref.rows), (core.gram, ref.gram), (core.rows_abs, ref.rows_abs),
+                 (core.gram_abs, ref.gram_abs)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14 * max(1.0, float(np.abs(b).max(initial=0.0))))
+    if core.index.size == 0:
+        assert certified_rho(core, np.zeros(0)) == pytest.approx(lipsdp_reference.certified_rho(ref, np.zeros(0)),
+                                                                 rel=1e-9)
+        return
+    solution = barrier.solve(ref, barrier.start(weights, ref))
+    for t in (solution.point.t, 1.5 * solution.point.t, rng.uniform(0.0, 3.0, core.index.size), np.zeros(core.index.size)):
+        mine, theirs = certified_rho(core, t), lipsdp_reference.certified_rho(ref, t)
+        assert (mine is None) == (theirs is None), (mine, theirs)
+        if mine is not None:
+            assert mine == pytest.approx(theirs, rel=1e-9)
+
+
+def test_core_model_refuses_bad_slope_codes():
+    weights, _ = random_net(1, [3, 4, 2], bias_scale=0.3)
+    with pytest.raises(ValueError, match="slopes has 2 layers, expected 1"):
+        _core.sdp_slope_model(weights, [np.zeros(4, np.int8)] * 2)
+    with pytest.raises(ValueError, match=r"slopes\[0\] has shape \(3,\), expected \(4,\)"):
+        _core.sdp_slope_model(weights, [np.zeros(3, np.int8)])
+    with pytest.raises(ValueError, match="outside -1, 0, 1"):
+        _core.sdp_slope_model(weights, [np.full(4, 2, np.int8)])
+    with pytest.raises(ValueError, match="integer vector"):
+        _core.sdp_slope_model(weights, [np.zeros(4)])
+
+
+def test_barrier_refuses_a_start_that_is_not_strictly_feasible():
+    """A warm start that falls outside -M > 0 (rho far too small) is reported, not followed."""
+    weights, _ = random_net(5, [3, 4, 2], bias_scale=0.3, fan_in=True)
+    model = build(weights, _free(weights))
+    point = barrier.start(weights, model)
+    assert barrier.solve(model, barrier.Point(1e-12, point.t, point.mu)) is None
+    assert barrier.solve(model, barrier.Point(point.rho, -point.t, point.mu)) is None
+    assert barrier.solve(model, point) is not None
 
 
 def test_fully_fixed_slopes_give_the_pattern_spectral_norm():

@@ -222,9 +222,8 @@ class GradientBaB:
         started from the parent's path point restricted to the node's free neurons (still strictly feasible
         when they are a subset of the parent's: fixing slopes compresses Z)."""
         start = time.perf_counter()
-        point = search.warm_start(parent, status) if parent is not None else None
         net = self.sdp.net
-        model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, point, SDP_RTOL,
+        model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, parent, SDP_RTOL,
                                                  self.tracker.lower)
         self.sdp_time += time.perf_counter() - start
         return search.Node(-bound, 0, net, status, model, solution)

@@ -95,20 +95,16 @@ def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
     raise ArithmeticError("no strictly feasible LipSDP start found")
 
 
-def feasible(model: SlopeModel, point: Point) -> bool:
-    """True when the point is strictly feasible for the model (its t fits the model's free neurons)."""
-    return point.t.size == model.index.size and bool(np.all(point.t > 0.0)) and \
-        _factor(model, point.rho, point.t) is not None
-
-
 def solve(model: SlopeModel, point: Point, deadline: float = math.inf, rtol: float = RTOL,
-          target: float = -math.inf) -> Solution:
+          target: float = -math.inf) -> Optional[Solution]:
     """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline, or (with a
     `target` rho) until an iterate is under it or the value is above it to COARSE_RTOL (the core's Newton steps:
-    cpp/lipsdp_barrier.cpp)."""
+    cpp/lipsdp_barrier.cpp); None when the point is not strictly feasible (a warm start that fell outside)."""
     out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
                             rtol=rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
                             warm_gap=WARM_GAP, max_newton=MAX_NEWTON, max_centering=MAX_CENTERING, target=target,
                             coarse_rtol=COARSE_RTOL,
                             time_limit=deadline - time.perf_counter())
+    if not out["started"]:
+        return None
     return Solution(Point(*out["point"]), Point(*out["warm"]), out["dual"], out["newton"])

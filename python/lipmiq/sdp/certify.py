@@ -1,5 +1,10 @@
 """The float64 certificate of a LipSDP bound: whatever the solver's accuracy, the reported rho is the
-smallest (up to a small step) for which M(rho, t) <= 0 is proved for the multipliers it proposed."""
+smallest (up to a small step) for which M(rho, t) <= 0 is proved for the multipliers it proposed.
+
+The core proves it (cpp/lipsdp_model.cpp): from the Schur complement's largest eigenvalue it bumps rho (80 steps,
+each 4x the last from a relative 1e-9) until the largest eigenvalue of M(rho, t) is at most minus an allowance for
+the rounding of M's construction (gamma_depth times the |W| chains' majorant of |M|, doubled for second-order
+terms) and for the symmetric eigensolver (4 N u ||M||_F: an allowance, not a proved constant)."""
 from __future__ import annotations
 
 import math
@@ -7,47 +12,16 @@ from typing import Optional
 
 import numpy as np
 
-from ..tolerances import ROUNDING_RTOL, UNIT_ROUNDOFF
+from .. import _core
+from ..tolerances import ROUNDING_RTOL
 from .model import SlopeModel
-
-STEPS = 80  # bumps of rho (each 4x the last, from a relative 1e-9) before the multipliers are given up
-
-
-def allowance(model: SlopeModel, M: np.ndarray, rho: float, t: np.ndarray) -> float:
-    """A bound on ||M_exact - M_computed||_2 plus the eigensolver's error on M.
-
-    Every entry of M is a sum of products along chains of at most `depth` float operations from the
-    weights (the inputs of every layer, the outputs of U^T U, and the assembly of M), so its error is at most
-    gamma_depth times the same sum in magnitudes (`model.magnitude`), doubled for second-order terms;
-    eigvalsh is backward stable with an error of order N u ||M|| (4 N u ||M||_F: an allowance, not a
-    proved constant)."""
-    gamma = 2.0 * model.depth * UNIT_ROUNDOFF / (1.0 - model.depth * UNIT_ROUNDOFF)
-    construction = gamma * float(np.linalg.norm(model.magnitude(rho, t)))
-    return construction + 4.0 * M.shape[0] * UNIT_ROUNDOFF * float(np.linalg.norm(M))
 
 
 def certified_rho(model: SlopeModel, t: np.ndarray) -> Optional[float]:
     """The smallest rho (up to a small margin) with M(rho, t) <= 0 proved in float64; None if none is."""
-    t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
-    n0 = model.n0
-    M0 = model.matrix(0.0, t)
-    if not np.all(np.isfinite(M0)):  # eigvalsh returns finite garbage on NaN
-        return None
-    C, D = M0[:n0, n0:], M0[n0:, n0:]
-    if D.size and np.max(np.linalg.eigvalsh(D)) >= 0.0:
-        return None
-    S = M0[:n0, :n0] - (C @ np.linalg.solve(D, C.T) if D.size else 0.0)
-    rho = max(float(np.max(np.linalg.eigvalsh((S + S.T) / 2.0))), 0.0)
-    step = max(rho * 1e-9, 1e-14 * (float(np.linalg.norm(M0)) + 1e-300))
-    for _ in range(STEPS):
-        trial = rho + step
-        M = model.matrix(trial, t)
-        if not np.all(np.isfinite(M)):
-            return None
-        if float(np.max(np.linalg.eigvalsh(M))) <= -allowance(model, M, trial, t):
-            return trial
-        step *= 4.0
-    return None
+    rho = _core.sdp_certified_rho(model.n0, model.index, model.rows, model.gram, model.rows_abs, model.gram_abs,
+                                  model.depth, t)
+    return None if math.isnan(rho) else rho
 
 
 def certified_bound(model: SlopeModel, t: np.ndarray) -> float:

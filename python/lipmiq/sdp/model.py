@@ -19,6 +19,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from .. import _core
+
 FREE = -1  # slope code of a neuron with slope set [0, 1]; 0 and 1 are the fixed slopes
 
 
@@ -46,16 +48,6 @@ class SlopeModel:
         cross[self.index] = t[:, None] * self.rows
         M += cross + cross.T
         M[self.index, self.index] -= 2.0 * t
-        return M
-
-    def magnitude(self, rho: float, t: np.ndarray) -> np.ndarray:
-        """An entrywise majorant of |M(rho, t)| built from |W| (what the rounding allowance scales with)."""
-        M = self.gram_abs.copy()
-        M[: self.n0, : self.n0] += abs(rho) * np.eye(self.n0)
-        cross = np.zeros_like(M)
-        cross[self.index] = np.abs(t)[:, None] * self.rows_abs
-        M += cross + cross.T
-        M[self.index, self.index] += 2.0 * np.abs(t)
         return M
 
 
@@ -92,29 +84,10 @@ def settle(weights: List[np.ndarray], slopes: List[np.ndarray]) -> List[np.ndarr
 
 def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
     """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes (`settle`d
-    by the caller on the network's own weights: the solver's form rounds an exact zero row to noise)."""
-    n0 = weights[0].shape[1]
-    free = [np.flatnonzero(s == FREE) for s in slopes]
-    N = n0 + sum(f.size for f in free)
-    R = np.zeros((n0, N))
-    R[:, :n0] = np.eye(n0)
-    R_abs = R.copy()
-    rows, rows_abs, index, neuron = [], [], [], []
-    offset = n0
-    for k, (W, s, f) in enumerate(zip(weights[:-1], slopes, free)):
-        U, U_abs = W @ R, np.abs(W) @ R_abs
-        rows.append(U[f])
-        rows_abs.append(U_abs[f])
-        index.append(offset + np.arange(f.size))
-        neuron += [(k, int(i)) for i in f]
-        R, R_abs = np.zeros((W.shape[0], N)), np.zeros((W.shape[0], N))
-        R[f, offset + np.arange(f.size)] = 1.0
-        R_abs[f, offset + np.arange(f.size)] = 1.0
-        on = s == 1
-        R[on], R_abs[on] = U[on], U_abs[on]
-        offset += f.size
-    U, U_abs = weights[-1] @ R, np.abs(weights[-1]) @ R_abs
-    rows, rows_abs = (np.vstack(r) if r else np.zeros((0, N)) for r in (rows, rows_abs))
-    return SlopeModel(n0=n0, index=np.concatenate(index + [np.zeros(0)]).astype(np.intp), neuron=neuron,
-                      rows=rows, gram=U.T @ U, rows_abs=rows_abs,
-                      gram_abs=U_abs.T @ U_abs, depth=sum(W.shape[1] for W in weights) + weights[-1].shape[0] + 6)
+    by the caller on the network's own weights: the solver's form rounds an exact zero row to noise), built by
+    the core (cpp/lipsdp_model.cpp): the free neurons' pre-activations as rows over z, the output map's Gram
+    matrix, and the |W| chains' majorants of both for the certificate's rounding allowance."""
+    m = _core.sdp_slope_model(list(weights), list(slopes))
+    return SlopeModel(n0=int(m["n0"]), index=m["index"].astype(np.intp),
+                      neuron=list(zip(m["layer"].tolist(), m["row"].tolist())), rows=m["rows"], gram=m["gram"],
+                      rows_abs=m["rows_abs"], gram_abs=m["gram_abs"], depth=int(m["depth"]))

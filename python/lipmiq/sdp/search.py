@@ -53,23 +53,16 @@ class Node:
         return -self.key
 
 
-def warm_start(parent: Node, slopes: List[np.ndarray]) -> Optional[barrier.Point]:
-    """The parent's warm point restricted to the free neurons of `slopes` (after `settle`), when they are among
-    the parent's: still strictly feasible, since fixing slopes compresses Z. None otherwise."""
-    if parent.solution is None:
+def _warm(parent: Optional[Node], model: SlopeModel) -> Optional[barrier.Point]:
+    """The parent's warm point restricted to the model's free neurons, when they are among the parent's: still
+    strictly feasible in exact arithmetic, since fixing slopes compresses Z (the barrier checks it). None otherwise."""
+    if parent is None or parent.solution is None:
         return None
     free = {neuron: j for j, neuron in enumerate(parent.model.neuron)}
-    mine = [(k, int(i)) for k, s in enumerate(settle(parent.net.weights, slopes)) for i in np.flatnonzero(s == FREE)]
-    if not all(n in free for n in mine):
+    if not all(n in free for n in model.neuron):
         return None
     warm = parent.solution.warm
-    return barrier.Point(warm.rho, warm.t[[free[n] for n in mine]], warm.mu)
-
-
-def _start(weights: List[np.ndarray], model: SlopeModel, point: Optional[barrier.Point]) -> barrier.Point:
-    if point is not None and barrier.feasible(model, point):
-        return point
-    return barrier.start(weights, model)
+    return barrier.Point(warm.rho, warm.t[[free[n] for n in model.neuron]], warm.mu)
 
 
 def _target(net: Instance, below: float) -> float:
@@ -79,19 +72,26 @@ def _target(net: Instance, below: float) -> float:
     return (below * below / net.rho_scale) * (1.0 - barrier.TARGET_MARGIN)
 
 
-def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, point: Optional[barrier.Point] = None,
+def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, parent: Optional[Node] = None,
              rtol: float = barrier.RTOL, below: float = -math.inf) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
     """The model the barrier solved (in the solver's form), its solution and the bound certified on the
     original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
-    when no strictly feasible start exists). `below`: a caller that prunes at this value (a lower bound on L)
-    lets the path stop once it proves a bound under it, or finds its value above it to barrier.COARSE_RTOL."""
+    when no strictly feasible start exists). The path starts from `parent`'s warm point where it fits, else from
+    `barrier.start`. `below`: a caller that prunes at this value (a lower bound on L) lets the path stop once it
+    proves a bound under it, or finds its value above it to barrier.COARSE_RTOL."""
     slopes = settle(net.weights, slopes)
     model = build(net.weights, slopes)
     if model.index.size == 0:
         return model, None, certified_bound(model, np.zeros(0))
     solving = build(net.solving, slopes)
+    target = _target(net, below)
     try:
-        solution = barrier.solve(solving, _start(net.solving, solving, point), deadline, rtol, _target(net, below))
+        point = _warm(parent, solving)
+        solution = None if point is None else barrier.solve(solving, point, deadline, rtol, target)
+        if solution is None:
+            solution = barrier.solve(solving, barrier.start(net.solving, solving), deadline, rtol, target)
+        if solution is None:  # the start's Cholesky test in numpy and the core's disagree at the boundary
+            raise ArithmeticError("LipSDP's start is not strictly feasible")
     except ArithmeticError:
         return solving, None, math.inf
     layer = np.array([k for k, _ in solving.neuron], dtype=np.intp)
@@ -156,7 +156,7 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], l
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, warm_start(node, child), NODE_RTOL, lower())
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, node, NODE_RTOL, lower())
             children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
             nodes += 1
         for c in children:
