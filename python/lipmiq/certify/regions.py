@@ -27,7 +27,7 @@ import numpy as np
 
 from ..domain import Ball, Box, Domain
 from ..problem import Problem
-from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals, run
+from ..solvers.highs import dual_bound, infeasible, max_lp, optimal, row_duals, run, scratch_highs
 from ..tolerances import INTERIOR_TOL, UNBOUNDED_LP_MARGIN
 from .exact_regions import ExactRegions, Key, Proof, affordable
 
@@ -165,7 +165,7 @@ def _solve_max_last(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
     for columns in (True, False):
         col, row = _scaling(M, n, columns)
         Ms, bs, los, his = M * col * row[:, None], b * row, lo / col, hi / col
-        h = max_lp(Ms, bs, los, his, n)
+        h = max_lp(Ms, bs, los, his, n, into=scratch_highs())
         run(h, deadline)
         if infeasible(h):
             continue  # believed only when the other scaling agrees (below)
