@@ -736,23 +736,28 @@ py::tuple py_sdp_barrier_derivatives(std::size_t n0, const py::handle& index, co
     return py::make_tuple(d.value, g, H);
 }
 
-// Slope codes per hidden layer of `weights` (int8 vectors of -1 free, 0, 1), checked.
-std::vector<py::array_t<std::int8_t>> slope_codes(const py::list& slopes, const std::vector<lipmiq::Matrix>& W) {
+// Slope codes per hidden layer of `weights` (integer vectors of -1 free, 0, 1), checked before narrowing and
+// copied, so that nothing the caller owns is read without the GIL.
+std::vector<std::vector<std::int8_t>> slope_codes(const py::list& slopes, const std::vector<lipmiq::Matrix>& W) {
     if (slopes.size() + 1 != W.size())
         fail("slopes has " + std::to_string(slopes.size()) + " layers, expected " + std::to_string(W.size() - 1) +
              " (one per hidden layer)");
-    std::vector<py::array_t<std::int8_t>> out;
+    std::vector<std::vector<std::int8_t>> out;
     for (std::size_t k = 0; k < slopes.size(); ++k) {
         const py::array raw = py::array::ensure(slopes[k]);
         if (!raw || (raw.dtype().kind() != 'i' && raw.dtype().kind() != 'u'))
             fail("slopes[" + std::to_string(k) + "] must be an integer vector of slope codes -1, 0, 1");
-        auto a = py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>::ensure(raw);
+        const auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(raw);
         if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != W[k].rows)
             fail("slopes[" + std::to_string(k) + "] has shape " + shape_str(raw) + ", expected (" +
                  std::to_string(W[k].rows) + ",)");
-        for (py::ssize_t i = 0; i < a.shape(0); ++i)
-            if (a.data()[i] < -1 || a.data()[i] > 1) fail("slopes[" + std::to_string(k) + "] holds a code outside -1, 0, 1");
-        out.push_back(a);
+        std::vector<std::int8_t> codes(W[k].rows);
+        for (std::size_t i = 0; i < codes.size(); ++i) {
+            const std::int64_t v = a.data()[i];
+            if (v < -1 || v > 1) fail("slopes[" + std::to_string(k) + "] holds a code outside -1, 0, 1");
+            codes[i] = static_cast<std::int8_t>(v);
+        }
+        out.push_back(std::move(codes));
     }
     return out;
 }
@@ -769,7 +774,7 @@ py::dict py_sdp_slope_model(const py::list& weights, const py::list& slopes) {
     std::vector<const lipmiq::Matrix*> W;
     for (const auto& M : net.W) W.push_back(&M);
     std::vector<const std::int8_t*> S;
-    for (const auto& a : codes) S.push_back(a.data());
+    for (const auto& c : codes) S.push_back(c.data());
     lipmiq::SdpSlopeModel m;
     {
         py::gil_scoped_release nogil;

@@ -59,10 +59,16 @@ void assemble_m(const SdpSlopeModel& m, double rho, const std::vector<double>& t
     }
 }
 
+// ||M||_F, scaled by the largest entry so that neither tiny entries (squares below 2^-1074: a norm, and so an
+// allowance, of 0; review finding) nor huge ones (squares overflowing) spoil it; rounded up by a relative 1e-12,
+// far above the float64 error of the sum (an allowance need not be tight).
 double frobenius(const std::vector<double>& M) {
+    double top = 0.0;
+    for (double v : M) top = std::max(top, std::fabs(v));
+    if (top == 0.0 || !std::isfinite(top)) return top;
     double s = 0.0;
-    for (double v : M) s += v * v;
-    return std::sqrt(s);
+    for (double v : M) s += (v / top) * (v / top);
+    return top * std::sqrt(s) * (1.0 + 1e-12);
 }
 
 bool finite(const std::vector<double>& M) {
@@ -180,7 +186,9 @@ double sdp_certified_rho(const SdpSlopeModel& m, std::vector<double> t) {
         assemble_m(m, trial, t, false, M);
         if (!finite(M)) return kNone;
         assemble_m(m, trial, t, true, Mag);
-        const double allowance = gamma * frobenius(Mag) + 4.0 * static_cast<double>(N) * kUnit * frobenius(M);
+        // (+ an allowance for products that underflowed, 2^-1073 per operation of a chain and entry)
+        const double allowance = gamma * frobenius(Mag) + 4.0 * static_cast<double>(N) * kUnit * frobenius(M) +
+                                 d * static_cast<double>(N * N) * 0x1p-1074 * 2.0;
         E = M;
         const double top_m = largest_eigenvalue(E, N, w);
         if (std::isnan(top_m)) return kNone;

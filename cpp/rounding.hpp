@@ -102,7 +102,7 @@ inline double allowance_factor(std::size_t n) { return 2.0 * (static_cast<double
 // (floor(m) + 2) 2^-1074 > m 2^-1074, at least the rounded-up product it replaces.
 inline double underflow_allowance(std::size_t n, double mass) {
     const double m = up((static_cast<double>(n) + 2.0) * up(1.0 + mass));
-    if (!(m < 0x1p52 - 2.0)) return up(m * kTiny);  // a normal result (or inf, NaN): no assist
+    if (!(m >= 0.0 && m < 0x1p52 - 2.0)) return up(m * kTiny);  // a normal result (or inf, NaN): no assist
     const std::uint64_t units = static_cast<std::uint64_t>(m) + 2;
     double out;
     std::memcpy(&out, &units, sizeof out);

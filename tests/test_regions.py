@@ -52,3 +52,21 @@ def test_interior_point_is_inside_the_region_and_the_domain(domain):
         z = problem.network.weights[0] @ x
         assert np.all((z > 0) == pattern[0].astype(bool)) and np.all(np.abs(z) > 0)
         assert isinstance(domain, Global) or domain.contains(x)
+
+
+def test_a_reused_model_whose_clock_passed_the_time_left_still_solves():
+    """The one-shot region LPs share one HiGHS model per thread, and HiGHS's time limit counts its run time over all
+    solves: a model that has run longer than the time a query has left must still solve that query's LP (review
+    finding: it returned time_limit at once, so witnesses and emptiness proofs were lost)."""
+    import time
+
+    from lipmiq.solvers.highs import run, scratch_highs
+
+    problem = make_problem(sliver(0.5), Box(-1, 1), 2, 2)
+    pattern = [np.array([1, 1, 1], np.uint8)]
+    while scratch_highs().getRunTime() < 0.05:  # the thread's model has run 50 ms in all
+        interior_point(problem, pattern)
+    x, s = interior_point(problem, pattern, deadline=time.perf_counter() + 0.04)
+    assert x is not None and s > 1e-9
+    run(scratch_highs(), time.perf_counter() + 0.04)  # the limit is on the model's clock, not below it
+    assert scratch_highs().getOptionValue("time_limit")[1] > scratch_highs().getRunTime()

@@ -137,6 +137,9 @@ def test_core_model_refuses_bad_slope_codes():
         _core.sdp_slope_model(weights, [np.full(4, 2, np.int8)])
     with pytest.raises(ValueError, match="integer vector"):
         _core.sdp_slope_model(weights, [np.zeros(4)])
+    for wide in (np.full(4, 255, np.uint8), np.full(4, 256, np.int16)):  # refused, not wrapped into int8
+        with pytest.raises(ValueError, match="outside -1, 0, 1"):
+            _core.sdp_slope_model(weights, [wide])
 
 
 def test_barrier_refuses_a_start_that_is_not_strictly_feasible():

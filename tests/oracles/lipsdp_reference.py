@@ -50,6 +50,14 @@ def magnitude(model: SlopeModel, rho: float, t: np.ndarray) -> np.ndarray:
     return M
 
 
+def _frobenius(M: np.ndarray) -> float:
+    """||M||_F scaled by its largest entry (as the core: no underflow to 0, no overflow), rounded up by 1e-12."""
+    top = float(np.max(np.abs(M), initial=0.0))
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.sqrt(np.sum((M / top) ** 2))) * (1.0 + 1e-12)
+
+
 def certified_rho(model: SlopeModel, t: np.ndarray, steps: int = 80) -> Optional[float]:
     """The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64; None if none is."""
     t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
@@ -69,8 +77,8 @@ def certified_rho(model: SlopeModel, t: np.ndarray, steps: int = 80) -> Optional
         M = model.matrix(trial, t)
         if not np.all(np.isfinite(M)):
             return None
-        allowance = gamma * float(np.linalg.norm(magnitude(model, trial, t))) + \
-            4.0 * M.shape[0] * UNIT_ROUNDOFF * float(np.linalg.norm(M))
+        allowance = gamma * _frobenius(magnitude(model, trial, t)) + 4.0 * M.shape[0] * UNIT_ROUNDOFF * _frobenius(M) \
+            + model.depth * M.shape[0] ** 2 * 2.0 ** -1073
         if float(np.max(np.linalg.eigvalsh(M))) <= -allowance:
             return trial
         step *= 4.0

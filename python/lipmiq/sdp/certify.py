@@ -4,7 +4,8 @@ smallest (up to a small step) for which M(rho, t) <= 0 is proved for the multipl
 The core proves it (cpp/lipsdp_model.cpp): from the Schur complement's largest eigenvalue it bumps rho (80 steps,
 each 4x the last from a relative 1e-9) until the largest eigenvalue of M(rho, t) is at most minus an allowance for
 the rounding of M's construction (gamma_depth times the |W| chains' majorant of |M|, doubled for second-order
-terms) and for the symmetric eigensolver (4 N u ||M||_F: an allowance, not a proved constant)."""
+terms, and depth N^2 2^-1073 for products that underflow) and for the symmetric eigensolver (4 N u ||M||_F: an
+allowance, not a proved constant)."""
 from __future__ import annotations
 
 import math

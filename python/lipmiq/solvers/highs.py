@@ -125,8 +125,12 @@ def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int,
 
 def run(h: highspy.Highs, deadline: float = math.inf) -> None:
     """Solve, stopping at `deadline` (time.perf_counter() seconds): a model stopped early is simply not
-    optimal, which every caller treats as "undecided"."""
-    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3) if math.isfinite(deadline) else INF)
+    optimal, which every caller treats as "undecided". HiGHS compares its time limit with the model's run time
+    over all its solves (clearing the model keeps that clock), so the limit is set on that clock: a reused model
+    (`scratch_highs`, RegionLP, OBBT's) otherwise stops at once when it has run longer than the time left
+    (review finding: region LPs returned time_limit and lost witnesses once a model's clock passed it)."""
+    budget = max(deadline - time.perf_counter(), 1e-3) if math.isfinite(deadline) else INF
+    h.setOptionValue("time_limit", h.getRunTime() + budget if budget < INF else INF)
     h.run()
 
 
