@@ -654,14 +654,22 @@ void register_gradient_bounds(py::module_& mod) {
             "layer}]}.");
 }
 
+py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
+    py::array_t<double> a({rows, cols});
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+}
+
 // LipSDP's model for lipsdp_barrier.cpp, its shapes and indices checked (the constants come from sdp/barrier.py);
 // `keep` holds the arrays the model points into.
+// `rows_name` and `gram_name` name the matrices in errors (a majorant's are rows_abs and gram_abs).
 lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
-                           std::vector<darray>& keep) {
+                           std::vector<darray>& keep, const std::string& rows_name = "rows",
+                           const std::string& gram_name = "gram") {
     keep.reserve(2);  // G and R stay where they are
-    keep.push_back(as_double(gram, "gram"));
+    keep.push_back(as_double(gram, gram_name));
     const darray& G = keep.back();
-    if (G.ndim() != 2 || G.shape(0) != G.shape(1)) fail("gram has shape " + shape_str(G) + ", expected (N, N)");
+    if (G.ndim() != 2 || G.shape(0) != G.shape(1)) fail(gram_name + " has shape " + shape_str(G) + ", expected (N, N)");
     const std::size_t N = G.shape(0);
     if (n0 > N) fail("n0 = " + std::to_string(n0) + " exceeds the model's size " + std::to_string(N));
     const py::array raw = py::array::ensure(index);
@@ -670,10 +678,11 @@ lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::ha
     const auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(raw);
     if (!idx || idx.ndim() != 1) fail("index must be a vector of z-coordinates");
     const std::size_t m = idx.shape(0);
-    keep.push_back(as_double(rows, "rows"));
+    keep.push_back(as_double(rows, rows_name));
     const darray& R = keep.back();
     if (R.ndim() != 2 || static_cast<std::size_t>(R.shape(0)) != m || static_cast<std::size_t>(R.shape(1)) != N)
-        fail("rows has shape " + shape_str(R) + ", expected (" + std::to_string(m) + ", " + std::to_string(N) + ")");
+        fail(rows_name + " has shape " + shape_str(R) + ", expected (" + std::to_string(m) + ", " + std::to_string(N) +
+             ")");
     lipmiq::SdpModel model;
     model.n0 = n0;
     model.size = N;
@@ -711,12 +720,10 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
         std::copy(x.t.begin(), x.t.end(), tt.mutable_data());
         return py::make_tuple(x.rho, tt, x.mu);
     };
-    py::array_t<double> dual({N, N});
-    std::copy(sol.dual.begin(), sol.dual.end(), dual.mutable_data());
     py::dict out;
     out["point"] = point(sol.point);
     out["warm"] = point(sol.warm);
-    out["dual"] = dual;
+    out["dual"] = to_array(sol.dual, N, N);
     out["newton"] = sol.newton;
     out["started"] = sol.started;
     return out;
@@ -762,12 +769,6 @@ std::vector<std::vector<std::int8_t>> slope_codes(const py::list& slopes, const 
     return out;
 }
 
-py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
-    py::array_t<double> a({rows, cols});
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
 py::dict py_sdp_slope_model(const py::list& weights, const py::list& slopes) {
     const Network net = to_network(weights, py::none());
     const auto codes = slope_codes(slopes, net.W);
@@ -803,26 +804,13 @@ py::dict py_sdp_slope_model(const py::list& weights, const py::list& slopes) {
 double py_sdp_certified_rho(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
                             const py::handle& rows_abs, const py::handle& gram_abs, std::size_t depth,
                             const py::handle& t) {
-    std::vector<darray> keep;
-    const lipmiq::SdpModel view = sdp_model(n0, index, rows, gram, keep);
-    const std::size_t N = view.size, k = view.index.size();
-    const darray Ra = as_double(rows_abs, "rows_abs"), Ga = as_double(gram_abs, "gram_abs");
-    if (Ra.ndim() != 2 || static_cast<std::size_t>(Ra.shape(0)) != k || static_cast<std::size_t>(Ra.shape(1)) != N)
-        fail("rows_abs has shape " + shape_str(Ra) + ", expected the shape of rows");
-    if (Ga.ndim() != 2 || static_cast<std::size_t>(Ga.shape(0)) != N || static_cast<std::size_t>(Ga.shape(1)) != N)
-        fail("gram_abs has shape " + shape_str(Ga) + ", expected the shape of gram");
-    lipmiq::SdpSlopeModel m;
-    m.n0 = n0;
-    m.size = N;
-    m.index = view.index;
-    m.rows.assign(view.rows, view.rows + k * N);
-    m.gram.assign(view.gram, view.gram + N * N);
-    m.rows_abs.assign(Ra.data(), Ra.data() + k * N);
-    m.gram_abs.assign(Ga.data(), Ga.data() + N * N);
-    m.depth = depth;
-    std::vector<double> tt = vec1(t, k, "t", false);
+    std::vector<darray> keep, keep_abs;
+    const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
+    const lipmiq::SdpModel majorant = sdp_model(n0, index, rows_abs, gram_abs, keep_abs, "rows_abs", "gram_abs");
+    if (majorant.size != model.size) fail("gram_abs has the shape of a different model than gram");
+    std::vector<double> tt = vec1(t, model.index.size(), "t", false);
     py::gil_scoped_release nogil;
-    return lipmiq::sdp_certified_rho(m, std::move(tt));
+    return lipmiq::sdp_certified_rho(model, majorant, depth, std::move(tt));
 }
 
 void register_sdp_barrier(py::module_& mod) {

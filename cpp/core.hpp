@@ -310,9 +310,14 @@ struct SdpSlopeModel {
 // The model of the network with these weights (W_k of shape (out, in)) and slope codes per hidden layer.
 SdpSlopeModel sdp_slope_model(const std::vector<const Matrix*>& weights, const std::vector<const std::int8_t*>& slopes);
 
+// M(rho, t) (row-major N x N); with `magnitude`, the same sum in magnitudes (|rho|, |t|) over a majorant's rows and
+// Gram matrix (the certificate's rounding allowance scales with it).
+void sdp_matrix(const SdpModel& model, double rho, const std::vector<double>& t, bool magnitude, std::vector<double>& M);
+
 // The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64 for the multipliers t (negative
-// entries read as 0), or NaN when none is proved.
-double sdp_certified_rho(const SdpSlopeModel& model, std::vector<double> t);
+// entries read as 0), or NaN when none is proved; `majorant` holds the |W| chains' rows and Gram matrix (the
+// model's rows_abs and gram_abs), `depth` the float operations on the longest chain.
+double sdp_certified_rho(const SdpModel& model, const SdpModel& majorant, std::size_t depth, std::vector<double> t);
 
 // ---- patterns.cpp -------------------------------------------------------------------------
 struct PatternResult {

@@ -20,20 +20,11 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Z = -M(rho, t) (row-major N x N): -gram + rho E_0 - sum_j t_j (e_j w_j^T + w_j e_j^T - 2 e_j e_j^T).
+// Z = -M(rho, t) (row-major N x N; sdp_matrix, negated: negation is exact, so Z is bit for bit the one built
+// with the signs flipped).
 void assemble(const SdpModel& m, double rho, const std::vector<double>& t, std::vector<double>& Z) {
-    const std::size_t N = m.size;
-    for (std::size_t i = 0; i < N * N; ++i) Z[i] = -m.gram[i];
-    for (std::size_t i = 0; i < m.n0; ++i) Z[i * N + i] += rho;
-    for (std::size_t j = 0; j < t.size(); ++j) {
-        const std::size_t r = m.index[j];
-        const double* w = m.rows + j * N;
-        for (std::size_t c = 0; c < N; ++c) {
-            Z[r * N + c] -= t[j] * w[c];
-            Z[c * N + r] -= t[j] * w[c];
-        }
-        Z[r * N + r] += 2.0 * t[j];
-    }
+    sdp_matrix(m, rho, t, false, Z);
+    for (double& v : Z) v = -v;
 }
 
 // Cholesky factor of Z in place (LAPACK's column-major lower triangle: Z is symmetric, so the same

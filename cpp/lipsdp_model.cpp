@@ -39,26 +39,6 @@ void gram_of(const std::vector<double>& U, std::size_t r, std::size_t N, std::ve
                 out.data(), static_cast<int>(N));
 }
 
-// M(rho, t) (row-major N x N) and, with `magnitude`, the entrywise majorant of |M| built from the |W| chains.
-void assemble_m(const SdpSlopeModel& m, double rho, const std::vector<double>& t, bool magnitude,
-                std::vector<double>& M) {
-    const std::size_t N = m.size;
-    const std::vector<double>& G = magnitude ? m.gram_abs : m.gram;
-    const std::vector<double>& W = magnitude ? m.rows_abs : m.rows;
-    M = G;
-    for (std::size_t i = 0; i < m.n0; ++i) M[i * N + i] += magnitude ? std::fabs(rho) : -rho;
-    for (std::size_t j = 0; j < t.size(); ++j) {
-        const std::size_t r = m.index[j];
-        const double tj = magnitude ? std::fabs(t[j]) : t[j];
-        const double* w = W.data() + j * N;
-        for (std::size_t c = 0; c < N; ++c) {
-            M[r * N + c] += tj * w[c];
-            M[c * N + r] += tj * w[c];
-        }
-        M[r * N + r] += magnitude ? 2.0 * tj : -2.0 * tj;
-    }
-}
-
 // ||M||_F, scaled by the largest entry so that neither tiny entries (squares below 2^-1074: a norm, and so an
 // allowance, of 0; review finding) nor huge ones (squares overflowing) spoil it; rounded up by a relative 1e-12,
 // far above the float64 error of the sum (an allowance need not be tight).
@@ -89,6 +69,22 @@ double largest_eigenvalue(std::vector<double>& A, std::size_t k, std::vector<dou
 }
 
 }  // namespace
+
+void sdp_matrix(const SdpModel& m, double rho, const std::vector<double>& t, bool magnitude, std::vector<double>& M) {
+    const std::size_t N = m.size;
+    M.assign(m.gram, m.gram + N * N);
+    for (std::size_t i = 0; i < m.n0; ++i) M[i * N + i] += magnitude ? std::fabs(rho) : -rho;
+    for (std::size_t j = 0; j < t.size(); ++j) {
+        const std::size_t r = m.index[j];
+        const double tj = magnitude ? std::fabs(t[j]) : t[j];
+        const double* w = m.rows + j * N;
+        for (std::size_t c = 0; c < N; ++c) {
+            M[r * N + c] += tj * w[c];
+            M[c * N + r] += tj * w[c];
+        }
+        M[r * N + r] += magnitude ? 2.0 * tj : -2.0 * tj;
+    }
+}
 
 SdpSlopeModel sdp_slope_model(const std::vector<const Matrix*>& weights, const std::vector<const std::int8_t*>& slopes) {
     SdpSlopeModel m;
@@ -138,13 +134,13 @@ SdpSlopeModel sdp_slope_model(const std::vector<const Matrix*>& weights, const s
     return m;
 }
 
-double sdp_certified_rho(const SdpSlopeModel& m, std::vector<double> t) {
+double sdp_certified_rho(const SdpModel& m, const SdpModel& majorant, std::size_t depth, std::vector<double> t) {
     constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
     constexpr int kSteps = 80;  // bumps of rho, each 4x the last from a relative 1e-9
     for (double& v : t) v = std::max(v, 0.0);  // (NaN stays NaN: M is then not finite)
     const std::size_t N = m.size, n0 = m.n0, nf = N - n0;
     std::vector<double> M0, M, D(nf * nf), C(n0 * nf), Y, S(n0 * n0), w;
-    assemble_m(m, 0.0, t, false, M0);
+    sdp_matrix(m, 0.0, t, false, M0);
     if (!finite(M0)) return kNone;
     for (std::size_t i = 0; i < nf; ++i)
         for (std::size_t j = 0; j < nf; ++j) D[i * nf + j] = M0[(n0 + i) * N + n0 + j];
@@ -178,14 +174,14 @@ double sdp_certified_rho(const SdpSlopeModel& m, std::vector<double> t) {
     // products along chains of at most `depth` float operations from the weights, so its error is at most gamma_depth
     // times the same sum in magnitudes, doubled for second-order terms; the symmetric eigensolver is backward stable
     // with an error of order N u ||M|| (4 N u ||M||_F: an allowance, not a proved constant).
-    const double d = static_cast<double>(m.depth);
+    const double d = static_cast<double>(depth);
     const double gamma = 2.0 * d * kUnit / (1.0 - d * kUnit);
     std::vector<double> Mag, E;
     for (int s = 0; s < kSteps; ++s) {
         const double trial = rho + step;
-        assemble_m(m, trial, t, false, M);
+        sdp_matrix(m, trial, t, false, M);
         if (!finite(M)) return kNone;
-        assemble_m(m, trial, t, true, Mag);
+        sdp_matrix(majorant, trial, t, true, Mag);
         // (+ an allowance for products that underflowed, 2^-1073 per operation of a chain and entry)
         const double allowance = gamma * frobenius(Mag) + 4.0 * static_cast<double>(N) * kUnit * frobenius(M) +
                                  d * static_cast<double>(N * N) * 0x1p-1074 * 2.0;

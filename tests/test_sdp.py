@@ -22,7 +22,7 @@ def _free(weights):
 
 def _barrier_value(model, y, mu):
     """rho / mu - log det(-M) - sum log t, in numpy: the function whose derivatives the core's Newton steps use."""
-    sign, logdet = np.linalg.slogdet(-model.matrix(y[0], y[1:]))
+    sign, logdet = np.linalg.slogdet(-lipsdp_reference.matrix(model, y[0], y[1:]))
     return y[0] / mu - logdet - np.sum(np.log(y[1:])) if sign > 0 and np.all(y[1:] > 0) else math.inf
 
 

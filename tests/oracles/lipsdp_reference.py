@@ -39,6 +39,17 @@ def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
                       gram_abs=U_abs.T @ U_abs, depth=sum(W.shape[1] for W in weights) + weights[-1].shape[0] + 6)
 
 
+def matrix(model: SlopeModel, rho: float, t: np.ndarray) -> np.ndarray:
+    """M(rho, t) in float64."""
+    M = model.gram.copy()
+    M[: model.n0, : model.n0] -= rho * np.eye(model.n0)
+    cross = np.zeros_like(M)
+    cross[model.index] = t[:, None] * model.rows
+    M += cross + cross.T
+    M[model.index, model.index] -= 2.0 * t
+    return M
+
+
 def magnitude(model: SlopeModel, rho: float, t: np.ndarray) -> np.ndarray:
     """An entrywise majorant of |M(rho, t)| built from |W|."""
     M = model.gram_abs.copy()
@@ -62,7 +73,7 @@ def certified_rho(model: SlopeModel, t: np.ndarray, steps: int = 80) -> Optional
     """The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64; None if none is."""
     t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
     n0 = model.n0
-    M0 = model.matrix(0.0, t)
+    M0 = matrix(model, 0.0, t)
     if not np.all(np.isfinite(M0)):
         return None
     C, D = M0[:n0, n0:], M0[n0:, n0:]
@@ -74,7 +85,7 @@ def certified_rho(model: SlopeModel, t: np.ndarray, steps: int = 80) -> Optional
     gamma = 2.0 * model.depth * UNIT_ROUNDOFF / (1.0 - model.depth * UNIT_ROUNDOFF)
     for _ in range(steps):
         trial = rho + step
-        M = model.matrix(trial, t)
+        M = matrix(model, trial, t)
         if not np.all(np.isfinite(M)):
             return None
         allowance = gamma * _frobenius(magnitude(model, trial, t)) + 4.0 * M.shape[0] * UNIT_ROUNDOFF * _frobenius(M) \

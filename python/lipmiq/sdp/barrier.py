@@ -71,12 +71,9 @@ class Solution:
     newton: int
 
 
-def _factor(model: SlopeModel, rho: float, t: np.ndarray) -> Optional[np.ndarray]:
-    """Cholesky factor of Z = -M(rho, t), or None when Z is not positive definite."""
-    try:
-        return np.linalg.cholesky(-model.matrix(rho, t))
-    except np.linalg.LinAlgError:
-        return None
+def _strictly_feasible(model: SlopeModel, rho: float, t: np.ndarray) -> bool:
+    """Z = -M(rho, t) > 0 and t > 0, by the core's test (the one its solver applies to a start)."""
+    return math.isfinite(_core.sdp_barrier_derivatives(model.n0, model.index, model.rows, model.gram, rho, t, 1.0)[0])
 
 
 def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
@@ -97,7 +94,7 @@ def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
     rho = 8.0 * s[1] ** 2 * norms[0] ** 2 / margin[1]
     t = np.array([s[k + 1] for k, _ in model.neuron])
     for _ in range(60):
-        if _factor(model, rho, t) is not None:
+        if _strictly_feasible(model, rho, t):
             return Point(rho, t, rho / (model.size + t.size))
         rho *= 4.0
         t = t * 2.0

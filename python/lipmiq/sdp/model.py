@@ -40,15 +40,6 @@ class SlopeModel:
     def size(self) -> int:
         return self.gram.shape[0]
 
-    def matrix(self, rho: float, t: np.ndarray) -> np.ndarray:
-        """M(rho, t) in float64."""
-        M = self.gram.copy()
-        M[: self.n0, : self.n0] -= rho * np.eye(self.n0)
-        cross = np.zeros_like(M)
-        cross[self.index] = t[:, None] * self.rows
-        M += cross + cross.T
-        M[self.index, self.index] -= 2.0 * t
-        return M
 
 
 def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray, float]:

@@ -90,7 +90,7 @@ def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, parent: O
         solution = None if point is None else barrier.solve(solving, point, deadline, rtol, target)
         if solution is None:
             solution = barrier.solve(solving, barrier.start(net.solving, solving), deadline, rtol, target)
-        if solution is None:  # the start's Cholesky test in numpy and the core's disagree at the boundary
+        if solution is None:  # not expected: start() passed the same test in the core
             raise ArithmeticError("LipSDP's start is not strictly feasible")
     except ArithmeticError:
         return solving, None, math.inf
