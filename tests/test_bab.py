@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network, lipschitz
 from lipmiq.bounds.gradient import bound_problem
+from lipmiq.methods import bab as bab_module
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
 from lipmiq.tracker import Tracker
@@ -87,16 +88,22 @@ def test_bab_sign_splits_end_exact():
     (6, [3, 10, 10, 1], Ball(np.zeros(3), 1.0, 2.0), INF),
     (7, [2, 12, 12, 1], Box(-1.0, 1.0), INF),
 ])
-def test_bab_conflicts_keep_it_exact(seed, sizes, domain, p):
-    """Prefix regions answered empty by an earlier proof's conflict (no LP): the search still ends at the
-    oracle's exact constant, and it did use conflicts."""
+@pytest.mark.parametrize("relaxed", [False, True])
+def test_bab_conflicts_keep_it_exact(seed, sizes, domain, p, relaxed, monkeypatch):
+    """Prefix regions answered empty by an earlier proof's conflict (no LP), and (`relaxed`) nodes emptied by the
+    triangle relaxation of their later splits (`certify.relaxed`, here on every node with a later split): the
+    search still ends at the oracle's exact constant, and it did use them."""
+    monkeypatch.setattr(bab_module, "RELAXED_MIN_SPLITS", 1)
+    monkeypatch.setattr(bab_module, "RELAXED_MIN_RATE", 0.0)
     weights, biases = random_net(seed, sizes, fan_in=True)
     problem = make_problem(Network(weights, biases), domain, p, p)
     truth, _ = oracle_regions(weights, biases, oracle_domain(domain, sizes[0]), p, p, None)
     tracker = Tracker(60.0)
     bab = GradientBaB(problem, tracker)
+    if not relaxed:
+        bab.hull = None  # no relaxed checks: they empty most of these nodes before their prefix LPs
     assert bab.run(time_limit=30.0), bab.note()
-    assert bab.conflicts.used > 0
+    assert bab.relaxed_empty > 0 if relaxed else bab.conflicts.used > 0
     assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 

@@ -1,0 +1,103 @@
+"""`certify.relaxed`: a node's splits beyond its prefix region on the triangle relaxation. It may call a node empty
+only when no region with interior agrees with its splits: never for a node built around a point of the domain
+(its splits on that point's sides), on random and degenerate networks; and it must find the emptiness the
+relaxation shows (two opposite neurons both split active)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from lipmiq import Ball, Box, Network, _core
+from lipmiq.bounds.gradient import NODE_OPTIONS
+from lipmiq.certify.partial import prefix_layer
+from lipmiq.certify.relaxed import deep_layer, relaxed_empty
+from lipmiq.methods.bab import GradientBaB
+from lipmiq.problem import make_problem
+from lipmiq.tracker import Tracker
+from netgen import degenerate_net, random_net
+
+
+def _node(weights, biases, domain, states):
+    """The search's view of a node: its neurons' status and the engine's forward bounds on it (None if the
+    engine proves it empty)."""
+    problem = make_problem(Network(weights, biases), domain, 2.0, 2.0)
+    search = GradientBaB(problem, Tracker(60.0))
+    ev = search._evaluate(states, None, NODE_OPTIONS)
+    return search, ev
+
+
+def _around(weights, biases, x, rng, share=0.6):
+    """Splits of a random share of the neurons, each on the side x puts it (neurons within 1e-9 of 0 left
+    open), with at least one split in the last hidden layer."""
+    z = [np.asarray(zk[0]) for zk in _core.forward(Network(weights, biases).core, x[None, :])[:-1]]
+    states = []
+    for k, zk in enumerate(z):
+        s = np.where(zk > 0, 1, 0).astype(np.int8)
+        chosen = rng.random(zk.size) < share
+        if k == len(z) - 1:
+            chosen[rng.integers(zk.size)] = True
+        s[~chosen | (np.abs(zk) <= 1e-9)] = -1
+        states.append(s)
+    return states
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relaxed_never_empties_a_node_around_a_point(seed):
+    """Every node built around a point of the domain's interior has that point's region below it: the relaxed
+    LP must not call it empty (on random networks, and on degenerate ones with dead, copied, opposite and
+    dependent neurons, bias-free or with tiny biases)."""
+    rng = np.random.default_rng(seed)
+    sizes = [3, 6, 6, 5, 1]
+    if seed % 2:
+        weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
+    else:
+        weights, biases = random_net(seed, sizes)
+    domain = Box(-1.0, 1.0) if seed % 3 else Ball(np.array([0.2, -0.1, 0.3]), 0.8, [1.0, 2.0, math.inf][seed % 3])
+    lo, hi = (np.broadcast_to(np.asarray(v, float), 3) for v in domain.box_hull())
+    checked = 0
+    for _ in range(5):
+        x = rng.uniform(lo, hi)
+        if isinstance(domain, Ball):
+            x = domain.center + (x - domain.center) * 0.5  # well inside every ball norm
+        states = _around(weights, biases, x, rng)
+        search, ev = _node(weights, biases, domain, states)
+        assert ev is not None, "the engine called a node with a point of the domain empty"
+        prefix = prefix_layer(ev.status)
+        last = deep_layer(states, prefix)
+        if last is None:
+            continue
+        checked += 1
+        assert not relaxed_empty(search.net, lo, hi, ev.status, states, ev.result.forward, last)
+    if seed == 0:
+        assert checked > 0
+
+
+def test_relaxed_proves_opposite_splits_empty():
+    """Layer 2's neuron 1 is minus neuron 0, shifted down: both split active while layer 1 is open is empty, a fact
+    only the relaxation (not the prefix region, which stops at layer 1) can see; split on opposite sides they are
+    not. A neuron identically 0 (zero weights and bias) split inactive keeps its regions."""
+    rng = np.random.default_rng(7)
+    W1 = rng.standard_normal((5, 2))
+    b1 = rng.standard_normal(5) * 0.3
+    W2 = rng.standard_normal((3, 5))
+    W2[1] = -W2[0]
+    W2[2] = 0.0
+    b2 = np.array([-0.1, -0.1, 0.0])  # z2_1 = -z2_0 - 0.2: not both >= 0
+    W3 = rng.standard_normal((1, 3))
+    weights, biases = [W1, W2, W3], [b1, b2, np.zeros(1)]
+    domain = Box(-1.0, 1.0)
+    lo, hi = np.full(2, -1.0), np.full(2, 1.0)
+    open1 = np.full(5, -1, dtype=np.int8)
+    both = [open1, np.array([1, 1, -1], dtype=np.int8)]
+    search, ev = _node(weights, biases, domain, both)
+    assert ev is not None, "the engine saw it (it does not use a layer's splits on the same layer): update the test"
+    assert prefix_layer(ev.status) == 0
+    assert relaxed_empty(search.net, lo, hi, ev.status, both, ev.result.forward, 1)
+    x = np.array([0.3, -0.4])
+    z2 = W2 @ np.maximum(W1 @ x + b1, 0.0) + b2
+    assert z2[2] == 0.0 and abs(z2[0]) > 1e-3
+    sides = [open1, np.array([int(z2[0] > 0), int(z2[1] > 0), 0], dtype=np.int8)]
+    search, ev = _node(weights, biases, domain, sides)
+    assert ev is not None
+    assert not relaxed_empty(search.net, lo, hi, ev.status, sides, ev.result.forward, 1)
