@@ -11,9 +11,11 @@ import pytest
 from lipmiq import Ball, Box, Network, _core
 from lipmiq.bounds.gradient import NODE_OPTIONS
 from lipmiq.certify.partial import prefix_layer
+from lipmiq.certify import relaxed
 from lipmiq.certify.relaxed import deep_layer, relaxed_empty
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
+from lipmiq.solvers.highs import dual_ray
 from lipmiq.tracker import Tracker
 from netgen import degenerate_net, random_net
 
@@ -53,13 +55,13 @@ def test_relaxed_never_empties_a_node_around_a_point(seed):
         weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
     else:
         weights, biases = random_net(seed, sizes)
-    domain = Box(-1.0, 1.0) if seed % 3 else Ball(np.array([0.2, -0.1, 0.3]), 0.8, [1.0, 2.0, math.inf][seed % 3])
-    lo, hi = (np.broadcast_to(np.asarray(v, float), 3) for v in domain.box_hull())
+    ball = Ball(np.array([0.2, -0.1, 0.3]), 0.8, [1.0, 2.0, math.inf][(seed // 3) % 3])
+    domain = (Box(-1.0, 1.0) if seed % 3 else ball).resolve(3)
+    lo, hi = domain.box_hull()
     checked = 0
-    for _ in range(5):
-        x = rng.uniform(lo, hi)
-        if isinstance(domain, Ball):
-            x = domain.center + (x - domain.center) * 0.5  # well inside every ball norm
+    for x in domain.sample(5, rng):
+        x = (lo + hi) / 2.0 + 0.9 * (x - (lo + hi) / 2.0)  # pulled inside, off the boundary
+        assert domain.contains(x)
         states = _around(weights, biases, x, rng)
         search, ev = _node(weights, biases, domain, states)
         assert ev is not None, "the engine called a node with a point of the domain empty"
@@ -69,8 +71,30 @@ def test_relaxed_never_empties_a_node_around_a_point(seed):
             continue
         checked += 1
         assert not relaxed_empty(search.net, lo, hi, ev.status, states, ev.result.forward, last)
-    if seed == 0:
-        assert checked > 0
+    assert checked >= 3  # most nodes have splits after their prefix layer
+
+
+def test_relaxed_proves_infeasible_splits_empty_by_farkas(monkeypatch):
+    """Both inactive while z1 = -z0 + 0.2 (layer 1 open): the relaxation has no point at all, which only HiGHS's
+    Farkas multipliers (verified) can prove; the engine keeps the node."""
+    rays = []
+    monkeypatch.setattr(relaxed, "dual_ray", lambda h: rays.append(1) or dual_ray(h))
+    proved = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        W1, b1 = rng.standard_normal((5, 2)), rng.standard_normal(5) * 0.3
+        W2 = rng.standard_normal((3, 5))
+        W2[1] = -W2[0]
+        b2 = np.array([-0.1, 0.3, 0.0])
+        weights, biases = [W1, W2, rng.standard_normal((1, 3))], [b1, b2, np.zeros(1)]
+        states = [np.full(5, -1, dtype=np.int8), np.array([0, 0, -1], dtype=np.int8)]
+        search, ev = _node(weights, biases, Box(-1.0, 1.0), states)
+        if ev is None:
+            continue
+        rays.clear()
+        proved += relaxed_empty(search.net, np.full(2, -1.0), np.full(2, 1.0), ev.status, states, ev.result.forward,
+                                1) and bool(rays)
+    assert proved >= 5
 
 
 def test_relaxed_proves_opposite_splits_empty():

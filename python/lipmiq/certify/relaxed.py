@@ -41,8 +41,8 @@ def deep_splits(states: Sequence[np.ndarray], prefix: int) -> int:
 
 
 def splits_hold(network: Network, x: np.ndarray, states: Sequence[np.ndarray], last: int) -> bool:
-    """True when x (a point of the domain's interior) has every split neuron of layers <= `last` strictly on
-    its side: then the node's set has interior around x and needs no LP."""
+    """True when x (the node's prefix point, inside the domain) has every split neuron of layers <= `last`
+    strictly on its side: then the node's set has interior around x and needs no LP."""
     from .. import _core
     Z = _core.forward(network.core, np.ascontiguousarray(x[None, :], dtype=np.float64))
     for k in range(last + 1):
@@ -66,17 +66,17 @@ def _relaxation(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequen
     layout = []  # per layer: (its input's first column, its z columns, its a columns or None, its z neurons)
     cols, inputs = n, 0
     for k in range(last + 1):
-        h = W[k].shape[0]
-        l, u = forward[k][0][:h], forward[k][1][:h]
-        neurons = np.arange(h) if k < last else np.flatnonzero(states[k] >= 0)
+        width = W[k].shape[0]
+        l, u = forward[k][0][:width], forward[k][1][:width]
+        neurons = np.arange(width) if k < last else np.flatnonzero(states[k] >= 0)
         z = cols + np.arange(neurons.size)
         cols += neurons.size
         col_lo.append(l[neurons])
         col_hi.append(u[neurons])
         a = None
         if k < last:
-            a = cols + np.arange(h)
-            cols += h
+            a = cols + np.arange(width)
+            cols += width
             g = status[k]
             col_lo.append(np.where(g == 1, np.maximum(l, 0.0), 0.0))
             col_hi.append(np.where(g == 0, 0.0, np.maximum(u, 0.0)))
@@ -99,14 +99,14 @@ def _relaxation(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequen
         M[:, inputs:inputs + W[k].shape[1]] = -W[k][neurons]
         M[np.arange(neurons.size), z] = 1.0
         if a is not None:
-            h = neurons.size
-            l, g = forward[k][0][:h], status[k]
+            width = neurons.size
+            l, g = forward[k][0][:width], status[k]
             on, free = np.flatnonzero(g == 1), np.flatnonzero(g < 0)
             for group, top in ((on, 0.0), (free, math.inf)):  # a - z = 0 (on), a - z >= 0 (free)
                 M = rows(group.size, 0.0, top)
                 M[np.arange(group.size), a[group]] = 1.0
                 M[np.arange(group.size), z[group]] = -1.0
-            u_free, l_free = forward[k][1][:h][free], l[free]
+            u_free, l_free = forward[k][1][:width][free], l[free]
             # a <= slope (z - l) with slope >= u / (u - l): the width rounded down, the quotient up
             slope = np.nextafter(u_free / np.nextafter(u_free - l_free, 0.0), math.inf)
             M = rows(free.size, -math.inf, np.nextafter(-slope * l_free, math.inf))

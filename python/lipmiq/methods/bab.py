@@ -143,7 +143,7 @@ class GradientBaB:
         self.closed = 0.0   # max over closed leaves (their values, `_leaf`) and pruned nodes (bounds)
         self.stuck: List[float] = []  # leaves whose region could be neither certified nor excluded
         self.nodes = self.leaves = self.regions = self.empty = self.pruned = self.lps = self.sign_splits = 0
-        self.relaxed = self.relaxed_empty = 0  # LPs of `_relaxed_check`, and the nodes they proved empty
+        self.relaxed = self.relaxed_emptied = 0  # LPs of `_relaxed_check`, and the nodes they proved empty
         self.relaxed_eligible = 0  # nodes that could have had one (`_relaxed_pays`)
         # the box of the relaxed LPs: the domain's hull widened by an ulp (a ball's c -+ r are rounded); None on R^n
         # and on networks with more than RELAXED_MAX_INPUTS inputs (no relaxed LPs)
@@ -295,6 +295,7 @@ class GradientBaB:
         last = deep_layer(node.states, k)
         if last is None or self.hull is None or deep_splits(node.states, k) < RELAXED_MIN_SPLITS:
             return True
+        self.relaxed_eligible += 1
         if not self._relaxed_pays() or (node.x is not None and splits_hold(self.net, node.x, node.states, last)):
             return True
         start = time.perf_counter()
@@ -303,14 +304,13 @@ class GradientBaB:
         self.lp_time += time.perf_counter() - start
         self.lps += 1
         self.relaxed += 1
-        self.relaxed_empty += empty
+        self.relaxed_emptied += empty
         self.empty += empty
         return not empty
 
     def _relaxed_pays(self) -> bool:
-        """Whether an eligible node gets its relaxed LP: RELAXED_MIN_RATE above, one in RELAXED_PROBE below it."""
-        self.relaxed_eligible += 1
-        return (self.relaxed < RELAXED_WARMUP or self.relaxed_empty >= RELAXED_MIN_RATE * self.relaxed
+        """Whether the latest eligible node gets its relaxed LP: RELAXED_MIN_RATE above, one in RELAXED_PROBE below it."""
+        return (self.relaxed < RELAXED_WARMUP or self.relaxed_emptied >= RELAXED_MIN_RATE * self.relaxed
                 or self.relaxed_eligible % RELAXED_PROBE == 0)
 
     def _known_empty(self, parent: Node, states: List[np.ndarray], k: int, prefix: int) -> bool:
@@ -486,7 +486,7 @@ class GradientBaB:
         return (f"{self.nodes} engine calls" + (f" ({self.sign_splits} sign splits)" if self.signed else "")
                 + f", {self.leaves} leaves ({self.regions} regions), {self.empty} empty, "
                 f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
-                f"({self.relaxed} relaxed, {self.relaxed_empty} empty) "
+                f"({self.relaxed} relaxed, {self.relaxed_emptied} empty) "
                 f"{self.lp_time:.2f} s ({self.conflicts.used} spared by conflicts)" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
 
 
