@@ -711,10 +711,20 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
     const lipmiq::SdpBarrierOptions opt{shrink,     centered,      armijo, rtol,   rounding_gap,
                                         warm_gap,   max_newton,    max_centering, target, coarse_rtol};
     lipmiq::SdpSolution sol;
+    // a solve on a large model can take seconds: Python's signal handlers run between Newton steps, and an
+    // exception they raise (KeyboardInterrupt) stops the solve and is raised here
+    lipmiq::Deadline deadline = lipmiq::Deadline::after(time_limit);
+    bool raised = false;
+    deadline.stop = [&raised] {
+        py::gil_scoped_acquire gil;
+        raised = PyErr_CheckSignals() != 0;
+        return raised;
+    };
     {
         py::gil_scoped_release nogil;
-        sol = lipmiq::sdp_barrier_solve(model, start, opt, lipmiq::Deadline::after(time_limit));
+        sol = lipmiq::sdp_barrier_solve(model, start, opt, deadline);
     }
+    if (raised) throw py::error_already_set();
     const auto point = [](const lipmiq::SdpPoint& x) {
         py::array_t<double> tt(x.t.size());
         std::copy(x.t.begin(), x.t.end(), tt.mutable_data());

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -145,8 +146,13 @@ double pattern_norm_bound(const std::vector<MatrixRef>& W, const std::vector<con
 // Certified upper bounds on the local Lipschitz constant by linear bound propagation through the
 // network and its backward (gradient) graph (Shi et al., NeurIPS 2022), float64 rounding included.
 // A wall-clock deadline on the steady clock (never, by default): the engine's optimisation loops stop at it.
+// `stop`, if set, is also asked (at most every 20 ms) whether to stop now: the bindings poll Python's signals
+// through it, since a long solve with the GIL released would otherwise hold Ctrl-C back until it returns.
 struct Deadline {
     std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point::max();
+    std::function<bool()> stop;
+    mutable std::chrono::steady_clock::time_point next_poll{};
+    mutable bool stopped = false;
     // `seconds` from now (infinite or huge: never).
     static Deadline after(double seconds) {
         Deadline d;
@@ -158,7 +164,15 @@ struct Deadline {
         return d;
     }
     bool passed() const {
-        return at != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= at;
+        const bool timed = at != std::chrono::steady_clock::time_point::max();
+        if (!timed && !stop) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (timed && now >= at) return true;
+        if (stop && !stopped && now >= next_poll) {
+            next_poll = now + std::chrono::milliseconds(20);
+            stopped = stop();
+        }
+        return stopped;
     }
 };
 

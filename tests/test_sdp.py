@@ -307,3 +307,21 @@ def test_zero_first_layer_row_with_wide_input_on_rn():
     for options in (dict(method="lipsdp"), dict()):
         res = lipschitz(Network(weights, biases), Global(), 2, 2, time_limit=10, **options)
         assert res.status != "error" and res.upper >= truth * (1 - 1e-12), res
+
+
+def test_ctrl_c_stops_a_long_barrier_solve():
+    """A LipSDP solve on 360 free slopes takes seconds in the core with the GIL released: a SIGINT during it must
+    raise KeyboardInterrupt within a Newton step, not when the solve ends (the CLI's Ctrl-C waited for it)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    weights, _ = random_net(0, [10, 120, 120, 120, 1], fan_in=True)
+    start = time.perf_counter()
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        search.root(search.Instance.of(weights), _free(weights), math.inf)  # about 2.5 s uninterrupted
+    timer.join()
+    assert time.perf_counter() - start < 1.5
