@@ -225,8 +225,11 @@ def _session_processes(sid: int):
 
 
 def _interrupt(argv, sig, after: float):
+    # SIGINT back to its default in the child: a suite started as a background job (`cmd &` without job control)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler (these tests hung in one)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=os.getcwd())
+                            start_new_session=True, cwd=os.getcwd(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after)
     assert proc.poll() is None, "the solve finished before the signal: use a harder network"
     sent = time.perf_counter()

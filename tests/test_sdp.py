@@ -319,9 +319,13 @@ def test_ctrl_c_stops_a_long_barrier_solve():
 
     weights, _ = random_net(0, [10, 120, 120, 120, 1], fan_in=True)
     start = time.perf_counter()
-    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        search.root(search.Instance.of(weights), _free(weights), math.inf)  # about 2.5 s uninterrupted
-    timer.join()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background suite may ignore SIGINT
+    try:
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            search.root(search.Instance.of(weights), _free(weights), math.inf)  # about 2.5 s uninterrupted
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - start < 1.5
