@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Tuple
 
-import highspy
 import numpy as np
 
+from .. import _core
 from ..network import Network
-from ..solvers.highs import add_rows, dual_bound, dual_ray, infeasible, optimal, row_duals, run, scratch_highs
+from ..solvers.highs import dual_bound, dual_ray, infeasible, max_lp, optimal, row_duals, run, scratch_highs
 from ..tolerances import INTERIOR_TOL
 
 Bounds = Tuple[np.ndarray, np.ndarray]
@@ -43,7 +43,6 @@ def deep_splits(states: Sequence[np.ndarray], prefix: int) -> int:
 def splits_hold(network: Network, x: np.ndarray, states: Sequence[np.ndarray], last: int) -> bool:
     """True when x (the node's prefix point, inside the domain) has every split neuron of layers <= `last`
     strictly on its side: then the node's set has interior around x and needs no LP."""
-    from .. import _core
     Z = _core.forward(network.core, np.ascontiguousarray(x[None, :], dtype=np.float64))
     for k in range(last + 1):
         split = np.flatnonzero(states[k] >= 0)
@@ -133,13 +132,7 @@ def relaxed_empty(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequ
     M, row_lo, row_hi, col_lo, col_hi, s = _relaxation(network, lo, hi, status, states, forward, last)
     if not (np.all(np.isfinite(col_lo)) and np.all(np.isfinite(col_hi))):
         return False  # overflowed bounds: no LP
-    h = scratch_highs()
-    h.clearModel()
-    h.setOptionValue("presolve", "off")
-    h.addVars(M.shape[1], col_lo, col_hi)
-    h.changeColCost(s, 1.0)
-    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    add_rows(h, M, row_lo, row_hi)
+    h = max_lp(M, row_hi, col_lo, col_hi, s, into=scratch_highs(), row_lo=row_lo)
     run(h, deadline)
     r, c = np.nonzero(M)
     vals = M[r, c]

@@ -107,9 +107,9 @@ def scratch_highs() -> highspy.Highs:
 
 
 def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int,
-           into: Optional[highspy.Highs] = None) -> highspy.Highs:
-    """An unsolved model of max x[k] s.t. M x <= b, lo <= x <= hi: a new one, or `into` cleared (its options
-    other than presolve and the time limit are lipmiq's defaults: `new_highs`)."""
+           into: Optional[highspy.Highs] = None, row_lo: Optional[np.ndarray] = None) -> highspy.Highs:
+    """An unsolved model of max x[k] s.t. M x <= b (and row_lo <= M x where given), lo <= x <= hi: a new one, or
+    `into` cleared (its options other than presolve and the time limit are lipmiq's defaults: `new_highs`)."""
     h = new_highs() if into is None else into
     h.clearModel()
     h.setOptionValue("presolve", "off" if M.shape[1] < PRESOLVE_MIN_COLUMNS else "choose")
@@ -119,7 +119,7 @@ def max_lp(M: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int,
     cost[k] = 1.0
     h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), cost)
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    add_rows(h, M, np.full(M.shape[0], -np.inf), b)
+    add_rows(h, M, np.full(M.shape[0], -np.inf) if row_lo is None else row_lo, b)
     return h
 
 
