@@ -224,12 +224,12 @@ def _session_processes(sid: int):
     return out
 
 
-def _interrupt(argv, sig, after: float):
-    # SIGINT back to its default in the child: a suite started as a background job (`cmd &` without job control)
+def _interrupt(argv, sig, after: float, sigint=signal.SIG_DFL):
+    # SIGINT's disposition set in the child: a suite started as a background job (`cmd &` without job control)
     # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler (these tests hung in one)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, cwd=os.getcwd(),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     time.sleep(after)
     assert proc.poll() is None, "the solve finished before the signal: use a harder network"
     sent = time.perf_counter()
@@ -270,6 +270,24 @@ def test_signal_during_scip_solve(big_npz, sig):
     assert out, err
     res = json.loads(out.strip().splitlines()[-1])  # SCIP may print "pressed CTRL-C" first (see below)
     assert res["status"] == "interrupted", res["message"]
+    assert 0 < res["lower"] <= float(res["upper"]) <= product_of_norms(W) * (1 + 1e-9)
+    assert not left
+
+
+@pytest.mark.parametrize("options", ["", "pattern_time=0.0, region_share=0.0, bab_share=0.0"],
+                         ids=["before_scip", "during_scip"])
+def test_sigterm_stops_a_process_that_ignores_sigint(big_npz, options):
+    """A pipeline's background job has SIGINT ignored; SIGTERM must still stop it, in Python code and in SCIP
+    (outside SCIP it waited for the time limit when SIGTERM was only re-raised as SIGINT)."""
+    path, W = big_npz
+    script = SCRIPT.replace("pattern_time=0.0, region_share=0.0, bab_share=0.0", options)
+    code, out, err, waited, left = _interrupt([sys.executable, "-c", script, path], signal.SIGTERM, after=4.0,
+                                              sigint=signal.SIG_IGN)
+    assert code == 0, err
+    assert waited < 10, f"took {waited:.1f} s to stop"
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["status"] == "interrupted", res["message"]
+    assert res["message"].startswith("terminated (SIGTERM)"), res["message"]
     assert 0 < res["lower"] <= float(res["upper"]) <= product_of_norms(W) * (1 + 1e-9)
     assert not left
 

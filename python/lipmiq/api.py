@@ -25,6 +25,7 @@ from .methods import get_method, method_options
 from .methods.naive import naive_upper
 from .problem import Problem, make_problem
 from .result import Result
+from .solvers import scip
 from .status import settle
 from .tolerances import CONSISTENCY_RTOL
 from .tracker import Tracker
@@ -58,12 +59,14 @@ def check_time_limit(time_limit: object) -> float:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """While solving in the main thread, SIGTERM is turned into SIGINT (Ctrl-C).
+    """While solving in the main thread, SIGTERM stops the solve as Ctrl-C does.
 
     The Python handler runs at the next bytecode: inside SCIP, at its next callback (propagator or event
-    handler). Re-raised as SIGINT it reaches SCIP's own Ctrl-C handler, which stops the solve cleanly
-    (status userinterrupt); in Python code it becomes a KeyboardInterrupt. Raising an exception from the
-    handler instead would escape a SCIP callback as an opaque "SCIP: unspecified error".
+    handler). There it re-raises SIGINT, which reaches SCIP's own Ctrl-C handler (installed for the solve
+    whatever Python's SIGINT disposition) and stops the solve cleanly (status userinterrupt); raising an
+    exception in a SCIP callback would escape as an opaque "SCIP: unspecified error". Elsewhere it raises
+    KeyboardInterrupt itself: a process started in the background has SIGINT ignored, and re-raising
+    SIGINT would then do nothing.
     """
     _Signals.terminated = False
     if threading.current_thread() is not threading.main_thread():
@@ -72,7 +75,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         _Signals.terminated = True
-        signal.raise_signal(signal.SIGINT)
+        if scip.solving():
+            signal.raise_signal(signal.SIGINT)
+        else:
+            raise KeyboardInterrupt
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)

@@ -8,6 +8,7 @@ may ask for a re-solve after an optimal solve (the no-good loop that cuts patter
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -49,9 +50,26 @@ def new_model(name: str, dual_reductions: bool = False, feastol: float = SCIP_FE
     return model
 
 
+class _MainThreadSolves:
+    """How many SCIP solves the main thread is inside (nested through callbacks: at most one in practice)."""
+
+    depth = 0
+
+
+def solving() -> bool:
+    """Whether the main thread is inside SCIP: a signal handler must then leave the stop to SCIP's own Ctrl-C
+    handler, since an exception raised in a SCIP callback escapes as an opaque "SCIP: unspecified error"."""
+    return _MainThreadSolves.depth > 0
+
+
 def optimize(model: Model) -> str:
     """Run SCIP on the model as it stands; its status string."""
-    model.optimize()
+    main = threading.current_thread() is threading.main_thread()
+    _MainThreadSolves.depth += main
+    try:
+        model.optimize()
+    finally:
+        _MainThreadSolves.depth -= main
     return model.getStatus()
 
 
