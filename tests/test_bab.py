@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -191,3 +192,42 @@ def test_bab_relaxed_checks_sound_on_degenerate_networks(data):
         patch.setattr(bab_module, "RELAXED_MIN_SPLITS", 1)
         patch.setattr(bab_module, "RELAXED_MIN_RATE", 0.0)
         _degenerate_case(data)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
+    """A split's two children evaluated by one thread or by two at once (ENGINE_WORKERS): the same exact constant
+    as the oracle, and the upper bound never below it on the way."""
+    monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
+    monkeypatch.setattr(bab_module.os, "sched_getaffinity", lambda pid: {0, 1})  # as on a machine with 2 cores
+    weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
+    truth, _ = oracle_regions(weights, biases, ("box", -np.ones(3), np.ones(3)), 2.0, 2.0, None)
+    tracker = Tracker(60.0)
+    bab = GradientBaB(problem, tracker)
+    assert bab.workers == workers
+    paired = []
+    monkeypatch.setattr(bab, "_engine", lambda *a, _f=bab._engine: paired.append(threading.current_thread()) or _f(*a))
+    assert bab.run(time_limit=30.0), bab.note()
+    assert any(t is not threading.main_thread() for t in paired) == (workers == 2)
+    assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
+    assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
+
+
+def test_bab_worker_failure_reaches_the_caller(monkeypatch):
+    """An error in the worker thread's engine call is raised by the search, as one in the main thread would be
+    (the api turns it into status `error` with the bounds so far)."""
+    monkeypatch.setattr(bab_module.os, "sched_getaffinity", lambda pid: {0, 1})
+    weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
+    bab = GradientBaB(problem, Tracker(60.0))
+
+    def engine(*args, _f=bab._engine):
+        if threading.current_thread() is not threading.main_thread():
+            raise FloatingPointError("worker failed")
+        return _f(*args)
+
+    monkeypatch.setattr(bab, "_engine", engine)
+    with pytest.raises(FloatingPointError, match="worker failed"):
+        bab.run(time_limit=30.0)
+    assert bab.pool is None
