@@ -299,3 +299,36 @@ def test_cli_json_stdout_is_only_json_after_sigint(big_npz):
         signal.SIGINT, after=5.0)
     assert code == 0
     json.loads(out)
+
+
+class _Status:
+    """A stand-in for a SCIP model after a solve: only its status is read."""
+
+    def __init__(self, status):
+        self.status = status
+
+    def getStatus(self):  # noqa: N802 - pyscipopt's name
+        return self.status
+
+
+def test_stop_inside_scip_is_deferred_to_its_return(monkeypatch):
+    """A signal handler's stop while SCIP holds the main thread: never raised inside (a callback would turn it into
+    "SCIP: unspecified error"), SIGINT re-raised for SCIP's own handler during a solve, and KeyboardInterrupt when
+    SCIP returns unless it stopped for it (userinterrupt). A SIGTERM after the solve's last callback was lost."""
+    from lipmiq.solvers import scip
+    raised = []
+    monkeypatch.setattr(scip.signal, "raise_signal", raised.append)
+    assert not scip.defer_stop()  # outside SCIP: the handler raises KeyboardInterrupt itself
+    with pytest.raises(KeyboardInterrupt):
+        with scip.inside(_Status("optimal"), solve=True):
+            assert scip.defer_stop()
+    assert raised == [signal.SIGINT]
+    with scip.inside(_Status("userinterrupt"), solve=True):  # SCIP stopped for it: its status says so
+        assert scip.defer_stop()
+    with pytest.raises(KeyboardInterrupt):
+        with scip.inside(_Status("optimal")):  # freeTransform's callbacks: no SCIP handler to signal
+            assert scip.defer_stop()
+    assert raised == [signal.SIGINT] * 2
+    with scip.inside(_Status("optimal"), solve=True):  # no stop asked: nothing raised, nothing left behind
+        pass
+    assert not scip.defer_stop()

@@ -62,8 +62,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     """While solving in the main thread, SIGTERM stops the solve as Ctrl-C does.
 
     The Python handler runs at the next bytecode: inside SCIP, at its next callback (propagator or event
-    handler). There it re-raises SIGINT, which reaches SCIP's own Ctrl-C handler (installed for the solve
-    whatever Python's SIGINT disposition) and stops the solve cleanly (status userinterrupt); raising an
+    handler). There it leaves the stop to `solvers.scip.defer_stop`: SIGINT re-raised reaches SCIP's own
+    Ctrl-C handler (installed for the solve whatever Python's SIGINT disposition), which stops the solve
+    cleanly (status userinterrupt), and a stop SCIP did not act on is raised when SCIP returns; raising an
     exception in a SCIP callback would escape as an opaque "SCIP: unspecified error". Elsewhere it raises
     KeyboardInterrupt itself: a process started in the background has SIGINT ignored, and re-raising
     SIGINT would then do nothing.
@@ -75,9 +76,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         _Signals.terminated = True
-        if scip.solving():
-            signal.raise_signal(signal.SIGINT)
-        else:
+        if not scip.defer_stop():
             raise KeyboardInterrupt
 
     try:

@@ -174,7 +174,7 @@ def _solve_side(problem: Problem, plan: Plan, chain: Chain, entry: _Entry, sign:
                 entry.at(inner)
             return False
         cuts[0] += 1
-        model.freeTransform()
+        scip.free_transform(model)
         form.add_nogood(best.g)
         return True
 

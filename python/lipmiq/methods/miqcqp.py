@@ -251,7 +251,7 @@ class _Search:
             # one pattern per cut: the family cut by the proof's neurons (Proof.nogood mapped by the chain) let
             # SCIP's dual bound fall below a certified lower bound on R^n (4.82 < 5.28, random_net(7, [3, 4, 3, 2]),
             # p = q = 1, SCIP 10.0.0), so its mapping through the reductions is not trusted until proved
-            model.freeTransform()
+            scip.free_transform(model)
             form.add_nogood(best.g)
             self.nogoods += 1
             return True

@@ -7,11 +7,13 @@ may ask for a re-solve after an optimal solve (the no-good loop that cuts patter
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from pyscipopt import SCIP_EVENTTYPE, SCIP_PROPTIMING, Eventhdlr, Model, Prop
 
@@ -50,27 +52,62 @@ def new_model(name: str, dual_reductions: bool = False, feastol: float = SCIP_FE
     return model
 
 
-class _MainThreadSolves:
-    """How many SCIP solves the main thread is inside (nested through callbacks: at most one in practice)."""
+class _MainThread:
+    """What SCIP holds of the main thread: how deep it is inside SCIP (a solve, or a call that runs SCIP's
+    callbacks), whether SCIP's own Ctrl-C handler is installed (during `model.optimize()`), and a stop
+    requested meanwhile (`defer_stop`)."""
 
     depth = 0
+    solving = False
+    stop = False
 
 
-def solving() -> bool:
-    """Whether the main thread is inside SCIP: a signal handler must then leave the stop to SCIP's own Ctrl-C
-    handler, since an exception raised in a SCIP callback escapes as an opaque "SCIP: unspecified error"."""
-    return _MainThreadSolves.depth > 0
+def defer_stop() -> bool:
+    """For a signal handler: True when the main thread is inside SCIP, where an exception raised in a callback
+    escapes as an opaque "SCIP: unspecified error". The stop is then left to SCIP's own Ctrl-C handler (SIGINT
+    re-raised) during a solve, and raised as KeyboardInterrupt when SCIP returns (`inside`) otherwise, or when
+    the signal came after SCIP's last callback."""
+    if _MainThread.depth == 0:
+        return False
+    _MainThread.stop = True
+    if _MainThread.solving:
+        signal.raise_signal(signal.SIGINT)
+    return True
+
+
+@contextlib.contextmanager
+def inside(model: Model, solve: bool = False) -> Iterator[None]:
+    """The main thread inside SCIP for the block; a stop deferred meanwhile is raised as KeyboardInterrupt at its
+    end, unless SCIP itself stopped for it (a solve with status userinterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _MainThread.depth += 1
+    outer = _MainThread.solving
+    _MainThread.solving = outer or solve
+    try:
+        yield
+    finally:
+        _MainThread.depth -= 1
+        _MainThread.solving = outer
+        stop = _MainThread.stop and _MainThread.depth == 0
+        if stop:
+            _MainThread.stop = False
+    if stop and not (solve and model.getStatus() == "userinterrupt"):
+        raise KeyboardInterrupt
 
 
 def optimize(model: Model) -> str:
     """Run SCIP on the model as it stands; its status string."""
-    main = threading.current_thread() is threading.main_thread()
-    _MainThreadSolves.depth += main
-    try:
+    with inside(model, solve=True):
         model.optimize()
-    finally:
-        _MainThreadSolves.depth -= main
     return model.getStatus()
+
+
+def free_transform(model: Model) -> None:
+    """Back to the problem stage (for changes after a solve); runs SCIP's exit callbacks, hence `inside`."""
+    with inside(model):
+        model.freeTransform()
 
 
 def upper_from_dual(dual: float) -> float:
