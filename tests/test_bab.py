@@ -199,7 +199,7 @@ def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
     """A split's two children evaluated by one thread or by two at once (ENGINE_WORKERS): the same exact constant
     as the oracle, and the upper bound never below it on the way."""
     monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
-    monkeypatch.setattr(bab_module.os, "sched_getaffinity", lambda pid: {0, 1})  # as on a machine with 2 cores
+    monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)  # as on a machine with 2 cores
     weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
     truth, _ = oracle_regions(weights, biases, ("box", -np.ones(3), np.ones(3)), 2.0, 2.0, None)
@@ -217,7 +217,7 @@ def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
 def test_bab_worker_failure_reaches_the_caller(monkeypatch):
     """An error in the worker thread's engine call is raised by the search, as one in the main thread would be
     (the api turns it into status `error` with the bounds so far)."""
-    monkeypatch.setattr(bab_module.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)
     weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
     bab = GradientBaB(problem, Tracker(60.0))
@@ -231,3 +231,14 @@ def test_bab_worker_failure_reaches_the_caller(monkeypatch):
     with pytest.raises(FloatingPointError, match="worker failed"):
         bab.run(time_limit=30.0)
     assert bab.pool is None
+
+
+def test_bab_one_core_evaluates_children_in_turn(monkeypatch):
+    """On one core no worker thread is started; without CPU affinity (macOS, Windows) the machine's count is used."""
+    cores = bab_module.usable_cores
+    monkeypatch.setattr(bab_module, "usable_cores", lambda: 1)
+    weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
+    bab = GradientBaB(make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0), Tracker(60.0))
+    assert bab.workers == 1
+    monkeypatch.delattr(bab_module.os, "sched_getaffinity", raising=False)
+    assert cores() == (bab_module.os.cpu_count() or 1)

@@ -72,9 +72,9 @@ DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 # call) one dive held the best node at 510.6 for 31 of 40 s; best-first took it to 495.2 in the next 0.7 s.
 DIVE_SHARE = 0.25
 # Engine calls at once: a split's two children are evaluated side by side (the core releases the GIL), on machines
-# with a second core, for networks whose products the core runs on one thread (a layer's weights times its width
-# below PAIR_MAX_WORK multiply-adds; the core threads products from 4e6). [8, 20, 20, 1] l-inf to exact: 109 -> 97 s,
-# the engine's share 51 -> 37 s (one run after the other, load 1).
+# with a second core. [8, 20, 20, 1] l-inf to exact: 109 -> 97 s, the engine's share 51 -> 37 s (one run after the
+# other, load 1). Only on networks with at most PAIR_MAX_WORK (a layer's weights times its width): the larger ones
+# (digits28, the CNN; about 0.1 s per node call) were not measured with two calls at once.
 ENGINE_WORKERS = 2
 PAIR_MAX_WORK = 4e6
 SDP_RTOL = 1e-8         # LipSDP's gap on a node: its bound within 5e-9 of the node's LipSDP value, in fewer steps
@@ -167,7 +167,7 @@ class GradientBaB:
         self.deadline = tracker.deadline
         self.engine_time = self.lp_time = self.sdp_time = 0.0
         work = max(W.size * W.shape[0] for W in self.net.weights)
-        self.workers = ENGINE_WORKERS if len(os.sched_getaffinity(0)) > 1 and work < PAIR_MAX_WORK else 1
+        self.workers = ENGINE_WORKERS if usable_cores() > 1 and work < PAIR_MAX_WORK else 1
         self.pool: Optional[ThreadPoolExecutor] = None  # while `run` runs with workers > 1
 
     # ---- the engine -------------------------------------------------------------------------------
@@ -428,7 +428,8 @@ class GradientBaB:
 
     def _expand(self, node: Node) -> List[Node]:
         """Split `node`: its children that stay open (leaves are closed, dominated and empty ones dropped).
-        Out of time before a child, the node itself stays open instead."""
+        Out of time before its children, the node itself stays open instead (an engine call started near the
+        deadline returns the bound it has, still sound)."""
         if not self._check(node):
             return []
         k, j = node.split
@@ -530,6 +531,13 @@ class GradientBaB:
                 f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
                 f"({self.relaxed} relaxed, {self.relaxed_emptied} empty) "
                 f"{self.lp_time:.2f} s ({self.conflicts.used} spared by conflicts)" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one, else the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVER,
