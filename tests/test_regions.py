@@ -70,3 +70,56 @@ def test_a_reused_model_whose_clock_passed_the_time_left_still_solves():
     assert x is not None and s > 1e-9
     run(scratch_highs(), time.perf_counter() + 0.04)  # the limit is on the model's clock, not below it
     assert scratch_highs().getOptionValue("time_limit")[1] > scratch_highs().getRunTime()
+
+
+def _interval_signs(weights, biases, lo, hi):
+    """Per hidden neuron: 1 (pre-activation >= 0 on the box [lo, hi]), 0 (<= 0) or -1, by interval arithmetic."""
+    signs = []
+    for W, b in zip(weights[:-1], biases[:-1]):
+        mid, rad = (lo + hi) / 2.0, (hi - lo) / 2.0
+        zlo, zhi = W @ mid + b - np.abs(W) @ rad, W @ mid + b + np.abs(W) @ rad
+        signs.append(np.where(zlo >= 0, 1, np.where(zhi <= 0, 0, -1)))
+        lo, hi = np.maximum(zlo, 0.0), np.maximum(zhi, 0.0)
+    return signs
+
+
+BOX_SHAPED = {"box around 0": Box(-1.0, 1.0), "small box": Box([0.25, -0.5], [0.75, 0.0]),
+              "inf-ball": Ball([0.5, -0.25], 0.4, INF)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("name", list(BOX_SHAPED))
+def test_box_shaped_verdicts_are_the_oracles_with_stable_rows_skipped(name, seed):
+    """Boxes and l-inf balls take the LP with x in the closed box (no rows for the distance to its faces), and
+    `skip` leaves out the rows of neurons with the pattern's sign on the whole domain: every pattern of
+    [2, 4, 4, 1] gets an interior point exactly when the brute-force oracle lists its region (the point has the
+    pattern strictly and lies in the domain), else a proof, with and without skipping."""
+    import itertools
+
+    from lipmiq.certify.regions import region_point
+    from netgen import oracle_domain, random_net
+    from oracles.bruteforce import regions
+
+    weights, biases = random_net(seed, [2, 4, 4, 1], stable_units=True)  # a dead and a live first-layer neuron
+    domain = BOX_SHAPED[name].resolve(2)
+    real = {tuple(tuple(bool(v) for v in g) for g in pattern)
+            for pattern, _, _ in regions(weights, biases, oracle_domain(domain, 2))}
+    signs = _interval_signs(weights, biases, *(np.asarray(a, float) for a in domain.box_hull()))
+    skipped = proved = 0
+    for bits in itertools.product([0, 1], repeat=8):
+        pattern = [np.array(bits[:4], dtype=np.uint8), np.array(bits[4:], dtype=np.uint8)]
+        skip = [(s >= 0) & (s == g) for s, g in zip(signs, pattern)]
+        skipped += int(sum(s.sum() for s in skip))
+        exists = tuple(tuple(bool(v) for v in g) for g in pattern) in real
+        for rows in (None, skip):
+            x, s, proof = region_point(weights, biases, domain, pattern, skip=rows)
+            assert (x is not None) == exists and (proof is not None) == (not exists), (bits, rows, s)
+            if x is not None:
+                assert domain.contains(x) and s > 1e-9
+                a = x
+                for W, b, g in zip(weights[:-1], biases[:-1], pattern):
+                    z = W @ a + b
+                    assert np.all((z > 0) == g.astype(bool)) and np.all(z != 0), (bits, z)
+                    a = np.maximum(z, 0.0)
+        proved += not exists
+    assert real and proved and skipped

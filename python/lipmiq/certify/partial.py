@@ -60,19 +60,21 @@ def keeps_point(network: Network, x: np.ndarray, status: Sequence[np.ndarray], s
 
 
 def prefix_point(network: Network, domain: Domain, status: Sequence[np.ndarray], states: Sequence[np.ndarray],
-                 k: int, deadline: float = math.inf) -> Tuple[Optional[np.ndarray], Optional[Proof]]:
+                 k: int, deadline: float = math.inf,
+                 skip: Optional[Sequence[np.ndarray]] = None) -> Tuple[Optional[np.ndarray], Optional[Proof]]:
     """(x, proof) for the prefix region of layer k: an interior point (None if there is none with margin
-    INTERIOR_TOL), and a proof that the region has no interior (`region_point`), its neurons (layer, index) in
-    the network's numbering."""
+    INTERIOR_TOL), and a proof that the region has no interior (`region_point`, whose `skip` names neurons with
+    the status's sign on the whole domain), its neurons (layer, index) in the network's numbering."""
     W, b = network.weights, network.biases
     pattern = _pattern(status)
     if k >= len(status):  # every neuron decided: the region itself
-        x, _, proof = region_point(W, b, domain, pattern, deadline)
+        x, _, proof = region_point(W, b, domain, pattern, deadline, skip=skip)
         return x, proof
     rows = np.flatnonzero(states[k] >= 0)
     weights = list(W[:k]) + [W[k][rows]]
     biases = list(b[:k]) + [b[k][rows]]
-    x, _, proof = region_point(weights, biases, domain, pattern[:k] + [states[k][rows].astype(np.uint8)], deadline)
+    x, _, proof = region_point(weights, biases, domain, pattern[:k] + [states[k][rows].astype(np.uint8)], deadline,
+                               skip=None if skip is None else skip[:k])
     if proof is not None:  # layer k's rows were only the split ones
         proof = Proof(frozenset((layer, int(rows[j]) if layer == k else j) for layer, j in proof.neurons))
     return x, proof

@@ -126,11 +126,14 @@ def certify(problem: Problem, x: np.ndarray, v: Optional[np.ndarray] = None) -> 
 
 
 def decide_region(problem: Problem, pattern: List[np.ndarray], v: np.ndarray, value: float, lower: float,
-                  deadline: float = math.inf) -> Tuple[Optional[bool], Optional[Witness], Optional[Proof]]:
+                  deadline: float = math.inf, skip: Optional[List[np.ndarray]] = None
+                  ) -> Tuple[Optional[bool], Optional[Witness], Optional[Proof]]:
     """One full pattern decided by its region LP (the branch-and-bounds' leaves): (True, witness, None) with an
     interior point, the witness there when the pattern's `value` (||J|| with maximiser v) beats `lower`;
-    (False, None, proof) when proved to have no interior; (None, None, None) when undecided (too thin, or time)."""
-    x, _, proof = region_point(problem.network.weights, problem.network.biases, problem.domain, pattern, deadline)
+    (False, None, proof) when proved to have no interior; (None, None, None) when undecided (too thin, or time).
+    `skip`: neurons with the pattern's sign on the whole domain, left out of the LP (`region_point`)."""
+    x, _, proof = region_point(problem.network.weights, problem.network.biases, problem.domain, pattern, deadline,
+                               skip=skip)
     if x is None:
         return (False if proof is not None else None), None, proof
     return True, (certify(problem, x, v) if value > lower else None), None
