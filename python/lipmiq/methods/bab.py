@@ -73,10 +73,12 @@ DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 DIVE_SHARE = 0.25
 # Engine calls at once: a split's two children are evaluated side by side (the core releases the GIL), on machines
 # with a second core. [8, 20, 20, 1] l-inf to exact: 109 -> 97 s, the engine's share 51 -> 37 s (one run after the
-# other, load 1). Only on networks with at most PAIR_MAX_WORK (a layer's weights times its width): the larger ones
-# (digits28, the CNN; about 0.1 s per node call) were not measured with two calls at once.
+# other, load 1); digits28 784-256-256-1 r = 0.01 to exact 57 -> 40 s, r = 0.03 at 60 s 450.8 -> 442.3; its CNN
+# (784-1568-784-100-1) r = 0.01 at 60 s 281.73 -> 281.45 (peak memory 290 -> 650 MB). Only on networks with at most
+# PAIR_MAX_WORK (a layer's weights times its width): the CIFAR-sized CNN (3072-4096-2048-100-1, 5e10) went over 2 GB
+# with two calls at once.
 ENGINE_WORKERS = 2
-PAIR_MAX_WORK = 4e6
+PAIR_MAX_WORK = 4e9
 SDP_RTOL = 1e-8         # LipSDP's gap on a node: its bound within 5e-9 of the node's LipSDP value, in fewer steps
 
 # p = inf: the direction inputs whose vertex signs are branched before any neuron, at most this many (2^n
