@@ -199,6 +199,7 @@ def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
     """A split's two children evaluated by one thread or by two at once (ENGINE_WORKERS): the same exact constant
     as the oracle, and the upper bound never below it on the way."""
     monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
+    monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)  # the network is below the gate
     monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)  # as on a machine with 2 cores
     weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
@@ -218,6 +219,7 @@ def test_bab_worker_failure_reaches_the_caller(monkeypatch):
     """An error in the worker thread's engine call is raised by the search, as one in the main thread would be
     (the api turns it into status `error` with the bounds so far)."""
     monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)
     weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
     bab = GradientBaB(problem, Tracker(60.0))

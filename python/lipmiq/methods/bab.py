@@ -76,8 +76,11 @@ DIVE_SHARE = 0.25
 # other, load 1); digits28 784-256-256-1 r = 0.01 to exact 57 -> 40 s, r = 0.03 at 60 s 450.8 -> 442.3; its CNN
 # (784-1568-784-100-1) r = 0.01 at 60 s 281.73 -> 281.45 (peak memory 290 -> 650 MB). Only on networks with at most
 # PAIR_MAX_WORK (a layer's weights times its width): the CIFAR-sized CNN (3072-4096-2048-100-1, 5e10) went over 2 GB
-# with two calls at once.
+# with two calls at once. Nor below PAIR_MIN_WORK, where an engine call (0.15 ms on [8, 8, 8, 1]) costs about what
+# handing it to the worker does: warm calls to exact on [8, w, w, 1] with one thread / two, four runs alternating,
+# w = 8 l-inf 0.075 / 0.085 s, w = 12 l2 0.254 / 0.260 s; from w = 14 (work 2744) two were ahead, 0.388 / 0.377 s.
 ENGINE_WORKERS = 2
+PAIR_MIN_WORK = 2000
 PAIR_MAX_WORK = 4e9
 SDP_RTOL = 1e-8         # LipSDP's gap on a node: its bound within 5e-9 of the node's LipSDP value, in fewer steps
 
@@ -173,7 +176,7 @@ class GradientBaB:
         self.deadline = tracker.deadline
         self.engine_time = self.lp_time = self.sdp_time = 0.0
         work = max(W.size * W.shape[0] for W in self.net.weights)
-        self.workers = ENGINE_WORKERS if usable_cores() > 1 and work < PAIR_MAX_WORK else 1
+        self.workers = ENGINE_WORKERS if usable_cores() > 1 and PAIR_MIN_WORK <= work < PAIR_MAX_WORK else 1
         self.pool: Optional[ThreadPoolExecutor] = None  # while `run` runs with workers > 1
 
     # ---- the engine -------------------------------------------------------------------------------
