@@ -1,6 +1,7 @@
 """Bound tightening: LP bounds contain sampled pre-activations and never lose to symbolic bounds;
 direction bounds contain sampled Jacobian-vector products."""
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -283,3 +284,30 @@ def test_engine_direction_bounds_tighten_deep_layers(p, monkeypatch):
     without, _ = reduce(problem, root, "lp", 10.0)
     assert np.all(with_engine.yhi <= without.yhi) and np.all(with_engine.ylo >= without.ylo)
     assert with_engine.yhi.sum() < 0.95 * without.yhi.sum()
+
+
+def test_engine_direction_bounds_leave_layers_whose_rows_exceed_the_budget(monkeypatch):
+    """A layer whose rows cannot be bounded in its share (each row costs an interval pass through the weights
+    whatever the time limit) gets no engine call and None; with a budget that fits, every layer gets its bound.
+    On the CIFAR-sized CNN the call took 33-180 s of a 0.1 s budget before the estimate."""
+    direction_module = sys.modules["lipmiq.bounds.direction"]
+    calls = []
+    monkeypatch.setattr(direction_module, "bound_network",
+                        lambda net, *a, _f=direction_module.bound_network, **k: calls.append(len(net.weights))
+                        or _f(net, *a, **k))
+    net = Network(*random_net(3, [4, 30, 30, 1], fan_in=True))
+    problem = make_problem(net, Box(-1, 1), 2.0, 2.0)
+    plan, _ = reduce(problem, propagation.symbolic(net, problem.domain), "lp", 10.0)
+    Ws = [layer.W for layer in plan.layers] + [plan.W_out]
+    bs = [layer.b for layer in plan.layers] + [plan.b_out]
+    args = (Ws, bs, [(layer.lo, layer.hi) for layer in plan.layers], [layer.active for layer in plan.layers],
+            plan.x_lo, plan.x_hi, plan.n_dir, 2.0, plan.ball)
+    rows = (Ws[1].shape[0] + direction_module.ENGINE_FORWARD_ROWS) * (Ws[0].size + Ws[1].size)
+    monkeypatch.setattr(direction_module, "ENGINE_ROW_SECONDS_PER_WEIGHT", 10.0 / rows)  # layer 1: 10 s
+    calls.clear()
+    short = engine_direction_bounds(*args, time_budget=2.0)
+    assert short[1] is None and 2 not in calls
+    calls.clear()
+    monkeypatch.setattr(direction_module, "ENGINE_ROW_SECONDS_PER_WEIGHT", 1e-12)
+    full = engine_direction_bounds(*args, time_budget=30.0)
+    assert all(r is not None for r in full[1:]) and 2 in calls
