@@ -123,3 +123,28 @@ def test_box_shaped_verdicts_are_the_oracles_with_stable_rows_skipped(name, seed
                     a = np.maximum(z, 0.0)
         proved += not exists
     assert real and proved and skipped
+
+
+def test_margin_lp_box_of_an_inf_ball_contains_the_ball_exactly():
+    """The l-inf ball's box c -+ r is rounded to nearest in floats; the margin LP's x bounds (closed box and face
+    rows alike) must still contain the exact ball, or a proof of emptiness would miss a strip of the domain."""
+    from fractions import Fraction
+
+    from lipmiq.certify.regions import margin_lp
+
+    rng = np.random.default_rng(3)
+    center, radius = rng.uniform(10.0, 1000.0, 64), 0.1  # c -+ r inexact: some round inward
+    inward = [Fraction(float(c - radius)) > Fraction(float(c)) - Fraction(radius) for c in center]
+    assert any(inward), "no coordinate rounds inward: pick other centres"
+    dom = Ball(center, radius, math.inf)
+    weights, biases = [np.ones((1, 64)), np.ones((1, 1))], [np.zeros(1), np.zeros(1)]
+    for closed_box in (True, False):
+        M, b, lo, hi, k, n, keys = margin_lp(weights, biases, dom, [np.array([1], dtype=np.uint8)],
+                                             closed_box=closed_box)
+        if closed_box:
+            low, high = lo[:n], hi[:n]
+        else:  # the face rows -x + s <= -lo and x + s <= hi follow the region's row
+            low, high = -b[1:1 + n], b[1 + n:1 + 2 * n]
+        for c, a, z in zip(center, low, high):
+            assert Fraction(float(a)) <= Fraction(float(c)) - Fraction(radius)
+            assert Fraction(float(z)) >= Fraction(float(c)) + Fraction(radius)

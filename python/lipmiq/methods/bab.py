@@ -502,7 +502,10 @@ class GradientBaB:
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
         self.tracker.offer_upper(root.result.upper)
         if self.problem.domain.box_hull() is not None:
-            self.domain_signs = root.status
+            # read-only and aliasing no node's status: region LPs leave rows out by it
+            self.domain_signs = [s.copy() for s in root.status]
+            for s in self.domain_signs:
+                s.setflags(write=False)
         signs = np.zeros(self.net.input_dim, dtype=np.int8) if self.signed else None
         node = self._node([np.full(h, -1, dtype=np.int8) for h in self.sizes], root, None, signs)
         if node is not None:
