@@ -195,9 +195,9 @@ def engine_direction_bounds(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], 
         until = time.perf_counter() + (stop - time.perf_counter()) / (len(Ws) - k)  # this layer's share
         if until <= time.perf_counter():
             break
-        weights = sum(W.size for W in Ws[:k + 1])
-        if (Ws[k].shape[0] + ENGINE_FORWARD_ROWS) * weights * ENGINE_ROW_SECONDS_PER_WEIGHT > until - time.perf_counter():
-            continue  # deeper layers have as many weights, and a larger share: they may still fit
+        cost = (Ws[k].shape[0] + ENGINE_FORWARD_ROWS) * sum(W.size for W in Ws[:k + 1]) * ENGINE_ROW_SECONDS_PER_WEIGHT
+        if cost > until - time.perf_counter():
+            continue  # a deeper layer may have fewer rows (the output has one), and gets this layer's share too
         net = Network(list(Ws[:k + 1]), list(bs[:k + 1]))
         states = [np.where(a, 1, -1).astype(np.int8) for a in active[:k]]
         prior = list(forward[:k])
