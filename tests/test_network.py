@@ -1,4 +1,6 @@
 """Network model, loaders and domains: construction, validation messages, round trips."""
+import math
+
 import lipmiq
 import numpy as np
 import pytest
@@ -84,6 +86,22 @@ def test_domains_resolve_and_validate():
     lo, hi = ball.box_hull()
     assert np.array_equal(lo, -2 * np.ones(3)) and np.array_equal(hi, 2 * np.ones(3))
     assert Global().box_hull() is None
+
+
+@pytest.mark.parametrize("norm", [1, 2, math.inf])
+def test_ball_box_hull_contains_the_exact_ball(norm):
+    """c -+ r rounded outward where inexact, kept where exact: checked in rationals."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    center = np.concatenate([rng.uniform(-1000.0, 1000.0, 200), [0.5, -3.0, 1e-300]])
+    radius = 0.1
+    lo, hi = Ball(center, radius, norm).box_hull()
+    for c, a, z in zip(center, lo, hi):
+        exact_lo, exact_hi = Fraction(float(c)) - Fraction(radius), Fraction(float(c)) + Fraction(radius)
+        assert Fraction(float(a)) <= exact_lo and Fraction(float(z)) >= exact_hi
+        assert Fraction(float(a)) == exact_lo or Fraction(float(np.nextafter(a, np.inf))) > exact_lo  # one ulp
+        assert Fraction(float(z)) == exact_hi or Fraction(float(np.nextafter(z, -np.inf))) < exact_hi
 
 
 @pytest.mark.parametrize("norm", [1, 2, "inf"])

@@ -126,8 +126,9 @@ def test_box_shaped_verdicts_are_the_oracles_with_stable_rows_skipped(name, seed
 
 
 def test_margin_lp_box_of_an_inf_ball_contains_the_ball_exactly():
-    """The l-inf ball's box c -+ r is rounded to nearest in floats; the margin LP's x bounds (closed box and face
-    rows alike) must still contain the exact ball, or a proof of emptiness would miss a strip of the domain."""
+    """The l-inf ball's box c -+ r is inexact in floats (to nearest, some endpoints fall inside the ball); the margin
+    LP's x bounds (closed box and face rows alike) must still contain the exact ball, or a proof of emptiness would
+    miss a strip of the domain."""
     from fractions import Fraction
 
     from lipmiq.certify.regions import margin_lp

@@ -108,6 +108,15 @@ class Box(Domain):
         return {"box": {"lo": lo.tolist(), "hi": hi.tolist()}}
 
 
+def _sum_outward(a: np.ndarray, b: float, toward: float) -> np.ndarray:
+    """fl(a + b), moved one ulp toward `toward` where the exact sum lies beyond it (Knuth's TwoSum error)."""
+    total = a + b
+    b_part = total - a
+    error = (a - (total - b_part)) + (b - b_part)
+    beyond = error < 0.0 if toward < 0.0 else error > 0.0
+    return np.where(beyond, np.nextafter(total, toward), total)
+
+
 @dataclass(frozen=True)
 class Ball(Domain):
     """||x - center||_norm <= radius."""
@@ -130,8 +139,10 @@ class Ball(Domain):
         return Ball(center, float(self.radius), parse_norm(self.norm, "ball norm"))
 
     def box_hull(self):
-        c = np.asarray(self.center)
-        return c - self.radius, c + self.radius
+        """[c - r, c + r] rounded outward where the float sum is inexact (to nearest it can cut the ball by half an
+        ulp: a proof of emptiness over the box would miss that strip); exact endpoints stay as they are."""
+        c = np.asarray(self.center, dtype=np.float64)
+        return _sum_outward(c, -float(self.radius), -math.inf), _sum_outward(c, float(self.radius), math.inf)
 
     def _distance_upper(self, d: np.ndarray) -> np.ndarray:
         """An upper bound on ||x - center|| from d = fl(x - center) (last axis): the norm of d scaled by its

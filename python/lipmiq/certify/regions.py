@@ -90,8 +90,6 @@ def margin_lp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom: 
     col_lo, col_hi = np.full(n + 1, -math.inf), np.full(n + 1, math.inf)
     col_lo[k], col_hi[k] = -1.0, 1.0
     hull = dom.box_hull()
-    if hull is not None and isinstance(dom, Ball):  # c -+ r rounded to nearest: widened, the LP's set contains X
-        hull = (np.nextafter(hull[0], -math.inf), np.nextafter(hull[1], math.inf))
     if hull is not None and closed_box:
         col_lo[:n], col_hi[:n] = hull
     elif hull is not None:
@@ -365,7 +363,7 @@ def _box_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dom:
     s, x, rows, _ = _solve_max_last(M, b, lo, hi, k, prove=prove, fallback=not decidable, deadline=deadline)
     if x is None or s <= INTERIOR_TOL:
         return (None, s, _proof(rows, keys)) if rows is not None else None
-    lo, hi = (np.asarray(a, dtype=np.float64) for a in dom.box_hull())  # the point stays in X's own box
+    lo, hi = lo[:n], hi[:n]
     x = np.clip(x[:n], lo, hi)
     toward = (lo + hi) / 2.0 - x
     dist = float(np.linalg.norm(toward))

@@ -158,10 +158,9 @@ class GradientBaB:
         self.nodes = self.leaves = self.regions = self.empty = self.pruned = self.lps = self.sign_splits = 0
         self.relaxed = self.relaxed_emptied = 0  # LPs of `_relaxed_check`, and the nodes they proved empty
         self.relaxed_eligible = 0  # nodes that could have had one (`_relaxed_pays`)
-        # the box of the relaxed LPs: the domain's hull widened by an ulp (a ball's c -+ r are rounded); None on R^n
+        # the box of the relaxed LPs: the domain's hull (a ball's rounded outward, `Ball.box_hull`); None on R^n
         # and on networks with more than RELAXED_MAX_INPUTS inputs (no relaxed LPs)
-        hull = problem.domain.box_hull() if self.net.input_dim <= RELAXED_MAX_INPUTS else None
-        self.hull = None if hull is None else (np.nextafter(hull[0], -np.inf), np.nextafter(hull[1], np.inf))
+        self.hull = problem.domain.box_hull() if self.net.input_dim <= RELAXED_MAX_INPUTS else None
         # vertex signs are branched (SIGN_INPUTS) where ||J||_{inf->q} is a maximum of rows' ||g||_1
         self.signed = (math.isinf(problem.p) and (math.isinf(problem.q) or self.net.output_dim == 1)
                        and 0 < self.net.input_dim <= SIGN_INPUTS)
