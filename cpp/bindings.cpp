@@ -544,7 +544,7 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
                             int max_sign_outputs, double step_init, double time_limit, const py::object& prior,
-                            const py::object& signs) {
+                            const py::object& signs, double target) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     const std::size_t n = net.in_dim();
@@ -594,6 +594,8 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     opt.decay = decay;
     opt.max_sign_outputs = max_sign_outputs;
     opt.step_init = step_init;
+    if (std::isnan(target)) fail("target must be a number (-inf: none)");
+    opt.target = target;
     if (!signs.is_none()) {
         const i8array a = i8array::ensure(signs);
         if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.size()) != n_dir)
@@ -641,14 +643,15 @@ void register_gradient_bounds(py::module_& mod) {
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
             "max_sign_outputs"_a = 4, "step_init"_a = 0.0, "time_limit"_a = kInf, "prior"_a = py::none(),
-            "signs"_a = py::none(),
+            "signs"_a = py::none(), "target"_a = -kInf,
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
             "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. "
             "`prior`: certified pre-activation bounds [(lo, hi)] per hidden layer valid on that set (e.g. a "
             "branch-and-bound parent's `forward`). `signs` (p = inf, q = inf or one output): +1 / -1 per direction "
             "input fixes the sign of that coordinate of the l-inf vertex v, 0 leaves it free; each row then bounds "
-            "max g^T v over those vertices (a branch of ||g||_1). After `time_limit` seconds the optimisation stops and the bound "
+            "max g^T v over those vertices (a branch of ||g||_1). `target`: the caller only needs to know whether "
+            "the bound is at most this (a branch and bound's incumbent): the final slope steps stop once it is. After `time_limit` seconds the optimisation stops and the bound "
             "certified so far is returned (`stopped`). Returns {upper, empty, stopped, forward: [(lo, hi)] per "
             "hidden layer, sensitivity: [dual norm of the enclosure of d z_kj / dx per neuron] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: [(lo, hi)] of d(f_i)/d x_k per hidden "
             "layer}]}.");

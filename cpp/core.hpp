@@ -194,6 +194,12 @@ struct GradientOptions {
     // the l-inf ball (0 or empty: free), so row i's bound is on max over those v of g^T v: s_i g_i in place of
     // |g_i|, linear instead of a secant.  The maximum over a split's branches is the unsplit bound's quantity.
     std::vector<std::int8_t> signs;
+    // The caller's use for the bound (a branch and bound drops a node whose bound is at most its incumbent):
+    // once every output row's bound is <= target (where the result is their maximum: q = inf, one output or
+    // signs), optimising it further buys nothing, so the final slope steps stop there.  The result holds
+    // either way.  (Skipping the forward optimisation until a first pass without it stays above target cost
+    // more than it saved on the width series: few nodes fall below target without it.)
+    double target = -std::numeric_limits<double>::infinity();
 };
 
 struct RowGradientBounds {

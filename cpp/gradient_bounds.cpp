@@ -271,6 +271,7 @@ struct Shared {
     std::size_t n_dir;
     double p;
     GradientOptions opt;
+    double row_target;  // opt.target where every row's bound at most it puts the result at most it, else -inf
 };
 
 // Certified bounds hold at every feasible point, so bounds that cross (lo > hi) prove that no point of the
@@ -328,10 +329,12 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     }
     tighten_coordinates(G, slopes, sh.opt, p);
     double best = interval_objective(g, p, sh.opt.signs);  // p = 1: max_i |g_i| is exactly this
-    if (p != 1.0) {
+    if (p != 1.0 && !(best <= sh.row_target)) {
         Forms F = secant_objective(g, p, sh.opt.signs);
         gradient_to_v1(G, F);
-        const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt)[0];
+        // p = 2 bounds the square (only where to stop: an ulp either way costs a step, never soundness)
+        const double target = p == kInf ? sh.row_target : sh.row_target >= 0.0 ? sh.row_target * sh.row_target : -kInf;
+        const double v = optimise_slopes(G, 1, F, slopes, sh.opt.iterations, sh.opt, target)[0];
         best = rnd::min_upper(best, p == kInf ? v : sqrt_up(std::max(v, 0.0)));
     }
     out.upper = std::isnan(best) ? kInf : best;
@@ -407,6 +410,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     sh.p = p;
     sh.opt = opt;
     const std::size_t L1 = S.hidden.size(), m = net.out_dim();
+    sh.row_target = (q == kInf || m == 1 || !opt.signs.empty()) ? opt.target : -kInf;
     if (L1 > 0 && n_dir > 0 && !opt.deadline.passed())
         forward_interval_jacobian(S, n_dir, sh.Pl, sh.Ph, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0, &res.sensitivity);
     const Matrix& WL = net.W.back();

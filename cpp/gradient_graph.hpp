@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "sound_network.hpp"
@@ -70,8 +71,9 @@ void gradient_to_v1(const BackwardGraph& G, Forms& F);
 // Per row of F (over v_level), the smallest certified value seen while optimising that row's own slopes
 // from `start` (one row) by `iterations` projected Adam steps (the value is linear in each slope for
 // fixed line choices, with derivative the node's coefficient times its input evaluated through the
-// chosen lines).
+// chosen lines).  The steps stop early once every row's value is <= target.
 std::vector<double> optimise_slopes(const BackwardGraph& G, std::size_t level, const Forms& F, const Slopes& start,
-                                    int iterations, const GradientOptions& opt);
+                                    int iterations, const GradientOptions& opt,
+                                    double target = -std::numeric_limits<double>::infinity());
 
 }  // namespace lipmiq

@@ -136,7 +136,7 @@ void slope_gradient(const BackwardGraph& G, std::size_t level, const Slopes& s, 
 }  // namespace
 
 std::vector<double> optimise_slopes(const BackwardGraph& G, std::size_t level, const Forms& F, const Slopes& start,
-                                    int iterations, const GradientOptions& opt) {
+                                    int iterations, const GradientOptions& opt, double target) {
     constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-30;
     Slopes s = repeat_rows(start, F.rows), m = zeros_like(s), v = zeros_like(s), grad;
     std::vector<double> best(F.rows, rnd::kInf);
@@ -144,8 +144,12 @@ std::vector<double> optimise_slopes(const BackwardGraph& G, std::size_t level, c
     for (int it = 0;; ++it) {
         BackwardTrace tr;
         const std::vector<double> value = backward_values(G, level, F, s, &tr);
-        for (std::size_t r = 0; r < F.rows; ++r) best[r] = rnd::min_upper(best[r], value[r]);
-        if (it >= iterations || opt.deadline.passed()) break;  // every evaluated slope set is certified
+        bool reached = true;
+        for (std::size_t r = 0; r < F.rows; ++r) {
+            best[r] = rnd::min_upper(best[r], value[r]);
+            reached = reached && best[r] <= target;
+        }
+        if (it >= iterations || reached || opt.deadline.passed()) break;  // every evaluated slope set is certified
         slope_gradient(G, level, s, tr, grad);
         const double c1 = 1.0 - std::pow(kBeta1, it + 1), c2 = 1.0 - std::pow(kBeta2, it + 1);
         auto fs = families(s), fm = families(m), fv = families(v), fg = families(grad);

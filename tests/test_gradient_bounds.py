@@ -228,6 +228,25 @@ def test_optimisation_only_tightens():
         assert bound_network(Network(weights, biases), p=p, q=INF, **dom).upper <= plain
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_target_stops_the_slope_steps_once_the_bound_is_below_it(seed):
+    """target = the bound without slope steps: the first evaluated slopes meet it, so that bound is returned; a
+    target between it and the optimised bound gives a bound at most the target; every one covers L."""
+    rng = np.random.default_rng(300 + seed)
+    weights, biases = degenerate_net(rng, n_out=1)
+    dom, odom = random_domain(rng, weights[0].shape[1])
+    net, truth = Network(weights, biases), regions(weights, biases, odom)
+    for p in (2.0, INF):
+        L = exact(truth, p, INF)
+        plain = bound_network(net, p=p, q=INF, iterations=0, **dom).upper
+        full = bound_network(net, p=p, q=INF, **dom).upper
+        assert bound_network(net, p=p, q=INF, target=plain, **dom).upper == plain
+        assert bound_network(net, p=p, q=INF, target=INF, **dom).upper >= plain  # the interval bound may do
+        middle = (plain + full) / 2
+        stopped = bound_network(net, p=p, q=INF, target=middle, **dom).upper
+        assert L * (1 - ORACLE_RTOL) <= full <= stopped <= max(middle, full), (p, L, full, stopped, middle, plain)
+
+
 def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
     """One hidden layer, every neuron stably active on the box: L = ||W_2 W_1||_{p*} exactly, computed in rationals
     from the stored floats; its float64 evaluation falls below it for about half of these networks."""

@@ -36,7 +36,7 @@ def gradient_bounds(net: Net, lo: ArrayLike, hi: ArrayLike, p: float, q: float, 
                     iterations: int = 40, step: float = 0.25, decay: float = 0.95, max_sign_outputs: int = 4,
                     step_init: float = 0.0, time_limit: float = ...,
                     prior: Optional[Sequence[Tuple[ArrayLike, ArrayLike]]] = None,
-                    signs: Optional[ArrayLike] = None) -> Dict[str, Any]: ...
+                    signs: Optional[ArrayLike] = None, target: float = ...) -> Dict[str, Any]: ...
 def sdp_barrier(n0: int, index: ArrayLike, rows: ArrayLike, gram: ArrayLike, rho: float, t: ArrayLike, mu: float,
                 rtol: float, shrink: float, centered: float, armijo: float, rounding_gap: float, warm_gap: float,
                 max_newton: int, max_centering: int, target: float = ..., coarse_rtol: float = 1e-3,

@@ -471,6 +471,9 @@ class GradientBaB:
                 if self._known_empty(node, states, k, prefix):
                     continue
             pending.append((states, signs))
+        # the engine stops optimising a child once its bound is low enough to drop it (`_dominated`, without the
+        # exactness slack, which would loosen the bounds that `closed` keeps)
+        options = dict(options, target=max(self.tracker.lower, 0.0))
         for (states, signs), ev in zip(pending, self._evaluate_children(pending, node.forward, options)):
             if ev is not None:
                 child = self._node(states, ev, node, signs)
