@@ -247,6 +247,27 @@ def test_a_target_stops_the_slope_steps_once_the_bound_is_below_it(seed):
         assert L * (1 - ORACLE_RTOL) <= full <= stopped <= max(middle, full), (p, L, full, stopped, middle, plain)
 
 
+@pytest.mark.parametrize("limit", [0.0, 1e-5, 1e-4, 1e-3, 1e-2])
+def test_rows_left_at_the_deadline_keep_sound_enclosures(limit):
+    """Output rows reached after the time limit get the forward interval Jacobian's enclosure (or none) instead
+    of a backward pass each; every row's enclosure and the bound still cover the sampled Jacobians."""
+    rng = np.random.default_rng(11)
+    sizes = [5, 12, 12, 30]
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(3)]
+    biases = [0.3 * rng.standard_normal(sizes[k + 1]) for k in range(3)]
+    lo, hi = -np.ones(5), np.ones(5)
+    res = bound_network(Network(weights, biases), lo, hi, 2.0, INF, time_limit=limit)
+    assert len(res.gradient) == 30 and all(len(b) == 2 for b in res.backward)
+    assert res.upper >= sampled_lower(weights, biases, ("box", lo, hi), 2.0, INF, n=200, seed=1) * (1 - ORACLE_RTOL)
+    for x in rng.uniform(lo, hi, size=(200, 5)):  # the Jacobian at x (interior of its region almost surely)
+        J, a = np.eye(5), x
+        for W, b in zip(weights[:-1], biases[:-1]):
+            z = W @ a + b
+            J, a = (z > 0)[:, None] * (W @ J), np.maximum(z, 0.0)
+        for (glo, ghi), row in zip(res.gradient, weights[-1] @ J):
+            assert np.all(glo <= row + 1e-12 * np.abs(row).max()) and np.all(row <= ghi + 1e-12 * np.abs(row).max())
+
+
 def test_rounding_is_covered_where_float64_gets_the_jacobian_wrong():
     """One hidden layer, every neuron stably active on the box: L = ||W_2 W_1||_{p*} exactly, computed in rationals
     from the stored floats; its float64 evaluation falls below it for about half of these networks."""
