@@ -657,6 +657,64 @@ void register_gradient_bounds(py::module_& mod) {
             "layer}]}.");
 }
 
+// ---- relaxed_lp.cpp bindings -------------------------------------------------------------------
+py::dict py_relaxed_lp_empty(const Network& net, const py::object& lo, const py::object& hi, const py::list& status,
+                             const py::list& states, const py::list& forward, long long last, double interior_tol,
+                             double time_limit) {
+    const std::size_t n = net.in_dim(), hidden = net.depth() - 1;
+    if (last < 0 || static_cast<std::size_t>(last) >= hidden)
+        fail("last must be a hidden layer in [0, " + std::to_string(hidden) + "), got " + std::to_string(last));
+    const std::vector<double> l = vec1(lo, n, "lo", false), h = vec1(hi, n, "hi", false);
+    std::vector<std::size_t> sizes;
+    for (std::size_t k = 0; k < hidden; ++k) sizes.push_back(net.W[k].rows);
+    // copies: the caller's arrays may change while the GIL is released
+    auto copy_states = [&](const py::list& arrays, std::vector<std::vector<std::int8_t>>& out) {
+        std::vector<i8array> views;
+        const std::vector<const std::int8_t*> ptrs = parse_states(arrays, sizes, views);
+        for (std::size_t k = 0; k < ptrs.size(); ++k) out.emplace_back(ptrs[k], ptrs[k] + sizes[k]);
+    };
+    std::vector<std::vector<std::int8_t>> status_copy, states_copy;
+    copy_states(status, status_copy);
+    copy_states(states, states_copy);
+    std::vector<const std::int8_t*> g, s;
+    for (const auto& v : status_copy) g.push_back(v.data());
+    for (const auto& v : states_copy) s.push_back(v.data());
+    if (forward.size() < static_cast<std::size_t>(last) + 1)
+        fail("forward needs bounds (lo, hi) for the hidden layers up to last");
+    std::vector<LayerBounds> f(static_cast<std::size_t>(last) + 1);
+    for (std::size_t k = 0; k < f.size(); ++k) {
+        py::sequence t = py::reinterpret_borrow<py::sequence>(forward[k]);
+        if (py::len(t) != 2) fail("forward[" + std::to_string(k) + "] must be a pair (lo, hi)");
+        f[k].lo = vec1(t[0], sizes[k], "forward[" + std::to_string(k) + "][0]", true);
+        f[k].hi = vec1(t[1], sizes[k], "forward[" + std::to_string(k) + "][1]", true);
+    }
+    if (!(time_limit >= 0.0)) fail("time_limit must be >= 0 seconds (inf: none)");
+    lipmiq::RelaxedVerdict v;
+    {
+        py::gil_scoped_release nogil;
+        v = lipmiq::relaxed_lp_empty(net, l.data(), h.data(), g, s, f, static_cast<std::size_t>(last), interior_tol,
+                                     lipmiq::Deadline::after(time_limit));
+    }
+    py::dict out;
+    out["empty"] = v.empty;
+    out["proof"] = v.reason == 1 ? "bound" : v.reason == 2 ? "farkas" : "";
+    out["iterations"] = v.iterations;
+    out["s"] = v.s;
+    return out;
+}
+
+void register_relaxed_lp(py::module_& mod) {
+    using namespace pybind11::literals;
+    mod.def("relaxed_lp_empty", &py_relaxed_lp_empty, "net"_a, "lo"_a, "hi"_a, "status"_a, "states"_a, "forward"_a,
+            "last"_a, "interior_tol"_a, "time_limit"_a = kInf,
+            "Whether a branch-and-bound node provably has no activation region with interior: max s over the "
+            "triangle relaxation of its splits up to hidden layer `last` (python/lipmiq/certify/relaxed.py) is "
+            "<= 0 or the relaxation is empty, each proved by weak duality with a rounding allowance. `status`: "
+            "per hidden layer 1 active, 0 inactive, -1 open on the node; `states`: the node's splits (-1 none); "
+            "`forward`: certified pre-activation bounds on the node. Returns {empty, proof: 'bound', 'farkas' or "
+            "'', iterations, s: the LP's max when solved (nan otherwise)}.");
+}
+
 py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
     py::array_t<double> a({rows, cols});
     std::copy(v.begin(), v.end(), a.mutable_data());
@@ -903,5 +961,6 @@ PYBIND11_MODULE(_core, mod) {
             "exact when it is the operator norm ||J||_{p->q}.");
     register_patterns(mod);
     register_gradient_bounds(mod);
+    register_relaxed_lp(mod);
     register_sdp_barrier(mod);
 }

@@ -231,6 +231,25 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                std::size_t n_dir, const GradientOptions& opt,
                                const std::vector<LayerBounds>& prior = {});
 
+// ---- relaxed_lp.cpp -------------------------------------------------------------------------
+struct RelaxedVerdict {
+    bool empty = false;  // proved: no activation region with interior below the node
+    int reason = 0;      // 1: max s <= 0 by weak duality, 2: the relaxation is empty (Farkas), 0: no proof
+    int iterations = 0;  // dual simplex iterations
+    double s = std::numeric_limits<double>::quiet_NaN();  // the LP's max s when solved to optimality
+};
+
+// The triangle relaxation of a node's splits in the hidden layers <= last over the box [lo, hi]
+// (python/lipmiq/certify/relaxed.py): empty only when weak duality on the multipliers a dense dual simplex
+// proposes proves max s <= 0 or no point at all, float64 rounding covered.  `status`: the node's neurons
+// (1 active, 0 inactive, -1 open) per hidden layer; `states`: its splits (-1: none); `forward`: certified
+// pre-activation bounds on the node for the layers <= last.  Past the deadline: no proof.
+RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const double* hi,
+                                const std::vector<const std::int8_t*>& status,
+                                const std::vector<const std::int8_t*>& states,
+                                const std::vector<LayerBounds>& forward, std::size_t last, double interior_tol,
+                                const Deadline& deadline);
+
 // ---- gemm.cpp -----------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
 // (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and

@@ -11,13 +11,13 @@ import pytest
 from lipmiq import Ball, Box, Network, _core
 from lipmiq.bounds.gradient import NODE_OPTIONS
 from lipmiq.certify.partial import prefix_layer
-from lipmiq.certify import relaxed
 from lipmiq.certify.relaxed import deep_layer, relaxed_empty
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
-from lipmiq.solvers.highs import dual_ray
+from lipmiq.tolerances import INTERIOR_TOL
 from lipmiq.tracker import Tracker
 from netgen import degenerate_net, random_net
+from oracles.relaxation import max_s
 
 
 def _node(weights, biases, domain, states):
@@ -71,14 +71,15 @@ def test_relaxed_never_empties_a_node_around_a_point(seed):
             continue
         checked += 1
         assert not relaxed_empty(search.net, lo, hi, ev.status, states, ev.result.forward, last)
+        # every unsplit neuron called open, stable ones too (their triangle is then on [min(l, 0), max(u, 0)])
+        status = [np.where(s >= 0, s, -1).astype(np.int8) for s in states]
+        assert not relaxed_empty(search.net, lo, hi, status, states, ev.result.forward, last)
     assert checked >= 3  # most nodes have splits after their prefix layer
 
 
-def test_relaxed_proves_infeasible_splits_empty_by_farkas(monkeypatch):
-    """Both inactive while z1 = -z0 + 0.2 (layer 1 open): the relaxation has no point at all, which only HiGHS's
-    Farkas multipliers (verified) can prove; the engine keeps the node."""
-    rays = []
-    monkeypatch.setattr(relaxed, "dual_ray", lambda h: rays.append(1) or dual_ray(h))
+def test_relaxed_proves_infeasible_splits_empty_by_farkas():
+    """Both inactive while z1 = -z0 + 0.2 (layer 1 open): the relaxation has no point at all, which only Farkas
+    multipliers (verified) can prove; the engine keeps the node."""
     proved = 0
     for seed in range(10):
         rng = np.random.default_rng(seed)
@@ -91,10 +92,46 @@ def test_relaxed_proves_infeasible_splits_empty_by_farkas(monkeypatch):
         search, ev = _node(weights, biases, Box(-1.0, 1.0), states)
         if ev is None:
             continue
-        rays.clear()
-        proved += relaxed_empty(search.net, np.full(2, -1.0), np.full(2, 1.0), ev.status, states, ev.result.forward,
-                                1) and bool(rays)
+        forward = [(lo[:n], hi[:n]) for (lo, hi), n in zip(ev.result.forward, search.net.hidden_sizes)]
+        verdict = _core.relaxed_lp_empty(search.net.core, np.full(2, -1.0), np.full(2, 1.0), ev.status, states,
+                                         forward, 1, INTERIOR_TOL)
+        assert verdict["empty"] == relaxed_empty(search.net, np.full(2, -1.0), np.full(2, 1.0), ev.status, states,
+                                                 ev.result.forward, 1)
+        proved += verdict["proof"] == "farkas"
     assert proved >= 5
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_relaxed_lp_max_matches_highs_and_proofs_hold(seed):
+    """The core's dual simplex against HiGHS on the same polyhedron (tests/oracles/relaxation.py), on nodes with
+    random splits of random and degenerate networks: the same max s where both solve it, a Farkas proof only
+    where HiGHS finds no point, a bound proof only where HiGHS's max s is <= 0."""
+    rng = np.random.default_rng(1000 + seed)
+    sizes = [3, 6, 6, 5, 1]
+    if seed % 2:
+        weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
+    else:
+        weights, biases = random_net(seed, sizes)
+    domain = Box(-1.0, 1.0).resolve(3)
+    lo, hi = domain.box_hull()
+    for _ in range(6):
+        states = [rng.choice(np.array([-1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
+        search, ev = _node(weights, biases, domain, states)
+        last = None if ev is None else deep_layer(states, prefix_layer(ev.status))
+        if last is None:
+            continue
+        forward = [(f[0][:n], f[1][:n]) for f, n in zip(ev.result.forward, search.net.hidden_sizes)]
+        verdict = _core.relaxed_lp_empty(search.net.core, lo, hi, ev.status, states, forward[:last + 1], last,
+                                         INTERIOR_TOL)
+        reference = max_s(weights, biases, lo, hi, ev.status, states, forward, last)
+        if reference is None:
+            assert verdict["proof"] in ("farkas", "bound")  # HiGHS's tolerances may see a sliver as empty
+            continue
+        assert verdict["proof"] != "farkas", (verdict, reference)
+        if verdict["proof"] == "bound":
+            assert reference <= 1e-9, (verdict, reference)
+        else:
+            assert verdict["s"] == pytest.approx(reference, abs=1e-7), (verdict, reference)
 
 
 def test_relaxed_proves_opposite_splits_empty():

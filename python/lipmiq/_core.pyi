@@ -37,6 +37,9 @@ def gradient_bounds(net: Net, lo: ArrayLike, hi: ArrayLike, p: float, q: float, 
                     step_init: float = 0.0, time_limit: float = ...,
                     prior: Optional[Sequence[Tuple[ArrayLike, ArrayLike]]] = None,
                     signs: Optional[ArrayLike] = None, target: float = ...) -> Dict[str, Any]: ...
+def relaxed_lp_empty(net: Net, lo: ArrayLike, hi: ArrayLike, status: List[ArrayLike], states: List[ArrayLike],
+                     forward: List[Tuple[ArrayLike, ArrayLike]], last: int, interior_tol: float,
+                     time_limit: float = ...) -> Dict[str, Any]: ...
 def sdp_barrier(n0: int, index: ArrayLike, rows: ArrayLike, gram: ArrayLike, rho: float, t: ArrayLike, mu: float,
                 rtol: float, shrink: float, centered: float, armijo: float, rounding_gap: float, warm_gap: float,
                 max_newton: int, max_centering: int, target: float = ..., coarse_rtol: float = 1e-3,

@@ -146,13 +146,6 @@ def row_duals(h: highspy.Highs) -> np.ndarray:
     return np.asarray(h.getSolution().row_dual, dtype=np.float64)
 
 
-def dual_ray(h: highspy.Highs) -> Optional[np.ndarray]:
-    """HiGHS's Farkas multipliers on the rows of an infeasible model (None without them; their sign convention
-    is HiGHS's: callers verify both signs with `dual_bound`)."""
-    _, has_ray, ray = h.getDualRay()
-    return np.asarray(ray, dtype=np.float64) if has_ray else None
-
-
 def dual_bound(c: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, row_lo: np.ndarray,
                row_hi: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, y: np.ndarray) -> float:
     """A rigorous lower bound on min c.x over {row_lo <= A x <= row_hi, col_lo <= x <= col_hi} (A given by
