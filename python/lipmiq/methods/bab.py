@@ -93,8 +93,10 @@ SIGN = -1  # the layer index of a sign split: (SIGN, i) fixes v_i
 
 # A node's relaxed LP (`certify.relaxed`) runs from this many splits after its prefix layer: on [8, 20, 20, 1]
 # (60 s, default pipeline) it emptied 0-2 % of the nodes with at most 5 such splits, 3-13 % with 7 and 17-47 %
-# with 12 or more (l-inf, l2); every LP costs about as much as an engine call.
-RELAXED_MIN_SPLITS = 6
+# with 12 or more (l-inf, l2). Through HiGHS an LP cost about as much as an engine call and 6 splits paid; in the
+# core (cpp/relaxed_lp.cpp, about a tenth of that) 3 splits and a rate of 2 % (below) took [8, 20, 20, 1] to
+# exact in 121.0 / 162.0 s (l-inf / l2) against 133.9 / 207.1 s with 6 and 8 %, and 123.1 s (l-inf) with 2 and 0.
+RELAXED_MIN_SPLITS = 3
 # ... on networks with at most RELAXED_MAX_INPUTS inputs: a few hyperplanes rarely leave a sign combination empty in
 # many dimensions. On digits 64-48-48-1 pt0 l-inf (64 inputs) the LPs emptied 5-12 % of the nodes they checked but,
 # at 3.3 ms each, left 63.5-64.6 at 60 s against 62.9 without them; on digitsdeep 64-32-32-32-32-1 pt0 the search
@@ -103,7 +105,7 @@ RELAXED_MAX_INPUTS = 16
 # ... and while they empty at least RELAXED_MIN_RATE of the nodes they check (after the first RELAXED_WARMUP;
 # below it one eligible node in RELAXED_PROBE still gets its LP, to see the rate rise deeper in the tree). Measured
 # rates: [8, 16 or 20, 16 or 20, 1] 11-25 % (the search to exact 1.7-2.7x faster at w = 16).
-RELAXED_MIN_RATE = 0.08
+RELAXED_MIN_RATE = 0.02
 RELAXED_WARMUP = 200
 RELAXED_PROBE = 10
 
