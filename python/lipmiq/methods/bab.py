@@ -459,6 +459,12 @@ class GradientBaB:
         if k == SIGN:  # the same neurons and forward bounds: only the objective changes
             self.sign_splits += 1
             options = dict(options, forward_iterations=0)
+        elif k == len(self.sizes) - 1:
+            # a split in the last hidden layer constrains no hidden layer's pre-activations but its own neuron's,
+            # so the parent's optimised bounds (the children's prior) are all the forward optimisation could find:
+            # [8, 20, 20, 1] l-inf to exact 179.1 -> 157.8 s (engine 98.5 -> 78.5 s) on the same 97,900 nodes,
+            # w = 8 l-inf warm 0.161 -> 0.137 s
+            options = dict(options, forward_iterations=0)
         if time.perf_counter() >= self.deadline:
             return [node]
         pending = []  # (states, signs) of the children to evaluate
