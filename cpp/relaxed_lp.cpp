@@ -134,12 +134,6 @@ struct DualSimplex {
         }
         for (std::size_t p = 0; p < m; ++p) d[basis[p]] = 0.0;
     }
-
-    double objective() const {
-        double s = 0.0;
-        for (std::size_t j = 0; j < n; ++j) s += lp.c[j] * v[j];
-        return s;
-    }
 };
 
 }  // namespace
