@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -715,6 +716,84 @@ void register_relaxed_lp(py::module_& mod) {
             "'', iterations, s: the LP's max when solved (nan otherwise)}.");
 }
 
+py::dict py_region_lp_box(const Network& net, const py::object& lo, const py::object& hi, const py::list& pattern,
+                          double interior_tol, const py::object& skip, double time_limit) {
+    const std::size_t n = net.in_dim(), hidden = net.depth() - 1;
+    const std::vector<double> l = vec1(lo, n, "lo", false), h = vec1(hi, n, "hi", false);
+    if (pattern.size() == 0 || pattern.size() > hidden)
+        fail("pattern needs one array per hidden layer up to the rows' layer (1 to " + std::to_string(hidden) +
+             " arrays), got " + std::to_string(pattern.size()));
+    std::vector<std::size_t> sizes;
+    for (std::size_t k = 0; k < pattern.size(); ++k) sizes.push_back(net.W[k].rows);
+    // copies: the caller's arrays may change while the GIL is released
+    std::vector<i8array> views;
+    const std::vector<const std::int8_t*> ptrs = parse_states(pattern, sizes, views);
+    std::vector<std::vector<std::int8_t>> pattern_copy;
+    for (std::size_t k = 0; k < ptrs.size(); ++k) {
+        pattern_copy.emplace_back(ptrs[k], ptrs[k] + sizes[k]);
+        if (k + 1 < ptrs.size() && std::any_of(ptrs[k], ptrs[k] + sizes[k], [](std::int8_t v) { return v < 0; }))
+            fail("pattern[" + std::to_string(k) + "] must decide every neuron (0 or 1): only the last layer's "
+                 "entries may be -1 (no row)");
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (!(l[i] <= h[i]))
+            fail("the box needs lo <= hi: lo[" + std::to_string(i) + "] = " + std::to_string(l[i]) + ", hi[" +
+                 std::to_string(i) + "] = " + std::to_string(h[i]));
+    if (!(interior_tol >= 0.0) || !std::isfinite(interior_tol))
+        fail("interior_tol must be a finite number >= 0, got " + std::to_string(interior_tol));
+    std::vector<std::vector<std::uint8_t>> skip_copy;
+    if (!skip.is_none()) {
+        const py::list lst(skip);  // any sequence of arrays
+        if (lst.size() > pattern.size())
+            fail("skip has " + std::to_string(lst.size()) + " arrays, more than the pattern's " +
+                 std::to_string(pattern.size()));
+        for (std::size_t k = 0; k < lst.size(); ++k) {
+            const auto a = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>::ensure(lst[k]);
+            if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != sizes[k])
+                fail("skip[" + std::to_string(k) + "] must be a 1-D array of " + std::to_string(sizes[k]) + " flags");
+            skip_copy.emplace_back(a.data(), a.data() + sizes[k]);
+        }
+    }
+    std::vector<const std::int8_t*> g;
+    std::vector<const std::uint8_t*> off;
+    for (const auto& v : pattern_copy) g.push_back(v.data());
+    for (const auto& v : skip_copy) off.push_back(v.data());
+    if (!(time_limit >= 0.0)) fail("time_limit must be >= 0 seconds (inf: none)");
+    lipmiq::RegionVerdict v;
+    {
+        py::gil_scoped_release nogil;
+        v = lipmiq::region_lp_box(net, l.data(), h.data(), g, off, interior_tol, lipmiq::Deadline::after(time_limit));
+    }
+    py::dict out;
+    out["verdict"] = v.verdict == 1 ? "interior" : v.verdict == 2 ? "empty" : "";
+    out["proof"] = v.reason == 1 ? "bound" : v.reason == 2 ? "farkas" : v.reason == 3 ? "constant" : "";
+    out["iterations"] = v.iterations;
+    out["margin"] = v.margin;
+    if (v.verdict == 1) {
+        py::array_t<double> x(static_cast<py::ssize_t>(v.x.size()));
+        std::copy(v.x.begin(), v.x.end(), x.mutable_data());
+        out["x"] = x;
+    } else {
+        out["x"] = py::none();
+    }
+    py::list rows;
+    for (const auto& key : v.proof) rows.append(py::make_tuple(key.first, key.second));
+    out["rows"] = rows;
+    return out;
+}
+
+void register_region_lp(py::module_& mod) {
+    using namespace pybind11::literals;
+    mod.def("region_lp_box", &py_region_lp_box, "net"_a, "lo"_a, "hi"_a, "pattern"_a, "interior_tol"_a,
+            "skip"_a = py::none(), "time_limit"_a = kInf,
+            "Whether the region of a partial activation pattern meets the interior of the box [lo, hi] "
+            "(cpp/region_lp.cpp): `pattern` per hidden layer up to the rows' layer K (1 on, 0 off; layer K may "
+            "have -1: no row); `skip` per layer (nonzero: no row, a neuron with its side on the whole box). "
+            "Returns {verdict: 'interior' (x, margin: a point re-checked in float64), 'empty' (rows: the "
+            "(layer, neuron) pairs a weak-duality, Farkas or constant-neuron proof uses; proof: which) or '' "
+            "(neither), iterations}.");
+}
+
 py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
     py::array_t<double> a({rows, cols});
     std::copy(v.begin(), v.end(), a.mutable_data());
@@ -962,5 +1041,6 @@ PYBIND11_MODULE(_core, mod) {
     register_patterns(mod);
     register_gradient_bounds(mod);
     register_relaxed_lp(mod);
+    register_region_lp(mod);
     register_sdp_barrier(mod);
 }

@@ -250,6 +250,25 @@ RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const doub
                                 const std::vector<LayerBounds>& forward, std::size_t last, double interior_tol,
                                 const Deadline& deadline);
 
+// ---- region_lp.cpp --------------------------------------------------------------------------
+struct RegionVerdict {
+    int verdict = 0;     // 1: a point with interior margin, 2: proved no interior in the box, 0: neither
+    int reason = 0;      // empty: 1 max s <= 0 by weak duality, 2 no point (Farkas), 3 a constant neuron's sign
+    int iterations = 0;  // dual simplex iterations
+    double margin = std::numeric_limits<double>::quiet_NaN();  // x's margin, re-checked in float64
+    std::vector<double> x;                                     // the point (verdict 1)
+    std::vector<std::pair<std::size_t, std::size_t>> proof;    // (layer, neuron) of the rows a proof uses
+};
+
+// The region of a partial pattern in the box [lo, hi]: `pattern[k]` (k = 0..K) gives each neuron's side (1 on,
+// 0 off) for the layers before K, all decided, and -1 (no row) or a side for layer K; `skip[k]` (k < skip.size(),
+// nonzero: no row) names neurons with their side on the whole box.  An interior point with margin > interior_tol,
+// a proof that no point of the box has every row strictly on its side, or neither (region_lp.cpp).
+RegionVerdict region_lp_box(const Network& net, const double* lo, const double* hi,
+                            const std::vector<const std::int8_t*>& pattern,
+                            const std::vector<const std::uint8_t*>& skip, double interior_tol,
+                            const Deadline& deadline);
+
 // ---- gemm.cpp -----------------------------------------------------------------------------
 // out[r, :] (=|+=) sum_t R[r, rc(t)] * M[mr(t), :]  for the rows r listed in `rows`
 // (or 0..nrows-1 when rows == nullptr), where rc(t) = ridx ? ridx[t] : t and

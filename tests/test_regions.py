@@ -149,3 +149,141 @@ def test_margin_lp_box_of_an_inf_ball_contains_the_ball_exactly():
         for c, a, z in zip(center, low, high):
             assert Fraction(float(a)) <= Fraction(float(c)) - Fraction(radius)
             assert Fraction(float(z)) >= Fraction(float(c)) + Fraction(radius)
+
+
+# ---- the core's closed-box LP (`_core.region_lp_box`, the branch-and-bound's prefix regions) ------------------
+def _core_verdict(network, domain, layers, skip=None):
+    from lipmiq import _core
+    from lipmiq.tolerances import INTERIOR_TOL
+
+    lo, hi = domain.box_hull()
+    return _core.region_lp_box(network.core, lo, hi, [np.asarray(g, dtype=np.int8) for g in layers], INTERIOR_TOL,
+                               skip)
+
+
+def _strictly_on_sides(weights, biases, x, layers):
+    """True when the network's own forward pass puts every row neuron of `layers` (side 0/1; -1: no row) strictly
+    on its side at x; a neuron at exactly 0 passes only if it is 0 at random points within 1e-7 of x too
+    (identically 0 there: no hyperplane, relu 0 on either side)."""
+    near = x + 1e-7 * np.random.default_rng(0).uniform(-1, 1, size=(6, x.size))
+
+    def pre(points):
+        out, a = [], points
+        for W, b in zip(weights, biases):
+            out.append(a @ W.T + b)
+            a = np.maximum(out[-1], 0.0)
+        return out
+
+    for z, zs, g in zip(pre(x[None, :]), pre(near), layers):
+        z = z[0]
+        flat = (z == 0) & np.all(zs == 0, axis=0)
+        rows = (g >= 0) & ~flat
+        if not np.all(np.where(g[rows] > 0, z[rows] > 0, z[rows] < 0)):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("delta", [1e-9, 1e-12, 0.0, -0.5])
+@pytest.mark.parametrize("domain", DOMAINS[:2], ids=["box", "ball-inf"])
+def test_core_box_lp_never_empties_a_thin_region(domain, delta):
+    """The slivers above through the core's LP: a real region 1e-12 wide is never 'empty' (the weak-duality
+    allowance leaves it undecided, and HiGHS with the exact decision takes it), a line (delta = 0) or the apex of
+    a cone (delta = -0.5: max s is exactly 0) never 'interior'; two opposite half-lines x1 > 0.5, x1 < -0.5 are
+    proved empty by their two rows."""
+    out = _core_verdict(sliver(delta), domain.resolve(2), PATTERN)
+    assert out["verdict"] != ("empty" if delta > 0 else "interior"), out
+    apart = Network([np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]), np.ones((1, 3))],
+                    [np.array([-0.5, -0.5, 0.0]), np.zeros(1)])
+    out = _core_verdict(apart, domain.resolve(2), [np.array([1, 1, -1])])
+    assert out["verdict"] == "empty" and sorted(out["rows"]) == [(0, 0), (0, 1)], out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("name", list(BOX_SHAPED))
+def test_core_box_lp_verdicts_are_the_oracles(name, seed):
+    """Every pattern of [2, 4, 4, 1] through the core's LP, with and without the stable neurons' rows: 'interior'
+    only for regions the brute-force oracle lists, with a point of the domain that the forward pass puts strictly in
+    the region; 'empty' only for the others; on these networks (random biases) every verdict is decided."""
+    import itertools
+
+    from netgen import oracle_domain, random_net
+    from oracles.bruteforce import regions
+
+    weights, biases = random_net(seed, [2, 4, 4, 1], stable_units=True)
+    net = Network(weights, biases)
+    domain = BOX_SHAPED[name].resolve(2)
+    real = {tuple(tuple(bool(v) for v in g) for g in pattern)
+            for pattern, _, _ in regions(weights, biases, oracle_domain(domain, 2))}
+    signs = _interval_signs(weights, biases, *(np.asarray(a, float) for a in domain.box_hull()))
+    counts = {"interior": 0, "empty": 0}
+    for bits in itertools.product([0, 1], repeat=8):
+        pattern = [np.array(bits[:4], dtype=np.int8), np.array(bits[4:], dtype=np.int8)]
+        exists = tuple(tuple(bool(v) for v in g) for g in pattern) in real
+        for skip in (None, [((s >= 0) & (s == g)).astype(np.uint8) for s, g in zip(signs, pattern)]):
+            out = _core_verdict(net, domain, pattern, skip)
+            assert out["verdict"] == ("interior" if exists else "empty"), (bits, skip, out)
+            if exists:
+                assert domain.contains(out["x"]) and out["margin"] > 1e-9
+                assert _strictly_on_sides(weights[:-1], biases[:-1], out["x"], pattern)
+            counts[out["verdict"]] += 1
+    assert counts["interior"] and counts["empty"]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_core_prefix_lp_agrees_with_highs_and_its_proof_rows_suffice(seed):
+    """Partial patterns (decided layers before K, some of layer K's neurons with a side) of random and degenerate
+    networks (dead, copied, opposite neurons; bias-free or tiny biases) on a box: an interior point is strictly in
+    the region by the forward pass, and HiGHS finds no proof there; 'empty' never where HiGHS finds a point, and the
+    proof's rows alone (the conflict the search remembers) leave HiGHS no point either."""
+    from lipmiq.certify.regions import region_point
+    from netgen import degenerate_net, random_net
+
+    rng = np.random.default_rng(2000 + seed)
+    sizes = [3, 6, 6, 5, 1]
+    if seed % 2:
+        weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
+    else:
+        weights, biases = random_net(seed, sizes)
+    net = Network(weights, biases)
+    domain = Box(-1.0, 1.0).resolve(3)
+
+    def highs(layers):
+        K = len(layers) - 1
+        rows = np.flatnonzero(layers[K] >= 0)
+        W, b = list(weights[:K]) + [weights[K][rows]], list(biases[:K]) + [biases[K][rows]]
+        return region_point(W, b, domain, [g.astype(np.uint8) for g in layers[:K]] + [layers[K][rows].astype(np.uint8)])
+
+    decided = 0
+    for _ in range(25):
+        K = int(rng.integers(0, 3))
+        layers = [rng.integers(0, 2, size=W.shape[0]).astype(np.int8) for W in weights[:K]]
+        layers.append(rng.choice(np.array([-1, 0, 1], np.int8), size=weights[K].shape[0]))
+        out = _core_verdict(net, domain, layers)
+        x, _, proof = highs(layers)
+        if out["verdict"] == "interior":
+            assert domain.contains(out["x"]) and _strictly_on_sides(weights, biases, out["x"], layers)
+            assert proof is None
+        elif out["verdict"] == "empty":
+            assert x is None
+            cut = [np.where([(k, j) in set(out["rows"]) for j in range(g.size)], g, -1).astype(np.int8)
+                   if k == K else g for k, g in enumerate(layers)]
+            for k, j in out["rows"]:
+                assert layers[k][j] >= 0
+            if all(k == K for k, _ in out["rows"]):  # the conflict's shape: layer-K rows under the earlier pattern
+                assert highs(cut)[0] is None
+        decided += out["verdict"] != ""
+    assert decided >= (3 if seed % 4 == 1 else 15)  # bias-free: most regions are cones (max s = 0 exactly)
+
+
+def test_core_box_lp_gives_no_verdict_on_overflowed_forms():
+    """Forms that overflow and cancel (1e200 weights: inf - inf = NaN) leave the core undecided: a NaN row was once
+    read as a constant neuron of the wrong sign, a false 'empty' for z1 = 5e399 x - 1 > 0 on most of [0, 1]
+    (review finding); a NaN offset must not give a point either."""
+    net = Network([np.array([[1e200], [1e200]]), np.array([[1e200, -0.5e200]]), np.array([[1.0]])],
+                  [np.zeros(2), np.array([-1.0]), np.zeros(1)])
+    out = _core_verdict(net, Box(0.0, 1.0).resolve(1), [[1, 1], [1]])
+    assert out["verdict"] == "", out
+    net = Network([np.array([[1.0], [0.5]]), np.array([[1e200, -1e200]]), np.array([[1.0]])],
+                  [np.array([1e200, 1e200]), np.zeros(1), np.zeros(1)])
+    out = _core_verdict(net, Box(0.1, 1.0).resolve(1), [[1, 1], [0]])
+    assert out["verdict"] == "", out

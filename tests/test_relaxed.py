@@ -105,7 +105,8 @@ def test_relaxed_proves_infeasible_splits_empty_by_farkas():
 def test_relaxed_lp_max_matches_highs_and_proofs_hold(seed):
     """The core's dual simplex against HiGHS on the same polyhedron (tests/oracles/relaxation.py), on nodes with
     random splits of random and degenerate networks: the same max s where both solve it, a Farkas proof only
-    where HiGHS finds no point, a bound proof only where HiGHS's max s is <= 0."""
+    where HiGHS finds no point, a bound proof only where HiGHS's max s is <= 0, and always where it is clearly
+    below 0."""
     rng = np.random.default_rng(1000 + seed)
     sizes = [3, 6, 6, 5, 1]
     if seed % 2:
@@ -128,6 +129,8 @@ def test_relaxed_lp_max_matches_highs_and_proofs_hold(seed):
             assert verdict["proof"] in ("farkas", "bound")  # HiGHS's tolerances may see a sliver as empty
             continue
         assert verdict["proof"] != "farkas", (verdict, reference)
+        if reference < -1e-6:  # clearly below 0: the optimal multipliers prove it
+            assert verdict["proof"] == "bound", (verdict, reference)
         if verdict["proof"] == "bound":
             assert reference <= 1e-9, (verdict, reference)
         else:

@@ -4,22 +4,27 @@ A node of the tree fixes some neurons (split) and knows others to be stable on i
 hidden layer that still has open neurons: the layers before it are fully decided, so every pre-activation of
 layer k is affine in x there, and the split neurons of layers <= k cut out a polyhedron (the node's *prefix
 region*; splits in later layers are left out, their forms still depend on open neurons). If that polyhedron
-has no interior in the domain, neither has any region below the node. The region LP decides it
-(`certify.regions.region_point`: an interior point, a proof of emptiness, or neither); a child whose new
-constraints already hold at its parent's point with margin keeps that point and needs no LP.
+has no interior in the domain, neither has any region below the node. The region LP decides it: on box-shaped
+domains first the core's dense closed-box LP (`_core.region_lp_box`, cpp/region_lp.cpp: 0.1 ms against HiGHS's
+1.5 ms on [8, 20, 20, 1]), and where it decides nothing `certify.regions.region_point` (HiGHS with the exact
+decision behind it): an interior point, a proof of emptiness, or neither. A child whose new constraints already
+hold at its parent's point with margin keeps that point and needs no LP.
 """
 from __future__ import annotations
 
 import math
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
+import time
+
 import numpy as np
 
+from .. import _core
 from ..domain import Domain
 from ..network import Network, pattern_key
 from ..tolerances import INTERIOR_TOL
 from .exact_regions import Proof
-from .regions import affine_forms, region_point
+from .regions import affine_forms, box_shaped, region_point
 
 Rows = Set[Tuple[int, int]]
 
@@ -67,6 +72,10 @@ def prefix_point(network: Network, domain: Domain, status: Sequence[np.ndarray],
     the status's sign on the whole domain), its neurons (layer, index) in the network's numbering."""
     W, b = network.weights, network.biases
     pattern = _pattern(status)
+    if box_shaped(domain):
+        found = _core_point(network, domain, pattern, states, k, deadline, skip)
+        if found is not None:
+            return found
     if k >= len(status):  # every neuron decided: the region itself
         x, _, proof = region_point(W, b, domain, pattern, deadline, skip=skip)
         return x, proof
@@ -78,6 +87,24 @@ def prefix_point(network: Network, domain: Domain, status: Sequence[np.ndarray],
     if proof is not None:  # layer k's rows were only the split ones
         proof = Proof(frozenset((layer, int(rows[j]) if layer == k else j) for layer, j in proof.neurons))
     return x, proof
+
+
+def _core_point(network: Network, domain: Domain, pattern: List[np.ndarray], states: Sequence[np.ndarray], k: int,
+                deadline: float, skip: Optional[Sequence[np.ndarray]]) -> Optional[Tuple[Optional[np.ndarray],
+                                                                                         Optional[Proof]]]:
+    """`prefix_point` by the core's closed-box LP on the domain's box hull; None when it decides nothing."""
+    lo, hi = domain.box_hull()
+    if k >= len(pattern):
+        layers, off = pattern, skip
+    else:
+        layers, off = pattern[:k] + [states[k]], None if skip is None else list(skip[:k])
+    out = _core.region_lp_box(network.core, lo, hi, layers, INTERIOR_TOL, off,
+                              max(deadline - time.perf_counter(), 0.0))
+    if out["verdict"] == "interior":
+        return out["x"], None
+    if out["verdict"] == "empty":
+        return None, Proof(frozenset((int(layer), int(j)) for layer, j in out["rows"]))
+    return None
 
 
 class Conflicts:

@@ -312,7 +312,7 @@ def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], do
     if time.perf_counter() >= deadline:
         return None, math.nan, None  # no time to decide
     decidable = affordable(weights)  # else the older fallbacks of _certified_nonpositive
-    if _box_shaped(dom):
+    if box_shaped(dom):
         found = _box_point(weights, biases, dom, pattern, skip, prove, decidable, deadline)
         if found is not None:
             return found
@@ -343,7 +343,7 @@ def region_point(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], do
     return None, math.nan, None  # undecided after MAX_CUTS
 
 
-def _box_shaped(dom: Domain) -> bool:
+def box_shaped(dom: Domain) -> bool:
     """Boxes and l-inf balls: domains whose margin LP has only the box's face rows besides the region's."""
     return isinstance(dom, Box) or (isinstance(dom, Ball) and math.isinf(dom.norm))
 

@@ -1,0 +1,42 @@
+// A small dense LP, weak-duality bounds on it, and the dense bounded dual simplex that proposes its multipliers
+// (dense_lp.cpp).  Used by the branch-and-bound's emptiness checks (relaxed_lp.cpp, region_lp.cpp): LPs of tens
+// of rows and columns, tens of thousands per search, where building a HiGHS model cost more than solving.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "core.hpp"
+
+namespace lipmiq {
+
+// min c.x over {row_lo <= A x <= row_hi, col_lo <= x <= col_hi}, A dense m x n row-major.
+struct DenseLP {
+    std::size_t m = 0, n = 0;
+    std::vector<double> A, row_lo, row_hi, col_lo, col_hi, c;
+};
+
+// A rigorous lower bound on min c.x over the LP's polyhedron from any multipliers y (float64 rounding and
+// underflow covered; -inf when none follows): see dense_lp.cpp.
+double dual_bound(const DenseLP& lp, const std::vector<double>& c, std::vector<double> y);
+
+// max x_s over the LP (its objective must be -e_s, every column bound finite), decided as the branch and bound
+// needs it: `empty` when max x_s <= 0 or the LP has no point, proved by weak duality with a rounding allowance on
+// the simplex's multipliers (never by the simplex's verdict alone); else x at an optimum whose x_s exceeds
+// `interior_tol` (x_s may violate rows by the simplex's tolerances: callers re-check the point), or neither.
+struct MarginSolve {
+    bool empty = false;
+    int reason = 0;      // 1: max x_s <= 0 by weak duality, 2: no point (Farkas), 0: no proof
+    int iterations = 0;  // dual simplex iterations
+    double s = std::numeric_limits<double>::quiet_NaN();  // max x_s when solved to optimality
+    std::vector<double> x;      // the optimum's point (when solved to optimality)
+    std::vector<double> proof;  // the multipliers of the proof, one per row (when empty)
+};
+// `crash`: (row, column) pairs whose columns start basic in their rows (DualSimplex in dense_lp.cpp): the
+// columns defined by equality rows, which the slack basis would take one pivot each to bring in.
+MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, const Deadline& deadline,
+                       const std::vector<std::pair<std::size_t, std::size_t>>& crash = {});
+
+}  // namespace lipmiq
