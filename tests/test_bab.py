@@ -244,3 +244,36 @@ def test_bab_one_core_evaluates_children_in_turn(monkeypatch):
     assert bab.workers == 1
     monkeypatch.delattr(bab_module.os, "sched_getaffinity", raising=False)
     assert cores() == (bab_module.os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("width", [20, 33, 70, 130])
+def test_conflicts_answer_exactly_the_supersets_of_their_rows(width):
+    """`Conflicts` (bit masks in 64-bit words) against the plain rule: a node with the same earlier pattern is empty
+    when its layer-k rows (neuron, side) include some conflict's rows; a conflict without rows covers every node
+    with that pattern; other earlier patterns are never answered."""
+    from lipmiq.certify.exact_regions import Proof
+    from lipmiq.certify.partial import Conflicts
+
+    rng = np.random.default_rng(width)
+    earlier = [[np.array([1, 0, 1], dtype=np.int8)], [np.array([0, 0, 1], dtype=np.int8)]]
+    conflicts, known = Conflicts(), {0: [], 1: []}
+    for c in range(60):
+        e = c % 2
+        sides = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=width)
+        rows = np.flatnonzero(sides >= 0)
+        used = rng.choice(rows, size=min(rows.size, int(rng.integers(2, 5))), replace=False) if c else rows[:0]
+        conflicts.add(earlier[e] + [sides], sides, 1, Proof(frozenset((1, int(j)) for j in used)))
+        known[e].append({(int(j), int(sides[j])) for j in used})
+    matched = 0
+    for _ in range(400):
+        e = int(rng.integers(2))
+        sides = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=width, p=[0.5, 0.25, 0.25])
+        rows = {(int(j), int(sides[j])) for j in np.flatnonzero(sides >= 0)}
+        expected = any(c <= rows for c in known[e])
+        assert conflicts.empty(earlier[e] + [sides], sides, 1) == expected
+        other = [np.array([1, 1, 1], dtype=np.int8)]
+        assert not conflicts.empty(other + [sides], sides, 1)
+        matched += expected
+    assert 0 < matched < 400
+    with pytest.raises(ValueError):
+        conflicts.add(earlier[0] + [sides], np.full(width, -1, dtype=np.int8), 1, Proof(frozenset([(1, 0)])))
