@@ -634,6 +634,18 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     out["sensitivity"] = sens;
     out["forward"] = bounds_to_py(res.forward);
     out["rows"] = rows;
+    const lipmiq::NodeScores scores = lipmiq::node_scores(res, state);
+    py::list status_list, score_list;
+    for (std::size_t k = 0; k < scores.status.size(); ++k) {
+        py::array_t<std::int8_t> a(static_cast<py::ssize_t>(scores.status[k].size()));
+        std::copy(scores.status[k].begin(), scores.status[k].end(), a.mutable_data());
+        status_list.append(a);
+        py::array_t<double> b(static_cast<py::ssize_t>(scores.score[k].size()));
+        std::copy(scores.score[k].begin(), scores.score[k].end(), b.mutable_data());
+        score_list.append(b);
+    }
+    out["status"] = status_list;
+    out["scores"] = score_list;
     return out;
 }
 
@@ -655,7 +667,8 @@ void register_gradient_bounds(py::module_& mod) {
             "the bound is at most this (a branch and bound's incumbent): the final slope steps stop once it is. After `time_limit` seconds the optimisation stops and the bound "
             "certified so far is returned (`stopped`). Returns {upper, empty, stopped, forward: [(lo, hi)] per "
             "hidden layer, sensitivity: [dual norm of the enclosure of d z_kj / dx per neuron] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: [(lo, hi)] of d(f_i)/d x_k per hidden "
-            "layer}]}.");
+            "layer}], status: [int8 per neuron: the split's side, else 1 / 0 proved by the bounds, -1 open] and "
+            "scores: [the branching score of each open neuron, -1 for the others] per hidden layer}.");
 }
 
 // ---- relaxed_lp.cpp bindings -------------------------------------------------------------------

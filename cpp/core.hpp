@@ -231,6 +231,17 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
                                std::size_t n_dir, const GradientOptions& opt,
                                const std::vector<LayerBounds>& prior = {});
 
+// A branch-and-bound node's view of an engine result, per hidden layer: each neuron's status (a split's side
+// from `state`, else 1 / 0 where the forward bounds prove it active / inactive, -1 open) and, for the open
+// neurons, the branching score of python/lipmiq/methods/bab.py's docstring, U * move * gap (U: the largest
+// |d f / d x_kj| bound over the output rows, move: the sensitivity (1 without), gap: min(-l, u) / (u - l);
+// non-finite scores become the largest float); -1 for the others.
+struct NodeScores {
+    std::vector<std::vector<std::int8_t>> status;
+    std::vector<std::vector<double>> score;
+};
+NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state);
+
 // ---- relaxed_lp.cpp -------------------------------------------------------------------------
 struct RelaxedVerdict {
     bool empty = false;  // proved: no activation region with interior below the node

@@ -31,6 +31,8 @@
 //  products in gemm_gather's backend, and that the interval bounds of the input set are exact floats.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #include "gradient_graph.hpp"
@@ -500,6 +502,39 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     res.upper = std::isnan(upper) ? kInf : upper;
     res.stopped = res.stopped || opt.deadline.passed();
     return res;
+}
+
+NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state) {
+    NodeScores out;
+    const double largest = std::numeric_limits<double>::max();
+    for (std::size_t k = 0; k < res.forward.size(); ++k) {
+        const LayerBounds& f = res.forward[k];
+        const std::size_t n = f.lo.size();
+        std::vector<std::int8_t> status(n, -1);
+        std::vector<double> score(n, -1.0);
+        const bool moves = k < res.sensitivity.size() && res.sensitivity[k].size() == n;
+        for (std::size_t j = 0; j < n; ++j) {
+            const double l = f.lo[j], u = f.hi[j];
+            if (u <= 0.0) status[j] = 0;
+            if (l >= 0.0) status[j] = 1;
+            if (k < state.size() && state[k] != nullptr && state[k][j] >= 0) status[j] = state[k][j];
+            if (status[j] >= 0) continue;
+            double U = 0.0;
+            for (const RowGradientBounds& row : res.rows) {
+                if (k >= row.backward.size() || row.backward[k].lo.size() != n) {
+                    U = rnd::kInf;
+                    break;
+                }
+                U = std::max({U, std::fabs(row.backward[k].lo[j]), std::fabs(row.backward[k].hi[j])});
+            }
+            const double gap = std::min(-l, u) / std::max(u - l, 1e-300);
+            const double v = U * (moves ? res.sensitivity[k][j] : 1.0) * gap;
+            score[j] = std::isfinite(v) ? v : largest;  // inf * 0 and inf: split those first
+        }
+        out.status.push_back(std::move(status));
+        out.score.push_back(std::move(score));
+    }
+    return out;
 }
 
 }  // namespace lipmiq

@@ -38,7 +38,9 @@ class GradientBounds:
     time limit cut the optimisation short (the bound holds, but a longer run would be tighter).
     `sensitivity[k][j]` (a heuristic, not certified; None when the time limit came first) is the dual norm of
     the interval enclosure of d z_kj / dx: how far the gradient moves per unit of d f / d x_kj when neuron j's
-    derivative flips (branching scores).
+    derivative flips (branching scores). `status[k]` and `scores[k]` are the node's view of hidden layer k
+    (`node_scores` in cpp/gradient_bounds.cpp): each neuron's status (a split's side, else 1 / 0 where the
+    bounds prove it active / inactive, -1 open) and the branching score of the open ones (-1 for the others).
     """
 
     upper: float
@@ -49,6 +51,8 @@ class GradientBounds:
     row_upper: np.ndarray
     stopped: bool = False
     sensitivity: Optional[List[np.ndarray]] = None
+    status: Optional[List[np.ndarray]] = None
+    scores: Optional[List[np.ndarray]] = None
 
 
 def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q: float,
@@ -67,7 +71,8 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
     return GradientBounds(upper=float(res["upper"]), empty=bool(res["empty"]), forward=list(res["forward"]),
                           gradient=[row["gradient"] for row in rows], backward=[list(row["backward"]) for row in rows],
                           row_upper=np.array([row["upper"] for row in rows]), stopped=bool(res["stopped"]),
-                          sensitivity=list(res["sensitivity"]) or None)
+                          sensitivity=list(res["sensitivity"]) or None, status=list(res["status"]),
+                          scores=list(res["scores"]))
 
 
 def bound_problem(problem: Problem, states: Optional[Sequence[np.ndarray]] = None, **options: Any) -> GradientBounds:

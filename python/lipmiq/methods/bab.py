@@ -194,7 +194,7 @@ class GradientBaB:
         res = self._engine(states, prior, options, signs)
         self.engine_time += time.perf_counter() - start
         self.nodes += 1
-        return self._read(res, states)
+        return self._read(res)
 
     def _evaluate_children(self, children: List[Tuple[List[np.ndarray], Optional[np.ndarray]]],
                            prior: List[Bounds], options: dict) -> List[Optional[Evaluated]]:
@@ -207,28 +207,19 @@ class GradientBaB:
         first = other.result()
         self.engine_time += time.perf_counter() - start
         self.nodes += 2
-        return [self._read(first, children[0][0]), self._read(second, children[1][0])]
+        return [self._read(first), self._read(second)]
 
-    def _read(self, res: GradientBounds, states: Optional[List[np.ndarray]]) -> Optional[Evaluated]:
+    def _read(self, res: GradientBounds) -> Optional[Evaluated]:
         """An engine result with the status of each neuron on the node (None when it proved the node empty)."""
         if res.empty:
             self.empty += 1
             return None
-        status = []
-        for k, (lo, hi) in enumerate(res.forward):
-            lo, hi = lo[:self.sizes[k]], hi[:self.sizes[k]]  # on R^n the t neuron comes last
-            s = np.full(lo.size, -1, dtype=np.int8)
-            s[hi <= 0] = 0
-            s[lo >= 0] = 1
-            if states is not None:
-                decided = states[k] >= 0
-                s[decided] = states[k][decided]
-            status.append(s)
-        return Evaluated(res, status)
+        return Evaluated(res, [s[:n] for s, n in zip(res.status, self.sizes)])  # on R^n the t neuron comes last
 
     def _branching(self, ev: Evaluated, signs: Optional[np.ndarray]) -> Optional[Split]:
         """The free vertex sign whose secant is loosest while any is loose (SIGN_INPUTS), else the unstable neuron
-        to split (module docstring); None when every neuron is decided."""
+        with the largest score (module docstring; the core computes it with the status, `bounds.gradient`); None
+        when every neuron is decided."""
         res = ev.result
         if signs is not None and any((s < 0).any() for s in ev.status):
             excess = np.zeros(signs.size)
@@ -238,23 +229,11 @@ class GradientBaB:
             if excess.max() > 0.0:
                 return SIGN, int(np.argmax(excess))
         best, choice = -1.0, None
-        for k, s in enumerate(ev.status):
-            free = np.flatnonzero(s < 0)
-            if free.size == 0:
-                continue
-            n = self.sizes[k]
-            lo, hi = (a[:n][free] for a in res.forward[k])
-            U = np.zeros(free.size)
-            for row in res.backward:
-                ul, uh = (a[:n][free] for a in row[k])
-                U = np.maximum(U, np.maximum(np.abs(ul), np.abs(uh)))
-            move = res.sensitivity[k][:n][free] if res.sensitivity is not None else 1.0
-            gap = np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
-            score = U * move * gap
-            score[~np.isfinite(score)] = np.finfo(float).max  # inf * 0 and inf: split those first
+        for k, n in enumerate(self.sizes):
+            score = res.scores[k][:n]
             i = int(np.argmax(score))
-            if score[i] > best:
-                best, choice = float(score[i]), (k, int(free[i]))
+            if score[i] > best:  # open neurons score >= 0, the others -1
+                best, choice = float(score[i]), (k, i)
         return choice
 
     # ---- nodes ------------------------------------------------------------------------------------
@@ -506,7 +485,7 @@ class GradientBaB:
         dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
-        root = self._evaluate(None, None, self.root_options) if root is None else self._read(root, None)
+        root = self._evaluate(None, None, self.root_options) if root is None else self._read(root)
         if root is None:  # without a forced sign the engine raises rather than report the domain empty
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
         self.tracker.offer_upper(root.result.upper)
