@@ -277,3 +277,35 @@ def test_conflicts_answer_exactly_the_supersets_of_their_rows(width):
     assert 0 < matched < 400
     with pytest.raises(ValueError):
         conflicts.add(earlier[0] + [sides], np.full(width, -1, dtype=np.int8), 1, Proof(frozenset([(1, 0)])))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_core_status_and_scores_follow_the_bounds(seed):
+    """The engine's `status` and `scores` (cpp/gradient_bounds.cpp node_scores) recomputed in numpy from its own
+    bounds: a split's side, else 1 / 0 where the forward bounds prove the sign, -1 open; an open neuron scores
+    U * sensitivity * min(-l, u) / (u - l) with U the largest |backward bound| over the output rows, the others -1."""
+    from lipmiq.bounds.gradient import bound_network
+    from netgen import random_net
+
+    rng = np.random.default_rng(seed)
+    weights, biases = random_net(seed, [3, 8, 8, 2 if seed % 2 else 1])
+    net = Network(weights, biases)
+    x = rng.uniform(-0.5, 0.5, size=3)  # splits on the sides this point puts them: the node is not empty
+    states, a = [], x
+    for W, b in zip(weights[:-1], biases[:-1]):
+        z = W @ a + b
+        states.append(np.where(rng.random(z.size) < 0.4, (z > 0).astype(np.int8), np.int8(-1)))
+        a = np.maximum(z, 0.0)
+    res = bound_network(net, -np.ones(3), np.ones(3), 2.0, 2.0, states=states if seed % 3 else None)
+    assert not res.empty
+    for k, (lo, hi) in enumerate(res.forward):
+        status = np.full(lo.size, -1, dtype=np.int8)
+        status[hi <= 0] = 0
+        status[lo >= 0] = 1
+        if seed % 3:
+            status[states[k] >= 0] = states[k][states[k] >= 0]
+        assert np.array_equal(res.status[k], status)
+        U = np.max([np.maximum(np.abs(row[k][0]), np.abs(row[k][1])) for row in res.backward], axis=0)
+        score = U * res.sensitivity[k] * np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
+        np.testing.assert_allclose(res.scores[k][status < 0], score[status < 0], rtol=1e-12)
+        assert np.all(res.scores[k][status >= 0] == -1.0)
