@@ -87,6 +87,16 @@ def degenerate_net(seed: int, sizes: Sequence[int], bias: Optional[float] = None
     return weights, biases, planted
 
 
+def mixed_net(seed: int, sizes: Sequence[int]) -> tuple:
+    """(weights, biases): a random network for even seeds; for odd ones a degenerate one (`degenerate_net`),
+    bias-free when seed % 4 == 1 (its regions are cones: faces where the float LPs cannot decide), else with
+    biases of 1e-6."""
+    if seed % 2 == 0:
+        return random_net(seed, sizes)
+    weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
+    return weights, biases
+
+
 def oracle_domain(domain: Domain, n: Optional[int] = None) -> tuple:
     """A lipmiq domain, resolved for n inputs when n is given, as the oracle's ("box", lo, hi),
     ("ball", center, radius, norm) or ("global",)."""

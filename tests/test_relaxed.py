@@ -16,7 +16,7 @@ from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
 from lipmiq.tolerances import INTERIOR_TOL
 from lipmiq.tracker import Tracker
-from netgen import degenerate_net, random_net
+from netgen import mixed_net
 from oracles.relaxation import max_s
 
 
@@ -51,10 +51,7 @@ def test_relaxed_never_empties_a_node_around_a_point(seed):
     dependent neurons, bias-free or with tiny biases)."""
     rng = np.random.default_rng(seed)
     sizes = [3, 6, 6, 5, 1]
-    if seed % 2:
-        weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
-    else:
-        weights, biases = random_net(seed, sizes)
+    weights, biases = mixed_net(seed, sizes)
     ball = Ball(np.array([0.2, -0.1, 0.3]), 0.8, [1.0, 2.0, math.inf][(seed // 3) % 3])
     domain = (Box(-1.0, 1.0) if seed % 3 else ball).resolve(3)
     lo, hi = domain.box_hull()
@@ -109,10 +106,7 @@ def test_relaxed_lp_max_matches_highs_and_proofs_hold(seed):
     below 0."""
     rng = np.random.default_rng(1000 + seed)
     sizes = [3, 6, 6, 5, 1]
-    if seed % 2:
-        weights, biases, _ = degenerate_net(seed, sizes, bias=None if seed % 4 == 1 else 1e-6)
-    else:
-        weights, biases = random_net(seed, sizes)
+    weights, biases = mixed_net(seed, sizes)
     domain = Box(-1.0, 1.0).resolve(3)
     lo, hi = domain.box_hull()
     for _ in range(6):
