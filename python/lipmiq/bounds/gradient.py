@@ -53,10 +53,10 @@ class GradientBounds:
     gradient: List[Bounds]
     backward: List[List[Bounds]]
     row_upper: np.ndarray
+    status: List[np.ndarray]
+    scores: List[np.ndarray]
     stopped: bool = False
     sensitivity: Optional[List[np.ndarray]] = None
-    status: Optional[List[np.ndarray]] = None
-    scores: Optional[List[np.ndarray]] = None
 
 
 def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q: float,

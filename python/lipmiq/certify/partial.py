@@ -13,9 +13,8 @@ hold at its parent's point with margin keeps that point and needs no LP.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Set, Tuple
-
 import time
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
