@@ -113,6 +113,12 @@ struct DualSimplex {
     }
 };
 
+// Whether row i's multiplier y_i would rest on an infinite side (y_i > 0 needs row_lo, y_i < 0 row_hi): such a
+// multiplier is dropped, by dual_bound and from the rows a proof reports alike.
+bool on_infinite_side(const DenseLP& lp, std::size_t i, double y) {
+    return (y > 0.0 && std::isinf(lp.row_lo[i])) || (y < 0.0 && std::isinf(lp.row_hi[i]));
+}
+
 }  // namespace
 
 // A rigorous lower bound on min c.x over the LP's polyhedron from any multipliers y, by weak duality:
@@ -128,7 +134,7 @@ double dual_bound(const DenseLP& lp, const std::vector<double>& c, std::vector<d
     for (std::size_t j = 0; j < n; ++j) reach[j] = std::fabs(c[j]);
     double value = 0.0, scale = 0.0, mass = 0.0;
     for (std::size_t i = 0; i < m; ++i) {
-        if ((y[i] > 0.0 && std::isinf(lp.row_lo[i])) || (y[i] < 0.0 && std::isinf(lp.row_hi[i]))) y[i] = 0.0;
+        if (on_infinite_side(lp, i, y[i])) y[i] = 0.0;
         if (y[i] == 0.0) continue;
         const double side = y[i] > 0.0 ? lp.row_lo[i] : lp.row_hi[i];
         value += y[i] * side;
@@ -176,8 +182,7 @@ MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, co
         for (const double sign : {f, -f}) {
             std::vector<double> y(m);
             for (std::size_t i = 0; i < m; ++i) {  // without the entries dual_bound drops: the proof's rows exactly
-                y[i] = sign * y0[i];
-                if ((y[i] > 0.0 && std::isinf(lp.row_lo[i])) || (y[i] < 0.0 && std::isinf(lp.row_hi[i]))) y[i] = 0.0;
+                y[i] = on_infinite_side(lp, i, sign * y0[i]) ? 0.0 : sign * y0[i];
             }
             const double b = dual_bound(lp, c, y);
             if (strict ? b > 0.0 : b >= 0.0) {

@@ -33,7 +33,7 @@ RegionVerdict region_lp_box(const Network& net, const double* lo, const double* 
     const std::size_t n = net.in_dim(), K = pattern.size() - 1;
     // The forms layer by layer: A (rows x n) and c of layer k's neurons (all below K, the rows at K).
     std::vector<double> A(net.W[0].data.begin(), net.W[0].data.end()), c(net.b[0]);
-    std::vector<double> rows_A, rows_c, norms;  // the LP's rows: sign a (unscaled), sign c, ||a||_2
+    std::vector<double> rows_A, rows_c, norms, tops;  // the LP's rows: sign a (unscaled), sign c, ||a||_2, max |a_i|
     std::vector<std::pair<std::size_t, std::size_t>> keys;
     for (std::size_t k = 0; k <= K; ++k) {
         const std::size_t width = net.W[k].rows;
@@ -66,6 +66,7 @@ RegionVerdict region_lp_box(const Network& net, const double* lo, const double* 
             for (std::size_t i = 0; i < n; ++i) rows_A.push_back(sign * a[i]);
             rows_c.push_back(sign * c[j]);
             norms.push_back(top * std::sqrt(sum));
+            tops.push_back(top);
             keys.emplace_back(k, j);
         }
         if (k == K) break;
@@ -105,9 +106,7 @@ RegionVerdict region_lp_box(const Network& net, const double* lo, const double* 
     lp.c[s] = -1.0;
     for (std::size_t i = 0; i < m; ++i) {
         const double* a = rows_A.data() + i * n;
-        double top = 0.0;
-        for (std::size_t t = 0; t < n; ++t) top = std::max(top, std::fabs(a[t]));
-        double f = std::ldexp(1.0, -std::ilogb(top));
+        double f = std::ldexp(1.0, -std::ilogb(tops[i]));
         for (std::size_t t = 0; t < n && f != 1.0; ++t)
             if ((a[t] * f) / f != a[t]) f = 1.0;
         if ((rows_c[i] * f) / f != rows_c[i] || (norms[i] * f) / f != norms[i]) f = 1.0;
