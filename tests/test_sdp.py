@@ -83,6 +83,27 @@ def test_barrier_with_a_target_stops_once_the_comparison_is_decided():
     assert below.newton < exact.newton
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_stopped_path_still_bounds_lipsdp_and_the_constant(seed):
+    """The branch-and-bound's node rule (coarse gap inf, a Newton budget): the path stops at the first centred point
+    shown above the target, or at the budget; its certified bound is still at least the global L of the brute-force
+    oracle and at least LipSDP's value, which a centred point's rho - nu mu bounds from below (weak duality)."""
+    weights, biases = random_net(seed, [3, 6, 5, 1], bias_scale=0.3, fan_in=True)
+    truth, _ = oracle_regions(weights, biases, ("global",), 2.0, 2.0, None)
+    model = build(weights, _free(weights))
+    start = barrier.start(weights, model)
+    full = barrier.solve(model, start)
+    value_floor = full.point.rho - (model.size + full.point.t.size) * full.point.mu
+    for stop in (barrier.Stop(coarse_rtol=math.inf), barrier.Stop(coarse_rtol=math.inf, max_newton=3)):
+        for target in (0.5 * full.point.rho, 1.05 * full.point.rho):
+            cut = barrier.solve(model, start, stop=stop, target=target)
+            assert 0 < cut.newton <= min(stop.max_newton, full.newton)
+            rho = certified_rho(model, cut.point.t)
+            assert rho >= value_floor * (1 - 1e-9) and math.sqrt(rho) >= truth * (1 - TRUTH_RTOL)
+            if target < full.point.rho and stop.max_newton > 3:  # decided at the first centred point above it
+                assert cut.point.rho - (model.size + cut.point.t.size) * cut.point.mu > target
+
+
 def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():
     """t = 0 leaves the hidden block U^T U >= 0, which no rho can fix; for t > 0 the returned rho must make
     the textbook block matrix negative definite."""

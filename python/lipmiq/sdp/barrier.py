@@ -101,15 +101,24 @@ def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
     raise ArithmeticError("no strictly feasible LipSDP start found")
 
 
-def solve(model: SlopeModel, point: Point, deadline: float = math.inf, rtol: float = RTOL,
+@dataclass(frozen=True)
+class Stop:
+    """Where the central path stops: at a gap of rtol * rho or after max_newton Newton steps; with a target, also
+    once the value is shown above it at a gap of coarse_rtol * rho (see `solve`)."""
+    rtol: float = RTOL
+    coarse_rtol: float = COARSE_RTOL
+    max_newton: int = MAX_NEWTON
+
+
+def solve(model: SlopeModel, point: Point, deadline: float = math.inf, stop: Stop = Stop(),
           target: float = -math.inf) -> Optional[Solution]:
-    """Follow the central path from a strictly feasible point until the gap is rtol * rho or the deadline, or (with a
-    `target` rho) until an iterate is under it or the value is above it to COARSE_RTOL (the core's Newton steps:
+    """Follow the central path from a strictly feasible point until `stop` or the deadline, or (with a `target` rho)
+    until an iterate is under it or the value is above it to stop.coarse_rtol (the core's Newton steps:
     cpp/lipsdp_barrier.cpp); None when the point is not strictly feasible (a warm start that fell outside)."""
     out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
-                            rtol=rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
-                            warm_gap=WARM_GAP, max_newton=MAX_NEWTON, max_centering=MAX_CENTERING, target=target,
-                            coarse_rtol=COARSE_RTOL,
+                            rtol=stop.rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
+                            warm_gap=WARM_GAP, max_newton=stop.max_newton, max_centering=MAX_CENTERING,
+                            target=target, coarse_rtol=stop.coarse_rtol,
                             time_limit=deadline - time.perf_counter())
     if not out["started"]:
         return None

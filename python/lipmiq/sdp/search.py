@@ -22,7 +22,8 @@ from .certify import certified_bound
 from .model import FREE, SlopeModel, build, for_solver, settle
 
 
-NODE_RTOL = 1e-8  # a child's barrier gap (the root's is barrier.RTOL): fewer Newton steps, bound within 5e-9
+NODE_STOP = barrier.Stop(rtol=1e-8)  # a child's barrier gap (the root's is barrier.RTOL): fewer Newton steps, bound
+                                     # within 5e-9
 
 
 @dataclass
@@ -73,12 +74,12 @@ def _target(net: Instance, below: float) -> float:
 
 
 def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, parent: Optional[Node] = None,
-             rtol: float = barrier.RTOL, below: float = -math.inf) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
+             stop: barrier.Stop = barrier.Stop(), below: float = -math.inf) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
     """The model the barrier solved (in the solver's form), its solution and the bound certified on the
     original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
     when no strictly feasible start exists). The path starts from `parent`'s warm point where it fits, else from
     `barrier.start`. `below`: a caller that prunes at this value (a lower bound on L) lets the path stop once it
-    proves a bound under it, or finds its value above it to barrier.COARSE_RTOL."""
+    proves a bound under it, or finds its value above it to stop.coarse_rtol."""
     slopes = settle(net.weights, slopes)
     model = build(net.weights, slopes)
     if model.index.size == 0:
@@ -87,9 +88,9 @@ def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, parent: O
     target = _target(net, below)
     try:
         point = _warm(parent, solving)
-        solution = None if point is None else barrier.solve(solving, point, deadline, rtol, target)
+        solution = None if point is None else barrier.solve(solving, point, deadline, stop, target)
         if solution is None:
-            solution = barrier.solve(solving, barrier.start(net.solving, solving), deadline, rtol, target)
+            solution = barrier.solve(solving, barrier.start(net.solving, solving), deadline, stop, target)
         if solution is None:  # not expected: start() passed the same test in the core
             raise ArithmeticError("LipSDP's start is not strictly feasible")
     except ArithmeticError:
@@ -156,7 +157,7 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], l
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, node, NODE_RTOL, lower())
+            cmodel, csol, cbound = evaluate(root.net, child, deadline, node, NODE_STOP, lower())
             children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
             nodes += 1
         for c in children:
