@@ -852,46 +852,79 @@ lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::ha
     return model;
 }
 
+// A barrier solve's deadline: a solve on a large model can take seconds, so Python's signal handlers run between
+// Newton steps, and an exception they raise (KeyboardInterrupt) stops the solve; `raised` says so.
+lipmiq::Deadline signal_deadline(double time_limit, bool& raised) {
+    lipmiq::Deadline deadline = lipmiq::Deadline::after(time_limit);
+    deadline.stop = [&raised] {
+        py::gil_scoped_acquire gil;
+        raised = PyErr_CheckSignals() != 0;
+        return raised;
+    };
+    return deadline;
+}
+
+py::tuple sdp_point(const lipmiq::SdpPoint& x) {
+    py::array_t<double> tt(x.t.size());
+    std::copy(x.t.begin(), x.t.end(), tt.mutable_data());
+    return py::make_tuple(x.rho, tt, x.mu);
+}
+
+// A solution's point, warm point, dual matrix and Newton steps into `out`.
+void put_solution(const lipmiq::SdpSolution& sol, std::size_t N, py::dict& out) {
+    out["point"] = sdp_point(sol.point);
+    out["warm"] = sdp_point(sol.warm);
+    out["dual"] = to_array(sol.dual, N, N);
+    out["newton"] = sol.newton;
+}
+
 py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
                         double rho, const py::handle& t, double mu, double rtol, double shrink, double centered,
                         double armijo, double rounding_gap, double warm_gap, int max_newton, int max_centering,
                         double target, double coarse_rtol, double time_limit) {
     std::vector<darray> keep;
     const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
-    const std::size_t N = model.size, m = model.index.size();
     lipmiq::SdpPoint start;
     start.rho = rho;
     start.mu = mu;
-    start.t = vec1(t, m, "t", false);
+    start.t = vec1(t, model.index.size(), "t", false);
     const lipmiq::SdpBarrierOptions opt{shrink,     centered,      armijo, rtol,   rounding_gap,
                                         warm_gap,   max_newton,    max_centering, target, coarse_rtol};
     lipmiq::SdpSolution sol;
-    // a solve on a large model can take seconds: Python's signal handlers run between Newton steps, and an
-    // exception they raise (KeyboardInterrupt) stops the solve and is raised here
-    lipmiq::Deadline deadline = lipmiq::Deadline::after(time_limit);
     bool raised = false;
-    deadline.stop = [&raised] {
-        py::gil_scoped_acquire gil;
-        raised = PyErr_CheckSignals() != 0;
-        return raised;
-    };
+    const lipmiq::Deadline deadline = signal_deadline(time_limit, raised);
     {
         py::gil_scoped_release nogil;
         sol = lipmiq::sdp_barrier_solve(model, start, opt, deadline);
     }
     if (raised) throw py::error_already_set();
-    const auto point = [](const lipmiq::SdpPoint& x) {
-        py::array_t<double> tt(x.t.size());
-        std::copy(x.t.begin(), x.t.end(), tt.mutable_data());
-        return py::make_tuple(x.rho, tt, x.mu);
-    };
     py::dict out;
-    out["point"] = point(sol.point);
-    out["warm"] = point(sol.warm);
-    out["dual"] = to_array(sol.dual, N, N);
-    out["newton"] = sol.newton;
+    put_solution(sol, model.size, out);
     out["started"] = sol.started;
     return out;
+}
+
+py::object py_sdp_start(std::size_t n0, const py::handle& index, const py::handle& rows, const py::handle& gram,
+                        const py::handle& norms, const py::handle& layer) {
+    std::vector<darray> keep;
+    const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
+    const auto layers = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(layer);
+    if (!layers || layers.ndim() != 1 || static_cast<std::size_t>(layers.shape(0)) != model.index.size())
+        fail("layer must be a vector of the free neurons' hidden layers, one per index entry");
+    const darray nrm = as_double(norms, "norms");
+    if (nrm.ndim() != 1) fail("norms must be a vector of the layers' spectral norms");
+    const std::vector<double> nv(nrm.data(), nrm.data() + nrm.size());
+    const std::vector<std::int32_t> lv(layers.data(), layers.data() + layers.size());
+    for (std::int32_t k : lv)
+        if (k < 0 || static_cast<std::size_t>(k) + 1 >= nv.size()) fail("layer holds a layer without a next layer");
+    lipmiq::SdpPoint point;
+    bool found = false;
+    {
+        py::gil_scoped_release nogil;
+        found = lipmiq::sdp_start(nv, model, lv, point);
+    }
+    if (!found) return py::none();
+    return sdp_point(point);
 }
 
 py::tuple py_sdp_barrier_derivatives(std::size_t n0, const py::handle& index, const py::handle& rows,
@@ -978,6 +1011,79 @@ double py_sdp_certified_rho(std::size_t n0, const py::handle& index, const py::h
     return lipmiq::sdp_certified_rho(model, majorant, depth, std::move(tt));
 }
 
+py::list py_sdp_settle(const py::list& weights, const py::list& slopes) {
+    const Network net = to_network(weights, py::none());
+    auto codes = slope_codes(slopes, net.W);
+    lipmiq::sdp_settle(net.W, codes);
+    py::list out;
+    for (const auto& c : codes) {
+        py::array_t<std::int8_t> a(c.size());
+        std::copy(c.begin(), c.end(), a.mutable_data());
+        out.append(a);
+    }
+    return out;
+}
+
+py::dict py_sdp_node(const Network& weights, const Network& solving, const py::handle& scale, const py::handle& norms,
+                     const py::list& slopes, const py::object& warm, double rtol, double shrink, double centered,
+                     double armijo, double rounding_gap, double warm_gap, int max_newton, int max_centering,
+                     double target, double coarse_rtol, double time_limit) {
+    if (weights.W.size() != solving.W.size()) fail("solving has a different number of layers than weights");
+    for (std::size_t k = 0; k < weights.W.size(); ++k)
+        if (weights.W[k].rows != solving.W[k].rows || (k > 0 && weights.W[k].cols != solving.W[k].cols))
+            fail("solving's layer " + std::to_string(k) + " has another shape than the network's");
+    const std::size_t hidden = weights.W.size() - 1;
+    lipmiq::SdpInstance net;
+    net.weights = &weights;
+    net.solving = &solving;
+    net.scale = vec1(scale, hidden, "scale", false);
+    net.norms = vec1(norms, hidden + 1, "norms", false);
+    auto codes = slope_codes(slopes, weights.W);
+    lipmiq::SdpWarm parent;
+    const bool has_warm = !warm.is_none();
+    if (has_warm) {
+        const py::tuple w = warm.cast<py::tuple>();
+        if (w.size() != 5) fail("warm must be (layer, row, rho, t, mu)");
+        for (int i = 0; i < 2; ++i) {
+            const auto a = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(w[i]);
+            if (!a || a.ndim() != 1) fail("warm's layer and row must be integer vectors");
+            (i == 0 ? parent.layer : parent.row).assign(a.data(), a.data() + a.size());
+        }
+        parent.point.rho = w[2].cast<double>();
+        parent.point.t = vec1(w[3], parent.layer.size(), "warm's t", false);
+        parent.point.mu = w[4].cast<double>();
+        if (parent.row.size() != parent.layer.size()) fail("warm's layer and row differ in length");
+    }
+    const lipmiq::SdpBarrierOptions opt{shrink,   centered,   armijo,        rtol,   rounding_gap,
+                                        warm_gap, max_newton, max_centering, target, coarse_rtol};
+    bool raised = false;
+    const lipmiq::Deadline deadline = signal_deadline(time_limit, raised);
+    lipmiq::SdpNode node;
+    {
+        py::gil_scoped_release nogil;
+        node = lipmiq::sdp_node(net, std::move(codes), has_warm ? &parent : nullptr, opt, deadline);
+    }
+    if (raised) throw py::error_already_set();
+    const lipmiq::SdpSlopeModel& m = node.model;
+    const std::size_t k = m.index.size();
+    py::array_t<std::int64_t> index(k);
+    py::array_t<std::int32_t> layer(k), row(k);
+    for (std::size_t j = 0; j < k; ++j) {
+        index.mutable_data()[j] = static_cast<std::int64_t>(m.index[j]);
+        layer.mutable_data()[j] = m.layer[j];
+        row.mutable_data()[j] = m.row[j];
+    }
+    py::dict out;
+    out["index"] = index;
+    out["layer"] = layer;
+    out["row"] = row;
+    out["rows"] = to_array(m.rows, k, m.size);
+    out["solved"] = node.solved;
+    out["rho"] = node.rho;
+    if (node.solved) put_solution(node.solution, m.size, out);
+    return out;
+}
+
 void register_sdp_barrier(py::module_& mod) {
     using namespace pybind11::literals;
     mod.def("sdp_barrier_derivatives", &py_sdp_barrier_derivatives, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a,
@@ -993,6 +1099,23 @@ void register_sdp_barrier(py::module_& mod) {
             "gram_abs"_a, "depth"_a, "t"_a,
             "The smallest rho (up to a small step) with M(rho, t) <= 0 proved in float64 with a rounding allowance "
             "(the model as sdp_slope_model returns it; negative t read as 0); NaN when none is proved.");
+    mod.def("sdp_settle", &py_sdp_settle, "weights"_a, "slopes"_a,
+            "The slope codes with every free neuron whose pre-activation is identically 0 over z fixed at 0, decided "
+            "on |W| (left free, nothing would bound its multiplier).");
+    mod.def("sdp_start", &py_sdp_start, "n0"_a, "index"_a, "rows"_a, "gram"_a, "norms"_a, "layer"_a,
+            "A strictly feasible (rho, t, mu) for the model (as in sdp_barrier) of a network whose layers have "
+            "spectral norms `norms`, `layer` each free neuron's hidden layer (layer multipliers that make M "
+            "block-diagonally dominant, grown until the core's test passes); None when none is found.");
+    mod.def("sdp_node", &py_sdp_node, "weights"_a, "solving"_a, "scale"_a, "norms"_a, "slopes"_a, "warm"_a,
+            "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
+            "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
+            "One node of LipSDP's search on the network `weights` (a Net) with slope codes `slopes`: settled "
+            "(sdp_settle), modelled on `solving` (the solver's form of the weights: scale takes its multipliers "
+            "back per hidden layer, norms are its layers' spectral norms), solved by sdp_barrier from `warm` (a "
+            "parent's (layer, row, rho, t, mu), used when its free neurons include the node's; else from "
+            "sdp_start) and certified on `weights`. Returns {index, layer, row, rows: the solver's model's free "
+            "neurons, solved: a path ran, rho: the certified rho (NaN: none), and when solved point, warm, dual, "
+            "newton as sdp_barrier}.");
     mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
             "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
             "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,

@@ -364,6 +364,11 @@ SdpDerivatives sdp_barrier_derivatives(const SdpModel& model, double rho, const 
 SdpSolution sdp_barrier_solve(const SdpModel& model, SdpPoint start, const SdpBarrierOptions& opt,
                               const Deadline& deadline);
 
+// A strictly feasible start for the model of a network whose layers (the model's weights) have spectral norms
+// `norms` (at least a hidden layer), `layer` the hidden layer of each free neuron; false when none is found.
+bool sdp_start(const std::vector<double>& norms, const SdpModel& model, const std::vector<std::int32_t>& layer,
+               SdpPoint& out);
+
 // ---- lipsdp_model.cpp ---------------------------------------------------------------------
 constexpr std::int8_t kSdpFree = -1;  // a neuron's slope set [0, 1]; 0 and 1 are fixed slopes
 
@@ -388,6 +393,35 @@ void sdp_matrix(const SdpModel& model, double rho, const std::vector<double>& t,
 // entries read as 0), or NaN when none is proved; `majorant` holds the |W| chains' rows and Gram matrix (the
 // model's rows_abs and gram_abs), `depth` the float operations on the longest chain.
 double sdp_certified_rho(const SdpModel& model, const SdpModel& majorant, std::size_t depth, std::vector<double> t);
+
+// ---- lipsdp_node.cpp ----------------------------------------------------------------------
+// Free neurons whose pre-activation is identically 0 over z fixed at 0, decided on |W| (no cancellation makes a live
+// neuron look dead): left free, nothing would bound its multiplier and the barrier would run off to t_j -> inf.
+void sdp_settle(const std::vector<Matrix>& weights, std::vector<std::vector<std::int8_t>>& slopes);
+
+struct SdpInstance {                    // a network as LipSDP's search sees it (python/lipmiq/sdp/search.py, Instance)
+    const Network* weights = nullptr;   // its weights (the certificate)
+    const Network* solving = nullptr;   // the solver's form of them (sdp/model.py, for_solver)
+    std::vector<double> scale;          // per hidden layer: the factor taking the solver's multipliers back
+    std::vector<double> norms;          // the spectral norms of the solver's layers (sdp_start)
+};
+
+struct SdpWarm {                        // a parent node's free neurons (z order) and its warm point
+    std::vector<std::int32_t> layer, row;
+    SdpPoint point;
+};
+
+struct SdpNode {
+    SdpSlopeModel model;                // the node's model in the solver's form (the network's when no neuron is free)
+    SdpSolution solution;               // meaningful when `solved`
+    bool solved = false;                // a path ran: false with no free neuron, or when no start was found
+    double rho = 0.0;                   // certified on the network's weights (sdp_certified_rho); NaN: none proved
+};
+
+// The node of these slope codes: settled, solved from `warm` when its free neurons include the node's (else from
+// sdp_start), certified.
+SdpNode sdp_node(const SdpInstance& net, std::vector<std::vector<std::int8_t>> slopes, const SdpWarm* warm,
+                 const SdpBarrierOptions& opt, const Deadline& deadline);
 
 // ---- patterns.cpp -------------------------------------------------------------------------
 struct PatternResult {

@@ -195,6 +195,37 @@ SdpDerivatives sdp_barrier_derivatives(const SdpModel& m, double rho, const std:
     return out;
 }
 
+bool sdp_start(const std::vector<double>& norms, const SdpModel& m, const std::vector<std::int32_t>& layer,
+               SdpPoint& out) {
+    // Layer multipliers s_k I make the block-tridiagonal M negative definite when each pair of neighbouring blocks
+    // is (halves of their diagonals against the coupling s_k W_k); fixing neurons keeps a point strictly feasible
+    // (a compression P^T Z P of Z), so the same t works for every slope set.  Rounding is repaired by growing.
+    const std::size_t L = norms.size();
+    if (L < 2) return false;
+    std::vector<double> s(L, 0.0), margin(L, 0.0);
+    s[L - 1] = norms[L - 1] * norms[L - 1];
+    margin[L - 1] = s[L - 1];  // 2 s - ||W_L||^2
+    for (std::size_t k = L - 1; k > 1; --k) {  // pair (k - 1, k), coupling s_k W_k
+        s[k - 1] = 4.0 * s[k] * s[k] * norms[k - 1] * norms[k - 1] / margin[k];
+        margin[k - 1] = 2.0 * s[k - 1];
+    }
+    double rho = 8.0 * s[1] * s[1] * norms[0] * norms[0] / margin[1];
+    std::vector<double> t(layer.size());
+    for (std::size_t j = 0; j < t.size(); ++j) t[j] = s[static_cast<std::size_t>(layer[j]) + 1];
+    Work w = workspace(m.size, t.size());
+    for (int attempt = 0; attempt < 60; ++attempt) {
+        if (std::isfinite(barrier_value(m, rho, t, 1.0, w))) {
+            out.rho = rho;
+            out.t = t;
+            out.mu = rho / static_cast<double>(m.size + t.size());
+            return true;
+        }
+        rho *= 4.0;
+        for (double& v : t) v *= 2.0;
+    }
+    return false;
+}
+
 SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOptions& opt, const Deadline& deadline) {
     const std::size_t N = m.size, k = x.t.size();
     Work w = workspace(N, k);

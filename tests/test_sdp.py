@@ -11,8 +11,8 @@ from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_r
 from lipmiq import Ball, Box, Global, Network, _core, lipschitz
 from lipmiq.sdp import barrier, search
 from lipmiq.sdp.certify import certified_rho
-from lipmiq.sdp.model import FREE, build, settle
-from netgen import oracle_domain, random_net
+from lipmiq.sdp.model import FREE, build
+from netgen import mixed_net, oracle_domain, random_net
 from oracles import lipsdp_reference
 
 
@@ -127,7 +127,7 @@ def test_core_model_and_certificate_match_the_numpy_reference(seed):
     sizes = [int(rng.integers(1, 9))] + [int(rng.integers(1, 12)) for _ in range(int(rng.integers(1, 4)))] + \
         [int(rng.integers(1, 4))]
     weights, _ = random_net(seed, sizes, bias_scale=0.3, fan_in=True)
-    slopes = settle(weights, [rng.integers(-1, 2, W.shape[0]).astype(np.int8) for W in weights[:-1]])
+    slopes = _core.sdp_settle(weights, [rng.integers(-1, 2, W.shape[0]).astype(np.int8) for W in weights[:-1]])
     if seed % 4 == 0:
         slopes[0][:] = 1
     core, ref = build(weights, slopes), lipsdp_reference.build(weights, slopes)
@@ -146,6 +146,85 @@ def test_core_model_and_certificate_match_the_numpy_reference(seed):
         assert (mine is None) == (theirs is None), (mine, theirs)
         if mine is not None:
             assert mine == pytest.approx(theirs, rel=1e-9)
+
+
+def _settled(weights, slopes):
+    """The settling rule in numpy: a free neuron none of whose inputs is reached (through a nonzero weight from
+    x_0 or from a neuron that is not fixed at 0) is fixed at 0."""
+    reach = np.ones(weights[0].shape[1], dtype=bool)
+    out = []
+    for W, s in zip(weights[:-1], slopes):
+        live = (np.abs(W) @ reach.astype(np.float64)) > 0.0
+        s = np.where((s == FREE) & ~live, 0, s).astype(np.int8)
+        reach = live & (s != 0)
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_core_settle_matches_the_rule_on_random_and_degenerate_networks(seed):
+    rng = np.random.default_rng(seed)
+    weights, _ = mixed_net(seed, [3, 5, 4, 1])
+    weights = [W * (rng.random(W.shape) < 0.6) for W in weights]   # zero entries, rows and columns
+    slopes = [rng.integers(-1, 2, W.shape[0]).astype(np.int8) for W in weights[:-1]]
+    for got, want in zip(_core.sdp_settle(weights, slopes), _settled(weights, slopes)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_core_start_is_strictly_feasible_for_every_slope_set(seed):
+    """The start (`barrier.start`, the core's sdp_start) makes -M(rho, t) positive definite and t > 0, checked in
+    numpy on the model of random slope codes, and the barrier accepts it."""
+    rng = np.random.default_rng(seed)
+    weights, _ = random_net(seed, [4, 6, 5, 2], bias_scale=0.3, fan_in=seed % 2 == 0)
+    slopes = _core.sdp_settle(weights, [rng.integers(-1, 2, W.shape[0]).astype(np.int8) for W in weights[:-1]])
+    model = build(weights, slopes)
+    if model.index.size == 0:
+        return
+    point = barrier.start(weights, model)
+    assert np.all(point.t > 0) and point.mu > 0
+    assert np.max(np.linalg.eigvalsh(lipsdp_reference.matrix(model, point.rho, point.t))) < 0
+    assert barrier.solve(model, point) is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_node_from_a_warm_parent_agrees_with_a_cold_solve(seed):
+    """A child solved from its parent's warm point (the core restricts it to the child's free neurons) proves a bound
+    at least the LipSDP value (weak duality: at least the cold solve's rho - nu mu), and the warm path did run; a
+    parent whose free neurons do not include the child's is ignored (the cold start, to the same value as the root's
+    solve), and the root's bound is at least the oracle's L."""
+    rng = np.random.default_rng(seed)
+    weights, biases = random_net(seed, [3, 6, 5, 1], bias_scale=0.3, fan_in=True)
+    net = search.Instance.of(weights)
+    root = search.root(net, _free(weights), math.inf)
+    truth, _ = oracle_regions(weights, biases, ("global",), 2.0, 2.0, None)
+    assert root.bound >= truth * (1 - TRUTH_RTOL)
+    layer, row = int(rng.integers(0, 2)), 0
+    child = [s.copy() for s in root.slopes]
+    child[layer][row] = 1
+    free, warm, bound = search.evaluate(net, child, math.inf, root)
+    _, cold, _ = search.evaluate(net, child, math.inf)
+    assert warm is not None and cold is not None and warm.newton > 0
+    floor = cold.point.rho - (free.rows.shape[1] + cold.point.t.size) * cold.point.mu   # in the solver's rho
+    assert bound ** 2 >= floor * net.rho_scale * (1 - 1e-9)
+    assert warm.point.rho <= root.solution.warm.rho   # it started there (fixing a slope only compresses Z)
+    # the child as a parent of the root: its free neurons miss the root's fixed one, so the root starts cold
+    as_parent = search.Node(-bound, 0, net, child, free, warm)
+    _, again, again_bound = search.evaluate(net, _free(weights), math.inf, as_parent)
+    assert again is not None and again_bound == pytest.approx(root.bound, rel=1e-6)
+
+
+def test_core_node_refuses_mismatched_inputs():
+    weights, _ = random_net(1, [3, 4, 2], bias_scale=0.3)
+    net = search.Instance.of(weights)
+    other = _core.Net([np.ones((5, 3)), np.ones((2, 5))])
+    options = barrier.path_options(barrier.Stop(), -math.inf, math.inf)
+    with pytest.raises(ValueError, match="another shape"):
+        _core.sdp_node(net.core, other, net.scale, net.norms, _free(weights), None, **options)
+    with pytest.raises(ValueError, match=r"warm must be \(layer, row, rho, t, mu\)"):
+        _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, _free(weights), (1, 2), **options)
+    with pytest.raises(ValueError, match="slopes has 2 layers"):
+        _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, _free(weights) * 2, None, **options)
 
 
 def test_core_model_refuses_bad_slope_codes():

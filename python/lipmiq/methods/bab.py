@@ -140,10 +140,21 @@ class Node:
 
 @dataclass
 class Evaluated:
-    """A node's engine result read in the problem's coordinates: status per neuron (0 off, 1 on, -1 unstable)."""
+    """A node's engine result read in the problem's coordinates: status per neuron (0 off, 1 on, -1 unstable),
+    and the LipSDP node whose bound holds on it (when LipSDP bounds the nodes too)."""
 
     result: GradientBounds
     status: List[np.ndarray]
+    sdp: Optional[search.Node]
+
+
+@dataclass
+class Timed:
+    """The LipSDP node of a node's evaluation (`GradientBaB._lipsdp`), and the seconds of its engine and LipSDP."""
+
+    node: Optional[search.Node]
+    engine: float
+    sdp: float
 
 
 class GradientBaB:
@@ -181,7 +192,7 @@ class GradientBaB:
         # homogenised network's
         self.domain_signs: Optional[List[np.ndarray]] = None
         self.deadline = tracker.deadline
-        self.engine_time = self.lp_time = self.sdp_time = 0.0
+        self.engine_time = self.lp_time = self.sdp_time = 0.0  # seconds; the engine's and LipSDP's summed over threads
         work = max(W.size * W.shape[0] for W in self.net.weights)
         self.workers = ENGINE_WORKERS if usable_cores() > 1 and PAIR_MIN_WORK <= work < PAIR_MAX_WORK else 1
         self.pool: Optional[ThreadPoolExecutor] = None  # while `run` runs with workers > 1
@@ -193,34 +204,61 @@ class GradientBaB:
         return bound_problem(self.problem, states=states, prior=prior, signs=signs,
                              time_limit=max(self.deadline - time.perf_counter(), 0.0), **options)
 
-    def _evaluate(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]],
-                  options: dict, signs: Optional[np.ndarray] = None) -> Optional[Evaluated]:
-        """The engine on a node (None when it proves the node empty)."""
+    def _bounds(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]], options: dict,
+                signs: Optional[np.ndarray], sdp: Optional[search.Node]) -> Tuple[GradientBounds, Timed]:
+        """A node's engine call, then LipSDP on its slopes (`_lipsdp`) given its parent's LipSDP node `sdp`; with the
+        seconds each took. Changes nothing in the search, so either thread may run it."""
         start = time.perf_counter()
         res = self._engine(states, prior, options, signs)
-        self.engine_time += time.perf_counter() - start
+        engine = time.perf_counter() - start
+        return res, self._lipsdp(res, sdp, engine)
+
+    def _lipsdp(self, res: GradientBounds, sdp: Optional[search.Node], engine: float = 0.0) -> Timed:
+        """The LipSDP node that bounds the engine's node `res` (its own, or `sdp`, its parent's, which holds on it
+        too), with `engine` and the seconds LipSDP took. Solved only where it can matter: the node open (not proved
+        empty, not dominated, a neuron left to split) and the engine's bound above the parent's LipSDP bound. A
+        solve costs 2-4x an engine node; capped at 30 % of the search's time while it cost 20-50x in numpy, it left
+        64-48-48-1 pt0 l2 at 9.46 against 8.96 uncapped at 60 s."""
+        if sdp is None or res.empty or res.upper <= sdp.bound or self._beaten(res.upper):
+            return Timed(sdp, engine, 0.0)
+        status = self._status(res)
+        if not any((s < 0).any() for s in status):  # a leaf: closed by its region LP
+            return Timed(sdp, engine, 0.0)
+        start = time.perf_counter()
+        free, solution, bound = search.evaluate(sdp.net, status, self.deadline, sdp, SDP_STOP, self.tracker.lower)
+        return Timed(search.Node(-bound, 0, sdp.net, status, free, solution), engine, time.perf_counter() - start)
+
+    def _evaluate(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]],
+                  options: dict, signs: Optional[np.ndarray] = None,
+                  sdp: Optional[search.Node] = None) -> Optional[Evaluated]:
+        """The engine (and LipSDP, given the parent's LipSDP node `sdp`) on a node; None when it is proved empty."""
         self.nodes += 1
-        return self._read(res)
+        return self._read(*self._bounds(states, prior, options, signs, sdp))
 
     def _evaluate_children(self, children: List[Tuple[List[np.ndarray], Optional[np.ndarray]]],
-                           prior: List[Bounds], options: dict) -> List[Optional[Evaluated]]:
-        """The engine on a split's children (states, signs): the two at once when a second core is free."""
+                           prior: List[Bounds], options: dict, sdp: Optional[search.Node]) -> List[Optional[Evaluated]]:
+        """`_evaluate` on a split's children (states, signs): the two at once when a second core is free (the
+        core releases the GIL in the engine and LipSDP's solver)."""
         if len(children) < 2 or self.pool is None:
-            return [self._evaluate(states, prior, options, signs) for states, signs in children]
-        start = time.perf_counter()
-        other = self.pool.submit(self._engine, children[0][0], prior, options, children[0][1])
-        second = self._engine(children[1][0], prior, options, children[1][1])
+            return [self._evaluate(states, prior, options, signs, sdp) for states, signs in children]
+        other = self.pool.submit(self._bounds, children[0][0], prior, options, children[0][1], sdp)
+        second = self._bounds(children[1][0], prior, options, children[1][1], sdp)
         first = other.result()
-        self.engine_time += time.perf_counter() - start
         self.nodes += 2
-        return [self._read(first), self._read(second)]
+        return [self._read(*first), self._read(*second)]
 
-    def _read(self, res: GradientBounds) -> Optional[Evaluated]:
-        """An engine result with the status of each neuron on the node (None when it proved the node empty)."""
+    def _status(self, res: GradientBounds) -> List[np.ndarray]:
+        """Each neuron's status on the engine's node (0 off, 1 on, -1 unstable); on R^n the t neuron comes last."""
+        return [s[:n] for s, n in zip(res.status, self.sizes)]
+
+    def _read(self, res: GradientBounds, timed: Timed) -> Optional[Evaluated]:
+        """An engine result with the status of each neuron and the LipSDP node (None when the node is empty)."""
+        self.engine_time += timed.engine
+        self.sdp_time += timed.sdp
         if res.empty:
             self.empty += 1
             return None
-        return Evaluated(res, [s[:n] for s, n in zip(res.status, self.sizes)])  # on R^n the t neuron comes last
+        return Evaluated(res, self._status(res), timed.node)
 
     def _branching(self, ev: Evaluated, signs: Optional[np.ndarray]) -> Optional[Split]:
         """The free vertex sign whose secant is loosest while any is loose (SIGN_INPUTS), else the unstable neuron
@@ -250,13 +288,8 @@ class GradientBaB:
         if self._dominated(bound):
             return None
         split = self._branching(ev, signs)
-        sdp = self.sdp if parent is None else parent.sdp
+        sdp = ev.sdp
         if split is not None and sdp is not None:
-            # the parent's LipSDP bound holds on the child; the child's own is solved where the engine's is above
-            # it (a solve costs 2-4x an engine node; capped at 30 % of the search's time while it cost 20-50x in
-            # numpy, it left 64-48-48-1 pt0 l2 at 9.46 against 8.96 uncapped at 60 s)
-            if bound > sdp.bound:
-                sdp = self._sdp(ev.status, sdp)
             bound = min(bound, sdp.bound)
             if self._dominated(bound):
                 return None
@@ -268,17 +301,6 @@ class GradientBaB:
             self._leaf(node)
             return None
         return node
-
-    def _sdp(self, status: List[np.ndarray], parent: Optional[search.Node]) -> search.Node:
-        """LipSDP on a node's slopes (its split and stable neurons fixed: every region of the node has them),
-        started from the parent's path point restricted to the node's free neurons (still strictly feasible
-        when they are a subset of the parent's: fixing slopes compresses Z)."""
-        start = time.perf_counter()
-        net = self.sdp.net
-        model, solution, bound = search.evaluate(net, [s.copy() for s in status], self.deadline, parent, SDP_STOP,
-                                                 self.tracker.lower)
-        self.sdp_time += time.perf_counter() - start
-        return search.Node(-bound, 0, net, status, model, solution)
 
     def _push(self, node: Node) -> None:
         heapq.heappush(self.heap, (-node.bound, next(self.order), node))
@@ -354,11 +376,15 @@ class GradientBaB:
             return None
         return [(d >= 0) & (d == s) for d, s in zip(self.domain_signs, status)]
 
-    def _dominated(self, bound: float) -> bool:
-        """A node that cannot beat the certified lower bound is dropped; its bound joins `closed`. So is one
-        whose bound is <= 0 (possible under sign branches): L >= 0 and `upper()` never goes below 0."""
+    def _beaten(self, bound: float) -> bool:
+        """A bound that cannot beat the certified lower bound, or is <= 0 (possible under sign branches: L >= 0)."""
         lower = self.tracker.lower
-        if bound <= 0.0 or (lower > 0.0 and (bound <= lower or is_exact(lower, bound))):
+        return bound <= 0.0 or (lower > 0.0 and (bound <= lower or is_exact(lower, bound)))
+
+    def _dominated(self, bound: float) -> bool:
+        """A node that cannot beat the certified lower bound is dropped (`_beaten`); its bound joins `closed`, and
+        `upper()` never goes below 0."""
+        if self._beaten(bound):
             self.pruned += 1
             self.closed = max(self.closed, bound)
             return True
@@ -466,7 +492,7 @@ class GradientBaB:
         # the engine stops optimising a child once its bound is low enough to drop it (`_dominated`, without the
         # exactness slack, which would loosen the bounds that `closed` keeps)
         options = dict(options, target=max(self.tracker.lower, 0.0))
-        for (states, signs), ev in zip(pending, self._evaluate_children(pending, node.forward, options)):
+        for (states, signs), ev in zip(pending, self._evaluate_children(pending, node.forward, options, node.sdp)):
             if ev is not None:
                 child = self._node(states, ev, node, signs)
                 if child is not None:
@@ -491,7 +517,8 @@ class GradientBaB:
         dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
-        root = self._evaluate(None, None, self.root_options) if root is None else self._read(root)
+        root = (self._evaluate(None, None, self.root_options, sdp=self.sdp) if root is None
+                else self._read(root, self._lipsdp(root, self.sdp)))
         if root is None:  # without a forced sign the engine raises rather than report the domain empty
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
         self.tracker.offer_upper(root.result.upper)

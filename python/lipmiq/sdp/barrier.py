@@ -71,34 +71,20 @@ class Solution:
     newton: int
 
 
-def _strictly_feasible(model: SlopeModel, rho: float, t: np.ndarray) -> bool:
-    """Z = -M(rho, t) > 0 and t > 0, by the core's test (the one its solver applies to a start)."""
-    return math.isfinite(_core.sdp_barrier_derivatives(model.n0, model.index, model.rows, model.gram, rho, t, 1.0)[0])
+def spectral_norms(weights: List[np.ndarray]) -> np.ndarray:
+    """The layers' spectral norms, floored at 1e-150 (a zero layer would put 0 / 0 in `start`'s recursion)."""
+    return np.array([max(float(np.linalg.norm(W, 2)), 1e-150) for W in weights])
 
 
 def start(weights: List[np.ndarray], model: SlopeModel) -> Point:
-    """A strictly feasible point for the all-free network restricted to the model's free neurons.
-
-    Layer multipliers s_k I make the block-tridiagonal M negative definite when each pair of neighbouring
-    blocks is (halves of their diagonals against the coupling s_k W_k); fixing neurons keeps a point
-    strictly feasible (a compression P^T Z P of Z), so the same t works for every slope set."""
-    norms = [max(float(np.linalg.norm(W, 2)), 1e-150) for W in weights]
-    L = len(weights)
-    s = [0.0] * L
-    s[L - 1] = norms[-1] ** 2
-    margin = [0.0] * L
-    margin[L - 1] = s[L - 1]                     # 2 s - ||W_L||^2
-    for k in range(L - 1, 1, -1):                # pair (k-1, k), coupling s_k W_k
-        s[k - 1] = 4.0 * s[k] ** 2 * norms[k - 1] ** 2 / margin[k]
-        margin[k - 1] = 2.0 * s[k - 1]
-    rho = 8.0 * s[1] ** 2 * norms[0] ** 2 / margin[1]
-    t = np.array([s[k + 1] for k, _ in model.neuron])
-    for _ in range(60):
-        if _strictly_feasible(model, rho, t):
-            return Point(rho, t, rho / (model.size + t.size))
-        rho *= 4.0
-        t = t * 2.0
-    raise ArithmeticError("no strictly feasible LipSDP start found")
+    """A strictly feasible point for the network `weights` restricted to the model's free neurons (the core's
+    `sdp_start`: layer multipliers s_k I that make the block-tridiagonal M negative definite pair by pair; fixing
+    neurons keeps a point strictly feasible, a compression P^T Z P of Z, so the same t works for every slope set)."""
+    layer = np.array([k for k, _ in model.neuron], dtype=np.int32)
+    point = _core.sdp_start(model.n0, model.index, model.rows, model.gram, spectral_norms(weights), layer)
+    if point is None:
+        raise ArithmeticError("no strictly feasible LipSDP start found")
+    return Point(*point)
 
 
 @dataclass(frozen=True)
@@ -116,10 +102,17 @@ def solve(model: SlopeModel, point: Point, deadline: float = math.inf, stop: Sto
     until an iterate is under it or the value is above it to stop.coarse_rtol (the core's Newton steps:
     cpp/lipsdp_barrier.cpp); None when the point is not strictly feasible (a warm start that fell outside)."""
     out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
-                            rtol=stop.rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
-                            warm_gap=WARM_GAP, max_newton=stop.max_newton, max_centering=MAX_CENTERING,
-                            target=target, coarse_rtol=stop.coarse_rtol,
-                            time_limit=deadline - time.perf_counter())
-    if not out["started"]:
-        return None
+                            **path_options(stop, target, deadline))
+    return solution_of(out) if out["started"] else None
+
+
+def path_options(stop: Stop, target: float, deadline: float) -> dict:
+    """The core's keyword arguments for a path (`_core.sdp_barrier`, `_core.sdp_node`)."""
+    return dict(rtol=stop.rtol, shrink=SHRINK, centered=CENTERED, armijo=ARMIJO, rounding_gap=ROUNDING_GAP,
+                warm_gap=WARM_GAP, max_newton=stop.max_newton, max_centering=MAX_CENTERING, target=target,
+                coarse_rtol=stop.coarse_rtol, time_limit=deadline - time.perf_counter())
+
+
+def solution_of(out: dict) -> Solution:
+    """A core path's result as a Solution."""
     return Solution(Point(*out["point"]), Point(*out["warm"]), out["dual"], out["newton"])

@@ -59,23 +59,10 @@ def for_solver(weights: List[np.ndarray]) -> Tuple[List[np.ndarray], np.ndarray,
     return [W / sk for W, sk in zip(weights, s)], after[1:] ** 2, float(after[0]) ** 2
 
 
-def settle(weights: List[np.ndarray], slopes: List[np.ndarray]) -> List[np.ndarray]:
-    """The slopes with every free neuron whose pre-activation is identically 0 in z fixed at 0 (its output is
-    d * 0 whatever d): left free, nothing would bound its multiplier, and the barrier would run off to
-    t_j -> inf. Decided on |W|, so no cancellation makes a live neuron look dead."""
-    reach = np.ones(weights[0].shape[1], dtype=bool)
-    out = []
-    for W, s in zip(weights[:-1], slopes):
-        live = (np.abs(W) @ reach.astype(np.float64)) > 0.0
-        s = np.where((s == FREE) & ~live, 0, s).astype(np.int8)
-        reach = live & (s != 0)
-        out.append(s)
-    return out
-
-
 def build(weights: List[np.ndarray], slopes: List[np.ndarray]) -> SlopeModel:
-    """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes (`settle`d
-    by the caller on the network's own weights: the solver's form rounds an exact zero row to noise), built by
+    """The model of the network with these weights (W_k of shape (out, in)) and hidden slope codes (settled by the
+    caller on the network's own weights, `_core.sdp_settle`: a free neuron whose pre-activation is identically 0 has
+    no bound on its multiplier, and the solver's form rounds an exact zero row to noise), built by
     the core (cpp/lipsdp_model.cpp): the free neurons' pre-activations as rows over z, the output map's Gram
     matrix, and the |W| chains' majorants of both for the certificate's rounding allowance."""
     m = _core.sdp_slope_model(list(weights), list(slopes))

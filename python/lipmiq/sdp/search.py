@@ -18,8 +18,9 @@ import numpy as np
 
 from ..result import is_exact
 from . import barrier
-from .certify import certified_bound
-from .model import FREE, SlopeModel, build, for_solver, settle
+from .. import _core
+from .certify import bound_of
+from .model import FREE, for_solver
 
 
 NODE_STOP = barrier.Stop(rtol=1e-8)  # a child's barrier gap (the root's is barrier.RTOL): fewer Newton steps, bound
@@ -29,15 +30,36 @@ NODE_STOP = barrier.Stop(rtol=1e-8)  # a child's barrier gap (the root's is barr
 @dataclass
 class Instance:
     """A network as the search sees it: its weights (certification), the solver's form of them, the factor per
-    hidden layer that takes the solver's multipliers back and the one that takes its rho back (`model.for_solver`)."""
+    hidden layer that takes the solver's multipliers back and the one that takes its rho back (`model.for_solver`),
+    and the core's copies of both weight lists with the solver's layers' spectral norms (`_core.sdp_node`)."""
     weights: List[np.ndarray]
     solving: List[np.ndarray]
     scale: np.ndarray
     rho_scale: float
+    core: _core.Net = field(init=False, repr=False)
+    solving_core: _core.Net = field(init=False, repr=False)
+    norms: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.core, self.solving_core = _core.Net(list(self.weights)), _core.Net(list(self.solving))
+        self.norms = barrier.spectral_norms(self.solving)
 
     @classmethod
     def of(cls, weights: List[np.ndarray]) -> "Instance":
         return cls(weights, *for_solver(weights))
+
+
+@dataclass
+class Free:
+    """A node's free neurons in the solver's model: (hidden layer, row) each as two vectors in z order, their
+    z-coordinates and their pre-activations as rows over z (for `branching_neuron`)."""
+    layer: np.ndarray
+    row: np.ndarray
+    index: np.ndarray
+    rows: np.ndarray
+
+    def neuron(self, j: int) -> Tuple[int, int]:
+        return int(self.layer[j]), int(self.row[j])
 
 
 @dataclass(order=True)
@@ -46,24 +68,12 @@ class Node:
     seq: int
     net: Instance = field(compare=False)
     slopes: List[np.ndarray] = field(compare=False)
-    model: SlopeModel = field(compare=False)
+    free: Free = field(compare=False)
     solution: Optional[barrier.Solution] = field(compare=False)   # None: no multipliers found (kept as is)
 
     @property
     def bound(self) -> float:
         return -self.key
-
-
-def _warm(parent: Optional[Node], model: SlopeModel) -> Optional[barrier.Point]:
-    """The parent's warm point restricted to the model's free neurons, when they are among the parent's: still
-    strictly feasible in exact arithmetic, since fixing slopes compresses Z (the barrier checks it). None otherwise."""
-    if parent is None or parent.solution is None:
-        return None
-    free = {neuron: j for j, neuron in enumerate(parent.model.neuron)}
-    if not all(n in free for n in model.neuron):
-        return None
-    warm = parent.solution.warm
-    return barrier.Point(warm.rho, warm.t[[free[n] for n in model.neuron]], warm.mu)
 
 
 def _target(net: Instance, below: float) -> float:
@@ -74,32 +84,26 @@ def _target(net: Instance, below: float) -> float:
 
 
 def evaluate(net: Instance, slopes: List[np.ndarray], deadline: float, parent: Optional[Node] = None,
-             stop: barrier.Stop = barrier.Stop(), below: float = -math.inf) -> Tuple[SlopeModel, Optional[barrier.Solution], float]:
-    """The model the barrier solved (in the solver's form), its solution and the bound certified on the
-    original weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or
-    when no strictly feasible start exists). The path starts from `parent`'s warm point where it fits, else from
-    `barrier.start`. `below`: a caller that prunes at this value (a lower bound on L) lets the path stop once it
-    proves a bound under it, or finds its value above it to stop.coarse_rtol."""
-    slopes = settle(net.weights, slopes)
-    model = build(net.weights, slopes)
-    if model.index.size == 0:
-        return model, None, certified_bound(model, np.zeros(0))
-    solving = build(net.solving, slopes)
-    target = _target(net, below)
-    try:
-        point = _warm(parent, solving)
-        solution = None if point is None else barrier.solve(solving, point, deadline, stop, target)
-        if solution is None:
-            solution = barrier.solve(solving, barrier.start(net.solving, solving), deadline, stop, target)
-        if solution is None:  # not expected: start() passed the same test in the core
-            raise ArithmeticError("LipSDP's start is not strictly feasible")
-    except ArithmeticError:
-        return solving, None, math.inf
-    layer = np.array([k for k, _ in solving.neuron], dtype=np.intp)
-    return solving, solution, certified_bound(model, solution.point.t * net.scale[layer])
+             stop: barrier.Stop = barrier.Stop(), below: float = -math.inf) -> Tuple[Free, Optional[barrier.Solution], float]:
+    """The node's free neurons in the solver's model, its solution and the bound certified on the original
+    weights (no solution when every slope is fixed: then rho = ||J||^2 needs no multipliers, or when no strictly
+    feasible start exists: bound inf). The path starts from `parent`'s warm point where its free neurons include the
+    node's, else from the layer start. `below`: a caller that prunes at this value (a lower bound on L) lets the path
+    stop once it proves a bound under it, or finds its value above it to stop.coarse_rtol. One core call
+    (`_core.sdp_node`), which settles the slopes first (`model.build`'s docstring)."""
+    warm = None
+    if parent is not None and parent.solution is not None:
+        w = parent.solution.warm
+        warm = (parent.free.layer, parent.free.row, w.rho, w.t, w.mu)
+    out = _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, list(slopes), warm,
+                         **barrier.path_options(stop, _target(net, below), deadline))
+    free = Free(out["layer"], out["row"], out["index"].astype(np.intp), out["rows"])
+    rho = out["rho"]
+    bound = math.inf if math.isnan(rho) else bound_of(rho)
+    return free, (barrier.solution_of(out) if out["solved"] else None), bound
 
 
-def branching_neuron(model: SlopeModel, dual: np.ndarray) -> int:
+def branching_neuron(model: Free, dual: np.ndarray) -> int:
     """The free neuron whose dual moments are farthest from both fixings: E v^2 (slope 0) and
     E (u - v)^2 (slope 1) under the dual matrix, the smaller of the two."""
     Xw = dual @ model.rows.T
@@ -118,8 +122,8 @@ def _child(slopes: List[np.ndarray], neuron: Tuple[int, int], value: int) -> Lis
 def root(net: Instance, slopes: List[np.ndarray], deadline: float) -> Node:
     """The node of the slope set `slopes`, solved until the deadline."""
     with barrier.one_blas_thread():
-        model, solution, bound = evaluate(net, slopes, deadline)
-    return Node(-bound, 0, net, slopes, model, solution)
+        free, solution, bound = evaluate(net, slopes, deadline)
+    return Node(-bound, 0, net, slopes, free, solution)
 
 
 def branch_and_bound(root: Node, deadline: float, offer_upper: Callable[[float], None], lower: Callable[[], float],
@@ -153,12 +157,12 @@ def _search(root: Node, deadline: float, offer_upper: Callable[[float], None], l
                     continue
             heapq.heappush(heap, node)             # the largest leaf stays: no split can lower the maximum
             break
-        neuron = node.model.neuron[branching_neuron(node.model, node.solution.dual)]
+        neuron = node.free.neuron(branching_neuron(node.free, node.solution.dual))
         children = []
         for value in (0, 1):
             child = _child(node.slopes, neuron, value)
-            cmodel, csol, cbound = evaluate(root.net, child, deadline, node, NODE_STOP, lower())
-            children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cmodel, csol))
+            cfree, csol, cbound = evaluate(root.net, child, deadline, node, NODE_STOP, lower())
+            children.append(Node(-min(cbound, node.bound), next(count), root.net, child, cfree, csol))
             nodes += 1
         for c in children:
             heapq.heappush(heap, c)
