@@ -189,10 +189,11 @@ def test_core_start_is_strictly_feasible_for_every_slope_set(seed):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_node_from_a_warm_parent_agrees_with_a_cold_solve(seed):
-    """A child solved from its parent's warm point (the core restricts it to the child's free neurons) proves a bound
-    at least the LipSDP value (weak duality: at least the cold solve's rho - nu mu), and the warm path did run; a
-    parent whose free neurons do not include the child's is ignored (the cold start, to the same value as the root's
-    solve), and the root's bound is at least the oracle's L."""
+    """A child solved from its parent's warm point (the core restricts it to the child's free neurons and re-centres
+    it: the mu at which it is best centred) proves a bound at least the LipSDP value (weak duality: at least the cold
+    solve's rho - nu mu) and reaches it as the cold solve does; a parent whose free neurons do not include the
+    child's is ignored (the cold start, to the same value as the root's solve); the root's bound is at least the
+    oracle's L."""
     rng = np.random.default_rng(seed)
     weights, biases = random_net(seed, [3, 6, 5, 1], bias_scale=0.3, fan_in=True)
     net = search.Instance.of(weights)
@@ -203,10 +204,11 @@ def test_node_from_a_warm_parent_agrees_with_a_cold_solve(seed):
     child = [s.copy() for s in root.slopes]
     child[layer][row] = 1
     free, warm, bound = search.evaluate(net, child, math.inf, root)
-    _, cold, _ = search.evaluate(net, child, math.inf)
+    _, cold, cold_bound = search.evaluate(net, child, math.inf)
     assert warm is not None and cold is not None and warm.newton > 0
     floor = cold.point.rho - (free.rows.shape[1] + cold.point.t.size) * cold.point.mu   # in the solver's rho
     assert bound ** 2 >= floor * net.rho_scale * (1 - 1e-9)
+    assert bound == pytest.approx(cold_bound, rel=1e-6)   # from a parent's point, the path once stalled 2.6 % above
     assert warm.point.rho <= root.solution.warm.rho   # it started there (fixing a slope only compresses Z)
     # the child as a parent of the root: its free neurons miss the root's fixed one, so the root starts cold
     as_parent = search.Node(-bound, 0, net, child, free, warm)

@@ -100,7 +100,9 @@ def solve(model: SlopeModel, point: Point, deadline: float = math.inf, stop: Sto
           target: float = -math.inf) -> Optional[Solution]:
     """Follow the central path from a strictly feasible point until `stop` or the deadline, or (with a `target` rho)
     until an iterate is under it or the value is above it to stop.coarse_rtol (the core's Newton steps:
-    cpp/lipsdp_barrier.cpp); None when the point is not strictly feasible (a warm start that fell outside)."""
+    cpp/lipsdp_barrier.cpp, which first moves mu to where the point is best centred: a parent's warm point took
+    dozens of damped steps to centre for the parent's mu); None when the point is not strictly feasible (a warm
+    start that fell outside)."""
     out = _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, point.rho, point.t, point.mu,
                             **path_options(stop, target, deadline))
     return solution_of(out) if out["started"] else None
