@@ -852,16 +852,43 @@ lipmiq::SdpModel sdp_model(std::size_t n0, const py::handle& index, const py::ha
     return model;
 }
 
-// A barrier solve's deadline: a solve on a large model can take seconds, so Python's signal handlers run between
-// Newton steps, and an exception they raise (KeyboardInterrupt) stops the solve; `raised` says so.
+// A barrier solve's deadline: a solve on a large model can take seconds, so on the main thread (the only one that
+// runs Python's signal handlers) they run between Newton steps, from 20 ms on, and an exception they raise
+// (KeyboardInterrupt) stops the solve; `raised` says so.  Nowhere else: taking the GIL back from a worker thread
+// waits for the switch interval while the main thread runs Python (a branch-and-bound node's solve on the engine's
+// worker thread took 13.5 ms against 2.3 ms, review finding).
 lipmiq::Deadline signal_deadline(double time_limit, bool& raised) {
     lipmiq::Deadline deadline = lipmiq::Deadline::after(time_limit);
+    const py::module_ threading = py::module_::import("threading");
+    if (!threading.attr("current_thread")().is(threading.attr("main_thread")())) return deadline;
+    deadline.next_poll = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
     deadline.stop = [&raised] {
         py::gil_scoped_acquire gil;
         raised = PyErr_CheckSignals() != 0;
         return raised;
     };
     return deadline;
+}
+
+// A vector of int32 values (a neuron's hidden layer or row): integer dtype and every value in range, checked before
+// narrowing (a float or an int64 past 2^31 would otherwise be cast silently).
+std::vector<std::int32_t> int32_vector(const py::handle& h, const std::string& what) {
+    const py::array raw = py::array::ensure(h);
+    if (!raw || (raw.dtype().kind() != 'i' && raw.dtype().kind() != 'u') || raw.ndim() != 1)
+        fail(what + " must be an integer vector");
+    const auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(raw);
+    std::vector<std::int32_t> out(a.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const std::int64_t v = a.data()[i];
+        if (v < 0 || v > std::numeric_limits<std::int32_t>::max()) fail(what + " holds " + std::to_string(v));
+        out[i] = static_cast<std::int32_t>(v);
+    }
+    return out;
+}
+
+// A start's mu: positive and finite (the barrier re-centres it, but its first test of the point divides by it).
+void check_mu(double mu, const std::string& what) {
+    if (!(mu > 0.0 && std::isfinite(mu))) fail(what + " must be positive and finite, got " + std::to_string(mu));
 }
 
 py::tuple sdp_point(const lipmiq::SdpPoint& x) {
@@ -884,6 +911,7 @@ py::dict py_sdp_barrier(std::size_t n0, const py::handle& index, const py::handl
                         double target, double coarse_rtol, double time_limit) {
     std::vector<darray> keep;
     const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
+    check_mu(mu, "mu");
     lipmiq::SdpPoint start;
     start.rho = rho;
     start.mu = mu;
@@ -908,13 +936,11 @@ py::object py_sdp_start(std::size_t n0, const py::handle& index, const py::handl
                         const py::handle& norms, const py::handle& layer) {
     std::vector<darray> keep;
     const lipmiq::SdpModel model = sdp_model(n0, index, rows, gram, keep);
-    const auto layers = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(layer);
-    if (!layers || layers.ndim() != 1 || static_cast<std::size_t>(layers.shape(0)) != model.index.size())
-        fail("layer must be a vector of the free neurons' hidden layers, one per index entry");
+    const std::vector<std::int32_t> lv = int32_vector(layer, "layer");
+    if (lv.size() != model.index.size()) fail("layer must hold the free neurons' hidden layers, one per index entry");
     const darray nrm = as_double(norms, "norms");
     if (nrm.ndim() != 1) fail("norms must be a vector of the layers' spectral norms");
     const std::vector<double> nv(nrm.data(), nrm.data() + nrm.size());
-    const std::vector<std::int32_t> lv(layers.data(), layers.data() + layers.size());
     for (std::int32_t k : lv)
         if (k < 0 || static_cast<std::size_t>(k) + 1 >= nv.size()) fail("layer holds a layer without a next layer");
     lipmiq::SdpPoint point;
@@ -1044,15 +1070,13 @@ py::dict py_sdp_node(const Network& weights, const Network& solving, const py::h
     if (has_warm) {
         const py::tuple w = warm.cast<py::tuple>();
         if (w.size() != 5) fail("warm must be (layer, row, rho, t, mu)");
-        for (int i = 0; i < 2; ++i) {
-            const auto a = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(w[i]);
-            if (!a || a.ndim() != 1) fail("warm's layer and row must be integer vectors");
-            (i == 0 ? parent.layer : parent.row).assign(a.data(), a.data() + a.size());
-        }
+        parent.layer = int32_vector(w[0], "warm's layer");
+        parent.row = int32_vector(w[1], "warm's row");
+        if (parent.row.size() != parent.layer.size()) fail("warm's layer and row differ in length");
         parent.point.rho = w[2].cast<double>();
         parent.point.t = vec1(w[3], parent.layer.size(), "warm's t", false);
         parent.point.mu = w[4].cast<double>();
-        if (parent.row.size() != parent.layer.size()) fail("warm's layer and row differ in length");
+        check_mu(parent.point.mu, "warm's mu");
     }
     const lipmiq::SdpBarrierOptions opt{shrink,   centered,   armijo,        rtol,   rounding_gap,
                                         warm_gap, max_newton, max_centering, target, coarse_rtol};
@@ -1113,17 +1137,19 @@ void register_sdp_barrier(py::module_& mod) {
             "(sdp_settle), modelled on `solving` (the solver's form of the weights: scale takes its multipliers "
             "back per hidden layer, norms are its layers' spectral norms), solved by sdp_barrier from `warm` (a "
             "parent's (layer, row, rho, t, mu), used when its free neurons include the node's; else from "
-            "sdp_start) and certified on `weights`. Returns {index, layer, row, rows: the solver's model's free "
-            "neurons, solved: a path ran, rho: the certified rho (NaN: none), and when solved point, warm, dual, "
-            "newton as sdp_barrier}.");
+            "sdp_start; both its lists and the node's are in z order: by layer, then row) and certified on `weights` "
+            "(never swap the two: the bound would be certified on the solver's form). Returns {index, layer, row, "
+            "rows: the solver's model's free neurons, solved: a path ran, rho: the "
+            "certified rho (NaN: none), and when solved point, warm, dual, newton as sdp_barrier}.");
     mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
             "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
             "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
-            "LipSDP's primal barrier: from the strictly feasible (rho, t) centred for mu, follows the central path "
+            "LipSDP's primal barrier: from the strictly feasible (rho, t), with mu moved to where it is best centred "
+            "(mu > 0: the caller's guess), follows the central path "
             "of min rho s.t. -M(rho, t) > 0, t > 0 (M = gram - rho E_0 + sum_j t_j (e_j w_j^T + w_j e_j^T - "
             "2 e_j e_j^T), e_j the z-coordinate index[j], w_j = rows[j]) until the gap is rtol * rho, the path "
-            "stalls, max_newton steps or time_limit seconds; with a `target`, also once an iterate has rho <= target or the "
-            "gap is coarse_rtol * rho with rho - gap > target. Returns {point: (rho, t, mu), warm: the first point "
+            "stalls, max_newton steps or time_limit seconds; with a `target`, also once an iterate has rho <= target or, at a "
+            "centred point, the gap is coarse_rtol * rho with rho - gap > target. Returns {point: (rho, t, mu), warm: the first point "
             "with gap <= warm_gap * rho (else the last), dual: mu Z^-1 at the last Newton step, newton: steps, "
             "started: False when the start was not strictly feasible (then nothing ran)}. "
             "Proposes multipliers only: certify them (sdp/certify.py).");

@@ -1,8 +1,8 @@
-// The primal barrier method for the LipSDP multipliers (python/lipmiq/sdp/barrier.py drives it): minimise
-// rho subject to Z = -M(rho, t) > 0, t > 0, by Newton steps on rho / mu - log det Z - sum log t along the
+// The primal barrier method for the LipSDP multipliers (python/lipmiq/sdp/barrier.py and lipsdp_node.cpp drive
+// it): minimise rho subject to Z = -M(rho, t) > 0, t > 0, by Newton steps on rho / mu - log det Z - sum log t along the
 // central path.  The m + 1 unknowns are few and each A_j has rank two, so a Newton step costs one Cholesky
 // factor and inverse of Z and a few products (the Hessian entries tr(Z^-1 A_i Z^-1 A_j) come from 2 x 2
-// blocks of B^T Z^-1 B, B = [e_j, w_j]).  The solver only proposes t: python/lipmiq/sdp/certify.py proves
+// blocks of B^T Z^-1 B, B = [e_j, w_j]).  The solver only proposes t: sdp_certified_rho (lipsdp_model.cpp) proves
 // the bound in float64, so nothing here needs a rounding argument.  LAPACK and BLAS are scipy-openblas32's.
 #include <cblas.h>
 #include <lapacke.h>
@@ -199,8 +199,8 @@ void recentre(const SdpModel& m, SdpPoint& x, Work& w) {
         return;
     double b = 0.0;
     for (std::size_t i = 0; i < K; ++i) b += y[i] * grad[i];
-    const double s = -b / y[0];
-    if (y[0] > 0.0 && s > 0.0 && std::isfinite(s)) x.mu = 1.0 / s;
+    const double s = -b / y[0], mu = 1.0 / s;
+    if (y[0] > 0.0 && s > 0.0 && std::isfinite(s) && std::isfinite(mu)) x.mu = mu;
 }
 
 }  // namespace

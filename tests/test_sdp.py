@@ -227,6 +227,23 @@ def test_core_node_refuses_mismatched_inputs():
         _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, _free(weights), (1, 2), **options)
     with pytest.raises(ValueError, match="slopes has 2 layers"):
         _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, _free(weights) * 2, None, **options)
+    root = search.root(net, _free(weights), math.inf)
+    w = root.solution.warm
+    layer, row = root.free.layer, root.free.row
+    for warm, message in (((layer + 0.5, row, w.rho, w.t, w.mu), "warm's layer must be an integer vector"),
+                          ((layer.astype(np.int64) + 2 ** 32, row, w.rho, w.t, w.mu), "warm's layer holds 4294967296"),
+                          ((layer, row[:-1], w.rho, w.t, w.mu), "differ in length"),
+                          ((layer, row, w.rho, w.t[:-1], w.mu), "warm's t"),
+                          ((layer, row, w.rho, w.t, 0.0), "warm's mu must be positive and finite")):
+        with pytest.raises(ValueError, match=message):
+            _core.sdp_node(net.core, net.solving_core, net.scale, net.norms, _free(weights), warm, **options)
+    model = build(weights, _free(weights))
+    with pytest.raises(ValueError, match="mu must be positive and finite"):
+        _core.sdp_barrier(model.n0, model.index, model.rows, model.gram, w.rho, w.t, math.nan,
+                          **barrier.path_options(barrier.Stop(), -math.inf, math.inf))
+    with pytest.raises(ValueError, match="layer must be an integer vector"):
+        _core.sdp_start(model.n0, model.index, model.rows, model.gram, barrier.spectral_norms(weights),
+                        np.zeros(model.index.size))
 
 
 def test_core_model_refuses_bad_slope_codes():

@@ -61,7 +61,7 @@ from ..certify.witness import certify, decide_region
 from ..network import pattern_key
 from ..problem import Problem
 from ..result import is_exact
-from ..sdp import barrier, search
+from ..sdp import search
 from ..tracker import Tracker
 from .naive import naive_upper
 from .sample import sampling_stage
@@ -573,7 +573,8 @@ class GradientBaB:
         return (f"{self.nodes} engine calls" + (f" ({self.sign_splits} sign splits)" if self.signed else "")
                 + (f" on {self.workers} threads" if self.workers > 1 else "")
                 + f", {self.leaves} leaves ({self.regions} regions), {self.empty} empty, "
-                f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s, {self.lps} LPs "
+                f"{self.pruned} pruned, {len(self.heap)} open, engine {self.engine_time:.2f} s (summed over threads, as "
+                f"LipSDP's), {self.lps} LPs "
                 f"({self.relaxed} relaxed, {self.relaxed_emptied} empty) "
                 f"{self.lp_time:.2f} s ({self.conflicts.used} spared by conflicts)" + (f", LipSDP {self.sdp_time:.2f} s" if self.sdp is not None else ""))
 
@@ -592,10 +593,7 @@ def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVE
     then holds the exact maximum over the regions as its upper bound), 'time_limit', or 'finished' when only
     leaves too thin to certify or exclude are left."""
     bab = GradientBaB(problem, tracker, sdp=sdp)
-    # numpy's BLAS on one thread for LipSDP's node models, set once: each setting scans the loaded libraries
-    # (0.4 ms, as much as a node's barrier solve)
-    with barrier.one_blas_thread() if sdp is not None else contextlib.nullcontext():
-        done = bab.run(time_limit, root)
+    done = bab.run(time_limit, root)
     if done:
         return "optimal", "gradient branch-and-bound complete: " + bab.note()
     if bab.stuck and not bab.heap:

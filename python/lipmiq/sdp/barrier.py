@@ -57,7 +57,8 @@ def one_blas_thread() -> ContextManager:
 
 @dataclass
 class Point:
-    """A strictly feasible (rho, t), centred for mu."""
+    """A strictly feasible (rho, t) and its mu (a start's mu is a guess: the core first moves it to where the point
+    is best centred)."""
     rho: float
     t: np.ndarray
     mu: float

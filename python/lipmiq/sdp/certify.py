@@ -25,12 +25,6 @@ def certified_rho(model: SlopeModel, t: np.ndarray) -> Optional[float]:
     return None if math.isnan(rho) else rho
 
 
-def certified_bound(model: SlopeModel, t: np.ndarray) -> float:
-    """sqrt(rho), rounded up, for the multipliers t (inf when they certify nothing)."""
-    rho = certified_rho(model, t)
-    return math.inf if rho is None else bound_of(rho)
-
-
 def bound_of(rho: float) -> float:
     """The Lipschitz bound of a certified rho: sqrt(rho) rounded up."""
     return math.sqrt(rho) * (1.0 + ROUNDING_RTOL)
