@@ -1108,6 +1108,12 @@ py::dict py_sdp_node(const Network& weights, const Network& solving, const py::h
     return out;
 }
 
+// The keyword arguments of a barrier path, in the order of SdpBarrierOptions' reasons (python/lipmiq/sdp/barrier.py,
+// path_options), shared by sdp_barrier and sdp_node.
+#define LIPMIQ_PATH_ARGS                                                                                              \
+    "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,                   \
+        "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf
+
 void register_sdp_barrier(py::module_& mod) {
     using namespace pybind11::literals;
     mod.def("sdp_barrier_derivatives", &py_sdp_barrier_derivatives, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a,
@@ -1131,8 +1137,7 @@ void register_sdp_barrier(py::module_& mod) {
             "spectral norms `norms`, `layer` each free neuron's hidden layer (layer multipliers that make M "
             "block-diagonally dominant, grown until the core's test passes); None when none is found.");
     mod.def("sdp_node", &py_sdp_node, "weights"_a, "solving"_a, "scale"_a, "norms"_a, "slopes"_a, "warm"_a,
-            "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
-            "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
+            LIPMIQ_PATH_ARGS,
             "One node of LipSDP's search on the network `weights` (a Net) with slope codes `slopes`: settled "
             "(sdp_settle), modelled on `solving` (the solver's form of the weights: scale takes its multipliers "
             "back per hidden layer, norms are its layers' spectral norms), solved by sdp_barrier from `warm` (a "
@@ -1142,8 +1147,7 @@ void register_sdp_barrier(py::module_& mod) {
             "rows: the solver's model's free neurons, solved: a path ran, rho: the "
             "certified rho (NaN: none), and when solved point, warm, dual, newton as sdp_barrier}.");
     mod.def("sdp_barrier", &py_sdp_barrier, "n0"_a, "index"_a, "rows"_a, "gram"_a, "rho"_a, "t"_a, "mu"_a,
-            "rtol"_a, "shrink"_a, "centered"_a, "armijo"_a, "rounding_gap"_a, "warm_gap"_a, "max_newton"_a,
-            "max_centering"_a, "target"_a = -kInf, "coarse_rtol"_a = 1e-3, "time_limit"_a = kInf,
+            LIPMIQ_PATH_ARGS,
             "LipSDP's primal barrier: from the strictly feasible (rho, t), with mu moved to where it is best centred "
             "(mu > 0: the caller's guess), follows the central path "
             "of min rho s.t. -M(rho, t) > 0, t > 0 (M = gram - rho E_0 + sum_j t_j (e_j w_j^T + w_j e_j^T - "
@@ -1154,6 +1158,7 @@ void register_sdp_barrier(py::module_& mod) {
             "started: False when the start was not strictly feasible (then nothing ran)}. "
             "Proposes multipliers only: certify them (sdp/certify.py).");
 }
+#undef LIPMIQ_PATH_ARGS
 
 }  // namespace
 
