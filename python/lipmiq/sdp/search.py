@@ -121,8 +121,7 @@ def _child(slopes: List[np.ndarray], neuron: Tuple[int, int], value: int) -> Lis
 
 def root(net: Instance, slopes: List[np.ndarray], deadline: float) -> Node:
     """The node of the slope set `slopes`, solved until the deadline."""
-    with barrier.one_blas_thread():
-        free, solution, bound = evaluate(net, slopes, deadline)
+    free, solution, bound = evaluate(net, slopes, deadline)  # one core call: numpy's BLAS takes no part
     return Node(-bound, 0, net, slopes, free, solution)
 
 
