@@ -35,13 +35,12 @@ bool factor(std::vector<double>& Z, std::size_t N) {
     return scipy_LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n, Z.data(), n) == 0;
 }
 
-// rho / mu - log det Z - sum log t from Z's Cholesky factor L.
-double barrier_from_factor(const std::vector<double>& L, std::size_t N, double rho, const std::vector<double>& t,
-                           double mu) {
+// phi = -log det Z - sum log t from Z's Cholesky factor L (the barrier is rho / mu + phi).
+double log_barrier(const std::vector<double>& L, std::size_t N, const std::vector<double>& t) {
     double logdet = 0.0, logt = 0.0;
     for (std::size_t i = 0; i < N; ++i) logdet += std::log(L[i * N + i]);
     for (double v : t) logt += std::log(v);
-    return rho / mu - 2.0 * logdet - logt;
+    return -2.0 * logdet - logt;
 }
 
 // Z^-1 in place from Z's Cholesky factor, both triangles.
@@ -57,7 +56,15 @@ struct Work {
     std::vector<double> Z, ZW, d, g, H, step, trial_t, lu, sv;
     std::vector<int> piv;
     double value = 0.0;  // the barrier at the point of the last newton_system
+    double phi = 0.0;    // ... its mu-free part (log_barrier)
+    double trace = 0.0;  // ... and g[0]'s: g[0] = 1 / mu - trace (H does not depend on mu)
 };
+
+// The Newton system in w, computed at (rho, t) for another mu, for `mu` instead.
+void set_mu(Work& w, double rho, double mu) {
+    w.value = rho / mu + w.phi;
+    w.g[0] = 1.0 / mu - w.trace;
+}
 
 // The barrier's value at (rho, t), inf outside the domain.
 double barrier_value(const SdpModel& m, double rho, const std::vector<double>& t, double mu, Work& w) {
@@ -65,7 +72,7 @@ double barrier_value(const SdpModel& m, double rho, const std::vector<double>& t
         if (!(v > 0.0)) return kInf;
     assemble(m, rho, t, w.Z);
     if (!factor(w.Z, m.size)) return kInf;
-    return barrier_from_factor(w.Z, m.size, rho, t, mu);
+    return rho / mu + log_barrier(w.Z, m.size, t);
 }
 
 // The barrier's value (w.value), gradient g and Hessian H at (rho, t), a point of its domain, and Z^-1 in w.Z;
@@ -74,7 +81,7 @@ bool newton_system(const SdpModel& m, double rho, const std::vector<double>& t, 
     const std::size_t N = m.size, k = t.size(), n0 = m.n0, K = k + 1;
     assemble(m, rho, t, w.Z);
     if (!factor(w.Z, N)) return false;
-    w.value = barrier_from_factor(w.Z, N, rho, t, mu);
+    w.phi = log_barrier(w.Z, N, t);
     if (!invert_factored(w.Z, N)) return false;
     const double* Zi = w.Z.data();
     // ZW = Z^-1 W^T (N x k), d = W Z^-1 W^T (k x k)
@@ -93,7 +100,8 @@ bool newton_system(const SdpModel& m, double rho, const std::vector<double>& t, 
         trace += Zi[r * N + r];
         for (std::size_t c = 0; c < n0; ++c) frob += Zi[r * N + c] * Zi[r * N + c];
     }
-    w.g[0] = 1.0 / mu - trace;
+    w.trace = trace;
+    set_mu(w, rho, mu);
     w.H[0] = frob;
     for (std::size_t j = 0; j < k; ++j) {
         w.g[j + 1] = -2.0 * a(j, j) + 2.0 * b(j, j) - 1.0 / t[j];
@@ -132,14 +140,15 @@ void direction(std::size_t K, Work& w) {
 
 enum class Centering { centred, far, stalled };
 
-// Newton's method on the barrier for this mu (at most opt.max_centering steps, within the budget).
+// Newton's method on the barrier for this mu (at most opt.max_centering steps, within the budget); `ready`: w
+// already holds the Newton system at x for x.mu (`recentre`'s).
 Centering center(const SdpModel& m, SdpPoint& x, const SdpBarrierOptions& opt, const Deadline& deadline,
-                 int& budget, std::vector<double>& dual, bool& have_dual, Work& w) {
+                 int& budget, std::vector<double>& dual, bool& have_dual, Work& w, bool ready = false) {
     const std::size_t k = x.t.size(), K = k + 1;
     for (int it = 0; it < opt.max_centering; ++it) {
         if (budget <= 0 || deadline.passed()) break;
         --budget;
-        if (!newton_system(m, x.rho, x.t, x.mu, w)) return Centering::stalled;
+        if (!(it == 0 && ready) && !newton_system(m, x.rho, x.t, x.mu, w)) return Centering::stalled;
         for (std::size_t i = 0; i < m.size * m.size; ++i) dual[i] = x.mu * w.Z[i];
         have_dual = true;
         direction(K, w);
@@ -186,21 +195,24 @@ Work workspace(std::size_t N, std::size_t k) {
 // phi = -log det Z - sum log t) and the Newton decrement's square (s e_0 + grad phi)^T H^-1 (s e_0 + grad phi) is
 // least at s = -e_0^T H^-1 grad phi / e_0^T H^-1 e_0.  A warm start taken from a parent (another model) is feasible
 // but far from the parent's centre here; centring it for the parent's mu took dozens of damped Newton steps.
-void recentre(const SdpModel& m, SdpPoint& x, Work& w) {
+// True when w then holds the Newton system at x for its (new) mu, the first centring step's.
+bool recentre(const SdpModel& m, SdpPoint& x, Work& w) {
     const std::size_t K = x.t.size() + 1;
-    if (!newton_system(m, x.rho, x.t, 1.0, w)) return;
+    if (!newton_system(m, x.rho, x.t, 1.0, w)) return false;
     std::vector<double> grad = w.g;
     grad[0] -= 1.0;  // g at mu = 1 is e_0 + grad phi
     w.lu = w.H;
     std::vector<double> y(K, 0.0);
     y[0] = 1.0;
     if (scipy_LAPACKE_dgesv_work(LAPACK_COL_MAJOR, static_cast<int>(K), 1, w.lu.data(), static_cast<int>(K),
-                                 w.piv.data(), y.data(), static_cast<int>(K)) != 0)
-        return;
-    double b = 0.0;
-    for (std::size_t i = 0; i < K; ++i) b += y[i] * grad[i];
-    const double s = -b / y[0], mu = 1.0 / s;
-    if (y[0] > 0.0 && s > 0.0 && std::isfinite(s) && std::isfinite(mu)) x.mu = mu;
+                                 w.piv.data(), y.data(), static_cast<int>(K)) == 0) {
+        double b = 0.0;
+        for (std::size_t i = 0; i < K; ++i) b += y[i] * grad[i];
+        const double s = -b / y[0], mu = 1.0 / s;
+        if (y[0] > 0.0 && s > 0.0 && std::isfinite(s) && std::isfinite(mu)) x.mu = mu;
+    }
+    set_mu(w, x.rho, x.mu);
+    return true;
 }
 
 }  // namespace
@@ -260,9 +272,10 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     bool have_dual = false, have_warm = false, far = false;
     const double nu = static_cast<double>(N + k);
     int budget = opt.max_newton;
-    recentre(m, x, w);
+    bool ready = recentre(m, x, w);
     while (true) {
-        const Centering state = center(m, x, opt, deadline, budget, out.dual, have_dual, w);
+        const Centering state = center(m, x, opt, deadline, budget, out.dual, have_dual, w, ready);
+        ready = false;
         if (!have_warm && nu * x.mu <= opt.warm_gap * x.rho) {
             out.warm = x;
             have_warm = true;
