@@ -22,12 +22,9 @@ Bounds = Tuple[np.ndarray, np.ndarray]
 # cost) is left out (methods/bab.py measures it). The forward steps move the split constraints' multipliers
 # (beta-CROWN) with the slopes, so more of them pay on nodes: engine search alone, 5 -> 20 steps, [8, 16, 16, 1]
 # l-inf 16.1 -> 5.2 s (33,000 -> 6,400 nodes), l2 7.7 -> 4.2 s; 60 s on digitsdeep pt1 l-inf 133.6 -> 129.4; but
-# [8, 14, 14, 1] l2 3.6 -> 5.5 s and [8, 20, 20, 1] l2 3.62 -> 3.85 at 60 s (10 steps sat between). Later, with
-# the relaxed LPs, the steps cost more than they gave on the width series ([8, 20, 20, 1] to exact, 20 -> 2 steps:
-# l-inf 104 -> 41 s on 98,000 -> 59,000 nodes, l2 126 -> 64 s) but not on deep networks (digitsdeep pt1 l-inf at
-# 60 s: 127.9 -> 140.2), so they stop once two steps in a row improve no bound by 30 % (relative): width series
-# l-inf 50.6 s, l2 75.4 s, digitsdeep pt1 127.6, 64-48-48-1 pt0 l-inf 61.5 -> 61.2 (2026-12-04, one run each).
-NODE_OPTIONS = {"coordinate_iterations": 0, "forward_iterations": 20, "iterations": 10, "forward_stall": 0.3}
+# [8, 14, 14, 1] l2 3.6 -> 5.5 s and [8, 20, 20, 1] l2 3.62 -> 3.85 at 60 s (10 steps sat between). The
+# branch-and-bound stops them earlier where its relaxed LPs run (`methods.bab.FORWARD_STALL`).
+NODE_OPTIONS = {"coordinate_iterations": 0, "forward_iterations": 20, "iterations": 10}
 
 
 @dataclass

@@ -114,6 +114,14 @@ RELAXED_MAX_INPUTS = 16
 RELAXED_MIN_RATE = 0.02
 RELAXED_WARMUP = 200
 RELAXED_PROBE = 10
+# Where the relaxed LPs run, a node's forward steps (NODE_OPTIONS) stop once two in a row improve no bound by this
+# much (relative): the LPs then empty the nodes the steps would have tightened. [8, 20, 20, 1] to exact, 20 -> 2
+# steps: l-inf 104 -> 41 s on 98,000 -> 59,000 nodes, l2 126 -> 64 s; with this rule 50.6 / 75.4 s, and digitsdeep
+# pt1 l-inf at 60 s 127.6 where 2 steps lost (140.2 against 127.9). Not elsewhere: without the LPs (more than
+# RELAXED_MAX_INPUTS inputs, or R^n) digits28's 784-256-256-1 at r = 0.01 went from exact in 56-58 s to 323.09 /
+# 325.72 at 70 s (the commits before and after the rule), 64-input networks gained nothing (64-48-48-1 pt0 l-inf
+# 61.49 / 61.17 at 60 s), and [8, 16, 16, 1] on R^n l-inf took 26.1 / 25.8 s to exact with it, 11.3 / 10.8 s without.
+FORWARD_STALL = 0.3
 
 Split = Tuple[int, int]  # (hidden layer, neuron), or (SIGN, direction input)
 
@@ -160,14 +168,11 @@ class Timed:
 class GradientBaB:
     """Best-first branch-and-bound over neuron splits with the engine's bounds; leaves closed by region LPs."""
 
-    def __init__(self, problem: Problem, tracker: Tracker, node_options: Optional[dict] = None,
-                 root_options: Optional[dict] = None, sdp: Optional[search.Node] = None):
+    def __init__(self, problem: Problem, tracker: Tracker, sdp: Optional[search.Node] = None):
         self.problem, self.tracker = problem, tracker
         self.sdp = sdp  # LipSDP's root node: given, every node's bound is also LipSDP's on its slopes (p = 2)
         self.net = problem.network
         self.sizes = self.net.hidden_sizes
-        self.node_options = dict(NODE_OPTIONS if node_options is None else node_options)
-        self.root_options = dict(root_options or {})
         self.heap: List[Tuple[float, int, Node]] = []
         self.dive: Optional[Node] = None  # the open node a dive expands next (not in the heap)
         self.dive_period = DIVE_PERIOD
@@ -180,14 +185,7 @@ class GradientBaB:
         # the box of the relaxed LPs: the domain's hull (a ball's rounded outward, `Ball.box_hull`); None on R^n
         # and on networks with more than RELAXED_MAX_INPUTS inputs (no relaxed LPs)
         self.hull = problem.domain.box_hull() if self.net.input_dim <= RELAXED_MAX_INPUTS else None
-        if self.hull is None and node_options is None:
-            # The forward steps stop when they stall (NODE_OPTIONS) only beside the relaxed LPs, which then empty the
-            # nodes the steps would have tightened. Without them (more than RELAXED_MAX_INPUTS inputs, or R^n),
-            # digits28's 784-256-256-1 at r = 0.01 went from exact in 56-58 s to 323.09 / 325.72 at 70 s (two runs
-            # of the commit before and after the rule), 64-input networks gained nothing from it (64-48-48-1 pt0
-            # l-inf 61.49 / 61.17 at 60 s), and [8, 16, 16, 1] on R^n l-inf took 26.1 / 25.8 s to exact with it,
-            # 11.3 / 10.8 s without (a third of the engine calls; l2 4.14 at 60 s either way).
-            self.node_options["forward_stall"] = 0.0
+        self.node_options = dict(NODE_OPTIONS) if self.hull is None else dict(NODE_OPTIONS, forward_stall=FORWARD_STALL)
         # vertex signs are branched (SIGN_INPUTS) where ||J||_{inf->q} is a maximum of rows' ||g||_1
         self.signed = (math.isinf(problem.p) and (math.isinf(problem.q) or self.net.output_dim == 1)
                        and 0 < self.net.input_dim <= SIGN_INPUTS)
@@ -525,7 +523,7 @@ class GradientBaB:
         dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
-        root = (self._evaluate(None, None, self.root_options, sdp=self.sdp) if root is None
+        root = (self._evaluate(None, None, {}, sdp=self.sdp) if root is None
                 else self._read(root, self._lipsdp(root, self.sdp)))
         if root is None:  # without a forced sign the engine raises rather than report the domain empty
             raise RuntimeError("the gradient-bound engine reported the whole domain empty")
