@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -82,6 +84,25 @@ def test_bab_sign_splits_end_exact():
     assert bab.sign_splits > 0
     assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
+
+
+def test_sign_branching_reads_infinite_gradient_bounds():
+    """A gradient bound infinite on one side (an engine call cut off by the time limit leaves them all infinite)
+    makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l) tends to 2 (-l)), without a NaN or a
+    warning on the way (before: inf / inf, a RuntimeWarning on stderr and sign branching off for the node)."""
+    weights, biases = random_net(100, [4, 8, 8, 6, 3], fan_in=True)
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), INF, INF, np.array([1.0, -1.0, 0.0]))
+    bab = GradientBaB(problem, Tracker(60.0))
+    res = bound_problem(problem)
+    lo, hi = np.full(4, -1.0), np.full(4, 1.0)
+    hi[2] = INF
+    status = [np.full(n, -1, dtype=np.int8) for n in problem.network.hidden_sizes]  # neurons left to split
+    ev = bab_module.Evaluated(replace(res, gradient=[(lo, hi)]), status, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bab._branching(ev, np.zeros(4, dtype=np.int8)) == (bab_module.SIGN, 2)
+        lo[1] = -INF  # both sides infinite: the loosest too
+        assert bab._branching(ev, np.array([0, 0, 1, 0], dtype=np.int8)) == (bab_module.SIGN, 1)
 
 
 @pytest.mark.parametrize("seed, sizes, domain, p", [

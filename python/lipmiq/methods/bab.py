@@ -275,7 +275,10 @@ class GradientBaB:
             excess = np.zeros(signs.size)
             for lo, hi in res.gradient:  # the secant of |g_i| on [l, u] is off by up to 2 u (-l) / (u - l)
                 loose = (signs == 0) & (lo < 0) & (hi > 0)
-                excess = np.maximum(excess, np.where(loose, 2.0 * hi * -lo / np.where(loose, hi - lo, 1.0), 0.0))
+                gap = np.zeros(signs.size)
+                with np.errstate(divide="ignore"):  # as 2 / (1 / u + 1 / (-l)): 2 (-l) at u = inf, inf at both
+                    gap[loose] = 2.0 / (1.0 / hi[loose] - 1.0 / lo[loose])
+                excess = np.maximum(excess, gap)
             if excess.max() > 0.0:
                 return SIGN, int(np.argmax(excess))
         best, choice = -1.0, None
