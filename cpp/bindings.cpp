@@ -545,7 +545,7 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
                             int max_sign_outputs, double step_init, double time_limit, const py::object& prior,
-                            const py::object& signs, double target, double forward_stall) {
+                            const py::object& signs, double target) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     const std::size_t n = net.in_dim();
@@ -597,8 +597,6 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     opt.step_init = step_init;
     if (std::isnan(target)) fail("target must be a number (-inf: none)");
     opt.target = target;
-    if (!(forward_stall >= 0.0)) fail("forward_stall must be >= 0 (0: every forward step)");
-    opt.forward_stall = forward_stall;
     if (!signs.is_none()) {
         const i8array a = i8array::ensure(signs);
         if (!a || a.ndim() != 1 || static_cast<std::size_t>(a.size()) != n_dir)
@@ -658,7 +656,7 @@ void register_gradient_bounds(py::module_& mod) {
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
             "max_sign_outputs"_a = 4, "step_init"_a = 0.0, "time_limit"_a = kInf, "prior"_a = py::none(),
-            "signs"_a = py::none(), "target"_a = -kInf, "forward_stall"_a = 0.0,
+            "signs"_a = py::none(), "target"_a = -kInf,
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
             "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. "

@@ -181,7 +181,6 @@ struct GradientOptions {
     // bound is certified; CROWN passes not yet run fall back to interval bounds).
     Deadline deadline;
     int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
-    double forward_stall = 0.0;   // ... stopped after two steps in a row that improve no bound by this (relative)
     int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
     int max_coordinates = 64;  // gradient coordinates whose bounds are optimised (largest secant excess first;
                                // p = 1: largest bound first),

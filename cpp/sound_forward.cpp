@@ -94,21 +94,13 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
     }
     std::vector<double> best(R, rnd::kInf), X, Z, A;
     double lr = opt.step;
-    int calm = 0;  // steps in a row that improved no row by forward_stall (relative)
     for (int it = 0;; ++it) {
         Forms F = F0;
         ReluTrace trace;
         to_input(S, k - 1, F, nullptr, &a, &trace, splits ? &beta : nullptr);
         const std::vector<double> val = concretise_input(F, *S.dom, S.in_lo, S.in_hi, &X);
-        double gain = 0.0;
-        for (std::size_t r = 0; r < R; ++r) {
-            const double before = best[r];
-            best[r] = rnd::min_upper(best[r], val[r]);
-            if (std::isfinite(before)) gain = std::max(gain, (before - best[r]) / std::max(std::fabs(before), 1e-12));
-        }
+        for (std::size_t r = 0; r < R; ++r) best[r] = rnd::min_upper(best[r], val[r]);
         if (it >= opt.forward_iterations) break;
-        calm = it > 0 && gain < opt.forward_stall ? calm + 1 : 0;
-        if (calm >= 2) break;
         if (opt.deadline.passed()) {
             stopped = true;
             break;

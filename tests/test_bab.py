@@ -16,7 +16,7 @@ from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_r
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network, lipschitz
-from lipmiq.bounds.gradient import bound_problem
+from lipmiq.bounds.gradient import NODE_OPTIONS, bound_problem
 from lipmiq.methods import bab as bab_module
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
@@ -87,8 +87,8 @@ def test_bab_sign_splits_end_exact():
 
 
 def test_sign_branching_reads_infinite_gradient_bounds():
-    """A gradient bound infinite on one side (an engine call cut off by the time limit leaves them all infinite)
-    makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l) tends to 2 (-l)), without a NaN or a
+    """A gradient bound infinite on one side (an engine call cut off by the time limit before its interval Jacobian
+    leaves them all infinite) makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l) tends to 2 (-l)), without a NaN or a
     warning on the way (before: inf / inf, a RuntimeWarning on stderr and sign branching off for the node)."""
     weights, biases = random_net(100, [4, 8, 8, 6, 3], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), INF, INF, np.array([1.0, -1.0, 0.0]))
@@ -101,7 +101,9 @@ def test_sign_branching_reads_infinite_gradient_bounds():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert bab._branching(ev, np.zeros(4, dtype=np.int8)) == (bab_module.SIGN, 2)
-        lo[1] = -INF  # both sides infinite: the loosest too
+        lo[1], hi[1] = -INF, INF  # both sides infinite: the loosest too (2 / 0)
+        assert bab._branching(ev, np.array([0, 0, 1, 0], dtype=np.int8)) == (bab_module.SIGN, 1)
+        lo[3], hi[3] = -1e-310, 1.0  # a subnormal side: its excess (2e-310 or 0) loses to the others, quietly
         assert bab._branching(ev, np.array([0, 0, 1, 0], dtype=np.int8)) == (bab_module.SIGN, 1)
 
 
@@ -265,6 +267,21 @@ def test_bab_one_core_evaluates_children_in_turn(monkeypatch):
     assert bab.workers == 1
     monkeypatch.delattr(bab_module.os, "sched_getaffinity", raising=False)
     assert cores() == (bab_module.os.cpu_count() or 1)
+
+
+def test_fewer_forward_steps_only_beside_the_relaxed_lps():
+    """A node gets RELAXED_FORWARD_STEPS forward steps only where the relaxed LPs run: a box or a ball's hull, at most
+    RELAXED_MAX_INPUTS inputs. On R^n and on more inputs it gets NODE_OPTIONS' (bab.py measures why)."""
+    small = random_net(3, [3, 6, 1], fan_in=True)
+    wide = random_net(3, [bab_module.RELAXED_MAX_INPUTS + 1, 6, 1], fan_in=True)
+
+    def steps(net, domain):
+        problem = make_problem(Network(*net), domain, 2.0, 2.0)
+        return GradientBaB(problem, Tracker(60.0)).node_options["forward_iterations"]
+
+    assert steps(small, Box(-1.0, 1.0)) == steps(small, Ball(np.zeros(3), 1.0, 2.0)) == bab_module.RELAXED_FORWARD_STEPS
+    assert steps(small, Global()) == steps(wide, Box(-1.0, 1.0)) == NODE_OPTIONS["forward_iterations"]
+    assert bab_module.RELAXED_FORWARD_STEPS < NODE_OPTIONS["forward_iterations"]
 
 
 @pytest.mark.parametrize("width", [20, 33, 70, 130])

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 from lipmiq import Ball, Box, Network, _core
-from lipmiq.bounds.gradient import NODE_OPTIONS
 from lipmiq.certify.partial import prefix_layer
 from lipmiq.certify.relaxed import deep_layer, relaxed_empty
 from lipmiq.methods.bab import GradientBaB
@@ -25,7 +24,7 @@ def _node(weights, biases, domain, states):
     engine proves it empty)."""
     problem = make_problem(Network(weights, biases), domain, 2.0, 2.0)
     search = GradientBaB(problem, Tracker(60.0))
-    ev = search._evaluate(states, None, NODE_OPTIONS)
+    ev = search._evaluate(states, None, search.node_options)
     return search, ev
 
 

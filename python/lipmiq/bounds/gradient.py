@@ -23,7 +23,7 @@ Bounds = Tuple[np.ndarray, np.ndarray]
 # (beta-CROWN) with the slopes, so more of them pay on nodes: engine search alone, 5 -> 20 steps, [8, 16, 16, 1]
 # l-inf 16.1 -> 5.2 s (33,000 -> 6,400 nodes), l2 7.7 -> 4.2 s; 60 s on digitsdeep pt1 l-inf 133.6 -> 129.4; but
 # [8, 14, 14, 1] l2 3.6 -> 5.5 s and [8, 20, 20, 1] l2 3.62 -> 3.85 at 60 s (10 steps sat between). The
-# branch-and-bound stops them earlier where its relaxed LPs run (`methods.bab.FORWARD_STALL`).
+# branch-and-bound runs fewer where its relaxed LPs run (`methods.bab.RELAXED_FORWARD_STEPS`).
 NODE_OPTIONS = {"coordinate_iterations": 0, "forward_iterations": 20, "iterations": 10}
 
 
@@ -62,7 +62,7 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
                   n_dir: Optional[int] = None, **options: Any) -> GradientBounds:
     """Bound over the box [lo, hi] (intersected with the ball around `center`), J over the first `n_dir`
     inputs (all by default); `states` per hidden layer: -1 free, 0 inactive, 1 active. `options` are the
-    core's (forward_iterations, forward_stall, coordinate_iterations, max_coordinates, coordinate_work, iterations,
+    core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations,
     step, decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, prior:
     certified pre-activation bounds per hidden layer valid on this set, e.g. a parent node's `forward`)."""
     res = _core.gradient_bounds(network.core, lo, hi, float(p), float(q),

@@ -6,7 +6,7 @@ the neurons that are stable on the node's region; a branched neuron's child on x
 other child needs an LP. Every complete region contributes its exact ||J||_{p->q} (certified at its interior
 point for the lower bound). Before a child's LP, its partial pattern is bounded against the certified lower
 bound: first by the interval Jacobian bound (`bounds.jacobian`, cheap and loose), then, where that fails, by the
-gradient-bound engine (`bounds.gradient`, at the engine branch-and-bound's node setting, with the parent's
+gradient-bound engine (`bounds.gradient`, at its node setting `NODE_OPTIONS`, every forward step, with the parent's
 pre-activation bounds as prior). A subtree that cannot beat the lower bound is skipped, and its bound (at most
 the lower bound) joins the maximum; one the engine proves empty (crossing certified bounds) is closed. The upper
 bound is that maximum, reported only when the enumeration completes. Where the engine runs is measured as it
@@ -186,7 +186,7 @@ class RegionEnumerator:
 
     def _engine(self, g: List[np.ndarray], prior: Optional[List[Bounds]]) -> GradientBounds:
         """The engine's bound on the regions with interior that agree with g (its branched and proved-stable
-        neurons; a guessed one left free), at the branch-and-bound's node setting."""
+        neurons; a guessed one left free), at the engine's node setting (`NODE_OPTIONS`)."""
         states = [np.where(guess, -1, gk).astype(np.int8) for gk, guess in zip(g, self.guessed)]
         start = time.perf_counter()
         res = bound_problem(self.problem, states=states, prior=prior,
