@@ -114,15 +114,16 @@ RELAXED_MAX_INPUTS = 16
 RELAXED_MIN_RATE = 0.02
 RELAXED_WARMUP = 200
 RELAXED_PROBE = 10
-# Where the relaxed LPs run, a node gets this many forward steps (NODE_OPTIONS has 20): the LPs then empty the nodes
-# the steps would have tightened. [8, 20, 20, 1] to exact, 20 -> 2 steps: l-inf 104 -> 41 s on 98,000 -> 59,000 nodes,
-# l2 126 -> 64 s (2026-12-04). A rule that stopped the steps once two in a row improved no bound by 30 % (11736ab, for
+# In a search where the relaxed LPs can run (`hull` set), a node gets this many forward steps instead of
+# NODE_OPTIONS': the LPs then empty the nodes the steps would have tightened. [8, 20, 20, 1] to exact, 20 -> 2 steps:
+# l-inf 104 -> 41 s on 98,000 -> 59,000 nodes, l2 126 -> 64 s (2026-12-04). A rule that stopped the steps once two in a row improved no bound by 30 % (11736ab, for
 # digitsdeep, whose 64 inputs have no relaxed LPs) then measured against 2 steps, one after the other (2026-12-05):
 # [8, 20, 20, 1] l2 47.2 / 46.2 s against 42.7 / 39.6 s, l-inf 36.6 / 34.5 s against 33.3 / 35.4 s; the depth series'
 # [8, 16 x 3 or 4, 1] at 60 s within 1 % either way (l-inf 11.9486 / 11.9559, l2 4.9190 / 4.8906, 41.35 / 40.99,
 # 10.658 / 10.616); w = 16 exact in 1.2 / 1.5 s either way. Without the LPs (more than RELAXED_MAX_INPUTS inputs, or
-# R^n) every step pays: digits28's 784-256-256-1 at r = 0.01 went from exact in 56-58 s to 323.09 / 325.72 at 70 s
-# under the rule, and [8, 16, 16, 1] on R^n l-inf took 26.1 / 25.8 s to exact with it, 11.3 / 10.8 s without.
+# R^n) the rule lost: digits28's 784-256-256-1 at r = 0.01 went from exact in 56-58 s to 323.09 / 325.72 at 70 s
+# under the rule, [8, 16, 16, 1] on R^n l-inf took 26.1 / 25.8 s to exact with it, 11.3 / 10.8 s without, and
+# 64-48-48-1 pt0 l-inf gained nothing (61.49 / 61.17 at 60 s).
 RELAXED_FORWARD_STEPS = 2
 
 Split = Tuple[int, int]  # (hidden layer, neuron), or (SIGN, direction input)
@@ -280,7 +281,7 @@ class GradientBaB:
                 loose = (signs == 0) & (lo < 0) & (hi > 0)
                 gap = np.zeros(signs.size)
                 with np.errstate(divide="ignore", over="ignore"):  # 2 / (1/u + 1/(-l)): 2 (-l) at u = inf, inf at
-                    # both; a subnormal side overflows its reciprocal and gives 0 (the excess is subnormal too)
+                    # both; a subnormal side may overflow the reciprocals' sum and give 0 (the excess is subnormal too)
                     gap[loose] = 2.0 / (1.0 / hi[loose] - 1.0 / lo[loose])
                 excess = np.maximum(excess, gap)
             if excess.max() > 0.0:
