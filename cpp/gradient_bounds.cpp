@@ -238,8 +238,8 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
         const double l = g.lo[i], u = g.hi[i];
         if (!(u > l)) continue;
         if (!opt.signs.empty() && opt.signs[i] != 0) continue;  // its term is linear: nothing to tighten
-        // 2 u (-l) / (u - l) as 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was inf / inf,
-        // a NaN that broke partial_sort's ordering below
+        // 2 u (-l) / (u - l) as 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was
+        // inf / inf, a NaN that broke partial_sort's ordering below
         if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({2.0 / (1.0 / u - 1.0 / l), i});
         if (p == 2.0) excess.push_back({(u - l) * (u - l) / 4.0, i});
         if (p == 1.0) excess.push_back({std::max(u, -l), i});

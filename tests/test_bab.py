@@ -279,7 +279,8 @@ def test_fewer_forward_steps_only_beside_the_relaxed_lps():
         problem = make_problem(Network(*net), domain, 2.0, 2.0)
         return GradientBaB(problem, Tracker(60.0)).node_options["forward_iterations"]
 
-    assert steps(small, Box(-1.0, 1.0)) == steps(small, Ball(np.zeros(3), 1.0, 2.0)) == bab_module.RELAXED_FORWARD_STEPS
+    relaxed = bab_module.RELAXED_FORWARD_STEPS
+    assert steps(small, Box(-1.0, 1.0)) == steps(small, Ball(np.zeros(3), 1.0, 2.0)) == relaxed
     assert steps(small, Global()) == steps(wide, Box(-1.0, 1.0)) == NODE_OPTIONS["forward_iterations"]
     assert bab_module.RELAXED_FORWARD_STEPS < NODE_OPTIONS["forward_iterations"]
 

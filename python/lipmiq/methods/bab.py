@@ -116,8 +116,9 @@ RELAXED_WARMUP = 200
 RELAXED_PROBE = 10
 # In a search where the relaxed LPs can run (`hull` set), a node gets this many forward steps instead of
 # NODE_OPTIONS': the LPs then empty the nodes the steps would have tightened. [8, 20, 20, 1] to exact, 20 -> 2 steps:
-# l-inf 104 -> 41 s on 98,000 -> 59,000 nodes, l2 126 -> 64 s (2026-12-04). A rule that stopped the steps once two in a row improved no bound by 30 % (11736ab, for
-# digitsdeep, whose 64 inputs have no relaxed LPs) then measured against 2 steps, one after the other (2026-12-05):
+# l-inf 104 -> 41 s on 98,000 -> 59,000 nodes, l2 126 -> 64 s (2026-12-04). A rule that stopped the steps once two
+# in a row improved no bound by 30 % (11736ab, for digitsdeep, whose 64 inputs have no relaxed LPs) then measured
+# against 2 steps, one after the other (2026-12-05):
 # [8, 20, 20, 1] l2 47.2 / 46.2 s against 42.7 / 39.6 s, l-inf 36.6 / 34.5 s against 33.3 / 35.4 s; the depth series'
 # [8, 16 x 3 or 4, 1] at 60 s within 1 % either way (l-inf 11.9486 / 11.9559, l2 4.9190 / 4.8906, 41.35 / 40.99,
 # 10.658 / 10.616); w = 16 exact in 1.2 / 1.5 s either way. Without the LPs (more than RELAXED_MAX_INPUTS inputs, or
