@@ -285,6 +285,25 @@ def test_fewer_forward_steps_only_beside_the_relaxed_lps():
     assert bab_module.RELAXED_FORWARD_STEPS < NODE_OPTIONS["forward_iterations"]
 
 
+@pytest.mark.parametrize("domain, steps", [(Box(-1.0, 1.0), "relaxed"), (Global(), "node")])
+def test_engine_calls_run_the_search_node_steps(domain, steps, monkeypatch):
+    """The engine calls of a search get those steps: the root the engine's defaults, a node its search's steps, or
+    none after a split in the last hidden layer (which tightens no hidden layer's bounds but its own neuron's)."""
+    seen = []
+
+    def recording(problem, **options):
+        seen.append(options.get("forward_iterations"))
+        return bound_problem(problem, **options)
+
+    monkeypatch.setattr(bab_module, "bound_problem", recording)
+    weights, biases = random_net(4, [3, 8, 8, 1], fan_in=True)
+    bab = GradientBaB(make_problem(Network(weights, biases), domain, 2.0, 2.0), Tracker(60.0))
+    bab.run(time_limit=10.0)
+    node = bab_module.RELAXED_FORWARD_STEPS if steps == "relaxed" else NODE_OPTIONS["forward_iterations"]
+    assert seen[0] is None and len(seen) > 3, seen  # the root: no node option at all
+    assert set(seen[1:]) <= {node, 0} and node in seen[1:] and 0 in seen[1:], seen
+
+
 @pytest.mark.parametrize("width", [20, 33, 70, 130])
 def test_conflicts_answer_exactly_the_supersets_of_their_rows(width):
     """`Conflicts` (bit masks in 64-bit words) against the plain rule: a node with the same earlier pattern is empty
