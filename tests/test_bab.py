@@ -87,9 +87,10 @@ def test_bab_sign_splits_end_exact():
 
 
 def test_sign_branching_reads_infinite_gradient_bounds():
-    """A gradient bound infinite on one side (an engine call cut off by the time limit before its interval Jacobian
-    leaves them all infinite) makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l) tends to 2 (-l)), without a NaN or a
-    warning on the way (before: inf / inf, a RuntimeWarning on stderr and sign branching off for the node)."""
+    """A gradient bound infinite on one side (an engine call cut off by the time limit before its interval
+    Jacobian leaves them all infinite) makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l)
+    tends to 2 (-l)), without a NaN or a warning on the way (before: inf / inf, a RuntimeWarning on stderr and sign
+    branching off for the node)."""
     weights, biases = random_net(100, [4, 8, 8, 6, 3], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), INF, INF, np.array([1.0, -1.0, 0.0]))
     bab = GradientBaB(problem, Tracker(60.0))
