@@ -634,7 +634,7 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     out["sensitivity"] = sens;
     out["forward"] = bounds_to_py(res.forward);
     out["rows"] = rows;
-    const lipmiq::NodeScores scores = lipmiq::node_scores(res, state);
+    const lipmiq::NodeScores scores = lipmiq::node_scores(res, state, opt.signs);
     py::list status_list, score_list;
     for (std::size_t k = 0; k < scores.status.size(); ++k) {
         py::array_t<std::int8_t> a(static_cast<py::ssize_t>(scores.status[k].size()));
@@ -646,6 +646,9 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     }
     out["status"] = status_list;
     out["scores"] = score_list;
+    py::array_t<double> excess(static_cast<py::ssize_t>(scores.sign_excess.size()));
+    std::copy(scores.sign_excess.begin(), scores.sign_excess.end(), excess.mutable_data());
+    out["sign_excess"] = excess;
     return out;
 }
 
@@ -668,7 +671,9 @@ void register_gradient_bounds(py::module_& mod) {
             "certified so far is returned (`stopped`). Returns {upper, empty, stopped, forward: [(lo, hi)] per "
             "hidden layer, sensitivity: [dual norm of the enclosure of d z_kj / dx per neuron] per hidden layer, rows: [{upper, gradient: (lo, hi), backward: [(lo, hi)] of d(f_i)/d x_k per hidden "
             "layer}], status: [int8 per neuron: the split's side, else 1 / 0 proved by the bounds, -1 open] and "
-            "scores: [the branching score of each open neuron, -1 for the others] per hidden layer}.");
+            "scores: [the branching score of each open neuron, -1 for the others] per hidden layer, sign_excess: per "
+            "direction input whose vertex sign is free, the largest excess over the rows of the secant of |g_i| on "
+            "its bounds, 2 u (-l) / (u - l) where l < 0 < u, else 0}.");
 }
 
 // ---- relaxed_lp.cpp bindings -------------------------------------------------------------------

@@ -227,7 +227,13 @@ Forms secant_objective(const LayerBounds& g, double p, const std::vector<std::in
     return F;
 }
 
-// The secants of |g_i| (p = inf) or g_i^2 (p = 2) exceed the function by at most 2 u (-l) / (u - l) or
+// The secant of |g| on [l, u] exceeds |g| by at most 2 u (-l) / (u - l), 0 unless l < 0 < u; written
+// 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was inf / inf (a NaN).
+double abs_secant_excess(double l, double u) {
+    return l < 0.0 && u > 0.0 ? 2.0 / (1.0 / u - 1.0 / l) : 0.0;
+}
+
+// The secants of |g_i| (p = inf) or g_i^2 (p = 2) exceed the function by at most abs_secant_excess or
 // (u - l)^2 / 4 on [l, u], and for p = 1 the bound is max_i max(u_i, -l_i): optimise both bounds of the
 // coordinates where that is largest, each bound with its own slopes (one batch of forms).
 void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientOptions& opt, double p) {
@@ -238,9 +244,7 @@ void tighten_coordinates(BackwardGraph& G, const Slopes& slopes, const GradientO
         const double l = g.lo[i], u = g.hi[i];
         if (!(u > l)) continue;
         if (!opt.signs.empty() && opt.signs[i] != 0) continue;  // its term is linear: nothing to tighten
-        // 2 u (-l) / (u - l) as 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was
-        // inf / inf, a NaN that broke partial_sort's ordering below
-        if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({2.0 / (1.0 / u - 1.0 / l), i});
+        if (p == kInf && l < 0.0 && u > 0.0) excess.push_back({abs_secant_excess(l, u), i});  // never NaN
         if (p == 2.0) excess.push_back({(u - l) * (u - l) / 4.0, i});
         if (p == 1.0) excess.push_back({std::max(u, -l), i});
     }
@@ -506,8 +510,17 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     return res;
 }
 
-NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state) {
+NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state,
+                       const std::vector<std::int8_t>& signs) {
     NodeScores out;
+    for (const RowGradientBounds& row : res.rows) {
+        const std::size_t n = row.gradient.lo.size();
+        out.sign_excess.resize(n, 0.0);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double e = abs_secant_excess(row.gradient.lo[i], row.gradient.hi[i]);
+            if (signs.empty() || signs[i] == 0) out.sign_excess[i] = std::max(out.sign_excess[i], e);
+        }
+    }
     const double largest = std::numeric_limits<double>::max();
     for (std::size_t k = 0; k < res.forward.size(); ++k) {
         const LayerBounds& f = res.forward[k];

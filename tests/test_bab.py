@@ -8,7 +8,6 @@ import itertools
 import math
 import threading
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_r
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network, lipschitz
-from lipmiq.bounds.gradient import NODE_OPTIONS, bound_problem
+from lipmiq.bounds.gradient import NODE_OPTIONS, bound_network, bound_problem
 from lipmiq.methods import bab as bab_module
 from lipmiq.methods.bab import GradientBaB
 from lipmiq.problem import make_problem
@@ -86,26 +85,38 @@ def test_bab_sign_splits_end_exact():
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_core_sign_excess_follows_the_gradient_bounds(seed):
+    """The engine's `sign_excess` recomputed in numpy from its own gradient bounds: per direction input whose vertex
+    sign is free, the largest over the output rows of 2 u (-l) / (u - l) where l < 0 < u, else 0."""
+    rng = np.random.default_rng(seed)
+    weights, biases = random_net(100 + seed, [4, 8, 8, 6, 3 if seed % 2 else 1], fan_in=True)
+    signs = np.where(rng.random(4) < 0.4, rng.choice([-1, 1], size=4), 0).astype(np.int8)
+    res = bound_network(Network(weights, biases), -np.ones(4), np.ones(4), INF, INF, signs=signs)
+    expected = np.zeros(4)
+    for lo, hi in res.gradient:
+        loose = (signs == 0) & (lo < 0) & (hi > 0)
+        expected[loose] = np.maximum(expected[loose], 2 * hi[loose] * -lo[loose] / (hi[loose] - lo[loose]))
+    assert expected.max() > 0
+    np.testing.assert_allclose(res.sign_excess, expected, rtol=1e-12)
+
+
 def test_sign_branching_reads_infinite_gradient_bounds():
-    """A gradient bound infinite on one side (an engine call cut off by the time limit before its interval
-    Jacobian leaves them all infinite) makes that vertex sign the loosest (the secant's excess 2 u (-l) / (u - l)
-    tends to 2 (-l)), without a NaN or a warning on the way (before: inf / inf, a RuntimeWarning on stderr and sign
-    branching off for the node)."""
+    """An engine call cut off by the time limit before its interval Jacobian leaves every gradient bound infinite:
+    the core's secant excess is then infinite on each free vertex sign (2 / (1/u + 1/(-l)), where 2 u (-l) / (u - l)
+    was inf / inf, a NaN that turned sign branching off for the node), and the search splits the first free sign
+    without a warning on the way."""
     weights, biases = random_net(100, [4, 8, 8, 6, 3], fan_in=True)
     problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), INF, INF, np.array([1.0, -1.0, 0.0]))
     bab = GradientBaB(problem, Tracker(60.0))
-    res = bound_problem(problem)
-    lo, hi = np.full(4, -1.0), np.full(4, 1.0)
-    hi[2] = INF
-    status = [np.full(n, -1, dtype=np.int8) for n in problem.network.hidden_sizes]  # neurons left to split
-    ev = bab_module.Evaluated(replace(res, gradient=[(lo, hi)]), status, None)
+    signs = np.array([1, 0, 0, -1], dtype=np.int8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert bab._branching(ev, np.zeros(4, dtype=np.int8)) == (bab_module.SIGN, 2)
-        lo[1], hi[1] = -INF, INF  # both sides infinite: the loosest too (2 / 0)
-        assert bab._branching(ev, np.array([0, 0, 1, 0], dtype=np.int8)) == (bab_module.SIGN, 1)
-        lo[3], hi[3] = -1e-310, 1.0  # a subnormal side: its excess (2e-310 or 0) loses to the others, quietly
-        assert bab._branching(ev, np.array([0, 0, 1, 0], dtype=np.int8)) == (bab_module.SIGN, 1)
+        res = bound_problem(problem, time_limit=0.0, signs=signs)
+        assert res.stopped and np.all(np.isinf(res.gradient[0][1]))
+        assert np.array_equal(res.sign_excess, [0.0, INF, INF, 0.0])
+        status = [np.full(n, -1, dtype=np.int8) for n in problem.network.hidden_sizes]  # neurons left to split
+        assert bab._branching(bab_module.Evaluated(res, status, None), signs) == (bab_module.SIGN, 1)
 
 
 @pytest.mark.parametrize("seed, sizes, domain, p", [
@@ -343,7 +354,6 @@ def test_core_status_and_scores_follow_the_bounds(seed):
     """The engine's `status` and `scores` (cpp/gradient_bounds.cpp node_scores) recomputed in numpy from its own
     bounds: a split's side, else 1 / 0 where the forward bounds prove the sign, -1 open; an open neuron scores
     U * sensitivity * min(-l, u) / (u - l) with U the largest |backward bound| over the output rows, the others -1."""
-    from lipmiq.bounds.gradient import bound_network
     from netgen import random_net
 
     rng = np.random.default_rng(seed)

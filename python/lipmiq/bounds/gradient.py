@@ -42,6 +42,8 @@ class GradientBounds:
     derivative flips (branching scores). `status[k]` and `scores[k]` are the node's view of hidden layer k
     (`node_scores` in cpp/gradient_bounds.cpp): each neuron's status (a split's side, else 1 / 0 where the
     bounds prove it active / inactive, -1 open) and the branching score of the open ones (-1 for the others).
+    `sign_excess[i]`: how far the secant of |g_i| on its bounds can exceed |g_i|, the largest over the rows, for
+    the direction inputs whose vertex sign is free (0 for the others and where the bounds fix the sign).
     """
 
     upper: float
@@ -52,6 +54,7 @@ class GradientBounds:
     row_upper: np.ndarray
     status: List[np.ndarray]
     scores: List[np.ndarray]
+    sign_excess: np.ndarray
     stopped: bool = False
     sensitivity: Optional[List[np.ndarray]] = None
 
@@ -73,7 +76,7 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
                           gradient=[row["gradient"] for row in rows], backward=[list(row["backward"]) for row in rows],
                           row_upper=np.array([row["upper"] for row in rows]), stopped=bool(res["stopped"]),
                           sensitivity=list(res["sensitivity"]) or None, status=list(res["status"]),
-                          scores=list(res["scores"]))
+                          scores=list(res["scores"]), sign_excess=res["sign_excess"])
 
 
 def bound_problem(problem: Problem, states: Optional[Sequence[np.ndarray]] = None, **options: Any) -> GradientBounds:

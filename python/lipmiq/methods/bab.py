@@ -276,17 +276,8 @@ class GradientBaB:
         with the largest score (module docstring; the core computes it with the status, `bounds.gradient`); None
         when every neuron is decided."""
         res = ev.result
-        if signs is not None and any((s < 0).any() for s in ev.status):
-            excess = np.zeros(signs.size)
-            for lo, hi in res.gradient:  # the secant of |g_i| on [l, u] is off by up to 2 u (-l) / (u - l)
-                loose = (signs == 0) & (lo < 0) & (hi > 0)
-                gap = np.zeros(signs.size)
-                with np.errstate(divide="ignore", over="ignore"):  # 2 / (1/u + 1/(-l)): 2 (-l) at u = inf, inf at
-                    # both; a subnormal side may overflow the reciprocals' sum and give 0 (the excess is subnormal too)
-                    gap[loose] = 2.0 / (1.0 / hi[loose] - 1.0 / lo[loose])
-                excess = np.maximum(excess, gap)
-            if excess.max() > 0.0:
-                return SIGN, int(np.argmax(excess))
+        if signs is not None and any((s < 0).any() for s in ev.status) and np.max(res.sign_excess, initial=0.0) > 0.0:
+            return SIGN, int(np.argmax(res.sign_excess))  # computed by the core beside the status and scores
         best, choice = -1.0, None
         for k, n in enumerate(self.sizes):
             score = res.scores[k][:n]
