@@ -264,7 +264,9 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     Work w = workspace(N, k);
     SdpSolution out;
     out.dual.assign(N * N, 0.0);
-    if (!std::isfinite(barrier_value(m, x.rho, x.t, x.mu, w))) {  // not strictly feasible: the caller's to replace
+    // The re-centring's Cholesky factor of Z is the feasibility check: not strictly feasible (a t_j <= 0 or Z not
+    // positive definite) is the caller's to replace
+    if (!std::all_of(x.t.begin(), x.t.end(), [](double v) { return v > 0.0; }) || !recentre(m, x, w)) {
         out.started = false;
         out.point = out.warm = x;
         return out;
@@ -272,7 +274,7 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     bool have_dual = false, have_warm = false, far = false;
     const double nu = static_cast<double>(N + k);
     int budget = opt.max_newton;
-    bool ready = recentre(m, x, w);
+    bool ready = true;
     while (true) {
         const Centering state = center(m, x, opt, deadline, budget, out.dual, have_dual, w, ready);
         ready = false;
