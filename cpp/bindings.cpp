@@ -889,7 +889,7 @@ std::vector<std::int32_t> int32_vector(const py::handle& h, const std::string& w
     return out;
 }
 
-// A start's mu: positive and finite (the barrier re-centres it, but its first test of the point divides by it).
+// A start's mu: positive and finite (the barrier re-centres it; it stays the caller's where that solve fails).
 void check_mu(double mu, const std::string& what) {
     if (!(mu > 0.0 && std::isfinite(mu))) fail(what + " must be positive and finite, got " + std::to_string(mu));
 }

@@ -228,7 +228,8 @@ Forms secant_objective(const LayerBounds& g, double p, const std::vector<std::in
 }
 
 // The secant of |g| on [l, u] exceeds |g| by at most 2 u (-l) / (u - l), 0 unless l < 0 < u; written
-// 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was inf / inf (a NaN).
+// 2 / (1/u + 1/(-l)): 2 (-l) at u = inf and inf at both, where the quotient was inf / inf (a NaN); a subnormal
+// side overflows its reciprocal and gives 0 (the excess is subnormal too).
 double abs_secant_excess(double l, double u) {
     return l < 0.0 && u > 0.0 ? 2.0 / (1.0 / u - 1.0 / l) : 0.0;
 }

@@ -66,10 +66,14 @@ void set_mu(Work& w, double rho, double mu) {
     w.g[0] = 1.0 / mu - w.trace;
 }
 
+// Every t_j > 0 (NaN is not), the barrier's domain in t.
+bool positive(const std::vector<double>& t) {
+    return std::all_of(t.begin(), t.end(), [](double v) { return v > 0.0; });
+}
+
 // The barrier's value at (rho, t), inf outside the domain.
 double barrier_value(const SdpModel& m, double rho, const std::vector<double>& t, double mu, Work& w) {
-    for (double v : t)
-        if (!(v > 0.0)) return kInf;
+    if (!positive(t)) return kInf;
     assemble(m, rho, t, w.Z);
     if (!factor(w.Z, m.size)) return kInf;
     return rho / mu + log_barrier(w.Z, m.size, t);
@@ -264,11 +268,13 @@ SdpSolution sdp_barrier_solve(const SdpModel& m, SdpPoint x, const SdpBarrierOpt
     Work w = workspace(N, k);
     SdpSolution out;
     out.dual.assign(N * N, 0.0);
-    // The re-centring's Cholesky factor of Z is the feasibility check: not strictly feasible (a t_j <= 0 or Z not
-    // positive definite) is the caller's to replace
-    if (!std::all_of(x.t.begin(), x.t.end(), [](double v) { return v > 0.0; }) || !recentre(m, x, w)) {
+    // The re-centring's Cholesky factor of Z is the feasibility check: a start that is not strictly feasible (a
+    // t_j <= 0, Z not positive definite, or a barrier that is not finite: rho or t infinite or NaN, which dpotrf
+    // lets through) is the caller's to replace, unchanged
+    const SdpPoint given = x;
+    if (!positive(x.t) || !recentre(m, x, w) || !std::isfinite(w.value)) {
         out.started = false;
-        out.point = out.warm = x;
+        out.point = out.warm = given;
         return out;
     }
     bool have_dual = false, have_warm = false, far = false;

@@ -85,14 +85,17 @@ def test_bab_sign_splits_end_exact():
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_core_sign_excess_follows_the_gradient_bounds(seed):
     """The engine's `sign_excess` recomputed in numpy from its own gradient bounds: per direction input whose vertex
-    sign is free, the largest over the output rows of 2 u (-l) / (u - l) where l < 0 < u, else 0."""
+    sign is free, the largest over the output rows of 2 u (-l) / (u - l) where l < 0 < u, else 0; on a box and on
+    R^n (the homogenised network, one more input than direction inputs)."""
     rng = np.random.default_rng(seed)
     weights, biases = random_net(100 + seed, [4, 8, 8, 6, 3 if seed % 2 else 1], fan_in=True)
     signs = np.where(rng.random(4) < 0.4, rng.choice([-1, 1], size=4), 0).astype(np.int8)
-    res = bound_network(Network(weights, biases), -np.ones(4), np.ones(4), INF, INF, signs=signs)
+    domain = Global() if seed >= 4 else Box(-1.0, 1.0)
+    res = bound_problem(make_problem(Network(weights, biases), domain, INF, INF), signs=signs)
+    assert res.sign_excess.shape == (4,)
     expected = np.zeros(4)
     for lo, hi in res.gradient:
         loose = (signs == 0) & (lo < 0) & (hi > 0)

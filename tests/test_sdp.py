@@ -262,12 +262,18 @@ def test_core_model_refuses_bad_slope_codes():
 
 
 def test_barrier_refuses_a_start_that_is_not_strictly_feasible():
-    """A warm start that falls outside -M > 0 (rho far too small) is reported, not followed."""
+    """A warm start that falls outside -M > 0 (rho far too small, a t_j <= 0) or whose barrier is not finite is
+    reported, not followed."""
     weights, _ = random_net(5, [3, 4, 2], bias_scale=0.3, fan_in=True)
     model = build(weights, _free(weights))
     point = barrier.start(weights, model)
     assert barrier.solve(model, barrier.Point(1e-12, point.t, point.mu)) is None
     assert barrier.solve(model, barrier.Point(point.rho, -point.t, point.mu)) is None
+    # a barrier that is not finite, which the Cholesky factor alone let through (NaN passes dpotrf)
+    assert barrier.solve(model, barrier.Point(math.inf, point.t, point.mu)) is None
+    assert barrier.solve(model, barrier.Point(math.nan, point.t, point.mu)) is None
+    assert barrier.solve(model, barrier.Point(point.rho, np.where(np.arange(point.t.size) == 0, math.inf, point.t),
+                                              point.mu)) is None
     assert barrier.solve(model, point) is not None
 
 

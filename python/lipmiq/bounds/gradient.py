@@ -43,7 +43,8 @@ class GradientBounds:
     (`node_scores` in cpp/gradient_bounds.cpp): each neuron's status (a split's side, else 1 / 0 where the
     bounds prove it active / inactive, -1 open) and the branching score of the open ones (-1 for the others).
     `sign_excess[i]`: how far the secant of |g_i| on its bounds can exceed |g_i|, the largest over the rows, for
-    the direction inputs whose vertex sign is free (0 for the others and where the bounds fix the sign).
+    the direction inputs whose vertex sign is free (0 for the others and where the bounds fix the sign; empty
+    when `empty`); the p = inf search branches the largest (methods/bab.py), other norms ignore it.
     """
 
     upper: float
