@@ -178,7 +178,8 @@ struct Deadline {
 
 struct GradientOptions {
     // Past this, every optimisation loop stops and the bound certified so far is returned (each iterate's
-    // bound is certified; CROWN passes not yet run fall back to interval bounds).
+    // bound is certified; CROWN passes not yet run fall back to interval bounds); the forward slope steps stop
+    // at half of the time left at the call's start, so the backward pass gets the rest.
     Deadline deadline;
     int forward_iterations = 20;  // Adam steps on each unstable pre-activation bound's own relu slopes
     int coordinate_iterations = 20;  // Adam steps on the bounds of the gradient coordinates below
@@ -211,7 +212,8 @@ struct RowGradientBounds {
 struct GradientResult {
     double upper = 0.0;                   // certified bound on L(p, q) over the (sub)domain
     bool empty = false;                   // the partial pattern contradicts the domain: upper = 0
-    bool stopped = false;                 // the deadline cut some optimisation short (the bound still holds)
+    bool stopped = false;                 // the deadline (or the forward steps' share of it) cut some
+                                          // optimisation short (the bound still holds)
     std::vector<LayerBounds> forward;     // certified pre-activation bounds z_k, k = 1..L-1
     // Per hidden layer, per neuron: the dual norm of the interval enclosure of d z_kj / dx (how far the
     // gradient can move when neuron j's derivative flips, per unit of d f / d x_kj): branching scores.

@@ -28,6 +28,20 @@ constexpr double kBlockWork = 1.5e8;
 // (6,244 neurons) the 20 steps took 58 s of a 70 s root call, and any call shorter than that returned no bound.
 constexpr double kForwardStepShare = 0.5;
 
+// The call's deadline, or the end of the steps' share of it, whichever comes first. It refers to the call's
+// Deadline rather than copying it: a copy would poll an interrupt callback (`Deadline::stop`) on its own and
+// could consume the signal the rest of the call needs to see.
+struct StepDeadline {
+    const Deadline& call;
+    std::chrono::steady_clock::time_point end;
+    StepDeadline(const Deadline& d, double share) : call(d), end(d.at) {
+        const auto now = std::chrono::steady_clock::now();
+        if (d.at != std::chrono::steady_clock::time_point::max() && d.at > now)
+            end = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(share * (d.at - now));
+    }
+    bool passed() const { return call.passed() || std::chrono::steady_clock::now() >= end; }
+};
+
 // Status, magnitudes and relu lines of a layer whose lo/hi are final; a forced sign (state 0 / 1, its bounds
 // already clamped) keeps its derivative even where the bounds collapse to [0, 0] (either value is valid
 // there, and keeping the pattern's keeps the derivatives inside those of the interval Jacobian bound).
@@ -79,7 +93,7 @@ void add_affine_data(SoundNetwork& S, std::size_t k, const std::vector<double>& 
 // forward through the lines the row chose; see gradient_slopes.cpp).  Every slope set in [0, 1] gives
 // certified values, so each row keeps its smallest.
 std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const Forms& F0, const GradientOptions& opt,
-                                   const Deadline& steps, bool& stopped) {
+                                   const StepDeadline& steps_end, bool& stopped) {
     constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-30;
     const std::size_t R = F0.rows;
     const Network& net = *S.net;
@@ -107,7 +121,7 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
         const std::vector<double> val = concretise_input(F, *S.dom, S.in_lo, S.in_hi, &X);
         for (std::size_t r = 0; r < R; ++r) best[r] = rnd::min_upper(best[r], val[r]);
         if (it >= opt.forward_iterations) break;
-        if (steps.passed()) {
+        if (steps_end.passed()) {
             stopped = true;
             break;
         }
@@ -247,13 +261,7 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
     for (std::size_t k = 0; k < state.size(); ++k)
         for (std::size_t j = 0; j < net.W[k].rows; ++j) forced |= state[k][j] != -1;
     std::vector<double> xl = S.in_lo, xh = S.in_hi;  // bounds of the previous layer's output
-    Deadline step_deadline = opt.deadline;  // the slope steps' share of the call (kForwardStepShare)
-    if (step_deadline.at != std::chrono::steady_clock::time_point::max()) {
-        const auto now = std::chrono::steady_clock::now();
-        if (step_deadline.at > now)
-            step_deadline.at = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                         kForwardStepShare * (step_deadline.at - now));
-    }
+    const StepDeadline steps_end(opt.deadline, kForwardStepShare);
     for (std::size_t k = 1; k < L; ++k) {
         const Matrix& W = net.W[k - 1];
         const std::size_t n = W.rows;
@@ -276,8 +284,8 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
         const bool all_first = k == 1 && prior.empty();
         for (std::size_t j = 0; j < n; ++j)
             if (all_first || (H.lo[j] < 0.0 && H.hi[j] > 0.0)) rows.push_back(static_cast<std::int32_t>(j));
-        // Rows in blocks of about kBlockWork multiply-adds (per step), the deadline checked between blocks:
-        // rows not reached keep the bounds they have.
+        // Rows in blocks of about kBlockWork multiply-adds (per step), the deadline (for the steps, their share
+        // of it) checked between blocks: rows not reached keep the bounds they have.
         double chain = 0.0;
         for (std::size_t j = 0; j < k; ++j) chain += static_cast<double>(net.W[j].data.size());
         for (int pass = 0; pass < (k == 1 ? 1 : 2) && !rows.empty(); ++pass) {
@@ -285,7 +293,7 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
             const std::size_t block = static_cast<std::size_t>(std::max(16.0, kBlockWork / (2.0 * chain * steps)));
             std::vector<std::int32_t> still;
             for (std::size_t first = 0; first < rows.size(); first += block) {
-                if ((pass == 0 ? opt.deadline : step_deadline).passed()) {
+                if (pass == 0 ? opt.deadline.passed() : steps_end.passed()) {
                     S.stopped = true;
                     break;
                 }
@@ -304,7 +312,7 @@ SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std
                     to_input(S, k - 1, F, nullptr, nullptr, nullptr);
                     v = concretise_input(F, dom, S.in_lo, S.in_hi);
                 } else {
-                    v = optimised_rows(S, k, F, opt, step_deadline, S.stopped);
+                    v = optimised_rows(S, k, F, opt, steps_end, S.stopped);
                 }
                 for (std::size_t r = 0; r < R; ++r) {
                     const std::size_t j = rows[first + r];

@@ -43,14 +43,15 @@ struct SoundNetwork {
     std::vector<std::vector<double>> Wmag;
     std::vector<double> xmass;
     bool empty = false;  // some forced sign contradicts the domain: no region with interior meets it
-    bool stopped = false;  // the deadline skipped CROWN passes or slope steps (the bounds still hold)
+    bool stopped = false;  // the deadline, or the steps' share of it, skipped CROWN passes or slope steps (sound)
 };
 
 // Certified bounds of every hidden layer over dom, with state[k][j] in {-1 free, 0 forced z <= 0,
 // 1 forced z >= 0} (state may be empty: all free).  Interval bounds intersected with `prior` (empty or one
 // certified entry per hidden layer) and with CROWN back-substitution for the neurons still unstable, whose
 // bounds still crossing 0 are then tightened by optimising their own relu slopes (opt.forward_iterations
-// steps, as alpha-CROWN does per bound); past opt.deadline the remaining CROWN passes and steps are skipped.
+// steps, as alpha-CROWN does per bound); past opt.deadline the remaining CROWN passes are skipped, and the steps
+// stop once they have used half of the time the call had left at its start (sound_forward.cpp, kForwardStepShare).
 // Returns early with empty = true.
 SoundNetwork sound_forward(const Network& net, const InputDomain& dom, const std::vector<const std::int8_t*>& state,
                            const GradientOptions& opt, const std::vector<LayerBounds>& prior = {});

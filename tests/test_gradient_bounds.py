@@ -278,6 +278,9 @@ def test_forward_steps_leave_the_backward_pass_its_time(p):
     lo, hi = -np.ones(6), np.ones(6)
     res = bound_network(Network(weights, biases), lo, hi, p, INF, forward_iterations=10**7, time_limit=0.5)
     assert res.stopped and math.isfinite(res.upper)
+    # the backward pass ran: a row reached after the deadline keeps only the interval Jacobian's enclosure and
+    # no backward bounds (see test_rows_left_at_the_deadline_keep_sound_enclosures)
+    assert all(np.isfinite(lo).all() and np.isfinite(hi).all() for lo, hi in res.backward[0])
     assert res.upper >= sampled_lower(weights, biases, ("box", lo, hi), p, INF, n=500, seed=2) * (1 - ORACLE_RTOL)
 
 

@@ -36,7 +36,8 @@ class GradientBounds:
     pre-activation of hidden layer k; for output row i, `gradient[i]` bounds d f_i / dx over the direction
     inputs and `backward[i][k]` bounds d f_i / d x_k (x_k the output of hidden layer k); `row_upper[i]`
     bounds ||d f_i / dx||_{p*}. On the global domain these refer to the homogenised network. `stopped`: the
-    time limit cut the optimisation short (the bound holds, but a longer run would be tighter).
+    time limit, or the forward steps' share of it (half), cut the optimisation short (the bound holds, but a
+    longer run would be tighter).
     `sensitivity[k][j]` (a heuristic, not certified; None when the time limit came first) is the dual norm of
     the interval enclosure of d z_kj / dx: how far the gradient moves per unit of d f / d x_kj when neuron j's
     derivative flips (branching scores). `status[k]` and `scores[k]` are the node's view of hidden layer k
@@ -67,7 +68,8 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
     """Bound over the box [lo, hi] (intersected with the ball around `center`), J over the first `n_dir`
     inputs (all by default); `states` per hidden layer: -1 free, 0 inactive, 1 active. `options` are the
     core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations,
-    step, decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, prior:
+    step, decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, the
+    forward steps at half of it, prior:
     certified pre-activation bounds per hidden layer valid on this set, e.g. a parent node's `forward`)."""
     res = _core.gradient_bounds(network.core, lo, hi, float(p), float(q),
                                 n_dir=n_dir, states=None if states is None else list(states), center=center,
