@@ -678,48 +678,84 @@ void register_gradient_bounds(py::module_& mod) {
 }
 
 // ---- relaxed_lp.cpp bindings -------------------------------------------------------------------
-py::dict py_relaxed_lp_empty(const Network& net, const py::object& lo, const py::object& hi, const py::list& status,
-                             const py::list& states, const py::list& forward, long long last, double interior_tol,
-                             double time_limit) {
+// A node as relaxed_lp.cpp reads it: the box, copies of its status and splits (the caller's arrays may change while
+// the GIL is released), and its forward bounds for the hidden layers 0..last.
+struct RelaxedNode {
+    std::vector<double> lo, hi;
+    std::vector<std::vector<std::int8_t>> status_copy, states_copy;
+    std::vector<const std::int8_t*> status, states;
+    std::vector<LayerBounds> forward;
+};
+
+RelaxedNode parse_relaxed_node(const Network& net, const py::object& lo, const py::object& hi, const py::list& status,
+                               const py::list& states, const py::list& forward, long long last) {
     const std::size_t n = net.in_dim(), hidden = net.depth() - 1;
     if (last < 0 || static_cast<std::size_t>(last) >= hidden)
         fail("last must be a hidden layer in [0, " + std::to_string(hidden) + "), got " + std::to_string(last));
-    const std::vector<double> l = vec1(lo, n, "lo", false), h = vec1(hi, n, "hi", false);
+    RelaxedNode node;
+    node.lo = vec1(lo, n, "lo", false);
+    node.hi = vec1(hi, n, "hi", false);
     std::vector<std::size_t> sizes;
     for (std::size_t k = 0; k < hidden; ++k) sizes.push_back(net.W[k].rows);
-    // copies: the caller's arrays may change while the GIL is released
     auto copy_states = [&](const py::list& arrays, std::vector<std::vector<std::int8_t>>& out) {
         std::vector<i8array> views;
         const std::vector<const std::int8_t*> ptrs = parse_states(arrays, sizes, views);
         for (std::size_t k = 0; k < ptrs.size(); ++k) out.emplace_back(ptrs[k], ptrs[k] + sizes[k]);
     };
-    std::vector<std::vector<std::int8_t>> status_copy, states_copy;
-    copy_states(status, status_copy);
-    copy_states(states, states_copy);
-    std::vector<const std::int8_t*> g, s;
-    for (const auto& v : status_copy) g.push_back(v.data());
-    for (const auto& v : states_copy) s.push_back(v.data());
+    copy_states(status, node.status_copy);
+    copy_states(states, node.states_copy);
+    for (const auto& v : node.status_copy) node.status.push_back(v.data());
+    for (const auto& v : node.states_copy) node.states.push_back(v.data());
     if (forward.size() < static_cast<std::size_t>(last) + 1)
         fail("forward needs bounds (lo, hi) for the hidden layers up to last");
-    std::vector<LayerBounds> f(static_cast<std::size_t>(last) + 1);
-    for (std::size_t k = 0; k < f.size(); ++k) {
+    node.forward.resize(static_cast<std::size_t>(last) + 1);
+    for (std::size_t k = 0; k < node.forward.size(); ++k) {
         py::sequence t = py::reinterpret_borrow<py::sequence>(forward[k]);
         if (py::len(t) != 2) fail("forward[" + std::to_string(k) + "] must be a pair (lo, hi)");
-        f[k].lo = vec1(t[0], sizes[k], "forward[" + std::to_string(k) + "][0]", true);
-        f[k].hi = vec1(t[1], sizes[k], "forward[" + std::to_string(k) + "][1]", true);
+        node.forward[k].lo = vec1(t[0], sizes[k], "forward[" + std::to_string(k) + "][0]", true);
+        node.forward[k].hi = vec1(t[1], sizes[k], "forward[" + std::to_string(k) + "][1]", true);
     }
+    return node;
+}
+
+py::dict py_relaxed_lp_empty(const Network& net, const py::object& lo, const py::object& hi, const py::list& status,
+                             const py::list& states, const py::list& forward, long long last, double interior_tol,
+                             double time_limit) {
+    const RelaxedNode node = parse_relaxed_node(net, lo, hi, status, states, forward, last);
     if (!(time_limit >= 0.0)) fail("time_limit must be >= 0 seconds (inf: none)");
     lipmiq::RelaxedVerdict v;
     {
         py::gil_scoped_release nogil;
-        v = lipmiq::relaxed_lp_empty(net, l.data(), h.data(), g, s, f, static_cast<std::size_t>(last), interior_tol,
-                                     lipmiq::Deadline::after(time_limit));
+        v = lipmiq::relaxed_lp_empty(net, node.lo.data(), node.hi.data(), node.status, node.states, node.forward,
+                                     static_cast<std::size_t>(last), interior_tol, lipmiq::Deadline::after(time_limit));
     }
     py::dict out;
     out["empty"] = v.empty;
     out["proof"] = v.reason == 1 ? "bound" : v.reason == 2 ? "farkas" : "";
     out["iterations"] = v.iterations;
     out["s"] = v.s;
+    return out;
+}
+
+py::dict py_relaxed_lp_bounds(const Network& net, const py::object& lo, const py::object& hi, const py::list& status,
+                              const py::list& states, const py::list& forward, long long first, bool signs,
+                              double time_limit) {
+    const long long last = static_cast<long long>(forward.size()) - 1;
+    const RelaxedNode node = parse_relaxed_node(net, lo, hi, status, states, forward, last);
+    if (first < 0 || first > last)
+        fail("first must be a hidden layer in [0, " + std::to_string(last) + "], got " + std::to_string(first));
+    if (!(time_limit >= 0.0)) fail("time_limit must be >= 0 seconds (inf: none)");
+    lipmiq::RelaxedBounds b;
+    {
+        py::gil_scoped_release nogil;
+        b = lipmiq::relaxed_lp_bounds(net, node.lo.data(), node.hi.data(), node.status, node.states, node.forward,
+                                      static_cast<std::size_t>(first), signs, lipmiq::Deadline::after(time_limit));
+    }
+    py::dict out;
+    out["empty"] = b.empty;
+    out["bounds"] = bounds_to_py(b.bounds);
+    out["solves"] = b.solves;
+    out["iterations"] = b.iterations;
     return out;
 }
 
@@ -733,6 +769,15 @@ void register_relaxed_lp(py::module_& mod) {
             "per hidden layer 1 active, 0 inactive, -1 open on the node; `states`: the node's splits (-1 none); "
             "`forward`: certified pre-activation bounds on the node. Returns {empty, proof: 'bound', 'farkas' or "
             "'', iterations, s: the LP's max when solved (nan otherwise)}.");
+    mod.def("relaxed_lp_bounds", &py_relaxed_lp_bounds, "net"_a, "lo"_a, "hi"_a, "status"_a, "states"_a, "forward"_a,
+            "first"_a, "signs"_a = false, "time_limit"_a = kInf,
+            "Certified bounds on the pre-activations of a branch-and-bound node's open neurons in the hidden layers "
+            ">= `first`: min and max of each over the node's triangle relaxation with its splits closed "
+            "(python/lipmiq/certify/relaxed.py), each solve warm-started from the last (dual simplex first, then primal) "
+            "and each bound proved by weak duality with a rounding allowance. `forward`: certified bounds for the hidden layers 0..last (the relaxation's); `signs`: only whether each neuron is "
+            "stable matters (a side of 0 some LP point reaches is not solved). Returns {empty: the relaxation "
+            "proved to have no point, bounds: [(lo, hi)] per hidden layer (`forward` tightened), solves, "
+            "iterations}.");
 }
 
 py::dict py_region_lp_box(const Network& net, const py::object& lo, const py::object& hi, const py::list& pattern,

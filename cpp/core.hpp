@@ -267,6 +267,22 @@ RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const doub
                                 const std::vector<LayerBounds>& forward, std::size_t last, double interior_tol,
                                 const Deadline& deadline);
 
+struct RelaxedBounds {
+    bool empty = false;              // proved: no point of the relaxation (a Farkas ray, or bounds that cross)
+    std::vector<LayerBounds> bounds;  // `forward`, with the open neurons of layers >= first tightened
+    int solves = 0, iterations = 0;  // LPs solved (at most two per neuron) and their simplex iterations
+};
+
+// Certified bounds on the pre-activations of the node's open neurons in the hidden layers first..last (the layers
+// `forward` has), min and max of z over the node's triangle relaxation with closed splits (z >= 0, z <= 0)
+// through the last of those layers (python/lipmiq/certify/relaxed.py), from `column_bounds` (dense_lp.hpp): each
+// by weak duality on the simplex's multipliers, float64 rounding covered, never looser than `forward`.
+RelaxedBounds relaxed_lp_bounds(const Network& net, const double* lo, const double* hi,
+                                const std::vector<const std::int8_t*>& status,
+                                const std::vector<const std::int8_t*>& states,
+                                const std::vector<LayerBounds>& forward, std::size_t first, bool signs,
+                                const Deadline& deadline);
+
 // ---- region_lp.cpp --------------------------------------------------------------------------
 struct RegionVerdict {
     int verdict = 0;     // 1: a point with interior margin, 2: proved no interior in the box, 0: neither

@@ -24,16 +24,43 @@ constexpr double kInf = rnd::kInf;
 struct DualSimplex {
     const DenseLP& lp;
     std::size_t m, n, N;
+    std::vector<double> c;                   // the objective (lp.c at the start, see set_objective)
     std::vector<double> lo, hi, v, d, Binv;  // bounds and values of all variables, reduced costs, inverse basis
     std::vector<std::int64_t> basis, pos;    // basic variable per position; position per variable (-1: nonbasic)
     std::vector<double> rho, alpha, col;     // pivot row of Binv, pivot row over all variables, entering column
+    // A's nonzeros by row and by column (the W rows are dense, the relu rows have two or three entries: the
+    // pivot row and the entering column cost their nonzeros, not m n)
+    std::vector<std::size_t> row_start, row_index, col_start, col_index;
+    std::vector<double> row_value, col_value;
 
     // The slack basis, except that each (row i, column j) of `crash` makes x_j basic in row i (its slack w_i
     // nonbasic at its lower bound).  A crash column has coefficient 1 in its row, 0 in the other crash rows and
     // no cost; then, with crash rows first, B = [[I, 0], [C, -I]] is its own inverse, and y = 0 keeps the start
     // dual feasible.  Pairs that break these conditions are left out.
     DualSimplex(const DenseLP& p, const std::vector<std::pair<std::size_t, std::size_t>>& crash)
-        : lp(p), m(p.m), n(p.n), N(p.n + p.m) {
+        : lp(p), m(p.m), n(p.n), N(p.n + p.m), c(p.c) {
+        row_start.assign(m + 1, 0);
+        col_start.assign(n + 1, 0);
+        for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+                const double a = lp.A[i * n + j];
+                if (a == 0.0) continue;
+                row_index.push_back(j);
+                row_value.push_back(a);
+                ++col_start[j + 1];
+            }
+            row_start[i + 1] = row_index.size();
+        }
+        for (std::size_t j = 0; j < n; ++j) col_start[j + 1] += col_start[j];
+        col_index.resize(row_index.size());
+        col_value.resize(row_index.size());
+        std::vector<std::size_t> fill(col_start.begin(), col_start.end() - 1);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t k = row_start[i]; k < row_start[i + 1]; ++k) {
+                const std::size_t at = fill[row_index[k]]++;
+                col_index[at] = i;
+                col_value[at] = row_value[k];
+            }
         lo.assign(N, 0.0);
         hi.assign(N, 0.0);
         for (std::size_t j = 0; j < n; ++j) lo[j] = lp.col_lo[j], hi[j] = lp.col_hi[j];
@@ -46,7 +73,7 @@ struct DualSimplex {
         }
         std::vector<std::int64_t> crashed(m, -1);
         for (const auto& [i, j] : crash)
-            if (i < m && j < n && lp.A[i * n + j] == 1.0 && lp.c[j] == 0.0 && std::isfinite(lo[n + i]) &&
+            if (i < m && j < n && lp.A[i * n + j] == 1.0 && c[j] == 0.0 && std::isfinite(lo[n + i]) &&
                 pos[j] < 0 && crashed[i] < 0)
                 crashed[i] = static_cast<std::int64_t>(j), pos[j] = 0;  // (pos fixed below)
         for (std::size_t i = 0; i < m; ++i)  // a crash column must vanish in the other crash rows
@@ -69,7 +96,18 @@ struct DualSimplex {
                 if (crashed[r] < 0) Binv[r * m + i] = lp.A[r * n + j];
         }
         for (std::size_t j = 0; j < n; ++j)
-            if (pos[j] < 0) v[j] = lp.c[j] < 0.0 ? hi[j] : lo[j];
+            if (pos[j] < 0) v[j] = c[j] < 0.0 ? hi[j] : lo[j];
+        refresh();
+    }
+
+    // A new objective on the current basis: each nonbasic variable moves to the bound its reduced cost prefers,
+    // which makes the basis dual feasible again, then the basic values follow.  Every bound must be finite
+    // (column_bounds gives the rows with an infinite side a finite one implied by the columns first).
+    void set_objective(const std::vector<double>& objective) {
+        c = objective;
+        refresh();
+        for (std::size_t j = 0; j < N; ++j)
+            if (pos[j] < 0) v[j] = d[j] < 0.0 ? hi[j] : lo[j];
         refresh();
     }
 
@@ -78,7 +116,7 @@ struct DualSimplex {
         std::vector<double> y(m, 0.0);
         for (std::size_t p = 0; p < m; ++p) {
             const std::int64_t b = basis[p];
-            const double cb = b < static_cast<std::int64_t>(n) ? lp.c[b] : 0.0;
+            const double cb = b < static_cast<std::int64_t>(n) ? c[b] : 0.0;
             if (cb == 0.0) continue;
             for (std::size_t i = 0; i < m; ++i) y[i] += cb * Binv[p * m + i];
         }
@@ -89,10 +127,9 @@ struct DualSimplex {
     void refresh() {
         std::vector<double> t(m, 0.0);
         for (std::size_t i = 0; i < m; ++i) {
-            const double* a = lp.A.data() + i * n;
             double s = 0.0;
-            for (std::size_t j = 0; j < n; ++j)
-                if (pos[j] < 0) s += a[j] * v[j];
+            for (std::size_t k = row_start[i]; k < row_start[i + 1]; ++k)
+                if (pos[row_index[k]] < 0) s += row_value[k] * v[row_index[k]];
             if (pos[n + i] < 0) s -= v[n + i];
             t[i] = s;
         }
@@ -103,13 +140,55 @@ struct DualSimplex {
         }
         const std::vector<double> y = duals();
         d.assign(N, 0.0);
-        for (std::size_t j = 0; j < n; ++j) d[j] = lp.c[j];
+        for (std::size_t j = 0; j < n; ++j) d[j] = c[j];
         for (std::size_t i = 0; i < m; ++i) {
-            const double* a = lp.A.data() + i * n;
-            for (std::size_t j = 0; j < n; ++j) d[j] -= a[j] * y[i];
+            for (std::size_t k = row_start[i]; k < row_start[i + 1]; ++k) d[row_index[k]] -= row_value[k] * y[i];
             d[n + i] = y[i];
         }
         for (std::size_t p = 0; p < m; ++p) d[basis[p]] = 0.0;
+    }
+
+    // The pivot row over every variable: alpha_j = rho . M_j with rho = row `leave` of Binv, M = [A, -I].
+    void pivot_row(std::size_t leave) {
+        rho.assign(Binv.begin() + leave * m, Binv.begin() + (leave + 1) * m);
+        alpha.assign(N, 0.0);
+        for (std::size_t i = 0; i < m; ++i) {
+            const double ri = rho[i];
+            if (ri == 0.0) continue;
+            for (std::size_t k = row_start[i]; k < row_start[i + 1]; ++k) alpha[row_index[k]] += ri * row_value[k];
+            alpha[n + i] = -ri;
+        }
+    }
+
+    // The entering column in the basis' coordinates: col = Binv M_enter.
+    void entering_column(std::size_t enter) {
+        col.assign(m, 0.0);
+        if (enter < n) {
+            for (std::size_t k = col_start[enter]; k < col_start[enter + 1]; ++k) {
+                const std::size_t i = col_index[k];
+                const double a = col_value[k];
+                for (std::size_t p = 0; p < m; ++p) col[p] += Binv[p * m + i] * a;
+            }
+        } else {
+            for (std::size_t p = 0; p < m; ++p) col[p] = -Binv[p * m + (enter - n)];
+        }
+    }
+
+    // `enter` replaces the basic variable of position `leave` (col: its entering column): Binv's row `leave`
+    // divided by the pivot, the others eliminated against it.
+    void exchange(std::size_t leave, std::size_t enter) {
+        const double pivot = col[leave];
+        double* pr = Binv.data() + leave * m;
+        for (std::size_t i = 0; i < m; ++i) pr[i] /= pivot;
+        for (std::size_t p = 0; p < m; ++p) {
+            if (p == leave || col[p] == 0.0) continue;
+            const double f = col[p];
+            double* bp = Binv.data() + p * m;
+            for (std::size_t i = 0; i < m; ++i) bp[i] -= f * pr[i];
+        }
+        pos[basis[leave]] = -1;
+        pos[enter] = static_cast<std::int64_t>(leave);
+        basis[leave] = static_cast<std::int64_t>(enter);
     }
 };
 
@@ -161,13 +240,156 @@ double dual_bound(const DenseLP& lp, const std::vector<double>& c, std::vector<d
     return std::isnan(bound) ? -kInf : bound;
 }
 
+namespace {
+
+// What a run of dual simplex iterations ended on.
+enum class Pass { optimal, infeasible, stopped };
+
+// Dual simplex iterations on S from a dual feasible basis, for at most max_iterations: `optimal` when the basis is
+// primal feasible, `infeasible` on a dual ray (its multipliers in `ray`), `stopped` at the deadline, on a pivot
+// too small to trust, past the cap, or when check(iteration) returns true (it runs before each iteration).
+// `iterations`: the index of the last iteration begun.
+template <class Check>
+Pass iterate(DualSimplex& S, std::size_t max_iterations, const Deadline& deadline, Check check, int& iterations,
+             std::vector<double>& ray) {
+    const std::size_t m = S.m, n = S.n, N = S.N;
+    constexpr double kPrimalTol = 1e-9, kPivotTol = 1e-9, kDualTol = 1e-12;
+    for (std::size_t it = 0; it < max_iterations; ++it) {
+        iterations = static_cast<int>(it);
+        if (it > 0 && it % 25 == 0) S.refresh();
+        if (check(it) || deadline.passed()) return Pass::stopped;
+        // Leaving: the basic variable farthest outside its bounds.
+        std::size_t leave = m;
+        double worst = 0.0;
+        int sigma = 0;
+        for (std::size_t p = 0; p < m; ++p) {
+            const std::int64_t b = S.basis[p];
+            const double x = S.v[b];
+            const double below = S.lo[b] - x, above = x - S.hi[b];
+            const double tol = kPrimalTol * (1.0 + std::fabs(x));
+            if (below > tol && below > worst) worst = below, leave = p, sigma = 1;
+            if (above > tol && above > worst) worst = above, leave = p, sigma = -1;
+        }
+        if (leave == m) return Pass::optimal;
+        S.pivot_row(leave);
+        // Dual ratio test: d_j + sigma t alpha_j keeps its sign for every nonbasic j.
+        std::size_t enter = N;
+        double best = kInf, size = 0.0;
+        for (std::size_t j = 0; j < N; ++j) {
+            if (S.pos[j] >= 0 || S.lo[j] == S.hi[j]) continue;
+            const double a = sigma * S.alpha[j];
+            if (std::fabs(a) <= kPivotTol) continue;
+            const bool at_lower = S.v[j] == S.lo[j];
+            double ratio;
+            if (at_lower && a < 0.0) {
+                ratio = std::max(S.d[j], 0.0) / -a;
+            } else if (!at_lower && a > 0.0) {
+                ratio = std::max(-S.d[j], 0.0) / a;
+            } else {
+                continue;
+            }
+            if (ratio < best - kDualTol || (ratio <= best + kDualTol && std::fabs(a) > size)) {
+                best = ratio;
+                size = std::fabs(a);
+                enter = j;
+            }
+        }
+        if (enter == N) {  // dual unbounded: Farkas multipliers along -sigma rho
+            ray.assign(m, 0.0);
+            for (std::size_t i = 0; i < m; ++i) ray[i] = -sigma * S.rho[i];
+            return Pass::infeasible;
+        }
+        S.entering_column(enter);
+        const double pivot = S.col[leave];
+        if (std::fabs(pivot) <= kPivotTol * 1e-3) return Pass::stopped;  // the row and the column disagree
+        // Dual update, then the primal step that puts the leaving variable on its violated bound.
+        const double t = best;
+        for (std::size_t j = 0; j < N; ++j)
+            if (S.pos[j] < 0) S.d[j] += sigma * t * S.alpha[j];
+        const std::int64_t out_var = S.basis[leave];
+        const double target = sigma > 0 ? S.lo[out_var] : S.hi[out_var];
+        const double delta = (S.v[out_var] - target) / pivot;  // x_B = -... so x_r moves by -pivot * delta
+        for (std::size_t p = 0; p < m; ++p) S.v[S.basis[p]] -= S.col[p] * delta;
+        S.v[out_var] = target;
+        S.v[enter] += delta;
+        S.d[enter] = 0.0;
+        S.d[out_var] = sigma * t;
+        S.exchange(leave, enter);
+    }
+    return Pass::stopped;
+}
+
+// Primal simplex iterations on S from a primal feasible basis (Dantzig's entering rule, the bounded ratio test
+// with the entering variable's own bound flip): `optimal` when no nonbasic variable's reduced cost can improve
+// the objective, `stopped` at the deadline, on a pivot too small to trust or past the cap.  Used after a change of
+// objective, where the previous optimum stays feasible (the dual simplex would start from the opposite corner).
+// check(iteration) runs before each iteration; true stops (`stopped`) on the current, still feasible, basis.
+template <class Check>
+Pass primal_iterate(DualSimplex& S, std::size_t max_iterations, const Deadline& deadline, Check check,
+                    int& iterations) {
+    const std::size_t m = S.m, n = S.n, N = S.N;
+    constexpr double kDualTol = 1e-9, kPivotTol = 1e-9;
+    for (std::size_t it = 0; it < max_iterations; ++it) {
+        iterations = static_cast<int>(it);
+        if (it > 0 && it % 25 == 0) S.refresh();
+        if (check(it) || deadline.passed()) return Pass::stopped;
+        std::size_t enter = N;
+        double best = kDualTol;
+        int dir = 0;
+        for (std::size_t j = 0; j < N; ++j) {
+            if (S.pos[j] >= 0 || S.lo[j] == S.hi[j]) continue;
+            if (S.v[j] < S.hi[j] && -S.d[j] > best) best = -S.d[j], enter = j, dir = 1;
+            if (S.v[j] > S.lo[j] && S.d[j] > best) best = S.d[j], enter = j, dir = -1;
+        }
+        if (enter == N) return Pass::optimal;
+        S.entering_column(enter);
+        // Ratio test: the entering variable moves by dir * theta, basic variable p by -col[p] * dir * theta.
+        double theta = dir > 0 ? S.hi[enter] - S.v[enter] : S.v[enter] - S.lo[enter];
+        std::size_t leave = m;
+        double size = 0.0;
+        for (std::size_t p = 0; p < m; ++p) {
+            const double rate = -S.col[p] * dir;
+            if (std::fabs(rate) <= kPivotTol) continue;
+            const std::int64_t b = S.basis[p];
+            const double room = std::max(rate > 0.0 ? (S.hi[b] - S.v[b]) / rate : (S.lo[b] - S.v[b]) / rate, 0.0);
+            const double tie = 1e-12 * (1.0 + theta);
+            if (room < theta - tie || (room <= theta + tie && leave != m && std::fabs(rate) > size)) {
+                theta = room;
+                leave = p;
+                size = std::fabs(rate);
+            }
+        }
+        if (!std::isfinite(theta)) return Pass::stopped;
+        const double pivot = leave == m ? 1.0 : S.col[leave];
+        if (std::fabs(pivot) <= kPivotTol * 1e-3) return Pass::stopped;  // (before any value moves)
+        const double delta = dir * theta;
+        for (std::size_t p = 0; p < m; ++p) S.v[S.basis[p]] -= S.col[p] * delta;
+        S.v[enter] += delta;
+        if (leave == m) {  // the entering variable reaches its other bound: no change of basis
+            S.v[enter] = dir > 0 ? S.hi[enter] : S.lo[enter];
+            continue;
+        }
+        const std::int64_t out_var = S.basis[leave];
+        S.v[out_var] = -S.col[leave] * dir > 0.0 ? S.hi[out_var] : S.lo[out_var];  // on the bound it reached
+        // Reduced costs along the pivot row alpha (alpha_out = 1, alpha_enter = pivot): d_j -= d_enter alpha_j / pivot.
+        S.pivot_row(leave);
+        const double ratio = S.d[enter] / pivot;
+        for (std::size_t j = 0; j < N; ++j)
+            if (S.pos[j] < 0 || static_cast<std::int64_t>(j) == out_var) S.d[j] -= ratio * S.alpha[j];
+        S.d[enter] = 0.0;
+        S.exchange(leave, enter);
+    }
+    return Pass::stopped;
+}
+
+}  // namespace
+
 MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, const Deadline& deadline,
                        const std::vector<std::pair<std::size_t, std::size_t>>& crash) {
     MarginSolve out;
     const rnd::FloatEnvironment environment;
     DualSimplex S(lp, crash);
-    const std::size_t m = lp.m, n = lp.n, N = S.N;
-    constexpr double kPrimalTol = 1e-9, kPivotTol = 1e-9, kDualTol = 1e-12;
+    const std::size_t m = lp.m, n = lp.n;
     const std::size_t max_iterations = 20 * (m + n) + 100;
     // A proof from multipliers y or -y (a bound >= 0 on min -s, or > 0 on min 0: Farkas), y and the objective
     // first scaled by the same power of two (exact: -e_s and 0 scale without rounding) so that y's largest entry
@@ -193,114 +415,111 @@ MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, co
         return false;
     };
     auto certify_bound = [&](const std::vector<double>& y) { return proves(y, lp.c, false); };
-    for (std::size_t it = 0; it < max_iterations; ++it) {
-        out.iterations = static_cast<int>(it);
-        if (it > 0 && it % 25 == 0) S.refresh();
-        // The dual objective bounds max s from above at every iterate: below 0, try the proof at once.
-        if (S.v[s] < 0.0 && certify_bound(S.duals())) {
-            out.empty = true;
-            out.reason = 1;
-            return out;
+    // The dual objective bounds max s from above at every iterate: below 0, try the proof at once.
+    bool proved = false;
+    auto early = [&](std::size_t) { return proved = S.v[s] < 0.0 && certify_bound(S.duals()); };
+    std::vector<double> ray;
+    const Pass pass = iterate(S, max_iterations, deadline, early, out.iterations, ray);
+    if (proved) {
+        out.empty = true;
+        out.reason = 1;
+    } else if (pass == Pass::optimal) {
+        out.s = S.v[s];
+        out.x.assign(S.v.begin(), S.v.begin() + static_cast<std::ptrdiff_t>(n));
+        if (S.v[s] <= interior_tol && certify_bound(S.duals())) out.empty = true, out.reason = 1;
+    } else if (pass == Pass::infeasible && proves(ray, zero, true)) {
+        out.empty = true;
+        out.reason = 2;
+    }
+    return out;
+}
+
+ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& cols, bool signs,
+                           const Deadline& deadline, const std::vector<std::pair<std::size_t, std::size_t>>& crash) {
+    ColumnBounds out;
+    const rnd::FloatEnvironment environment;
+    const std::size_t m = lp.m, n = lp.n;
+    for (std::size_t j : cols) out.lo.push_back(lp.col_lo[j]), out.hi.push_back(lp.col_hi[j]);
+    DualSimplex S(lp, crash);
+    // A row with an infinite side gets a finite one implied by the column bounds (widened by a relative 1e-6 and
+    // 1), only in the simplex's copy: a nonbasic row activity may then sit on either side after a change of
+    // objective. The polyhedron is the same; dual_bound reads the LP's own rows.
+    for (std::size_t i = 0; i < m; ++i) {
+        if (std::isfinite(S.lo[n + i]) && std::isfinite(S.hi[n + i])) continue;
+        const double* a = lp.A.data() + i * n;
+        double low = 0.0, high = 0.0;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (a[j] == 0.0) continue;
+            low += std::min(a[j] * lp.col_lo[j], a[j] * lp.col_hi[j]);
+            high += std::max(a[j] * lp.col_lo[j], a[j] * lp.col_hi[j]);
         }
-        if (deadline.passed()) return out;
-        // Leaving: the basic variable farthest outside its bounds.
-        std::size_t leave = m;
-        double worst = 0.0;
-        int sigma = 0;
-        for (std::size_t p = 0; p < m; ++p) {
-            const std::int64_t b = S.basis[p];
-            const double x = S.v[b];
-            const double below = S.lo[b] - x, above = x - S.hi[b];
-            const double tol = kPrimalTol * (1.0 + std::fabs(x));
-            if (below > tol && below > worst) worst = below, leave = p, sigma = 1;
-            if (above > tol && above > worst) worst = above, leave = p, sigma = -1;
-        }
-        if (leave == m) {  // optimal
-            out.s = S.v[s];
-            out.x.assign(S.v.begin(), S.v.begin() + static_cast<std::ptrdiff_t>(n));
-            if (S.v[s] > interior_tol) return out;
-            if (certify_bound(S.duals())) out.empty = true, out.reason = 1;
-            return out;
-        }
-        // Pivot row over every variable: alpha_j = rho . M_j with rho = row `leave` of Binv, M = [A, -I].
-        S.rho.assign(S.Binv.begin() + leave * m, S.Binv.begin() + (leave + 1) * m);
-        S.alpha.assign(N, 0.0);
-        for (std::size_t i = 0; i < m; ++i) {
-            const double ri = S.rho[i];
-            if (ri == 0.0) continue;
-            const double* a = lp.A.data() + i * n;
-            for (std::size_t j = 0; j < n; ++j) S.alpha[j] += ri * a[j];
-            S.alpha[n + i] = -ri;
-        }
-        // Dual ratio test: d_j + sigma t alpha_j keeps its sign for every nonbasic j.
-        std::size_t enter = N;
-        double best = kInf, size = 0.0;
-        for (std::size_t j = 0; j < N; ++j) {
-            if (S.pos[j] >= 0 || S.lo[j] == S.hi[j]) continue;
-            const double a = sigma * S.alpha[j];
-            if (std::fabs(a) <= kPivotTol) continue;
-            const bool at_lower = S.v[j] == S.lo[j];
-            double ratio;
-            if (at_lower && a < 0.0) {
-                ratio = std::max(S.d[j], 0.0) / -a;
-            } else if (!at_lower && a > 0.0) {
-                ratio = std::max(-S.d[j], 0.0) / a;
+        if (std::isinf(S.lo[n + i])) S.lo[n + i] = low - 1e-6 * std::fabs(low) - 1.0;
+        if (std::isinf(S.hi[n + i])) S.hi[n + i] = high + 1e-6 * std::fabs(high) + 1.0;
+        if (!std::isfinite(S.lo[n + i]) || !std::isfinite(S.hi[n + i])) return out;  // overflow: no bounds
+    }
+    const std::size_t max_iterations = 2 * (m + n) + 50;
+    const std::vector<double> zero(n, 0.0);
+    std::vector<double> c(n, 0.0), ray;
+    // With `signs`, the feasible points the solves pass through (one per solve) show sides of 0 a column reaches:
+    // a side some point shows cannot be excluded, so its solve is skipped, and a primal solve stops once its
+    // column crosses 0 (kSide: the points satisfy the rows only to the simplex's tolerances).
+    constexpr double kSide = 1e-7;
+    std::vector<std::vector<double>> points;
+    auto shown = [&](std::size_t j, double sign) {
+        for (const auto& x : points)
+            if (sign * x[j] < -kSide) return true;
+        return false;
+    };
+    auto none = [](std::size_t) { return false; };
+    bool feasible = false;  // the basis primal feasible (the last solve's end): the next one starts from it
+    for (std::size_t t = 0; t < cols.size(); ++t) {
+        const std::size_t j = cols[t];
+        for (const double sign : {1.0, -1.0}) {  // min x_j, then min -x_j
+            if (deadline.passed()) return out;
+            if (signs && shown(j, sign)) continue;
+            c[j] = sign;
+            int iterations = 0;
+            Pass pass;
+            if (feasible) {
+                S.c = c;
+                S.refresh();
+                auto crossed = [&](std::size_t) { return signs && sign * S.v[j] < -kSide; };
+                pass = primal_iterate(S, max_iterations, deadline, crossed, iterations);
+                feasible = pass == Pass::optimal || (signs && sign * S.v[j] < -kSide);
             } else {
+                S.set_objective(c);
+                pass = iterate(S, max_iterations, deadline, none, iterations, ray);
+                feasible = pass == Pass::optimal;
+            }
+            c[j] = 0.0;
+            ++out.solves;
+            out.iterations += iterations;
+            if (feasible && signs) points.emplace_back(S.v.begin(), S.v.begin() + static_cast<std::ptrdiff_t>(n));
+            if (pass == Pass::infeasible) {  // no point at all, when weak duality on the ray proves it
+                for (const double f : {1.0, -1.0}) {
+                    std::vector<double> y(m);
+                    for (std::size_t i = 0; i < m; ++i) y[i] = on_infinite_side(lp, i, f * ray[i]) ? 0.0 : f * ray[i];
+                    if (dual_bound(lp, zero, y) > 0.0) {
+                        out.empty = true;
+                        return out;
+                    }
+                }
                 continue;
             }
-            if (ratio < best - kDualTol || (ratio <= best + kDualTol && std::fabs(a) > size)) {
-                best = ratio;
-                size = std::fabs(a);
-                enter = j;
+            if (pass != Pass::optimal) continue;  // (multipliers off the optimum rarely bound anything)
+            std::vector<double> objective(n, 0.0);
+            objective[j] = sign;
+            const double bound = dual_bound(lp, objective, S.duals());  // any multipliers give a valid bound
+            if (sign > 0.0) {
+                out.lo[t] = std::max(out.lo[t], bound);
+            } else {
+                out.hi[t] = std::min(out.hi[t], -bound);
             }
         }
-        if (enter == N) {  // dual unbounded: Farkas multipliers along -sigma rho
-            std::vector<double> ray(m);
-            for (std::size_t i = 0; i < m; ++i) ray[i] = -sigma * S.rho[i];
-            if (proves(ray, zero, true)) {
-                out.empty = true;
-                out.reason = 2;
-            }
+        if (out.lo[t] > out.hi[t]) {  // both bounds hold on every point: there is none
+            out.empty = true;
             return out;
         }
-        // Entering column in the basis' coordinates: col = Binv M_enter.
-        S.col.assign(m, 0.0);
-        if (enter < n) {
-            for (std::size_t p = 0; p < m; ++p) {
-                double t = 0.0;
-                const double* bi = S.Binv.data() + p * m;
-                for (std::size_t i = 0; i < m; ++i) t += bi[i] * lp.A[i * n + enter];
-                S.col[p] = t;
-            }
-        } else {
-            for (std::size_t p = 0; p < m; ++p) S.col[p] = -S.Binv[p * m + (enter - n)];
-        }
-        const double pivot = S.col[leave];
-        if (std::fabs(pivot) <= kPivotTol * 1e-3) return out;  // the row and the column disagree: no proof
-        // Dual update, then the primal step that puts the leaving variable on its violated bound.
-        const double t = best;
-        for (std::size_t j = 0; j < N; ++j)
-            if (S.pos[j] < 0) S.d[j] += sigma * t * S.alpha[j];
-        const std::int64_t out_var = S.basis[leave];
-        const double target = sigma > 0 ? S.lo[out_var] : S.hi[out_var];
-        const double delta = (S.v[out_var] - target) / pivot;  // x_B = -... so x_r moves by -pivot * delta
-        for (std::size_t p = 0; p < m; ++p) S.v[S.basis[p]] -= S.col[p] * delta;
-        S.v[out_var] = target;
-        S.v[enter] += delta;
-        S.d[enter] = 0.0;
-        S.d[out_var] = sigma * t;
-        // Binv update: row `leave` divided by the pivot, the others eliminated against it.
-        double* pr = S.Binv.data() + leave * m;
-        for (std::size_t i = 0; i < m; ++i) pr[i] /= pivot;
-        for (std::size_t p = 0; p < m; ++p) {
-            if (p == leave || S.col[p] == 0.0) continue;
-            const double f = S.col[p];
-            double* bp = S.Binv.data() + p * m;
-            for (std::size_t i = 0; i < m; ++i) bp[i] -= f * pr[i];
-        }
-        S.pos[out_var] = -1;
-        S.pos[enter] = static_cast<std::int64_t>(leave);
-        S.basis[leave] = static_cast<std::int64_t>(enter);
     }
     return out;
 }

@@ -24,56 +24,67 @@ namespace {
 constexpr double kInf = rnd::kInf;
 }  // namespace
 
-RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const double* hi,
-                                const std::vector<const std::int8_t*>& status,
-                                const std::vector<const std::int8_t*>& states,
-                                const std::vector<LayerBounds>& forward, std::size_t last, double interior_tol,
-                                const Deadline& deadline) {
-    RelaxedVerdict out;
-    const rnd::FloatEnvironment environment;
+namespace {
+
+// The triangle relaxation of a node as a dense LP (relaxed.py states it).  Columns: x, then per layer k <= last its
+// z (all neurons below `last`; at it the split ones, and the open ones too when `open_last`) and, below `last`, an
+// a for each neuron not inactive (an inactive one's a is 0: no column, which changes no optimum); then the margin s
+// when `margin`.  Rows: z - W a_prev = b, then (k < last) a - z = 0 on, a - z >= 0 and a - slope z <= -slope l
+// open, then the split rows z - s >= 0 (z >= 0 without the margin) and z <= 0.  (An active neuron's a stays a
+// column of its own: as its z, it would sit in the next layer's defining rows and leave the crash basis.)
+struct RelaxedLP {
+    bool built = false;  // false: a bound overflowed, no LP
+    DenseLP lp;
+    std::vector<std::pair<std::size_t, std::size_t>> crash;  // each z basic in its own defining row
+    std::vector<std::vector<std::size_t>> neurons;           // per layer, the neurons with a z column...
+    std::vector<std::size_t> z;                              // ... from this column on
+    std::size_t s = 0;                                       // the margin's column (when `margin`)
+};
+
+RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
+                     const std::vector<const std::int8_t*>& status, const std::vector<const std::int8_t*>& states,
+                     const std::vector<LayerBounds>& forward, std::size_t last, bool margin, bool open_last) {
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    RelaxedLP out;
     const std::size_t n0 = net.in_dim();
-    // Columns: x, then per layer k <= last its z (all neurons below `last`, the split ones at it) and, below
-    // `last`, its a; then s.  Rows: z - W a_prev = b, then (k < last) a - z = 0 on, a - z >= 0 and
-    // a - slope z <= -slope l free, then the split rows z - s >= 0 (active) and z <= 0 (inactive).
-    struct Layout {
-        std::size_t input, z, a, width;
-        std::vector<std::size_t> neurons;
-    };
-    std::vector<Layout> layout;
+    // act[k][j]: the column of relu(z_kj) for k < last (kNone: identically 0); layer 0 reads x's columns
+    std::vector<std::vector<std::size_t>> act;
     std::vector<double> col_lo(lo, lo + n0), col_hi(hi, hi + n0);
-    std::size_t cols = n0, input = 0, rows = 0;
+    std::size_t cols = n0, rows = 0;
     for (std::size_t k = 0; k <= last; ++k) {
-        Layout L;
-        L.width = net.W[k].rows;
+        const std::size_t width = net.W[k].rows;
         const LayerBounds& f = forward[k];
-        for (std::size_t j = 0; j < L.width; ++j)
-            if (k < last || states[k][j] >= 0) L.neurons.push_back(j);
-        L.input = input;
-        L.z = cols;
-        for (std::size_t j : L.neurons) col_lo.push_back(f.lo[j]), col_hi.push_back(f.hi[j]);
-        cols += L.neurons.size();
-        rows += L.neurons.size();
-        L.a = cols;
+        std::vector<std::size_t> neurons;
+        for (std::size_t j = 0; j < width; ++j)
+            if (k < last || states[k][j] >= 0 || (open_last && status[k][j] < 0)) neurons.push_back(j);
+        out.z.push_back(cols);
+        for (std::size_t j : neurons) col_lo.push_back(f.lo[j]), col_hi.push_back(f.hi[j]);
+        cols += neurons.size();
+        rows += neurons.size();
         if (k < last) {
             const std::int8_t* g = status[k];
-            for (std::size_t j = 0; j < L.width; ++j) {
+            std::vector<std::size_t> a(width, kNone);
+            for (std::size_t j = 0; j < width; ++j) {
+                if (g[j] == 0) continue;
+                a[j] = cols++;
                 col_lo.push_back(g[j] == 1 ? std::max(f.lo[j], 0.0) : 0.0);
-                col_hi.push_back(g[j] == 0 ? 0.0 : std::max(f.hi[j], 0.0));
-                rows += g[j] == 1 ? 1 : g[j] < 0 ? 1 + (std::max(f.hi[j], 0.0) > std::min(f.lo[j], 0.0)) : 0;
+                col_hi.push_back(std::max(f.hi[j], 0.0));
+                rows += g[j] == 1 ? 1 : 1 + (std::max(f.hi[j], 0.0) > std::min(f.lo[j], 0.0));
             }
-            cols += L.width;
-            input = L.a;
+            act.push_back(std::move(a));
         }
-        for (std::size_t j : L.neurons) rows += states[k][j] >= 0;
-        layout.push_back(std::move(L));
+        for (std::size_t j : neurons) rows += states[k][j] >= 0;
+        out.neurons.push_back(std::move(neurons));
     }
-    const std::size_t s = cols++;
-    col_lo.push_back(-1.0);
-    col_hi.push_back(1.0);
+    if (margin) {
+        out.s = cols++;
+        col_lo.push_back(-1.0);
+        col_hi.push_back(1.0);
+    }
     for (std::size_t j = 0; j < cols; ++j)
         if (!std::isfinite(col_lo[j]) || !std::isfinite(col_hi[j])) return out;  // overflowed bounds: no LP
 
-    DenseLP lp;
+    DenseLP& lp = out.lp;
     lp.m = rows;
     lp.n = cols;
     lp.A.assign(rows * cols, 0.0);
@@ -82,60 +93,108 @@ RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const doub
     lp.col_lo = std::move(col_lo);
     lp.col_hi = std::move(col_hi);
     lp.c.assign(cols, 0.0);
-    lp.c[s] = -1.0;  // max s as min -s
+    if (margin) lp.c[out.s] = -1.0;  // max s as min -s
     std::size_t r = 0;
-    std::vector<std::pair<std::size_t, std::size_t>> crash;
     auto row = [&](double rlo, double rhi) {
-        if (r >= rows) throw std::logic_error("relaxed_lp_empty: more rows than counted");
+        if (r >= rows) throw std::logic_error("relaxed_lp: more rows than counted");
         lp.row_lo[r] = rlo;
         lp.row_hi[r] = rhi;
         return lp.A.data() + (r++) * cols;
     };
     for (std::size_t k = 0; k <= last; ++k) {
-        const Layout& L = layout[k];
+        const std::vector<std::size_t>& neurons = out.neurons[k];
+        const std::size_t z = out.z[k];
         const Matrix& W = net.W[k];
-        for (std::size_t t = 0; t < L.neurons.size(); ++t) {  // z - W v = b (exact data)
-            const std::size_t j = L.neurons[t];
+        for (std::size_t t = 0; t < neurons.size(); ++t) {  // z - W a_prev = b (exact data)
+            const std::size_t j = neurons[t];
             double* a = row(net.b[k][j], net.b[k][j]);
-            for (std::size_t i = 0; i < W.cols; ++i) a[L.input + i] = -W.row(j)[i];
-            a[L.z + t] = 1.0;
-            crash.emplace_back(r - 1, L.z + t);  // z starts basic in its own row
+            for (std::size_t i = 0; i < W.cols; ++i) {
+                const std::size_t in = k == 0 ? i : act[k - 1][i];
+                if (in != kNone) a[in] = -W.row(j)[i];
+            }
+            a[z + t] = 1.0;
+            out.crash.emplace_back(r - 1, z + t);  // z starts basic in its own row
         }
         if (k < last) {
             const std::int8_t* g = status[k];
             const LayerBounds& f = forward[k];
-            for (std::size_t j = 0; j < L.width; ++j) {
-                if (g[j] == 1 || g[j] < 0) {  // a - z = 0 (on), a - z >= 0 (free)
-                    double* a = row(0.0, g[j] == 1 ? 0.0 : kInf);
-                    a[L.a + j] = 1.0;
-                    a[L.z + j] = -1.0;
-                }
+            for (std::size_t j = 0; j < W.rows; ++j) {
+                if (g[j] == 0) continue;
+                double* a = row(0.0, g[j] == 1 ? 0.0 : kInf);  // a - z = 0 (on), a - z >= 0 (free)
+                a[act[k][j]] = 1.0;
+                a[z + j] = -1.0;
+                if (g[j] == 1) continue;
                 // a <= slope (z - l), slope >= u / (u - l): the width rounded down, the quotient up (on [l, u]
                 // widened to contain 0, so the chord bounds relu whatever bounds an open neuron comes with)
                 const double u = std::max(f.hi[j], 0.0), l = std::min(f.lo[j], 0.0);
-                if (g[j] < 0 && u > l) {
+                if (u > l) {
                     const double slope = rnd::up(u / rnd::down(u - l));
-                    double* a = row(-kInf, rnd::up(-slope * l));
-                    a[L.a + j] = 1.0;
-                    a[L.z + j] = -slope;
+                    double* b = row(-kInf, rnd::up(-slope * l));
+                    b[act[k][j]] = 1.0;
+                    b[z + j] = -slope;
                 }
             }
         }
-        for (std::size_t t = 0; t < L.neurons.size(); ++t) {
-            const std::int8_t side = states[k][L.neurons[t]];
+        for (std::size_t t = 0; t < neurons.size(); ++t) {
+            const std::int8_t side = states[k][neurons[t]];
             if (side < 0) continue;
-            double* a = side > 0 ? row(0.0, kInf) : row(-kInf, 0.0);  // z - s >= 0, z <= 0
-            a[L.z + t] = 1.0;
-            if (side > 0) a[s] = -1.0;
+            double* a = side > 0 ? row(0.0, kInf) : row(-kInf, 0.0);  // z - s >= 0 (z >= 0), z <= 0
+            a[z + t] = 1.0;
+            if (side > 0 && margin) a[out.s] = -1.0;
         }
     }
-    if (r != rows) throw std::logic_error("relaxed_lp_empty: row count");
+    if (r != rows) throw std::logic_error("relaxed_lp: row count");
+    out.built = true;
+    return out;
+}
 
-    const MarginSolve solved = max_margin(lp, s, interior_tol, deadline, crash);
+}  // namespace
+
+RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const double* hi,
+                                const std::vector<const std::int8_t*>& status,
+                                const std::vector<const std::int8_t*>& states,
+                                const std::vector<LayerBounds>& forward, std::size_t last, double interior_tol,
+                                const Deadline& deadline) {
+    RelaxedVerdict out;
+    const rnd::FloatEnvironment environment;
+    const RelaxedLP R = relaxed_lp(net, lo, hi, status, states, forward, last, true, false);
+    if (!R.built) return out;
+    const MarginSolve solved = max_margin(R.lp, R.s, interior_tol, deadline, R.crash);
     out.empty = solved.empty;
     out.reason = solved.reason;
     out.iterations = solved.iterations;
     out.s = solved.s;
+    return out;
+}
+
+RelaxedBounds relaxed_lp_bounds(const Network& net, const double* lo, const double* hi,
+                                const std::vector<const std::int8_t*>& status,
+                                const std::vector<const std::int8_t*>& states,
+                                const std::vector<LayerBounds>& forward, std::size_t first, bool signs,
+                                const Deadline& deadline) {
+    RelaxedBounds out;
+    out.bounds = forward;
+    const std::size_t last = forward.size() - 1;
+    const rnd::FloatEnvironment environment;
+    const RelaxedLP R = relaxed_lp(net, lo, hi, status, states, forward, last, false, true);
+    if (!R.built) return out;
+    std::vector<std::size_t> cols;
+    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (layer, neuron) of each column in `cols`
+    for (std::size_t k = first; k <= last; ++k)
+        for (std::size_t t = 0; t < R.neurons[k].size(); ++t)
+            if (status[k][R.neurons[k][t]] < 0) {
+                cols.push_back(R.z[k] + t);
+                owner.emplace_back(k, R.neurons[k][t]);
+            }
+    const ColumnBounds b = column_bounds(R.lp, cols, signs, deadline, R.crash);
+    out.empty = b.empty;
+    out.solves = b.solves;
+    out.iterations = b.iterations;
+    for (std::size_t t = 0; t < b.lo.size() && !b.empty; ++t) {
+        const auto [k, j] = owner[t];
+        out.bounds[k].lo[j] = std::max(out.bounds[k].lo[j], b.lo[t]);
+        out.bounds[k].hi[j] = std::min(out.bounds[k].hi[j], b.hi[t]);
+    }
     return out;
 }
 

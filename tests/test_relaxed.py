@@ -16,7 +16,7 @@ from lipmiq.problem import make_problem
 from lipmiq.tolerances import INTERIOR_TOL
 from lipmiq.tracker import Tracker
 from netgen import mixed_net
-from oracles.relaxation import max_s
+from oracles.relaxation import max_s, neuron_ranges
 
 
 def _node(weights, biases, domain, states):
@@ -158,3 +158,81 @@ def test_relaxed_proves_opposite_splits_empty():
     search, ev = _node(weights, biases, domain, sides)
     assert ev is not None
     assert not relaxed_empty(search.net, lo, hi, ev.status, sides, ev.result.forward, 1)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_relaxed_bounds_match_highs_and_hold_on_samples(seed):
+    """`relaxed_lp_bounds` against HiGHS on the same polyhedron (closed splits, tests/oracles/relaxation.py), on
+    nodes with random splits of random and degenerate networks: every bound on the right side of HiGHS's min and
+    max of the neuron (up to HiGHS's tolerance) and equal to them on almost all; with `signs`, every neuron HiGHS
+    finds clearly stable called stable; and every sampled point of the box on the node's splits inside the bounds."""
+    rng = np.random.default_rng(2000 + seed)
+    sizes = [3, 6, 6, 5, 1]
+    weights, biases = mixed_net(seed, sizes)
+    domain = Box(-1.0, 1.0).resolve(3)
+    lo, hi = domain.box_hull()
+    X = domain.sample(4000, rng)
+    Z = [np.asarray(z) for z in _core.forward(Network(weights, biases).core, X)[:-1]]
+    total = close = 0
+    for _ in range(6):
+        states = [rng.choice(np.array([-1, -1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
+        search, ev = _node(weights, biases, domain, states)
+        if ev is None:
+            continue
+        forward = [(f[0][:n], f[1][:n]) for f, n in zip(ev.result.forward, search.net.hidden_sizes)]
+        reference = neuron_ranges(weights, biases, lo, hi, ev.status, states, forward)
+        runs = [_core.relaxed_lp_bounds(search.net.core, lo, hi, ev.status, states, forward, 0, signs)
+                for signs in (False, True)]
+        on_splits = np.ones(len(X), dtype=bool)
+        for z, s in zip(Z, states):
+            on_splits &= np.all((s < 0) | ((s == 1) & (z >= 0)) | ((s == 0) & (z <= 0)), axis=1)
+        if on_splits.any():  # a point of the node's set: never empty, whatever HiGHS says
+            assert not any(r["empty"] for r in runs)
+        if reference is None:  # HiGHS's tolerances may see a sliver as empty
+            continue
+        assert not any(r["empty"] for r in runs)
+        for (k, j), (smallest, largest) in reference.items():
+            for signs, run in zip((False, True), runs):
+                l, u = run["bounds"][k][0][j], run["bounds"][k][1][j]
+                assert l <= smallest + 1e-7 and u >= largest - 1e-7, (k, j, l, u, smallest, largest)
+                assert np.all((Z[k][on_splits, j] >= l) & (Z[k][on_splits, j] <= u))
+                if signs:
+                    assert smallest <= 1e-6 or l >= 0.0, (k, j, l, smallest)
+                    assert largest >= -1e-6 or u <= 0.0, (k, j, u, largest)
+                else:
+                    close += abs(l - smallest) <= 1e-6 and abs(u - largest) <= 1e-6
+            total += 1
+    assert total >= 5
+    assert close >= 0.95 * total, (close, total)
+
+
+def test_relaxed_bounds_prove_opposite_splits_empty():
+    """Layer 2's neuron 1 is minus neuron 0 shifted down, both split active while layer 1 is open: the relaxation
+    with closed splits has no point, and `relaxed_lp_bounds` says so (with and without `signs`); split on their
+    own sides around a point, it is not empty and the point's pre-activations lie within the bounds."""
+    rng = np.random.default_rng(7)
+    W1 = rng.standard_normal((5, 2))
+    b1 = rng.standard_normal(5) * 0.3
+    W2 = rng.standard_normal((3, 5))
+    W2[1] = -W2[0]
+    b2 = np.array([-0.1, -0.1, 0.0])  # z2_1 = -z2_0 - 0.2: not both >= 0
+    weights, biases = [W1, W2, rng.standard_normal((1, 3))], [b1, b2, np.zeros(1)]
+    lo, hi = np.full(2, -1.0), np.full(2, 1.0)
+    open1 = np.full(5, -1, dtype=np.int8)
+    both = [open1, np.array([1, 1, -1], dtype=np.int8)]
+    search, ev = _node(weights, biases, Box(-1.0, 1.0), both)
+    assert ev is not None
+    forward = [(f[0][:n], f[1][:n]) for f, n in zip(ev.result.forward, search.net.hidden_sizes)]
+    for signs in (False, True):
+        assert _core.relaxed_lp_bounds(search.net.core, lo, hi, ev.status, both, forward, 0, signs)["empty"]
+    x = np.array([0.3, -0.4])
+    z1 = W1 @ x + b1
+    z2 = W2 @ np.maximum(z1, 0.0) + b2
+    sides = [open1, np.array([int(z2[0] > 0), int(z2[1] > 0), -1], dtype=np.int8)]
+    search, ev = _node(weights, biases, Box(-1.0, 1.0), sides)
+    forward = [(f[0][:n], f[1][:n]) for f, n in zip(ev.result.forward, search.net.hidden_sizes)]
+    for signs in (False, True):
+        res = _core.relaxed_lp_bounds(search.net.core, lo, hi, ev.status, sides, forward, 0, signs)
+        assert not res["empty"]
+        for (l, u), z, status in zip(res["bounds"], (z1, z2), ev.status):
+            assert np.all((status >= 0) | ((l <= z) & (z <= u)))

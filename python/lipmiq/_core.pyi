@@ -40,6 +40,9 @@ def gradient_bounds(net: Net, lo: ArrayLike, hi: ArrayLike, p: float, q: float, 
 def relaxed_lp_empty(net: Net, lo: ArrayLike, hi: ArrayLike, status: List[ArrayLike], states: List[ArrayLike],
                      forward: List[Tuple[ArrayLike, ArrayLike]], last: int, interior_tol: float,
                      time_limit: float = ...) -> Dict[str, Any]: ...
+def relaxed_lp_bounds(net: Net, lo: ArrayLike, hi: ArrayLike, status: List[ArrayLike], states: List[ArrayLike],
+                      forward: List[Tuple[ArrayLike, ArrayLike]], first: int, signs: bool = ...,
+                      time_limit: float = ...) -> Dict[str, Any]: ...
 def region_lp_box(net: Net, lo: ArrayLike, hi: ArrayLike, pattern: List[ArrayLike], interior_tol: float,
                   skip: Optional[List[ArrayLike]] = None, time_limit: float = ...) -> Dict[str, Any]: ...
 def sdp_barrier(n0: int, index: ArrayLike, rows: ArrayLike, gram: ArrayLike, rho: float, t: ArrayLike, mu: float,

@@ -1,4 +1,5 @@
-"""Emptiness of a branch-and-bound node's set beyond its prefix region, proved on the triangle relaxation.
+"""Emptiness of a branch-and-bound node's set beyond its prefix region, proved on the triangle relaxation, and the
+node's pre-activation bounds tightened by LP on it.
 
 A node's splits in the layers after its prefix layer (`certify.partial`) are not linear in x: their pre-activations
 still depend on open neurons. Relaxing each open neuron of the layers before the last split to its triangle
@@ -13,6 +14,10 @@ multipliers of the core's dense dual simplex (cpp/relaxed_lp.cpp, every variable
 On [8, 20, 20, 1] (l2) the second layer's splits made while the first layer was open left 71 % of the prefix
 checks after it to find empty regions; with this check (from RELAXED_MIN_SPLITS such splits, `methods.bab`) the
 default pipeline closed it in 173 s on 81,000 engine calls, against 343 s on 316,000.
+
+With every split closed (z_j >= 0) and the last hidden layer's open neurons in it too, the same polyhedron holds
+every point of the node's set, so min and max of an open neuron's z over it are certified bounds on the node
+(`relaxed_bounds`; the search's TIGHTEN_DEPTH in `methods.bab` says where they pay).
 """
 from __future__ import annotations
 
@@ -61,3 +66,20 @@ def relaxed_empty(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequ
     bounds = [(f[0][:w], f[1][:w]) for f, w in zip(forward[:last + 1], network.hidden_sizes)]
     return _core.relaxed_lp_empty(network.core, lo, hi, list(status), list(states), bounds, last, INTERIOR_TOL,
                                   max(deadline - time.perf_counter(), 0.0))["empty"]
+
+
+def relaxed_bounds(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequence[np.ndarray],
+                   states: Sequence[np.ndarray], forward: Sequence[Bounds], first: int, signs: bool,
+                   deadline: float = math.inf) -> Optional[list]:
+    """The node's certified pre-activation bounds `forward` (one pair per hidden layer, the engine's arrays: entries
+    past a layer's width are kept) with its open neurons in the hidden layers >= `first` tightened to their min and
+    max over the node's triangle relaxation with closed splits; None when the relaxation has no point.
+    `signs`: only a neuron's sign is sought (cheaper, see the core's `relaxed_lp_bounds`)."""
+    widths = network.hidden_sizes
+    bounds = [(f[0][:w], f[1][:w]) for f, w in zip(forward, widths)]
+    res = _core.relaxed_lp_bounds(network.core, lo, hi, list(status), list(states), bounds, first, signs,
+                                  max(deadline - time.perf_counter(), 0.0))
+    if res["empty"]:
+        return None
+    return [(np.concatenate([l, f[0][w:]]), np.concatenate([h, f[1][w:]]))
+            for (l, h), f, w in zip(res["bounds"], forward, widths)]
