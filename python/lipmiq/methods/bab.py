@@ -19,6 +19,9 @@ which tightens both the forward and the backward bounds.
   from RELAXED_MIN_SPLITS splits after it, the triangle relaxation of all its splits (`certify.relaxed`; on
   networks with few inputs, while it pays: see the constants) are checked; a node either proves empty is
   dropped with its subtree.
+- **Tightened nodes** (TIGHTEN_DEPTH): a deep node, the first time it is popped, gets its open neurons' bounds by
+  LP over its triangle relaxation (`certify.relaxed.relaxed_bounds`) and the engine again on them; it returns to
+  the heap with the smallest of its bounds, or is dropped when empty or dominated.
 - **Branching** (measured on the frontier queries, l-inf margins, 20-30 s, with the others at the same load):
   the unstable neuron with the largest U_kj * m_kj * min(-l, u) / (u - l), where U_kj bounds |d f / d x_kj|
   (the engine's backward bounds), m_kj = the dual norm of the interval enclosure of d z_kj / dx (the engine's
