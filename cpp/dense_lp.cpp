@@ -382,6 +382,26 @@ Pass primal_iterate(DualSimplex& S, std::size_t max_iterations, const Deadline& 
     return Pass::stopped;
 }
 
+// A proof from multipliers y0 or -y0: weak duality bounds min c.x below by more than 0 (`strict`; with c = 0,
+// a Farkas proof that the LP has no point) or by at least 0.  y0 and c are first scaled by the same power of two
+// (exact: -e_s and 0 scale without rounding) so that the largest multiplier is about 1, away from underflow
+// (scaling y alone bounds another objective: it lost most proofs).  Returns the proof's multipliers, without the
+// entries dual_bound drops (the proof's rows exactly), or an empty vector.
+std::vector<double> certificate(const DenseLP& lp, const std::vector<double>& y0, std::vector<double> c, bool strict) {
+    double top = 0.0;
+    for (double v : y0) top = std::max(top, std::fabs(v));
+    if (!(top > 0.0) || !std::isfinite(top)) return {};
+    const double f = std::ldexp(1.0, -std::ilogb(top));
+    for (double& v : c) v *= f;
+    for (const double sign : {f, -f}) {
+        std::vector<double> y(lp.m);
+        for (std::size_t i = 0; i < lp.m; ++i) y[i] = on_infinite_side(lp, i, sign * y0[i]) ? 0.0 : sign * y0[i];
+        const double b = dual_bound(lp, c, y);
+        if (strict ? b > 0.0 : b >= 0.0) return y;
+    }
+    return {};
+}
+
 }  // namespace
 
 MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, const Deadline& deadline,
@@ -389,30 +409,12 @@ MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, co
     MarginSolve out;
     const rnd::FloatEnvironment environment;
     DualSimplex S(lp, crash);
-    const std::size_t m = lp.m, n = lp.n;
-    const std::size_t max_iterations = 20 * (m + n) + 100;
-    // A proof from multipliers y or -y (a bound >= 0 on min -s, or > 0 on min 0: Farkas), y and the objective
-    // first scaled by the same power of two (exact: -e_s and 0 scale without rounding) so that y's largest entry
-    // is about 1, away from underflow.  (Scaling y alone bounds another objective: it lost most proofs.)
+    const std::size_t max_iterations = 20 * (lp.m + lp.n) + 100;
+    const std::size_t n = lp.n;
     const std::vector<double> zero(n, 0.0);
-    auto proves = [&](const std::vector<double>& y0, std::vector<double> c, bool strict) {
-        double top = 0.0;
-        for (double v : y0) top = std::max(top, std::fabs(v));
-        if (!(top > 0.0) || !std::isfinite(top)) return false;
-        const double f = std::ldexp(1.0, -std::ilogb(top));
-        for (double& v : c) v *= f;
-        for (const double sign : {f, -f}) {
-            std::vector<double> y(m);
-            for (std::size_t i = 0; i < m; ++i) {  // without the entries dual_bound drops: the proof's rows exactly
-                y[i] = on_infinite_side(lp, i, sign * y0[i]) ? 0.0 : sign * y0[i];
-            }
-            const double b = dual_bound(lp, c, y);
-            if (strict ? b > 0.0 : b >= 0.0) {
-                out.proof = std::move(y);
-                return true;
-            }
-        }
-        return false;
+    auto proves = [&](const std::vector<double>& y0, const std::vector<double>& c, bool strict) {
+        out.proof = certificate(lp, y0, c, strict);
+        return !out.proof.empty();
     };
     auto certify_bound = [&](const std::vector<double>& y) { return proves(y, lp.c, false); };
     // The dual objective bounds max s from above at every iterate: below 0, try the proof at once.
@@ -485,31 +487,23 @@ ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& co
                 S.refresh();
                 auto crossed = [&](std::size_t) { return signs && sign * S.v[j] < -kSide; };
                 pass = primal_iterate(S, max_iterations, deadline, crossed, iterations);
-                feasible = pass == Pass::optimal || (signs && sign * S.v[j] < -kSide);
+                feasible = pass == Pass::optimal || crossed(0);
             } else {
                 S.set_objective(c);
                 pass = iterate(S, max_iterations, deadline, none, iterations, ray);
                 feasible = pass == Pass::optimal;
             }
-            c[j] = 0.0;
             ++out.solves;
             out.iterations += iterations;
             if (feasible && signs) points.emplace_back(S.v.begin(), S.v.begin() + static_cast<std::ptrdiff_t>(n));
-            if (pass == Pass::infeasible) {  // no point at all, when weak duality on the ray proves it
-                for (const double f : {1.0, -1.0}) {
-                    std::vector<double> y(m);
-                    for (std::size_t i = 0; i < m; ++i) y[i] = on_infinite_side(lp, i, f * ray[i]) ? 0.0 : f * ray[i];
-                    if (dual_bound(lp, zero, y) > 0.0) {
-                        out.empty = true;
-                        return out;
-                    }
-                }
-                continue;
+            // no point at all, when weak duality on the ray proves it
+            if (pass == Pass::infeasible && !certificate(lp, ray, zero, true).empty()) {
+                out.empty = true;
+                return out;
             }
-            if (pass != Pass::optimal) continue;  // (multipliers off the optimum rarely bound anything)
-            std::vector<double> objective(n, 0.0);
-            objective[j] = sign;
-            const double bound = dual_bound(lp, objective, S.duals());  // any multipliers give a valid bound
+            // (multipliers off the optimum rarely bound anything; any multipliers give a valid bound)
+            const double bound = pass == Pass::optimal ? dual_bound(lp, c, S.duals()) : -kInf;
+            c[j] = 0.0;
             if (sign > 0.0) {
                 out.lo[t] = std::max(out.lo[t], bound);
             } else {

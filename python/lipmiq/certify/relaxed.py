@@ -57,13 +57,18 @@ def splits_hold(network: Network, x: np.ndarray, states: Sequence[np.ndarray], l
     return True
 
 
+def _cut(network: Network, forward: Sequence[Bounds]) -> list:
+    """The engine's per-layer bounds cut to the hidden layers' widths (on R^n its arrays carry the t neuron too)."""
+    return [(f[0][:w], f[1][:w]) for f, w in zip(forward, network.hidden_sizes)]
+
+
 def relaxed_empty(network: Network, lo: np.ndarray, hi: np.ndarray, status: Sequence[np.ndarray],
                   states: Sequence[np.ndarray], forward: Sequence[Bounds], last: int,
                   deadline: float = math.inf) -> bool:
     """True only when the node (split `states`, neuron `status` as the search reads it, certified `forward`
     bounds on its set within the box [lo, hi]) provably has no region with interior, through the splits of
     layers <= `last`."""
-    bounds = [(f[0][:w], f[1][:w]) for f, w in zip(forward[:last + 1], network.hidden_sizes)]
+    bounds = _cut(network, forward[:last + 1])
     return _core.relaxed_lp_empty(network.core, lo, hi, list(status), list(states), bounds, last, INTERIOR_TOL,
                                   max(deadline - time.perf_counter(), 0.0))["empty"]
 
@@ -76,9 +81,8 @@ def relaxed_bounds(network: Network, lo: np.ndarray, hi: np.ndarray, status: Seq
     max over the node's triangle relaxation with closed splits; None when the relaxation has no point.
     `signs`: only a neuron's sign is sought (cheaper, see the core's `relaxed_lp_bounds`)."""
     widths = network.hidden_sizes
-    bounds = [(f[0][:w], f[1][:w]) for f, w in zip(forward, widths)]
-    res = _core.relaxed_lp_bounds(network.core, lo, hi, list(status), list(states), bounds, first, signs,
-                                  max(deadline - time.perf_counter(), 0.0))
+    res = _core.relaxed_lp_bounds(network.core, lo, hi, list(status), list(states), _cut(network, forward), first,
+                                  signs, max(deadline - time.perf_counter(), 0.0))
     if res["empty"]:
         return None
     return [(np.concatenate([l, f[0][w:]]), np.concatenate([h, f[1][w:]]))

@@ -289,11 +289,18 @@ class GradientBaB:
         core releases the GIL in the engine and LipSDP's solver)."""
         if len(children) < 2 or self.pool is None:
             return [self._evaluate(states, prior, options, signs, sdp) for states, signs in children]
-        other = self.pool.submit(self._bounds, children[0][0], prior, options, children[0][1], sdp)
-        second = self._bounds(children[1][0], prior, options, children[1][1], sdp)
-        first = other.result()
+        results = self._side_by_side([lambda c=c: self._bounds(c[0], prior, options, c[1], sdp) for c in children])
         self.nodes += 2
-        return [self._read(*first), self._read(*second)]
+        return [self._read(*r) for r in results]
+
+    def _side_by_side(self, calls: list) -> list:
+        """The results of two calls, the first on the worker thread while this one runs the second (one call, or
+        no worker: in turn). The calls must change nothing in the search."""
+        if len(calls) < 2 or self.pool is None:
+            return [call() for call in calls]
+        other = self.pool.submit(calls[0])
+        second = calls[1]()
+        return [other.result(), second]
 
     def _status(self, res: GradientBounds) -> List[np.ndarray]:
         """Each neuron's status on the engine's node (0 off, 1 on, -1 unstable); on R^n the t neuron comes last."""
@@ -553,18 +560,15 @@ class GradientBaB:
             return None
         return node
 
-    def _tighten(self, nodes: List[Node]) -> List[Optional[Node]]:
-        """`_tightening` on one or two nodes (two at once on two threads), each after its prefix check."""
+    def _tighten(self, nodes: List[Node]) -> List[Node]:
+        """`_tightening` on one or two nodes (two at once on two threads), each after its prefix check: the nodes
+        that stay open."""
         for node in nodes:
             node.tightened = True
         live = [node for node in nodes if self._check(node)]
-        if len(live) == 2 and self.pool is not None:
-            other = self.pool.submit(self._tightening, live[0])
-            second = self._tightening(live[1])
-            done = {id(live[0]): other.result(), id(live[1]): second}
-        else:
-            done = {id(node): self._tightening(node) for node in live}
-        return [self._tightened(node, done[id(node)]) if id(node) in done else None for node in nodes]
+        done = self._side_by_side([lambda n=n: self._tightening(n) for n in live])
+        kept = [self._tightened(node, t) for node, t in zip(live, done)]
+        return [node for node in kept if node is not None]
 
     def _expand(self, node: Node) -> List[Node]:
         """Split `node`: its children that stay open (leaves are closed, dominated and empty ones dropped).
@@ -659,7 +663,7 @@ class GradientBaB:
                 node = self.dive
             if self._needs_tightening(node):
                 if self.dive is not None:
-                    node = self.dive = self._tighten([node])[0]
+                    node = self.dive = next(iter(self._tighten([node])), None)
                     if node is None:
                         diving += time.perf_counter() - now
                         continue
@@ -671,8 +675,7 @@ class GradientBaB:
                     elif other is not None:
                         self._push(other)
                     for kept in self._tighten(batch):
-                        if kept is not None:
-                            self._push(kept)
+                        self._push(kept)
                     continue
             steps += 1
             children = self._expand(node)
