@@ -275,8 +275,9 @@ struct RelaxedBounds {
 
 // Certified bounds on the pre-activations of the node's open neurons in the hidden layers first..last (the layers
 // `forward` has), min and max of z over the node's triangle relaxation with closed splits (z >= 0, z <= 0)
-// through the last of those layers (python/lipmiq/certify/relaxed.py), from `column_bounds` (dense_lp.hpp): each
-// by weak duality on the simplex's multipliers, float64 rounding covered, never looser than `forward`.
+// through the last of those layers (python/lipmiq/certify/relaxed.py), from `form_bounds` (dense_lp.hpp): each
+// by weak duality on the simplex's multipliers, float64 rounding covered, never looser than `forward`.  Through
+// the first layer alone the LP is x's box and the split neurons' rows w_i.x (relaxed_lp.cpp, first_layer_lp).
 RelaxedBounds relaxed_lp_bounds(const Network& net, const double* lo, const double* hi,
                                 const std::vector<const std::int8_t*>& status,
                                 const std::vector<const std::int8_t*>& states,

@@ -102,7 +102,7 @@ struct DualSimplex {
 
     // A new objective on the current basis: each nonbasic variable moves to the bound its reduced cost prefers,
     // which makes the basis dual feasible again, then the basic values follow.  Every bound must be finite
-    // (column_bounds gives the rows with an infinite side a finite one implied by the columns first).
+    // (form_bounds gives the rows with an infinite side a finite one implied by the columns first).
     void set_objective(const std::vector<double>& objective) {
         c = objective;
         refresh();
@@ -436,12 +436,13 @@ MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, co
     return out;
 }
 
-ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& cols, bool signs,
-                           const Deadline& deadline, const std::vector<std::pair<std::size_t, std::size_t>>& crash) {
-    ColumnBounds out;
+FormBounds form_bounds(const DenseLP& lp, const std::vector<LinearForm>& forms, bool signs, const Deadline& deadline,
+                       const std::vector<std::pair<std::size_t, std::size_t>>& crash) {
+    FormBounds out;
     const rnd::FloatEnvironment environment;
     const std::size_t m = lp.m, n = lp.n;
-    for (std::size_t j : cols) out.lo.push_back(lp.col_lo[j]), out.hi.push_back(lp.col_hi[j]);
+    out.lo.assign(forms.size(), -kInf);
+    out.hi.assign(forms.size(), kInf);
     DualSimplex S(lp, crash);
     // A row with an infinite side gets a finite one implied by the column bounds (widened by a relative 1e-6 and
     // 1), only in the simplex's copy: a nonbasic row activity may then sit on either side after a change of
@@ -462,30 +463,36 @@ ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& co
     const std::size_t max_iterations = 2 * (m + n) + 50;
     const std::vector<double> zero(n, 0.0);
     std::vector<double> c(n, 0.0), ray;
-    // With `signs`, the feasible points the solves pass through (one per solve) show sides of 0 a column reaches:
+    // The form's value at x (the offset included), as the simplex sees it.
+    auto value = [](const LinearForm& f, const double* x) {
+        double s = f.offset;
+        for (std::size_t k = 0; k < f.index.size(); ++k) s += f.value[k] * x[f.index[k]];
+        return s;
+    };
+    // With `signs`, the feasible points the solves pass through (one per solve) show sides of 0 a form reaches:
     // a side some point shows cannot be excluded, so its solve is skipped, and a primal solve stops once its
-    // column crosses 0 (kSide: the points satisfy the rows only to the simplex's tolerances).
+    // form crosses 0 (kSide: the points satisfy the rows only to the simplex's tolerances).
     constexpr double kSide = 1e-7;
     std::vector<std::vector<double>> points;
-    auto shown = [&](std::size_t j, double sign) {
+    auto shown = [&](const LinearForm& f, double sign) {
         for (const auto& x : points)
-            if (sign * x[j] < -kSide) return true;
+            if (sign * value(f, x.data()) < -kSide) return true;
         return false;
     };
     auto none = [](std::size_t) { return false; };
     bool feasible = false;  // the basis primal feasible (the last solve's end): the next one starts from it
-    for (std::size_t t = 0; t < cols.size(); ++t) {
-        const std::size_t j = cols[t];
-        for (const double sign : {1.0, -1.0}) {  // min x_j, then min -x_j
+    for (std::size_t t = 0; t < forms.size(); ++t) {
+        const LinearForm& f = forms[t];
+        for (const double sign : {1.0, -1.0}) {  // min c.x, then min -c.x
             if (deadline.passed()) return out;
-            if (signs && shown(j, sign)) continue;
-            c[j] = sign;
+            if (signs && shown(f, sign)) continue;
+            for (std::size_t k = 0; k < f.index.size(); ++k) c[f.index[k]] = sign * f.value[k];
             int iterations = 0;
             Pass pass;
             if (feasible) {
                 S.c = c;
                 S.refresh();
-                auto crossed = [&](std::size_t) { return signs && sign * S.v[j] < -kSide; };
+                auto crossed = [&](std::size_t) { return signs && sign * value(f, S.v.data()) < -kSide; };
                 pass = primal_iterate(S, max_iterations, deadline, crossed, iterations);
                 feasible = pass == Pass::optimal || crossed(0);
             } else {
@@ -503,11 +510,11 @@ ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& co
             }
             // (multipliers off the optimum rarely bound anything; any multipliers give a valid bound)
             const double bound = pass == Pass::optimal ? dual_bound(lp, c, S.duals()) : -kInf;
-            c[j] = 0.0;
+            for (std::size_t k : f.index) c[k] = 0.0;
             if (sign > 0.0) {
-                out.lo[t] = std::max(out.lo[t], bound);
+                out.lo[t] = rnd::sub_down(bound, -f.offset);  // min c.x + offset
             } else {
-                out.hi[t] = std::min(out.hi[t], -bound);
+                out.hi[t] = rnd::sub_up(f.offset, bound);  // max c.x + offset = offset - min(-c.x)
             }
         }
         if (out.lo[t] > out.hi[t]) {  // both bounds hold on every point: there is none

@@ -39,19 +39,26 @@ struct MarginSolve {
 MarginSolve max_margin(const DenseLP& lp, std::size_t s, double interior_tol, const Deadline& deadline,
                        const std::vector<std::pair<std::size_t, std::size_t>>& crash = {});
 
-// Certified bounds on the columns `cols` of the LP (its objective unused): for each, min x_j and max x_j by the
-// dense dual simplex, each solve warm-started from the previous basis (a new objective only moves nonbasic
-// variables to the bounds their reduced costs prefer), each bound by weak duality with a rounding allowance on the
-// simplex's multipliers, so an unfinished or wrong solve loosens a bound but never makes it invalid. A bound never
-// goes outside the column's own. `empty` when a Farkas ray proves the polyhedron empty or a column's bounds
-// cross; past the deadline the columns not reached keep their own bounds. With `signs` only the sides of 0 matter:
-// a side that a point met on the way shows reachable is not solved (the column's bound there stays its own).
-struct ColumnBounds {
+// A linear form c.x + offset on an LP's columns, c by its nonzeros.
+struct LinearForm {
+    std::vector<std::size_t> index;
+    std::vector<double> value;
+    double offset = 0.0;
+};
+
+// Certified bounds on linear forms over the LP (its objective unused): for each, min and max by the dense dual
+// simplex, each solve warm-started from the previous basis (the first by the dual simplex, the next by the primal
+// one from the previous optimum, which stays feasible), each bound by weak duality with a rounding allowance on the
+// simplex's multipliers and the offset added with outward rounding, so an unfinished or wrong solve loosens a bound
+// but never makes it invalid (an unsolved side stays infinite). `empty` when a Farkas ray proves the polyhedron
+// empty or a form's bounds cross; past the deadline the forms not reached keep infinite bounds. With `signs` only
+// the sides of 0 matter: a side that a point met on the way shows reachable is not solved.
+struct FormBounds {
     bool empty = false;
-    std::vector<double> lo, hi;  // one per entry of `cols`
+    std::vector<double> lo, hi;  // one per form
     int solves = 0, iterations = 0;
 };
-ColumnBounds column_bounds(const DenseLP& lp, const std::vector<std::size_t>& cols, bool signs, const Deadline& deadline,
-                           const std::vector<std::pair<std::size_t, std::size_t>>& crash = {});
+FormBounds form_bounds(const DenseLP& lp, const std::vector<LinearForm>& forms, bool signs, const Deadline& deadline,
+                       const std::vector<std::pair<std::size_t, std::size_t>>& crash = {});
 
 }  // namespace lipmiq

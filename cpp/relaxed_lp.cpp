@@ -148,6 +148,45 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
     return out;
 }
 
+// The relaxation through the first hidden layer alone, with its pre-activations substituted: columns x in the box,
+// one row w_i.x per split neuron i (sides: its split, z_i >= 0 or z_i <= 0, and its bounds, each minus b_i rounded
+// outward).  The same polyhedron's projection on x as relaxed_lp's with last = 0 up to that rounding, with rows
+// for the split neurons only: a tenth of the rows, and each simplex pivot costs rows squared.
+struct FirstLayerLP {
+    bool built = false;    // false: a NaN bound, no LP
+    bool crossed = false;  // a row's sides cross: the node has no point
+    DenseLP lp;
+};
+
+FirstLayerLP first_layer_lp(const Network& net, const double* lo, const double* hi, const std::int8_t* states,
+                            const LayerBounds& f) {
+    FirstLayerLP out;
+    DenseLP& lp = out.lp;
+    const Matrix& W = net.W[0];
+    lp.n = W.cols;
+    lp.col_lo.assign(lo, lo + lp.n);
+    lp.col_hi.assign(hi, hi + lp.n);
+    lp.c.assign(lp.n, 0.0);
+    for (std::size_t j = 0; j < W.rows; ++j) {
+        if (states[j] < 0) continue;
+        const double b = net.b[0][j];
+        double row_lo = rnd::sub_down(f.lo[j], b), row_hi = rnd::sub_up(f.hi[j], b);
+        if (states[j] > 0) {
+            row_lo = std::max(row_lo, -b);  // z >= 0
+        } else {
+            row_hi = std::min(row_hi, -b);  // z <= 0
+        }
+        lp.A.insert(lp.A.end(), W.row(j), W.row(j) + W.cols);
+        lp.row_lo.push_back(row_lo);
+        lp.row_hi.push_back(row_hi);
+        ++lp.m;
+        if (std::isnan(row_lo) || std::isnan(row_hi)) return out;
+        out.crossed |= row_lo > row_hi;
+    }
+    out.built = true;
+    return out;
+}
+
 }  // namespace
 
 RelaxedVerdict relaxed_lp_empty(const Network& net, const double* lo, const double* hi,
@@ -176,24 +215,43 @@ RelaxedBounds relaxed_lp_bounds(const Network& net, const double* lo, const doub
     out.bounds = forward;
     const std::size_t last = forward.size() - 1;
     const rnd::FloatEnvironment environment;
-    const RelaxedLP R = relaxed_lp(net, lo, hi, status, states, forward, last, false, true);
-    if (!R.built) return out;
-    std::vector<std::size_t> cols;
-    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (layer, neuron) of each column in `cols`
-    for (std::size_t k = first; k <= last; ++k)
-        for (std::size_t t = 0; t < R.neurons[k].size(); ++t)
-            if (status[k][R.neurons[k][t]] < 0) {
-                cols.push_back(R.z[k] + t);
-                owner.emplace_back(k, R.neurons[k][t]);
-            }
-    const ColumnBounds b = column_bounds(R.lp, cols, signs, deadline, R.crash);
+    std::vector<LinearForm> forms;
+    std::vector<std::pair<std::size_t, std::size_t>> owner;  // (layer, neuron) of each form
+    FormBounds b;
+    if (last == 0) {
+        const FirstLayerLP F = first_layer_lp(net, lo, hi, states[0], forward[0]);
+        out.empty = F.built && F.crossed;
+        if (!F.built || F.crossed || F.lp.m == 0) return out;  // (no split: the box's own bounds, `forward`'s)
+        const Matrix& W = net.W[0];
+        for (std::size_t j = 0; j < W.rows; ++j) {
+            if (status[0][j] >= 0) continue;
+            LinearForm f;
+            for (std::size_t i = 0; i < W.cols; ++i)
+                if (W.row(j)[i] != 0.0) f.index.push_back(i), f.value.push_back(W.row(j)[i]);
+            f.offset = net.b[0][j];
+            forms.push_back(std::move(f));
+            owner.emplace_back(0, j);
+        }
+        b = form_bounds(F.lp, forms, signs, deadline);
+    } else {
+        const RelaxedLP R = relaxed_lp(net, lo, hi, status, states, forward, last, false, true);
+        if (!R.built) return out;
+        for (std::size_t k = first; k <= last; ++k)
+            for (std::size_t t = 0; t < R.neurons[k].size(); ++t)
+                if (status[k][R.neurons[k][t]] < 0) {
+                    forms.push_back(LinearForm{{R.z[k] + t}, {1.0}, 0.0});
+                    owner.emplace_back(k, R.neurons[k][t]);
+                }
+        b = form_bounds(R.lp, forms, signs, deadline, R.crash);
+    }
     out.empty = b.empty;
     out.solves = b.solves;
     out.iterations = b.iterations;
-    for (std::size_t t = 0; t < b.lo.size() && !b.empty; ++t) {
+    for (std::size_t t = 0; t < b.lo.size() && !out.empty; ++t) {
         const auto [k, j] = owner[t];
         out.bounds[k].lo[j] = std::max(out.bounds[k].lo[j], b.lo[t]);
         out.bounds[k].hi[j] = std::min(out.bounds[k].hi[j], b.hi[t]);
+        out.empty = out.bounds[k].lo[j] > out.bounds[k].hi[j];  // both hold on every point: there is none
     }
     return out;
 }

@@ -163,9 +163,10 @@ def test_relaxed_proves_opposite_splits_empty():
 @pytest.mark.parametrize("seed", range(30))
 def test_relaxed_bounds_match_highs_and_hold_on_samples(seed):
     """`relaxed_lp_bounds` against HiGHS on the same polyhedron (closed splits, tests/oracles/relaxation.py), on
-    nodes with random splits of random and degenerate networks: every bound on the right side of HiGHS's min and
-    max of the neuron (up to HiGHS's tolerance) and equal to them on almost all; with `signs`, every neuron HiGHS
-    finds clearly stable called stable; and every sampled point of the box on the node's splits inside the bounds."""
+    nodes with random splits of random and degenerate networks, through every hidden layer and through the first
+    alone (the core's substituted first-layer LP): every bound on the right side of HiGHS's min and max of the
+    neuron (up to HiGHS's tolerance) and equal to them on almost all; with `signs`, every neuron HiGHS finds clearly
+    stable called stable; and every sampled point of the box on the node's splits inside the bounds."""
     rng = np.random.default_rng(2000 + seed)
     sizes = [3, 6, 6, 5, 1]
     weights, biases = mixed_net(seed, sizes)
@@ -180,28 +181,29 @@ def test_relaxed_bounds_match_highs_and_hold_on_samples(seed):
         if ev is None:
             continue
         forward = [(f[0][:n], f[1][:n]) for f, n in zip(ev.result.forward, search.net.hidden_sizes)]
-        reference = neuron_ranges(weights, biases, lo, hi, ev.status, states, forward)
-        runs = [_core.relaxed_lp_bounds(search.net.core, lo, hi, ev.status, states, forward, 0, signs)
-                for signs in (False, True)]
-        on_splits = np.ones(len(X), dtype=bool)
-        for z, s in zip(Z, states):
-            on_splits &= np.all((s < 0) | ((s == 1) & (z >= 0)) | ((s == 0) & (z <= 0)), axis=1)
-        if on_splits.any():  # a point of the node's set: never empty, whatever HiGHS says
+        for through in (forward, forward[:1]):
+            on_splits = np.ones(len(X), dtype=bool)
+            for z, s in zip(Z[:len(through)], states):
+                on_splits &= np.all((s < 0) | ((s == 1) & (z >= 0)) | ((s == 0) & (z <= 0)), axis=1)
+            reference = neuron_ranges(weights, biases, lo, hi, ev.status, states, through)
+            runs = [_core.relaxed_lp_bounds(search.net.core, lo, hi, ev.status, states, through, 0, signs)
+                    for signs in (False, True)]
+            if on_splits.any():  # a point of the node's set: never empty, whatever HiGHS says
+                assert not any(r["empty"] for r in runs)
+            if reference is None:  # HiGHS's tolerances may see a sliver as empty
+                continue
             assert not any(r["empty"] for r in runs)
-        if reference is None:  # HiGHS's tolerances may see a sliver as empty
-            continue
-        assert not any(r["empty"] for r in runs)
-        for (k, j), (smallest, largest) in reference.items():
-            for signs, run in zip((False, True), runs):
-                l, u = run["bounds"][k][0][j], run["bounds"][k][1][j]
-                assert l <= smallest + 1e-7 and u >= largest - 1e-7, (k, j, l, u, smallest, largest)
-                assert np.all((Z[k][on_splits, j] >= l) & (Z[k][on_splits, j] <= u))
-                if signs:
-                    assert smallest <= 1e-6 or l >= 0.0, (k, j, l, smallest)
-                    assert largest >= -1e-6 or u <= 0.0, (k, j, u, largest)
-                else:
-                    close += abs(l - smallest) <= 1e-6 and abs(u - largest) <= 1e-6
-            total += 1
+            for (k, j), (smallest, largest) in reference.items():
+                for signs, run in zip((False, True), runs):
+                    l, u = run["bounds"][k][0][j], run["bounds"][k][1][j]
+                    assert l <= smallest + 1e-7 and u >= largest - 1e-7, (k, j, l, u, smallest, largest)
+                    assert np.all((Z[k][on_splits, j] >= l) & (Z[k][on_splits, j] <= u))
+                    if signs:
+                        assert smallest <= 1e-6 or l >= 0.0, (k, j, l, smallest)
+                        assert largest >= -1e-6 or u <= 0.0, (k, j, u, largest)
+                    else:
+                        close += abs(l - smallest) <= 1e-6 and abs(u - largest) <= 1e-6
+                total += 1
     assert total >= 5
     assert close >= 0.95 * total, (close, total)
 
