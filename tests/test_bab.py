@@ -396,6 +396,7 @@ def test_bab_lp_tightened_nodes_keep_it_exact(seed, sizes, domain, p, workers, m
     three-layer network some dropped: the two-layer ones close too soon for that to be certain with two threads,
     whose timing moves the lower bound)."""
     monkeypatch.setattr(bab_module, "TIGHTEN_DEPTH", 0)
+    monkeypatch.setattr(bab_module, "TIGHTEN_PERIOD", 1)
     monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
     monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)
     monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)
@@ -418,4 +419,5 @@ def test_bab_lp_tightening_sound_on_degenerate_networks(data):
     depth rarely reaches networks this small."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bab_module, "TIGHTEN_DEPTH", 0)
+        patch.setattr(bab_module, "TIGHTEN_PERIOD", 1)
         _degenerate_case(data)

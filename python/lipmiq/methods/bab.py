@@ -19,9 +19,9 @@ which tightens both the forward and the backward bounds.
   from RELAXED_MIN_SPLITS splits after it, the triangle relaxation of all its splits (`certify.relaxed`; on
   networks with few inputs, while it pays: see the constants) are checked; a node either proves empty is
   dropped with its subtree.
-- **Tightened nodes** (TIGHTEN_DEPTH): a deep node, the first time it is popped, gets its open neurons' bounds by
-  LP over its triangle relaxation (`certify.relaxed.relaxed_bounds`) and the engine again on them; it returns to
-  the heap with the smallest of its bounds, or is dropped when empty or dominated.
+- **Tightened nodes** (TIGHTEN_DEPTH, TIGHTEN_PERIOD): a deep node, the first time it is popped, gets its open
+  neurons' bounds by LP over its triangle relaxation (`certify.relaxed.relaxed_bounds`) and the engine again on
+  them; it returns to the heap with the smallest of its bounds, or is dropped when empty or dominated.
 - **Branching** (measured on the frontier queries, l-inf margins, 20-30 s, with the others at the same load):
   the unstable neuron with the largest U_kj * m_kj * min(-l, u) / (u - l), where U_kj bounds |d f / d x_kj|
   (the engine's backward bounds), m_kj = the dual norm of the interval enclosure of d z_kj / dx (the engine's
@@ -141,7 +141,13 @@ RELAXED_FORWARD_STEPS = 2
 # 8.3984 / 8.4751 with the LPs' sparse rows; exact (8.4314) in 83 s. The default pipeline closes it in 12.2 s (8.3774 /
 # 8.5033 at 300 s before). On digitsdeep 64-32-32-32-32-1 pt0 l2 (`bab`, to exact) 12.3 s without, 15.1 s with
 # (the first layer alone 14.5 s, one stage per layer 23.4 s).
+# Only every TIGHTEN_PERIOD-th depth from TIGHTEN_DEPTH on is tightened; the others start from their parent's
+# tightened bounds (the engine's prior). Every other depth, one run after the other with the first layer's LP
+# substituted (5dec11a): 64-48-48-1 pt0 l2 at 60 s 8.0458 -> 7.9952, pt0 l-inf 57.3291 -> 56.7871, pt1 l2 exact in
+# 9.1 -> 9.0 s, [8, 20, 20, 1] l2 / l-inf to exact 15.2 / 26.3 -> 13.8 / 21.1 s (every third depth, before 5dec11a:
+# pt0 l2 8.0512 and 8.0425 against 8.0528 and 8.0489 every other, 8.1184 and 8.0922 every one).
 TIGHTEN_DEPTH = 8
+TIGHTEN_PERIOD = 2
 TIGHTEN_STAGES = ((0, 0, False), (1, None, True))
 # ... on networks whose LP has at most about this many columns (inputs + twice the hidden neurons: 256 on the
 # 64-48-48 digits networks, 320 on the deep ones): the LP is dense, its basis inverse too, and a pivot costs the
@@ -508,9 +514,10 @@ class GradientBaB:
         return None
 
     def _needs_tightening(self, node: Node) -> bool:
-        """A node that gets `_tightening` when popped (TIGHTEN_DEPTH, TIGHTEN_MAX_COLUMNS; not on R^n, whose engine
-        bounds are the homogenised network's)."""
-        return not node.tightened and node.depth >= TIGHTEN_DEPTH and self.box is not None
+        """A node that gets `_tightening` when popped (TIGHTEN_DEPTH, TIGHTEN_PERIOD, TIGHTEN_MAX_COLUMNS; not on
+        R^n, whose engine bounds are the homogenised network's)."""
+        return (not node.tightened and node.depth >= TIGHTEN_DEPTH and self.box is not None
+                and (node.depth - TIGHTEN_DEPTH) % TIGHTEN_PERIOD == 0)
 
     def _tightening(self, node: Node) -> Tightening:
         """LP bounds on the node's open neurons stage by stage (TIGHTEN_STAGES), each followed by the engine on
