@@ -469,15 +469,18 @@ FormBounds form_bounds(const DenseLP& lp, const std::vector<LinearForm>& forms, 
         for (std::size_t k = 0; k < f.index.size(); ++k) s += f.value[k] * x[f.index[k]];
         return s;
     };
-    // With `signs`, the feasible points the solves pass through (one per solve) show sides of 0 a form reaches:
-    // a side some point shows cannot be excluded, so its solve is skipped, and a primal solve stops once its
-    // form crosses 0 (kSide: the points satisfy the rows only to the simplex's tolerances).
+    // With `signs`, the feasible points the primal solves pass through (each iterate, and each solve's end) show
+    // sides of 0 the forms reach: a side some point shows cannot be excluded, so its solve is skipped, and a primal
+    // solve stops once its form crosses 0 (kSide: the points satisfy the rows only to the simplex's tolerances).
     constexpr double kSide = 1e-7;
-    std::vector<std::vector<double>> points;
-    auto shown = [&](const LinearForm& f, double sign) {
-        for (const auto& x : points)
-            if (sign * value(f, x.data()) < -kSide) return true;
-        return false;
+    std::vector<char> below(forms.size(), 0), above(forms.size(), 0);  // a point showed form < 0, > 0
+    auto see = [&](const double* x) {
+        for (std::size_t t = 0; t < forms.size(); ++t) {
+            if (below[t] && above[t]) continue;
+            const double v = value(forms[t], x);
+            below[t] |= v < -kSide;
+            above[t] |= v > kSide;
+        }
     };
     auto none = [](std::size_t) { return false; };
     bool feasible = false;  // the basis primal feasible (the last solve's end): the next one starts from it
@@ -485,14 +488,18 @@ FormBounds form_bounds(const DenseLP& lp, const std::vector<LinearForm>& forms, 
         const LinearForm& f = forms[t];
         for (const double sign : {1.0, -1.0}) {  // min c.x, then min -c.x
             if (deadline.passed()) return out;
-            if (signs && shown(f, sign)) continue;
+            if (signs && (sign > 0.0 ? below[t] : above[t])) continue;
             for (std::size_t k = 0; k < f.index.size(); ++k) c[f.index[k]] = sign * f.value[k];
             int iterations = 0;
             Pass pass;
             if (feasible) {
                 S.c = c;
                 S.refresh();
-                auto crossed = [&](std::size_t) { return signs && sign * value(f, S.v.data()) < -kSide; };
+                auto crossed = [&](std::size_t) {
+                    if (!signs) return false;
+                    see(S.v.data());
+                    return sign > 0.0 ? below[t] != 0 : above[t] != 0;
+                };
                 pass = primal_iterate(S, max_iterations, deadline, crossed, iterations);
                 feasible = pass == Pass::optimal || crossed(0);
             } else {
@@ -502,7 +509,7 @@ FormBounds form_bounds(const DenseLP& lp, const std::vector<LinearForm>& forms, 
             }
             ++out.solves;
             out.iterations += iterations;
-            if (feasible && signs) points.emplace_back(S.v.begin(), S.v.begin() + static_cast<std::ptrdiff_t>(n));
+            if (feasible && signs) see(S.v.data());
             // no point at all, when weak duality on the ray proves it
             if (pass == Pass::infeasible && !certificate(lp, ray, zero, true).empty()) {
                 out.empty = true;

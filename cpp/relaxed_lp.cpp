@@ -30,8 +30,9 @@ namespace {
 // z (all neurons below `last`; at it the split ones, and the open ones too when `open_last`) and, below `last`, an
 // a for each neuron not inactive (an inactive one's a is 0: no column, which changes no optimum); then the margin s
 // when `margin`.  Rows: z - W a_prev = b, then (k < last) a - z = 0 on, a - z >= 0 and a - slope z <= -slope l
-// open, then the split rows z - s >= 0 (z >= 0 without the margin) and z <= 0.  (An active neuron's a stays a
-// column of its own: as its z, it would sit in the next layer's defining rows and leave the crash basis.)
+// open, then the split rows: z - s >= 0 with the margin (z >= 0 without it, and z <= 0, are z's column bounds, or
+// rows where those would cross z's own).  (An active neuron's a stays a column of its own: as its z, it would sit
+// in the next layer's defining rows and leave the crash basis.)
 struct RelaxedLP {
     bool built = false;  // false: a bound overflowed, no LP
     DenseLP lp;
@@ -50,6 +51,11 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
     // act[k][j]: the column of relu(z_kj) for k < last (kNone: identically 0); layer 0 reads x's columns
     std::vector<std::vector<std::size_t>> act;
     std::vector<double> col_lo(lo, lo + n0), col_hi(hi, hi + n0);
+    // A split is a row of its own only where it needs the margin (z - s >= 0) or would cross z's bounds (the LP
+    // then proves the node empty); elsewhere it is z's column bound (z >= 0, z <= 0): fewer rows, the same LP.
+    auto split_row = [margin](std::int8_t side, double l, double u) {
+        return side > 0 ? margin || u < 0.0 : side == 0 && l > 0.0;
+    };
     std::size_t cols = n0, rows = 0;
     for (std::size_t k = 0; k <= last; ++k) {
         const std::size_t width = net.W[k].rows;
@@ -58,7 +64,14 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
         for (std::size_t j = 0; j < width; ++j)
             if (k < last || states[k][j] >= 0 || (open_last && status[k][j] < 0)) neurons.push_back(j);
         out.z.push_back(cols);
-        for (std::size_t j : neurons) col_lo.push_back(f.lo[j]), col_hi.push_back(f.hi[j]);
+        for (std::size_t j : neurons) {
+            col_lo.push_back(f.lo[j]);
+            col_hi.push_back(f.hi[j]);
+            if (!split_row(states[k][j], f.lo[j], f.hi[j])) {  // the split as z's own bound
+                if (states[k][j] > 0) col_lo.back() = std::max(col_lo.back(), 0.0);
+                if (states[k][j] == 0) col_hi.back() = std::min(col_hi.back(), 0.0);
+            }
+        }
         cols += neurons.size();
         rows += neurons.size();
         if (k < last) {
@@ -73,7 +86,7 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
             }
             act.push_back(std::move(a));
         }
-        for (std::size_t j : neurons) rows += states[k][j] >= 0;
+        for (std::size_t j : neurons) rows += split_row(states[k][j], f.lo[j], f.hi[j]);
         out.neurons.push_back(std::move(neurons));
     }
     if (margin) {
@@ -136,8 +149,9 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
             }
         }
         for (std::size_t t = 0; t < neurons.size(); ++t) {
-            const std::int8_t side = states[k][neurons[t]];
-            if (side < 0) continue;
+            const std::size_t j = neurons[t];
+            const std::int8_t side = states[k][j];
+            if (!split_row(side, forward[k].lo[j], forward[k].hi[j])) continue;
             double* a = side > 0 ? row(0.0, kInf) : row(-kInf, 0.0);  // z - s >= 0 (z >= 0), z <= 0
             a[z + t] = 1.0;
             if (side > 0 && margin) a[out.s] = -1.0;
