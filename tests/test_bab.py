@@ -233,11 +233,12 @@ def test_bab_relaxed_checks_sound_on_degenerate_networks(data):
         _degenerate_case(data)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
-    """A split's two children evaluated by one thread or by two at once (ENGINE_WORKERS): the same exact constant
-    as the oracle, and the upper bound never below it on the way."""
+@pytest.mark.parametrize("workers, round_nodes", [(1, 6), (2, 1), (2, 6)])
+def test_bab_rounds_side_by_side_or_not_end_exact(workers, round_nodes, monkeypatch):
+    """Nodes handled one by one on one thread, or in rounds of one or ROUND_NODES nodes whose calls two threads run
+    (ENGINE_WORKERS): the same exact constant as the oracle, and the upper bound never below it on the way."""
     monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
+    monkeypatch.setattr(bab_module, "ROUND_NODES", round_nodes)
     monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)  # the network is below the gate
     monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)  # as on a machine with 2 cores
     weights, biases = random_net(8, [3, 10, 10, 1], fan_in=True)
@@ -246,10 +247,12 @@ def test_bab_children_side_by_side_or_not_end_exact(workers, monkeypatch):
     tracker = Tracker(60.0)
     bab = GradientBaB(problem, tracker)
     assert bab.workers == workers
-    paired = []
+    paired, rounds = [], []
     monkeypatch.setattr(bab, "_engine", lambda *a, _f=bab._engine: paired.append(threading.current_thread()) or _f(*a))
+    monkeypatch.setattr(bab, "_round", lambda batch, _f=bab._round: rounds.append(len(batch)) or _f(batch))
     assert bab.run(time_limit=30.0), bab.note()
     assert any(t is not threading.main_thread() for t in paired) == (workers == 2)
+    assert max(rounds) == (round_nodes if workers == 2 else 1)
     assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 

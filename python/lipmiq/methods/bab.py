@@ -50,7 +50,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -74,7 +74,7 @@ DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 # Dives take at most this share of the search's time: on 784-256-256-1 (134 unstable neurons, 100 ms per engine
 # call) one dive held the best node at 510.6 for 31 of 40 s; best-first took it to 495.2 in the next 0.7 s.
 DIVE_SHARE = 0.25
-# Engine calls at once: a split's two children are evaluated side by side (the core releases the GIL), on machines
+# Engine calls at once: a round's calls (ROUND_NODES) run on this many threads (the core releases the GIL), on machines
 # with a second core. [8, 20, 20, 1] l-inf to exact: 109 -> 97 s, the engine's share 51 -> 37 s (one run after the
 # other, load 1); digits28 784-256-256-1 r = 0.01 to exact 57 -> 40 s, r = 0.03 at 60 s 450.8 -> 442.3; its CNN
 # (784-1568-784-100-1) r = 0.01 at 60 s 281.73 -> 281.45 (peak memory 290 -> 650 MB). Only on networks with at most
@@ -83,6 +83,12 @@ DIVE_SHARE = 0.25
 # handing it to the worker does: warm calls to exact on [8, w, w, 1] with one thread / two, four runs alternating,
 # w = 8 l-inf 0.075 / 0.085 s, w = 12 l2 0.254 / 0.260 s; from w = 14 (work 2744) two were ahead, 0.388 / 0.377 s.
 ENGINE_WORKERS = 2
+# With a pool, a round takes the node popped and the next ROUND_NODES - 1 open nodes, and the pool's threads run
+# their calls (children's engine calls and LipSDP, tightenings) as each becomes free: in a round of two children only,
+# a thread waited whenever one child's LipSDP ran long or a tightening had no partner. 64-48-48-1 pt0 l2, lower bound
+# given (the same 18,740 nodes): exact in 89 s one split (or tightening pair) at a time, 74 / 65 / 61 / 56 / 56 s
+# with rounds of 2 / 3 / 4 / 6 / 10 nodes; the default pipeline then closes it in 57 s (108 s before).
+ROUND_NODES = 6
 PAIR_MIN_WORK = 2000
 PAIR_MAX_WORK = 4e9
 # LipSDP's path on a node stops at the first centred point that shows its value above the search's lower bound
@@ -132,8 +138,8 @@ RELAXED_FORWARD_STEPS = 2
 # A node at least TIGHTEN_DEPTH splits deep, the first time it is popped, gets its open neurons' pre-activation
 # bounds by LP over its triangle relaxation with its splits (`certify.relaxed.relaxed_bounds`), stage by stage as
 # TIGHTEN_STAGES says (first layer, last layer (None: the last hidden one), signs only), the engine re-run on each
-# stage's bounds; it goes back to the heap with the new bound, or is dropped when empty or dominated. Two popped
-# nodes are tightened at once on two threads. What the engine's few forward steps miss is the polyhedron its splits
+# stage's bounds; it goes back to the heap with the new bound, or is dropped when empty or dominated. A tightening
+# runs in a round beside other nodes' work (ROUND_NODES). What the engine's few forward steps miss is the polyhedron its splits
 # cut from the box: on the 40 best open nodes of 64-48-48-1 pt1 l2 after 20 s (bounds 9.14, lower bound 8.3774) the
 # first layer's LP and the later layers' signs left 36 of 40 empty or below the lower bound, 15 ms per node (both
 # layers' full LP 85 ms, 32 of 40; its signs only 21 ms, 32; the first layer alone 5.5 ms, 9). `method="bab"` at
@@ -199,6 +205,17 @@ class Tightening:
 
 
 @dataclass
+class Job:
+    """A popped node's work in a round (`GradientBaB._round`): whether it is the node's tightening, the calls that
+    change nothing in the search (the engine, LipSDP, the LPs: any thread may run them) and the books on their
+    results, which return what stays open of the node (itself when tightened, else its children)."""
+
+    tighten: bool
+    calls: List[Callable[[], object]]
+    finish: Callable[[list], List["Node"]]
+
+
+@dataclass
 class Timed:
     """The LipSDP node of a node's evaluation (`GradientBaB._lipsdp`), and the seconds of its engine and LipSDP."""
 
@@ -254,7 +271,7 @@ class GradientBaB:
     # ---- the engine -------------------------------------------------------------------------------
     def _engine(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]], options: dict,
                 signs: Optional[np.ndarray]) -> GradientBounds:
-        """One engine call (the core releases the GIL: two may run at once, see `_evaluate_children`)."""
+        """One engine call (the core releases the GIL: two may run at once, see `_round`)."""
         return bound_problem(self.problem, states=states, prior=prior, signs=signs,
                              time_limit=max(self.deadline - time.perf_counter(), 0.0), **options)
 
@@ -288,25 +305,6 @@ class GradientBaB:
         """The engine (and LipSDP, given the parent's LipSDP node `sdp`) on a node; None when it is proved empty."""
         self.nodes += 1
         return self._read(*self._bounds(states, prior, options, signs, sdp))
-
-    def _evaluate_children(self, children: List[Tuple[List[np.ndarray], Optional[np.ndarray]]],
-                           prior: List[Bounds], options: dict, sdp: Optional[search.Node]) -> List[Optional[Evaluated]]:
-        """`_evaluate` on a split's children (states, signs): the two at once when a second core is free (the
-        core releases the GIL in the engine and LipSDP's solver)."""
-        if len(children) < 2 or self.pool is None:
-            return [self._evaluate(states, prior, options, signs, sdp) for states, signs in children]
-        results = self._side_by_side([lambda c=c: self._bounds(c[0], prior, options, c[1], sdp) for c in children])
-        self.nodes += 2
-        return [self._read(*r) for r in results]
-
-    def _side_by_side(self, calls: list) -> list:
-        """The results of two calls, the first on the worker thread while this one runs the second (one call, or
-        no worker: in turn). The calls must change nothing in the search."""
-        if len(calls) < 2 or self.pool is None:
-            return [call() for call in calls]
-        other = self.pool.submit(calls[0])
-        second = calls[1]()
-        return [other.result(), second]
 
     def _status(self, res: GradientBounds) -> List[np.ndarray]:
         """Each neuron's status on the engine's node (0 off, 1 on, -1 unstable); on R^n the t neuron comes last."""
@@ -567,25 +565,33 @@ class GradientBaB:
             return None
         return node
 
-    def _tighten(self, nodes: List[Node]) -> List[Node]:
-        """`_tightening` on one or two nodes (two at once on two threads), each after its prefix check: the nodes
-        that stay open."""
-        for node in nodes:
-            node.tightened = True
-        live = [node for node in nodes if self._check(node)]
-        done = self._side_by_side([lambda n=n: self._tightening(n) for n in live])
-        kept = [self._tightened(node, t) for node, t in zip(live, done)]
-        return [node for node in kept if node is not None]
+    def _more(self, count: int) -> List[Node]:
+        """Up to `count` more open nodes, the best first, for a round beside the node popped (none without a pool):
+        every open node above the final lower bound is split before the search is exact, so their work is rarely
+        wasted."""
+        nodes = []
+        while self.pool is not None and len(nodes) < count:
+            node = self._pop()
+            if node is None:
+                break
+            nodes.append(node)
+        return nodes
 
-    def _expand(self, node: Node) -> List[Node]:
-        """Split `node`: its children that stay open (leaves are closed, dominated and empty ones dropped).
-        Out of time before its children, the node itself stays open instead (an engine call started near the
-        deadline returns the bound it has, still sound)."""
+    def _job(self, node: Node) -> Job:
+        """A popped node's work: its tightening (`_needs_tightening`) or its split. Out of time before its
+        children, the node itself stays open (an engine call started near the deadline returns the bound it has,
+        still sound)."""
+        tighten = self._needs_tightening(node)
+        node.tightened = node.tightened or tighten
         if not self._check(node):
-            return []
+            return Job(tighten, [], lambda _: [])
+        if tighten:
+            return Job(True, [lambda: self._tightening(node)],
+                       lambda r: [n for n in [self._tightened(node, r[0])] if n is not None])
+        if time.perf_counter() >= self.deadline:
+            return Job(False, [], lambda _: [node])
         k, j = node.split
         prefix = prefix_layer(node.status)
-        children: List[Node] = []
         options = self.node_options
         if k == SIGN:
             self.sign_splits += 1
@@ -595,8 +601,9 @@ class GradientBaB:
             # pre-activations but its own neuron's ([8, 20, 20, 1] l-inf to exact 179.1 -> 157.8 s, engine 98.5 ->
             # 78.5 s, on the same 97,900 nodes; w = 8 l-inf warm 0.161 -> 0.137 s)
             options = dict(options, forward_iterations=0)
-        if time.perf_counter() >= self.deadline:
-            return [node]
+        # the engine stops optimising a child once its bound is low enough to drop it (`_dominated`, without the
+        # exactness slack, which would loosen the bounds that `closed` keeps)
+        options = dict(options, target=max(self.tracker.lower, 0.0))
         pending = []  # (states, signs) of the children to evaluate
         for value in (0, 1):
             states, signs = node.states, node.signs
@@ -609,20 +616,44 @@ class GradientBaB:
                 if self._known_empty(node, states, k, prefix):
                     continue
             pending.append((states, signs))
-        # the engine stops optimising a child once its bound is low enough to drop it (`_dominated`, without the
-        # exactness slack, which would loosen the bounds that `closed` keeps)
-        options = dict(options, target=max(self.tracker.lower, 0.0))
-        for (states, signs), ev in zip(pending, self._evaluate_children(pending, node.forward, options, node.sdp)):
+        calls = [lambda c=c: self._bounds(c[0], node.forward, options, c[1], node.sdp) for c in pending]
+        return Job(False, calls, lambda results: self._children(node, pending, results))
+
+    def _children(self, node: Node, pending: list, results: list) -> List[Node]:
+        """The books on a split's engine calls: the children that stay open (leaves are closed, dominated and empty
+        ones dropped)."""
+        self.nodes += len(results)
+        children = []
+        for (states, signs), (res, timed) in zip(pending, results):
+            ev = self._read(res, timed)
             if ev is not None:
                 child = self._node(states, ev, node, signs)
                 if child is not None:
                     children.append(child)
         return children
 
+    def _round(self, batch: List[Node]) -> List[Tuple[bool, List[Node]]]:
+        """The popped nodes' jobs (`_job`), their calls run by the pool's threads as each becomes free (tightenings,
+        the longest, first), or in turn without a pool; per node, whether it was tightened and what stays open."""
+        jobs = [self._job(node) for node in batch]
+        calls = [(job.tighten, call) for job in jobs for call in job.calls]
+        if self.pool is None or len(calls) < 2:
+            results = [call() for _, call in calls]
+        else:
+            futures: list = [None] * len(calls)
+            for i in sorted(range(len(calls)), key=lambda i: not calls[i][0]):
+                futures[i] = self.pool.submit(calls[i][1])
+            results = [f.result() for f in futures]
+        out, i = [], 0
+        for job in jobs:
+            out.append((job.tighten, job.finish(results[i:i + len(job.calls)])))
+            i += len(job.calls)
+        return out
+
     def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
         """Search until done or `time_limit`; True when complete (then `upper()` is the exact maximum).
-        With a second core, a worker thread runs one child's engine call while this thread runs the other's."""
-        with ThreadPoolExecutor(1) if self.workers > 1 else contextlib.nullcontext() as pool:
+        With a second core, `workers` threads run each round's calls (`_round`) while this thread waits."""
+        with ThreadPoolExecutor(self.workers) if self.workers > 1 else contextlib.nullcontext() as pool:
             self.pool = pool
             try:
                 return self._search(time_limit, root)
@@ -652,7 +683,7 @@ class GradientBaB:
         if node is not None:
             self._push(node)
         self.tracker.offer_upper(self.upper())
-        steps = 0
+        steps, next_dive = 0, 0  # nodes split so far, and the count at which the next dive may start
         start, diving = time.perf_counter(), 0.0  # seconds spent in dives
         while (self.heap or self.dive is not None) and time.perf_counter() < self.deadline:
             now = time.perf_counter()
@@ -660,45 +691,35 @@ class GradientBaB:
                 node = self._pop()
                 if node is None:
                     break
-                if steps % self.dive_period == 0 and diving <= DIVE_SHARE * (now - start):
-                    self.dive = node
+                if steps >= next_dive and diving <= DIVE_SHARE * (now - start):
+                    self.dive, next_dive = node, steps + self.dive_period
             elif diving > DIVE_SHARE * (now - start):  # the dive had its share: back to best-first
                 self._push(self.dive)
                 self.dive = None
                 continue
             else:
                 node = self.dive
-            if self._needs_tightening(node):
-                if self.dive is not None:
-                    node = self.dive = next(iter(self._tighten([node])), None)
-                    if node is None:
-                        diving += time.perf_counter() - now
-                        continue
-                else:
-                    batch = [node]
-                    other = self._pop() if self.pool is not None else None
-                    if other is not None and self._needs_tightening(other):
-                        batch.append(other)
-                    elif other is not None:
-                        self._push(other)
-                    for kept in self._tighten(batch):
-                        self._push(kept)
-                    continue
-            steps += 1
-            children = self._expand(node)
+            batch = [node] + self._more(ROUND_NODES - 1)
+            outcomes = self._round(batch)
+            steps += sum(not tightened for tightened, _ in outcomes)
+            tightened, kept = outcomes[0]
             if self.dive is not None:
-                diving += time.perf_counter() - now
+                diving += (time.perf_counter() - now) / len(batch)  # the dive's share of the round
                 self.dive = None
-                if children and children[-1] is not node:  # dive on into the better child with interior
+                if tightened:  # dive on from the tightened node, if it stays open
+                    self.dive = next(iter(kept), None)
+                    kept = []
+                elif kept and kept[-1] is not node:  # dive on into the better child with interior
                     empty = []
-                    for child in sorted(children, key=lambda c: -c.bound):
+                    for child in sorted(kept, key=lambda c: -c.bound):
                         if self._check(child):
                             self.dive = child
                             break
                         empty.append(child)
-                    children = [c for c in children if c is not self.dive and all(c is not e for e in empty)]
-            for child in children:
-                self._push(child)
+                    kept = [c for c in kept if c is not self.dive and all(c is not e for e in empty)]
+            for _, open_nodes in [(tightened, kept)] + outcomes[1:]:
+                for child in open_nodes:
+                    self._push(child)
             self.tracker.offer_upper(self.upper())
         done = self.complete
         if done:
