@@ -138,7 +138,7 @@ def _add_method(parser: argparse.ArgumentParser, default_help: str) -> None:
     parser.add_argument("--sdp-share", type=_number, help="miqcqp: share of the time at most for LipSDP's first "
                         "bound when p = 2 (default 0.1; 0 skips LipSDP and its branch-and-bound)")
     parser.add_argument("--bab-share", type=_number, help="miqcqp: share of the time for the engine's "
-                        "branch-and-bound on networks with more than 20 unstable neurons (default 0.85; 0 skips it)")
+                        "branch-and-bound on networks with more than 20 unstable neurons (default 0.95; 0 skips it)")
     parser.add_argument("--gap", type=_number, help="miqcqp/milp: relative gap at which SCIP stops (default 1e-7)")
     parser.add_argument("--seed", type=_integer, help="random seed of sampling and SCIP (default 0)")
 
