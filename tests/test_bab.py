@@ -257,6 +257,25 @@ def test_bab_rounds_side_by_side_or_not_end_exact(workers, round_nodes, monkeypa
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 
 
+@pytest.mark.parametrize("time_limit", [0.02, 0.1, 0.4])
+def test_bab_rounds_stopped_early_stay_above_the_constant(time_limit, monkeypatch):
+    """Rounds of ROUND_NODES nodes on two threads stopped by the time limit mid-search (calls started past the
+    deadline leave their nodes open, dives included): every upper bound offered is at least the oracle's constant."""
+    monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)
+    monkeypatch.setattr(bab_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(bab_module, "TIGHTEN_DEPTH", 2)
+    weights, biases = random_net(11, [4, 12, 12, 1], fan_in=True)
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2.0, 2.0)
+    truth, _ = oracle_regions(weights, biases, ("box", -np.ones(4), np.ones(4)), 2.0, 2.0, None)
+    tracker = Tracker(60.0)
+    bab = GradientBaB(problem, tracker)
+    assert bab.workers == 2
+    bab.run(time_limit=time_limit)
+    assert bab.upper() >= truth * (1 - TRUTH_RTOL)
+    assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
+    assert tracker.lower <= truth * (1 + TRUTH_RTOL)
+
+
 def test_bab_worker_failure_reaches_the_caller(monkeypatch):
     """An error in the worker thread's engine call is raised by the search, as one in the main thread would be
     (the api turns it into status `error` with the bounds so far)."""
@@ -394,7 +413,7 @@ def test_core_status_and_scores_follow_the_bounds(seed):
 ])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bab_lp_tightened_nodes_keep_it_exact(seed, sizes, domain, p, workers, monkeypatch):
-    """Every node tightened by LP when popped (TIGHTEN_DEPTH 0; two at once on two threads): the search still ends
+    """Every node tightened by LP when popped (TIGHTEN_DEPTH 0; in rounds on two threads): the search still ends
     at the oracle's exact constant, every upper bound on the way at least it, and nodes were tightened (on the
     three-layer network some dropped: the two-layer ones close too soon for that to be certain with two threads,
     whose timing moves the lower bound)."""

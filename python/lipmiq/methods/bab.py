@@ -38,7 +38,8 @@ which tightens both the forward and the backward bounds.
   without the per-coordinate stage only, 26.3 (deep pt1 l2) with the root's full setting, and 164-166 / 23.7
   with no forward steps.
 - **Time**: every engine call carries the stage's remaining time (the core stops optimising at it and returns
-  the bound certified so far), and the loop checks the deadline between nodes.
+  the bound certified so far), and the loop checks it between rounds, each node's job when it is built and each
+  call when a thread starts it (a call started past it leaves its node as it was).
 """
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ NEVER = math.inf
 DIVE_PERIOD = 10        # a dive to a leaf starts every this many expansions
 # Dives take at most this share of the search's time: on 784-256-256-1 (134 unstable neurons, 100 ms per engine
 # call) one dive held the best node at 510.6 for 31 of 40 s; best-first took it to 495.2 in the next 0.7 s.
+# In rounds (ROUND_NODES) a dive's node is one of the round's and is charged that share of its time, under
+# DIVE_SHARE, and a dive of two rounds splits more than DIVE_PERIOD nodes: there one node of every round dives
+# (as measured with ROUND_NODES), about a sixth of the work.
 DIVE_SHARE = 0.25
 # Engine calls at once: a round's calls (ROUND_NODES) run on this many threads (the core releases the GIL), on machines
 # with a second core. [8, 20, 20, 1] l-inf to exact: 109 -> 97 s, the engine's share 51 -> 37 s (one run after the
@@ -80,7 +84,7 @@ DIVE_SHARE = 0.25
 # (784-1568-784-100-1) r = 0.01 at 60 s 281.73 -> 281.45 (peak memory 290 -> 650 MB). Only on networks with at most
 # PAIR_MAX_WORK (a layer's weights times its width): the CIFAR-sized CNN (3072-4096-2048-100-1, 5e10) went over 2 GB
 # with two calls at once. Nor below PAIR_MIN_WORK, where an engine call (0.15 ms on [8, 8, 8, 1]) costs about what
-# handing it to the worker does: warm calls to exact on [8, w, w, 1] with one thread / two, four runs alternating,
+# handing it to a pool thread does: warm calls to exact on [8, w, w, 1] with one thread / two, four runs alternating,
 # w = 8 l-inf 0.075 / 0.085 s, w = 12 l2 0.254 / 0.260 s; from w = 14 (work 2744) two were ahead, 0.388 / 0.377 s.
 ENGINE_WORKERS = 2
 # With a pool, a round takes the node popped and the next ROUND_NODES - 1 open nodes, and the pool's threads run
@@ -206,10 +210,11 @@ class Tightening:
 
 @dataclass
 class Job:
-    """A popped node's work in a round (`GradientBaB._round`): whether it is the node's tightening, the calls that
-    change nothing in the search (the engine, LipSDP, the LPs: any thread may run them) and the books on their
+    """A popped node's work in a round (`GradientBaB._round`): the node, whether it is its tightening, the calls
+    that change nothing in the search (the engine, LipSDP, the LPs: any thread may run them) and the books on their
     results, which return what stays open of the node (itself when tightened, else its children)."""
 
+    node: "Node"
     tighten: bool
     calls: List[Callable[[], object]]
     finish: Callable[[list], List["Node"]]
@@ -584,12 +589,12 @@ class GradientBaB:
         tighten = self._needs_tightening(node)
         node.tightened = node.tightened or tighten
         if not self._check(node):
-            return Job(tighten, [], lambda _: [])
+            return Job(node, tighten, [], lambda _: [])
         if tighten:
-            return Job(True, [lambda: self._tightening(node)],
+            return Job(node, True, [lambda: self._tightening(node)],
                        lambda r: [n for n in [self._tightened(node, r[0])] if n is not None])
         if time.perf_counter() >= self.deadline:
-            return Job(False, [], lambda _: [node])
+            return Job(node, False, [], lambda _: [node])
         k, j = node.split
         prefix = prefix_layer(node.status)
         options = self.node_options
@@ -617,7 +622,7 @@ class GradientBaB:
                     continue
             pending.append((states, signs))
         calls = [lambda c=c: self._bounds(c[0], node.forward, options, c[1], node.sdp) for c in pending]
-        return Job(False, calls, lambda results: self._children(node, pending, results))
+        return Job(node, False, calls, lambda results: self._children(node, pending, results))
 
     def _children(self, node: Node, pending: list, results: list) -> List[Node]:
         """The books on a split's engine calls: the children that stay open (leaves are closed, dominated and empty
@@ -636,18 +641,29 @@ class GradientBaB:
         """The popped nodes' jobs (`_job`), their calls run by the pool's threads as each becomes free (tightenings,
         the longest, first), or in turn without a pool; per node, whether it was tightened and what stays open."""
         jobs = [self._job(node) for node in batch]
-        calls = [(job.tighten, call) for job in jobs for call in job.calls]
+        calls = [(job.tighten, lambda call=call: None if time.perf_counter() >= self.deadline else call())
+                 for job in jobs for call in job.calls]
         if self.pool is None or len(calls) < 2:
             results = [call() for _, call in calls]
         else:
             futures: list = [None] * len(calls)
             for i in sorted(range(len(calls)), key=lambda i: not calls[i][0]):
                 futures[i] = self.pool.submit(calls[i][1])
-            results = [f.result() for f in futures]
+            try:
+                results = [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
         out, i = [], 0
         for job in jobs:
-            out.append((job.tighten, job.finish(results[i:i + len(job.calls)])))
+            done = results[i:i + len(job.calls)]
             i += len(job.calls)
+            if any(r is None for r in done):  # a call started past the deadline: the node stays as it was
+                job.node.tightened = job.node.tightened and not job.tighten
+                out.append((job.tighten, [job.node]))
+            else:
+                out.append((job.tighten, job.finish(done)))
         return out
 
     def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
@@ -663,9 +679,10 @@ class GradientBaB:
     def _search(self, time_limit: float, root: Optional[GradientBounds]) -> bool:
         """`run`'s search.
 
-        Best-first, except that every `dive_period` expansions the best node is dived: its better child is
-        expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest), while
-        dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap).
+        Best-first in rounds (ROUND_NODES), except that every `dive_period` splits the best node is dived: its better
+        child is expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest),
+        while dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap; see
+        DIVE_SHARE for rounds).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
         root = (self._evaluate(None, None, {}, sdp=self.sdp) if root is None
@@ -695,6 +712,9 @@ class GradientBaB:
                     self.dive, next_dive = node, steps + self.dive_period
             elif diving > DIVE_SHARE * (now - start):  # the dive had its share: back to best-first
                 self._push(self.dive)
+                self.dive = None
+                continue
+            elif self._dominated(self.dive.bound):  # the lower bound rose past it in the last round
                 self.dive = None
                 continue
             else:
