@@ -106,16 +106,17 @@ def test_a_stopped_path_still_bounds_lipsdp_and_the_constant(seed):
 
 def test_certificate_refuses_zero_multipliers_and_proves_what_it_returns():
     """t = 0 leaves the hidden block U^T U >= 0, which no rho can fix; for t > 0 the returned rho must make
-    the textbook block matrix negative definite."""
+    the textbook block matrix negative definite, and 1e-7 less must not."""
     weights, _ = random_net(5, [3, 4, 2], bias_scale=0.3, fan_in=True)
     model = build(weights, _free(weights))
     assert certified_rho(model, np.zeros(4)) is None
     t = np.full(4, 10.0)
     rho = certified_rho(model, t)
     W1, W2 = weights
-    M = np.block([[-rho * np.eye(3), W1.T @ np.diag(t)],
-                  [np.diag(t) @ W1, -2 * np.diag(t) + W2.T @ W2]])
-    assert np.max(np.linalg.eigvalsh(M)) < 0
+    def textbook(rho):
+        return np.block([[-rho * np.eye(3), W1.T @ np.diag(t)], [np.diag(t) @ W1, -2 * np.diag(t) + W2.T @ W2]])
+    assert np.max(np.linalg.eigvalsh(textbook(rho))) < 0
+    assert np.max(np.linalg.eigvalsh(textbook(rho * (1 - 1e-7)))) > 0  # and it is tight: the proof's margin is small
 
 
 @pytest.mark.parametrize("seed", range(12))

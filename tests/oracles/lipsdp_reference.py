@@ -1,5 +1,5 @@
 """Plain-numpy twins of the core's LipSDP model and certificate (cpp/lipsdp_model.cpp), for the tests only: the
-same algorithm with numpy's products and eigensolver, so that the core's results can be compared with an
+same algorithm with numpy's products, eigensolver and Cholesky factor, so that the core's results can be compared with an
 independent float64 computation (never shipped)."""
 from __future__ import annotations
 
@@ -88,9 +88,25 @@ def certified_rho(model: SlopeModel, t: np.ndarray, steps: int = 80) -> Optional
         M = matrix(model, trial, t)
         if not np.all(np.isfinite(M)):
             return None
-        allowance = gamma * _frobenius(magnitude(model, trial, t)) + 4.0 * M.shape[0] * UNIT_ROUNDOFF * _frobenius(M) \
-            + model.depth * M.shape[0] ** 2 * 2.0 ** -1073
-        if float(np.max(np.linalg.eigvalsh(M))) <= -allowance:
+        allowance = gamma * _frobenius(magnitude(model, trial, t)) + model.depth * M.shape[0] ** 2 * 2.0 ** -1073
+        if _negative_definite_beyond(M, allowance):
             return trial
         step *= 4.0
     return None
+
+
+def _negative_definite_beyond(M: np.ndarray, margin: float) -> bool:
+    """-M positive definite beyond `margin`: Cholesky of -M - c I succeeds, c above its rounding (Higham, Thm 10.3)."""
+    n = M.shape[0]
+    diagonal = -np.diag(M)
+    if not np.all(diagonal > 0.0):
+        return False
+    gamma = (2 * n + 4) * UNIT_ROUNDOFF / (1.0 - (2 * n + 4) * UNIT_ROUNDOFF)
+    top = float(diagonal.max())
+    c = 1.01 * (margin + gamma / (1.0 - gamma) * float(diagonal.sum()) * (1.0 + 2.0 * n * UNIT_ROUNDOFF)
+                + UNIT_ROUNDOFF * top + 2.0 * n * (n + 1.0) * (2.0 + top) * 2.0 ** -1074)
+    try:
+        np.linalg.cholesky(-M - c * np.eye(n))
+    except np.linalg.LinAlgError:
+        return False
+    return True
