@@ -1,6 +1,6 @@
 """Plain-numpy twins of the core's LipSDP model and certificate (cpp/lipsdp_model.cpp), for the tests only: the
-same algorithm with numpy's products, eigensolver and Cholesky factor, so that the core's results can be compared with an
-independent float64 computation (never shipped)."""
+same algorithm with numpy's products, eigensolver and Cholesky factor, so that the core's results can be compared
+with an independent float64 computation (never shipped)."""
 from __future__ import annotations
 
 from typing import List, Optional

@@ -143,14 +143,14 @@ RELAXED_FORWARD_STEPS = 2
 # bounds by LP over its triangle relaxation with its splits (`certify.relaxed.relaxed_bounds`), stage by stage as
 # TIGHTEN_STAGES says (first layer, last layer (None: the last hidden one), signs only), the engine re-run on each
 # stage's bounds; it goes back to the heap with the new bound, or is dropped when empty or dominated. A tightening
-# runs in a round beside other nodes' work (ROUND_NODES). What the engine's few forward steps miss is the polyhedron its splits
-# cut from the box: on the 40 best open nodes of 64-48-48-1 pt1 l2 after 20 s (bounds 9.14, lower bound 8.3774) the
-# first layer's LP and the later layers' signs left 36 of 40 empty or below the lower bound, 15 ms per node (both
-# layers' full LP 85 ms, 32 of 40; its signs only 21 ms, 32; the first layer alone 5.5 ms, 9). `method="bab"` at
-# 60 s there: 8.3774 / 8.9002 without, 8.5494 / 8.5417 / 8.5318 / 8.5803 / 8.7469 from depth 0 / 4 / 8 / 12 / 16, and
-# 8.3984 / 8.4751 with the LPs' sparse rows; exact (8.4314) in 83 s. The default pipeline closes it in 12.2 s (8.3774 /
-# 8.5033 at 300 s before). On digitsdeep 64-32-32-32-32-1 pt0 l2 (`bab`, to exact) 12.3 s without, 15.1 s with
-# (the first layer alone 14.5 s, one stage per layer 23.4 s).
+# runs in a round beside other nodes' work (ROUND_NODES). What the engine's few forward steps miss is the polyhedron
+# its splits cut from the box: on the 40 best open nodes of 64-48-48-1 pt1 l2 after 20 s (bounds 9.14, lower bound
+# 8.3774) the first layer's LP and the later layers' signs left 36 of 40 empty or below the lower bound, 15 ms per
+# node (both layers' full LP 85 ms, 32 of 40; its signs only 21 ms, 32; the first layer alone 5.5 ms, 9).
+# `method="bab"` at 60 s there: 8.3774 / 8.9002 without, 8.5494 / 8.5417 / 8.5318 / 8.5803 / 8.7469 from depth 0 / 4 /
+# 8 / 12 / 16, and 8.3984 / 8.4751 with the LPs' sparse rows; exact (8.4314) in 83 s. The default pipeline closes it
+# in 12.2 s (8.3774 / 8.5033 at 300 s before). On digitsdeep 64-32-32-32-32-1 pt0 l2 (`bab`, to exact) 12.3 s without,
+# 15.1 s with (the first layer alone 14.5 s, one stage per layer 23.4 s).
 # Only every TIGHTEN_PERIOD-th depth from TIGHTEN_DEPTH on is tightened; the others start from their parent's
 # tightened bounds (the engine's prior). Every other depth, one run after the other with the first layer's LP
 # substituted (5dec11a): 64-48-48-1 pt0 l2 at 60 s 8.0458 -> 7.9952, pt0 l-inf 57.3291 -> 56.7871, pt1 l2 exact in
