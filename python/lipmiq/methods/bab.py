@@ -737,7 +737,7 @@ class GradientBaB:
                             break
                         empty.append(child)
                     kept = [c for c in kept if c is not self.dive and all(c is not e for e in empty)]
-            for _, open_nodes in [(tightened, kept)] + outcomes[1:]:
+            for open_nodes in [kept] + [nodes for _, nodes in outcomes[1:]]:
                 for child in open_nodes:
                     self._push(child)
             self.tracker.offer_upper(self.upper())
