@@ -46,13 +46,15 @@ struct LinearForm {
     double offset = 0.0;
 };
 
-// Certified bounds on linear forms over the LP (its objective unused): for each, min and max by the dense dual
-// simplex, each solve warm-started from the previous basis (the first by the dual simplex, the next by the primal
-// one from the previous optimum, which stays feasible), each bound by weak duality with a rounding allowance on the
-// simplex's multipliers and the offset added with outward rounding, so an unfinished or wrong solve loosens a bound
-// but never makes it invalid (an unsolved side stays infinite). `empty` when a Farkas ray proves the polyhedron
-// empty or a form's bounds cross; past the deadline the forms not reached keep infinite bounds. With `signs` only
-// the sides of 0 matter: a side that a point met on the way shows reachable is not solved.
+// Certified bounds on linear forms over the LP (its objective unused): for each, min and max by the dense simplex,
+// each solve warm-started from the previous basis: by the dual simplex from the corner the new objective prefers,
+// or, with `signs` and after the first, by the primal one from the previous optimum, which stays feasible (first-layer
+// tightening LPs 0.77 ms a call against 1.7 ms all from the previous optimum, the later layers' signs 3.7 ms against
+// 9.5 ms all by the dual). Each bound comes by weak duality with a rounding allowance on the simplex's multipliers
+// and the offset added with outward rounding, so an unfinished or wrong solve loosens a bound but never makes it
+// invalid (an unsolved side stays infinite). `empty` when a Farkas ray proves the polyhedron empty or a form's bounds
+// cross; past the deadline the forms not reached keep infinite bounds. With `signs` only the sides of 0 matter: a
+// side that a point met on the way shows reachable is not solved.
 struct FormBounds {
     bool empty = false;
     std::vector<double> lo, hi;  // one per form
