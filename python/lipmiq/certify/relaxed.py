@@ -10,7 +10,8 @@ and z of layer K's split neurons, with the split rows. With a margin s on the ac
 splits z_j <= 0 stay closed: a neuron can be identically 0 on a region with interior), every region with interior
 below the node puts a point of the polyhedron at s > 0 (its activations at an interior point). So max s <= 0,
 or no point at all, proves the node empty; both are proved by weak duality with a rounding allowance on the
-multipliers of the core's dense dual simplex (cpp/relaxed_lp.cpp, every variable bounded), never on its verdict.
+multipliers of the core's dense dual simplex (cpp/relaxed_lp.cpp, every variable bounded, the z of the layers before
+K substituted into their neurons' rows), never on its verdict.
 On [8, 20, 20, 1] (l2) the second layer's splits made while the first layer was open left 71 % of the prefix
 checks after it to find empty regions; with this check (from RELAXED_MIN_SPLITS such splits, `methods.bab`) the
 default pipeline closed it in 173 s on 81,000 engine calls, against 343 s on 316,000.
