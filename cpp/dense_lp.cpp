@@ -259,6 +259,7 @@ Pass iterate(DualSimplex& S, std::size_t max_iterations, const Deadline& deadlin
         std::size_t j;
     };
     std::vector<Breakpoint> cands;
+    std::vector<std::size_t> flipped;
     std::vector<double> shift(m);
     for (std::size_t it = 0; it < max_iterations; ++it) {
         iterations = static_cast<int>(it);
@@ -318,34 +319,34 @@ Pass iterate(DualSimplex& S, std::size_t max_iterations, const Deadline& deadlin
             if (j >= n && !(std::isfinite(S.lp.row_lo[j - n]) && std::isfinite(S.lp.row_hi[j - n]))) return -kInf;
             return slope - b.size * (S.hi[j] - S.lo[j]);
         };
-        std::size_t flips = 0;  // cands[0, flips): the breakpoints passed, in order
+        flipped.clear();  // the breakpoints passed
         std::size_t pick = least;
         if (cands.size() > 1 && passed(cands[least], worst) > 0.0) {
-            // cands[flips] the least of the rest, a min-heap on the ratio after it
+            // a min-heap on the ratio, each breakpoint passed popped off its back, the entering one left there
             auto later = [](const Breakpoint& x, const Breakpoint& y) { return x.ratio > y.ratio; };
             std::make_heap(cands.begin(), cands.end(), later);
             double slope = worst;
             for (;;) {
-                std::pop_heap(cands.begin() + flips, cands.end(), later);
-                std::rotate(cands.begin() + flips, cands.end() - 1, cands.end());
-                const double next = passed(cands[flips], slope);
-                if (flips + 1 == cands.size() || !(next > 0.0)) break;
+                std::pop_heap(cands.begin(), cands.end(), later);
+                const double next = passed(cands.back(), slope);
+                if (cands.size() == 1 || !(next > 0.0)) break;
                 slope = next;
-                ++flips;
+                flipped.push_back(cands.back().j);
+                cands.pop_back();
             }
-            pick = flips;
-            for (std::size_t t = flips + 1; t < cands.size(); ++t)  // (a heap: scanned whole)
-                if (cands[t].ratio <= cands[flips].ratio + kDualTol && cands[t].size > cands[pick].size) pick = t;
+            pick = cands.size() - 1;
+            const double at = cands.back().ratio;
+            for (std::size_t t = 0; t + 1 < cands.size(); ++t)
+                if (cands[t].ratio <= at + kDualTol && cands[t].size > cands[pick].size) pick = t;
         }
         const std::size_t enter = cands[pick].j;
         const double best = cands[pick].ratio;
         S.entering_column(enter);
         const double pivot = S.col[leave];
         if (std::fabs(pivot) <= kPivotTol * 1e-3) return Pass::stopped;  // the row and the column disagree
-        if (flips > 0) {  // the flipped variables move the basic ones: x_B -= Binv (M_F delta_F)
+        if (!flipped.empty()) {  // the flipped variables move the basic ones: x_B -= Binv (M_F delta_F)
             std::fill(shift.begin(), shift.end(), 0.0);
-            for (std::size_t t = 0; t < flips; ++t) {
-                const std::size_t j = cands[t].j;
+            for (const std::size_t j : flipped) {
                 const double to = S.v[j] == S.lo[j] ? S.hi[j] : S.lo[j];
                 const double delta = to - S.v[j];
                 S.v[j] = to;
