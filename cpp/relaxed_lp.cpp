@@ -77,7 +77,7 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
         for (std::size_t j = 0; j < width; ++j) {
             if (!std::isfinite(f.lo[j]) || !std::isfinite(f.hi[j])) return out;  // overflowed bounds: no LP
             if (g[j] == 0) {  // no column; l <= z <= u (and z <= 0 when split) as a row on a_prev
-                if (states[k][j] == 0 && f.lo[j] > 0.0) out.crossed = true;
+                if (f.lo[j] > 0.0) out.crossed = true;  // (inactive on the node: z <= 0)
                 ++rows;
                 continue;
             }
