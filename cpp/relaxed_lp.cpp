@@ -62,7 +62,8 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
         return side > 0 ? margin || u < 0.0 : side == 0 && l > 0.0;
     };
     // An open neuron's chord row c a - W a_prev <= b - l, c <= (u - l) / u: only where c stays below kChordMax
-    // (u < (u - l) / kChordMax leaves a within [0, u], the chord's own maximum, as a's column bounds say).
+    // (u < (u - l) / kChordMax leaves a within [0, u], the chord's own maximum, as a's column bounds say, and gives
+    // up z >= l, which the chord implied; capping c at kChordMax instead made solves fail on degenerate nodes).
     constexpr double kChordMax = 1e6;
     auto chord = [](double l, double u) {
         u = std::max(u, 0.0);
@@ -76,7 +77,9 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
         std::vector<std::size_t> a(width, kNone);
         for (std::size_t j = 0; j < width; ++j) {
             if (!std::isfinite(f.lo[j]) || !std::isfinite(f.hi[j])) return out;  // overflowed bounds: no LP
-            if (g[j] == 0) {  // no column; l <= z <= u (and z <= 0 when split) as a row on a_prev
+            if (f.lo[j] > f.hi[j]) out.crossed = true;  // certified bounds that cross: no point
+            // (a split of a layer before `last` enters through its status, which the engine sets to the split's side)
+            if (g[j] == 0) {  // no column; l <= z <= min(u, 0) as a row on a_prev
                 if (f.lo[j] > 0.0) out.crossed = true;  // (inactive on the node: z <= 0)
                 ++rows;
                 continue;
@@ -98,8 +101,11 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
     if (out.crossed) return out;
     {
         const LayerBounds& f = forward[last];
-        for (std::size_t j = 0; j < net.W[last].rows; ++j)
+        for (std::size_t j = 0; j < net.W[last].rows; ++j) {
+            if (f.lo[j] > f.hi[j]) out.crossed = true;
             if (states[last][j] >= 0 || (open_last && status[last][j] < 0)) out.neurons.push_back(j);
+        }
+        if (out.crossed) return out;
         out.z = cols;
         for (std::size_t j : out.neurons) {
             col_lo.push_back(f.lo[j]);
@@ -159,7 +165,6 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
             put_w(a, k, j, -1.0);
             a[col] = 1.0;
             if (g[j] == 1) {
-                out.crash.emplace_back(r - 1, col);  // (kept where no other crash row has a: DualSimplex)
                 if (margin && states[k][j] > 0) {  // a - s >= 0
                     double* m = row(0.0, kInf);
                     m[col] = 1.0;
