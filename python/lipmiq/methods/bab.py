@@ -527,8 +527,8 @@ class GradientBaB:
 
     def _tightening(self, node: Node) -> Tightening:
         """LP bounds on the node's open neurons stage by stage (TIGHTEN_STAGES), each followed by the engine on
-        them (no forward steps: see TIGHTEN_DEPTH); stops early on an empty or dominated stage. Changes nothing in the search, so either thread may run
-        it."""
+        them (no forward steps: see TIGHTEN_DEPTH); stops early on an empty or dominated stage. Changes nothing in
+        the search, so either thread may run it."""
         options = dict(self.node_options, forward_iterations=0, target=max(self.tracker.lower, 0.0))
         forward, calls, lp = node.forward, [], 0.0
         last = len(self.sizes) - 1
