@@ -50,6 +50,24 @@ struct RelaxedLP {
 
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
+// The LP column of input i of layer k: x's own for layer 0, else the previous layer's a (`act`; kNone: identically 0).
+std::size_t input_column(const std::vector<std::vector<std::size_t>>& act, std::size_t k, std::size_t i) {
+    return k == 0 ? i : act[k - 1][i];
+}
+
+// z_kj = W_kj a_prev + b_kj as a form on the LP's columns (exact data; form_bounds adds the offset rounded outward).
+LinearForm preactivation(const Network& net, const std::vector<std::vector<std::size_t>>& act, std::size_t k,
+                         std::size_t j) {
+    const Matrix& W = net.W[k];
+    LinearForm f;
+    for (std::size_t i = 0; i < W.cols; ++i) {
+        const std::size_t in = input_column(act, k, i);
+        if (in != kNone && W.row(j)[i] != 0.0) f.index.push_back(in), f.value.push_back(W.row(j)[i]);
+    }
+    f.offset = net.b[k][j];
+    return f;
+}
+
 RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
                      const std::vector<const std::int8_t*>& status, const std::vector<const std::int8_t*>& states,
                      const std::vector<LayerBounds>& forward, std::size_t last, bool margin, bool open_last) {
@@ -98,7 +116,6 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
         }
         out.act.push_back(std::move(a));
     }
-    if (out.crossed) return out;
     {
         const LayerBounds& f = forward[last];
         for (std::size_t j = 0; j < net.W[last].rows; ++j) {
@@ -147,7 +164,7 @@ RelaxedLP relaxed_lp(const Network& net, const double* lo, const double* hi,
     auto put_w = [&](double* a, std::size_t k, std::size_t j, double sign) {
         const Matrix& W = net.W[k];
         for (std::size_t i = 0; i < W.cols; ++i) {
-            const std::size_t in = k == 0 ? i : out.act[k - 1][i];
+            const std::size_t in = input_column(out.act, k, i);
             if (in != kNone) a[in] = sign * W.row(j)[i];
         }
     };
@@ -280,39 +297,26 @@ RelaxedBounds relaxed_lp_bounds(const Network& net, const double* lo, const doub
     std::vector<LinearForm> forms;
     std::vector<std::pair<std::size_t, std::size_t>> owner;  // (layer, neuron) of each form
     FormBounds b;
+    // the open neurons of the layers [first, end) as forms over the LP's columns
+    auto open_preactivations = [&](const std::vector<std::vector<std::size_t>>& act, std::size_t end) {
+        for (std::size_t k = first; k < end; ++k)
+            for (std::size_t j = 0; j < net.W[k].rows; ++j)
+                if (status[k][j] < 0) {
+                    forms.push_back(preactivation(net, act, k, j));
+                    owner.emplace_back(k, j);
+                }
+    };
     if (last == 0) {
         const FirstLayerLP F = first_layer_lp(net, lo, hi, states[0], forward[0]);
         out.empty = F.built && F.crossed;
         if (!F.built || F.crossed || F.lp.m == 0) return out;  // (no split: the box's own bounds, `forward`'s)
-        const Matrix& W = net.W[0];
-        for (std::size_t j = 0; j < W.rows; ++j) {
-            if (status[0][j] >= 0) continue;
-            LinearForm f;
-            for (std::size_t i = 0; i < W.cols; ++i)
-                if (W.row(j)[i] != 0.0) f.index.push_back(i), f.value.push_back(W.row(j)[i]);
-            f.offset = net.b[0][j];
-            forms.push_back(std::move(f));
-            owner.emplace_back(0, j);
-        }
+        open_preactivations({}, 1);
         b = form_bounds(F.lp, forms, signs, deadline);
     } else {
         const RelaxedLP R = relaxed_lp(net, lo, hi, status, states, forward, last, false, true);
         out.empty = R.crossed;
         if (!R.built) return out;
-        for (std::size_t k = first; k < last; ++k) {  // z = W a_prev + b over the previous layer's columns
-            const Matrix& W = net.W[k];
-            for (std::size_t j = 0; j < W.rows; ++j) {
-                if (status[k][j] >= 0) continue;
-                LinearForm f;
-                for (std::size_t i = 0; i < W.cols; ++i) {
-                    const std::size_t in = k == 0 ? i : R.act[k - 1][i];
-                    if (in != kNone && W.row(j)[i] != 0.0) f.index.push_back(in), f.value.push_back(W.row(j)[i]);
-                }
-                f.offset = net.b[k][j];
-                forms.push_back(std::move(f));
-                owner.emplace_back(k, j);
-            }
-        }
+        open_preactivations(R.act, last);  // the layers before `last` are substituted: no z columns
         for (std::size_t t = 0; t < R.neurons.size(); ++t)
             if (status[last][R.neurons[t]] < 0) {
                 forms.push_back(LinearForm{{R.z + t}, {1.0}, 0.0});
