@@ -236,7 +236,8 @@ def test_bab_relaxed_checks_sound_on_degenerate_networks(data):
 @pytest.mark.parametrize("workers, round_nodes", [(1, 6), (2, 1), (2, 6)])
 def test_bab_rounds_side_by_side_or_not_end_exact(workers, round_nodes, monkeypatch):
     """Nodes handled one by one on one thread, or in rounds of one or ROUND_NODES nodes whose calls two threads run
-    (ENGINE_WORKERS): the same exact constant as the oracle, and the upper bound never below it on the way."""
+    (ENGINE_WORKERS), FLIGHTS rounds out at once: the same exact constant as the oracle, and the upper bound never
+    below it on the way."""
     monkeypatch.setattr(bab_module, "ENGINE_WORKERS", workers)
     monkeypatch.setattr(bab_module, "ROUND_NODES", round_nodes)
     monkeypatch.setattr(bab_module, "PAIR_MIN_WORK", 0)  # the network is below the gate
@@ -247,12 +248,20 @@ def test_bab_rounds_side_by_side_or_not_end_exact(workers, round_nodes, monkeypa
     tracker = Tracker(60.0)
     bab = GradientBaB(problem, tracker)
     assert bab.workers == workers
-    paired, rounds = [], []
+    paired, rounds, flying = [], [], []
     monkeypatch.setattr(bab, "_engine", lambda *a, _f=bab._engine: paired.append(threading.current_thread()) or _f(*a))
-    monkeypatch.setattr(bab, "_round", lambda batch, _f=bab._round: rounds.append(len(batch)) or _f(batch))
+
+    def launch(batch, dive, _f=bab._launch):
+        rounds.append(len(batch))
+        flying.append(len(bab.flights))
+        return _f(batch, dive)
+
+    monkeypatch.setattr(bab, "_launch", launch)
     assert bab.run(time_limit=30.0), bab.note()
     assert any(t is not threading.main_thread() for t in paired) == (workers == 2)
     assert max(rounds) == (round_nodes if workers == 2 else 1)
+    # with a pool a round is launched while the one before it is still out (FLIGHTS), never without one
+    assert max(flying) == (bab_module.FLIGHTS - 1 if workers == 2 else 0)
     assert all(upper >= truth * (1 - TRUTH_RTOL) for _, _, upper in tracker.history)
     assert tracker.upper == pytest.approx(truth, rel=1e-9) and tracker.lower == pytest.approx(truth, rel=1e-9)
 

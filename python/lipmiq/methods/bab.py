@@ -43,6 +43,7 @@ which tightens both the forward and the backward bounds.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
@@ -51,7 +52,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -93,6 +94,12 @@ ENGINE_WORKERS = 2
 # given (the same 18,740 nodes): exact in 89 s one split (or tightening pair) at a time, 74 / 65 / 61 / 56 / 56 s
 # with rounds of 2 / 3 / 4 / 6 / 10 nodes; the default pipeline then closes it in 57 s (108 s before).
 ROUND_NODES = 6
+# Rounds in the pool at once: while the threads run one round's calls, this thread keeps the books of the round
+# before (children, leaves' LPs, prefix checks: 8 s of the 67 s of 64-48-48-1 pt1 l-inf to exact, the threads idle
+# meanwhile) and launches the next; a round's nodes are popped before the round ahead of it has landed. One run
+# after the other against one round at a time (2026-12-05): pt1 l-inf to exact 67.3 -> 63.7 s, pt0 l2 46.9 -> 45.2
+# s, 64-48-48-10 pt0 / pt1 l2 at 60 s 11.5441 / 11.7110 -> 11.5290 / 11.6676, [8, 20, 20, 1] l2 10.1 -> 9.1 s.
+FLIGHTS = 2
 PAIR_MIN_WORK = 2000
 PAIR_MAX_WORK = 4e9
 # LipSDP's path on a node stops at the first centred point that shows its value above the search's lower bound
@@ -213,7 +220,7 @@ class Tightening:
 
 @dataclass
 class Job:
-    """A popped node's work in a round (`GradientBaB._round`): the node, whether it is its tightening, the calls
+    """A popped node's work in a round (`GradientBaB._launch`): the node, whether it is its tightening, the calls
     that change nothing in the search (the engine, LipSDP, the LPs: any thread may run them) and the books on their
     results, which return what stays open of the node (itself when tightened, else its children)."""
 
@@ -221,6 +228,16 @@ class Job:
     tighten: bool
     calls: List[Callable[[], object]]
     finish: Callable[[list], List["Node"]]
+
+
+@dataclass
+class Flight:
+    """A round's jobs in the pool (`GradientBaB._launch`): their calls' futures (their results without a pool), and
+    whether its first node is a dive's."""
+
+    jobs: List[Job]
+    calls: list
+    dive: bool
 
 
 @dataclass
@@ -275,11 +292,12 @@ class GradientBaB:
         work = max(W.size * W.shape[0] for W in self.net.weights)
         self.workers = ENGINE_WORKERS if usable_cores() > 1 and PAIR_MIN_WORK <= work < PAIR_MAX_WORK else 1
         self.pool: Optional[ThreadPoolExecutor] = None  # while `run` runs with workers > 1
+        self.flights: Deque[Flight] = collections.deque()  # rounds launched, not landed (`_search`)
 
     # ---- the engine -------------------------------------------------------------------------------
     def _engine(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]], options: dict,
                 signs: Optional[np.ndarray]) -> GradientBounds:
-        """One engine call (the core releases the GIL: two may run at once, see `_round`)."""
+        """One engine call (the core releases the GIL: two may run at once, see `_launch`)."""
         return bound_problem(self.problem, states=states, prior=prior, signs=signs,
                              time_limit=max(self.deadline - time.perf_counter(), 0.0), **options)
 
@@ -501,15 +519,16 @@ class GradientBaB:
         self.tracker.offer_lower(witness)
 
     def upper(self) -> float:
-        """The certified upper bound now: open nodes (the heap and the dive), closed leaves, pruned nodes,
-        undecided leaves."""
+        """The certified upper bound now: open nodes (the heap, the dive and the flights' nodes), closed leaves, pruned
+        nodes, undecided leaves."""
         top = -self.heap[0][0] if self.heap else 0.0
         dive = self.dive.bound if self.dive is not None else 0.0
-        return max([top, dive, self.closed] + self.stuck)
+        flying = [job.node.bound for flight in self.flights for job in flight.jobs]
+        return max([top, dive, self.closed] + self.stuck + flying)
 
     @property
     def complete(self) -> bool:
-        return not self.heap and self.dive is None and not self.stuck
+        return not self.heap and self.dive is None and not self.stuck and not self.flights
 
     # ---- the search -------------------------------------------------------------------------------
     def _pop(self) -> Optional[Node]:
@@ -640,26 +659,32 @@ class GradientBaB:
                     children.append(child)
         return children
 
-    def _round(self, batch: List[Node]) -> List[Tuple[bool, List[Node]]]:
-        """The popped nodes' jobs (`_job`), their calls run by the pool's threads as each becomes free (tightenings,
-        the longest, first), or in turn without a pool; per node, whether it was tightened and what stays open."""
+    def _launch(self, batch: List[Node], dive: bool) -> Flight:
+        """The popped nodes' jobs (`_job`), their calls handed to the pool (tightenings, the longest, first), whose
+        threads run them while this thread keeps the books of the flight before (FLIGHTS); run in turn without a
+        pool."""
         jobs = [self._job(node) for node in batch]
         calls = [(job.tighten, lambda call=call: None if time.perf_counter() >= self.deadline else call())
                  for job in jobs for call in job.calls]
-        if self.pool is None or len(calls) < 2:
-            results = [call() for _, call in calls]
-        else:
-            futures: list = [None] * len(calls)
-            for i in sorted(range(len(calls)), key=lambda i: not calls[i][0]):
-                futures[i] = self.pool.submit(calls[i][1])
+        if self.pool is None:
+            return Flight(jobs, [call() for _, call in calls], dive)
+        futures: list = [None] * len(calls)
+        for i in sorted(range(len(calls)), key=lambda i: not calls[i][0]):
+            futures[i] = self.pool.submit(calls[i][1])
+        return Flight(jobs, futures, dive)
+
+    def _land(self, flight: Flight) -> List[Tuple[bool, List[Node]]]:
+        """A flight's books once its calls are done: per node, whether it was tightened and what stays open."""
+        results = flight.calls
+        if self.pool is not None:
             try:
-                results = [f.result() for f in futures]
+                results = [f.result() for f in flight.calls]
             except BaseException:
-                for f in futures:
+                for f in flight.calls:
                     f.cancel()
                 raise
         out, i = [], 0
-        for job in jobs:
+        for job in flight.jobs:
             done = results[i:i + len(job.calls)]
             i += len(job.calls)
             if any(r is None for r in done):  # a call started past the deadline: the node stays as it was
@@ -671,21 +696,25 @@ class GradientBaB:
 
     def run(self, time_limit: float = NEVER, root: Optional[GradientBounds] = None) -> bool:
         """Search until done or `time_limit`; True when complete (then `upper()` is the exact maximum).
-        With a second core, `workers` threads run each round's calls (`_round`) while this thread waits."""
+        With a second core, `workers` threads run the rounds' calls (`_launch`) while this thread keeps the books."""
         with ThreadPoolExecutor(self.workers) if self.workers > 1 else contextlib.nullcontext() as pool:
             self.pool = pool
             try:
                 return self._search(time_limit, root)
             finally:
+                for flight in self.flights:  # left by an exception: nothing more of them to run
+                    for f in flight.calls if pool is not None else []:
+                        f.cancel()
+                self.flights.clear()
                 self.pool = None
 
     def _search(self, time_limit: float, root: Optional[GradientBounds]) -> bool:
         """`run`'s search.
 
-        Best-first in rounds (ROUND_NODES), except that every `dive_period` splits the best node is dived: its better
-        child is expanded next, down to a leaf (a region, so a witness for the lower bound that prunes the rest),
-        while dives have taken at most DIVE_SHARE of the time (an unfinished dive's node goes back to the heap; see
-        DIVE_SHARE for rounds).
+        Best-first in rounds (ROUND_NODES), FLIGHTS of them in the pool at once, except that every `dive_period`
+        splits the best node is dived: its better child is expanded next, down to a leaf (a region, so a witness for
+        the lower bound that prunes the rest), while dives have taken at most DIVE_SHARE of the time (an unfinished
+        dive's node goes back to the heap; see DIVE_SHARE for rounds).
         `root`: the engine's result on the whole domain when the caller has it."""
         self.deadline = min(self.tracker.deadline, time.perf_counter() + time_limit)
         root = (self._evaluate(None, None, {}, sdp=self.sdp) if root is None
@@ -705,30 +734,37 @@ class GradientBaB:
         self.tracker.offer_upper(self.upper())
         steps, next_dive = 0, 0  # nodes split so far, and the count at which the next dive may start
         start, diving = time.perf_counter(), 0.0  # seconds spent in dives
-        while (self.heap or self.dive is not None) and time.perf_counter() < self.deadline:
+        landed = start  # when the last flight landed: a flight's time is from the one before it to its own
+        while True:
             now = time.perf_counter()
-            if self.dive is None:
-                node = self._pop()
-                if node is None:
+            node, dive = None, False
+            while len(self.flights) < (FLIGHTS if self.pool is not None else 1) and now < self.deadline:
+                if self.dive is None:
+                    node = self._pop()
+                    # one dive at a time: none starts while a dive's node is in flight
+                    if (node is not None and steps >= next_dive and diving <= DIVE_SHARE * (now - start)
+                            and not any(f.dive for f in self.flights)):
+                        dive, next_dive = True, steps + self.dive_period
                     break
-                if steps >= next_dive and diving <= DIVE_SHARE * (now - start):
-                    self.dive, next_dive = node, steps + self.dive_period
-            elif diving > DIVE_SHARE * (now - start):  # the dive had its share: back to best-first
-                self._push(self.dive)
+                if diving > DIVE_SHARE * (now - start):  # the dive had its share: back to best-first
+                    self._push(self.dive)
+                elif not self._dominated(self.dive.bound):  # (else the lower bound rose past it)
+                    node, dive = self.dive, True
                 self.dive = None
+                if node is not None:
+                    break
+            if node is not None:
+                self.flights.append(self._launch([node] + self._more(ROUND_NODES - 1), dive))
                 continue
-            elif self._dominated(self.dive.bound):  # the lower bound rose past it in the last round
-                self.dive = None
-                continue
-            else:
-                node = self.dive
-            batch = [node] + self._more(ROUND_NODES - 1)
-            outcomes = self._round(batch)
+            if not self.flights:
+                break
+            flight = self.flights.popleft()
+            outcomes = self._land(flight)
             steps += sum(not tightened for tightened, _ in outcomes)
             tightened, kept = outcomes[0]
-            if self.dive is not None:
-                diving += (time.perf_counter() - now) / len(batch)  # the dive's share of the round
-                self.dive = None
+            if flight.dive:
+                node = flight.jobs[0].node
+                diving += (time.perf_counter() - landed) / len(flight.jobs)  # the dive's share of the round
                 if tightened:  # dive on from the tightened node, if it stays open
                     self.dive = next(iter(kept), None)
                     kept = []
@@ -740,6 +776,7 @@ class GradientBaB:
                             break
                         empty.append(child)
                     kept = [c for c in kept if c is not self.dive and all(c is not e for e in empty)]
+            landed = time.perf_counter()
             for open_nodes in [kept] + [nodes for _, nodes in outcomes[1:]]:
                 for child in open_nodes:
                     self._push(child)
