@@ -15,9 +15,11 @@ from conftest import ROUNDING_ATOL, TRUTH_RTOL, check_sound, magnitude, oracle_r
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lipmiq import Ball, Box, Global, Network, lipschitz
+from lipmiq.bounds import root_bounds
 from lipmiq.bounds.gradient import NODE_OPTIONS, bound_network, bound_problem
 from lipmiq.methods import bab as bab_module
 from lipmiq.methods.bab import GradientBaB
+from lipmiq.methods.lipsdp import sdp_root
 from lipmiq.problem import make_problem
 from lipmiq.tracker import Tracker
 from netgen import fuzz_domains, oracle_domain, random_net
@@ -316,20 +318,26 @@ def test_bab_one_core_evaluates_children_in_turn(monkeypatch):
     assert cores() == (bab_module.os.cpu_count() or 1)
 
 
-def test_fewer_forward_steps_only_beside_the_relaxed_lps():
-    """A node gets RELAXED_FORWARD_STEPS forward steps only where the relaxed LPs run: a box or a ball's hull, at most
-    RELAXED_MAX_INPUTS inputs. On R^n and on more inputs it gets NODE_OPTIONS' (bab.py measures why)."""
+def test_fewer_forward_steps_only_beside_the_lps():
+    """A node gets RELAXED_FORWARD_STEPS forward steps where the relaxed LPs run (a box or a ball's hull, at most
+    RELAXED_MAX_INPUTS inputs), TIGHTENED_FORWARD_STEPS where only the tightening LPs run and LipSDP does not bound
+    the nodes; NODE_OPTIONS' on R^n, and beside LipSDP (bab.py measures why)."""
     small = random_net(3, [3, 6, 1], fan_in=True)
     wide = random_net(3, [bab_module.RELAXED_MAX_INPUTS + 1, 6, 1], fan_in=True)
 
-    def steps(net, domain):
+    def steps(net, domain, sdp=None):
         problem = make_problem(Network(*net), domain, 2.0, 2.0)
-        return GradientBaB(problem, Tracker(60.0)).node_options["forward_iterations"]
+        if sdp:
+            sdp = sdp_root(problem, Tracker(60.0), root_bounds(problem.network, problem.domain, math.inf), 5.0)
+            assert sdp is not None
+        return GradientBaB(problem, Tracker(60.0), sdp).node_options["forward_iterations"]
 
-    relaxed = bab_module.RELAXED_FORWARD_STEPS
+    relaxed, tightened = bab_module.RELAXED_FORWARD_STEPS, bab_module.TIGHTENED_FORWARD_STEPS
     assert steps(small, Box(-1.0, 1.0)) == steps(small, Ball(np.zeros(3), 1.0, 2.0)) == relaxed
-    assert steps(small, Global()) == steps(wide, Box(-1.0, 1.0)) == NODE_OPTIONS["forward_iterations"]
-    assert bab_module.RELAXED_FORWARD_STEPS < NODE_OPTIONS["forward_iterations"]
+    assert steps(wide, Box(-1.0, 1.0)) == tightened
+    full = NODE_OPTIONS["forward_iterations"]
+    assert steps(small, Global()) == steps(wide, Global()) == steps(wide, Box(-1.0, 1.0), sdp=True) == full
+    assert relaxed < tightened < full
 
 
 @pytest.mark.parametrize("domain, steps", [(Box(-1.0, 1.0), "relaxed"), (Global(), "node")])
