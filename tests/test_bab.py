@@ -343,11 +343,13 @@ def test_fewer_forward_steps_only_beside_the_lps():
 @pytest.mark.parametrize("domain, steps", [(Box(-1.0, 1.0), "relaxed"), (Global(), "node")])
 def test_engine_calls_run_the_search_node_steps(domain, steps, monkeypatch):
     """The engine calls of a search get those steps: the root the engine's defaults, a node its search's steps, or
-    none after a split in the last hidden layer (which tightens no hidden layer's bounds but its own neuron's)."""
-    seen = []
+    none after a split in the last hidden layer (which tightens no hidden layer's bounds but its own neuron's), and
+    SLOPE_STEPS final slope steps."""
+    seen, slopes = [], []
 
     def recording(problem, **options):
         seen.append(options.get("forward_iterations"))
+        slopes.append(options.get("iterations"))
         return bound_problem(problem, **options)
 
     monkeypatch.setattr(bab_module, "bound_problem", recording)
@@ -357,6 +359,7 @@ def test_engine_calls_run_the_search_node_steps(domain, steps, monkeypatch):
     node = bab_module.RELAXED_FORWARD_STEPS if steps == "relaxed" else NODE_OPTIONS["forward_iterations"]
     assert seen[0] is None and len(seen) > 3, seen  # the root: no node option at all
     assert set(seen[1:]) <= {node, 0} and node in seen[1:] and 0 in seen[1:], seen
+    assert slopes[0] is None and set(slopes[1:]) == {bab_module.SLOPE_STEPS}  # the nodes' final slope steps
 
 
 @pytest.mark.parametrize("width", [20, 33, 70, 130])

@@ -32,8 +32,8 @@ which tightens both the forward and the backward bounds.
   min(-l, u) / (u - l) alone reached 83.8 against 71.8 on 64-48-48-1 pt0 in 30 s.
 - **Order**: best-first on the bound (the node that holds the upper bound is split first).
 - **Node cost**: the root gets the engine's full optimisation, the nodes a cheaper setting (no per-coordinate
-  slope optimisation, 5 forward and 10 final slope steps: about 4 ms instead of 170 ms per node on 64-48-48-1),
-  so that many more nodes fit in the time. At 20 s (30 s on digits28) it gave 65.9 / 158.1 / 22.9 / 468.4 on
+  slope optimisation, a few forward steps and SLOPE_STEPS final slope steps: at first 5 and 10, about 4 ms instead
+  of 170 ms per node on 64-48-48-1; the forward steps per search below), so that many more nodes fit in the time. At 20 s (30 s on digits28) it gave 65.9 / 158.1 / 22.9 / 468.4 on
   digits pt0 l-inf / deep pt1 l-inf / deep pt1 l2 / digits28 mlp r=0.03, against 67.2 / 161.4 / 23.5 / 475.1
   without the per-coordinate stage only, 26.3 (deep pt1 l2) with the root's full setting, and 164-166 / 23.7
   with no forward steps.
@@ -155,6 +155,13 @@ RELAXED_FORWARD_STEPS = 2
 # digitsdeep -10 pt0 22.2360 against 22.3431); nor without the LPs (digits28's 784-256-256-1 at r = 0.01 exact in
 # 46.7 s with 20, 323.09 / 325.80 at 60 s with 5).
 TIGHTENED_FORWARD_STEPS = 5
+# The final slope steps of a node's engine call (NODE_OPTIONS has 10): more moved few bounds by enough to spare a
+# split. Default pipeline, 10 -> 5, one run after the other (2026-12-05): digitsdeep 64-32-32-32-32-10 pt0 l2 exact
+# in 52.7 s (22.2171 / 22.2465 at 60 s with 10), 64-48-48-10 pt0 / pt1 l2 at 60 s 11.5215 / 11.6176 -> 11.5075 /
+# 11.5995, 64-48-48-1 pt1 l-inf to exact 61.3 -> 55.3 s on the same 56,000 engine calls (20 steps: 61.3 s), pt0 l2
+# 44.9 -> 43.4 s, pt0 l-inf at 60 s 53.82 -> 53.74, digitsdeep -1 pt0 / pt1 l-inf 22.5 / 47.6 -> 22.0 / 46.6 s. With 3:
+# digitsdeep -10 pt0 l2 exact in 50.1 s, 64-48-48-10 pt0 11.5004, pt1 l-inf 57.1 s.
+SLOPE_STEPS = 5
 # A node at least TIGHTEN_DEPTH splits deep, the first time it is popped, gets its open neurons' pre-activation
 # bounds by LP over its triangle relaxation with its splits (`certify.relaxed.relaxed_bounds`), stage by stage as
 # TIGHTEN_STAGES says (first layer, last layer (None: the last hidden one), signs only), the engine re-run on each
@@ -286,7 +293,7 @@ class GradientBaB:
         steps = (RELAXED_FORWARD_STEPS if self.hull is not None
                  else TIGHTENED_FORWARD_STEPS if self.box is not None and sdp is None
                  else NODE_OPTIONS["forward_iterations"])
-        self.node_options = dict(NODE_OPTIONS, forward_iterations=steps)
+        self.node_options = dict(NODE_OPTIONS, forward_iterations=steps, iterations=SLOPE_STEPS)
         # vertex signs are branched (SIGN_INPUTS) where ||J||_{inf->q} is a maximum of rows' ||g||_1
         self.signed = (math.isinf(problem.p) and (math.isinf(problem.q) or self.net.output_dim == 1)
                        and 0 < self.net.input_dim <= SIGN_INPUTS)
