@@ -305,6 +305,7 @@ def test_bab_worker_failure_reaches_the_caller(monkeypatch):
     with pytest.raises(FloatingPointError, match="worker failed"):
         bab.run(time_limit=30.0)
     assert bab.pool is None
+    assert bab.upper() == math.inf and not bab.complete  # nodes out at the failure bound nothing now
 
 
 def test_bab_one_core_evaluates_children_in_turn(monkeypatch):

@@ -33,10 +33,10 @@ which tightens both the forward and the backward bounds.
 - **Order**: best-first on the bound (the node that holds the upper bound is split first).
 - **Node cost**: the root gets the engine's full optimisation, the nodes a cheaper setting (no per-coordinate
   slope optimisation, a few forward steps and SLOPE_STEPS final slope steps: at first 5 and 10, about 4 ms instead
-  of 170 ms per node on 64-48-48-1; the forward steps per search below), so that many more nodes fit in the time. At 20 s (30 s on digits28) it gave 65.9 / 158.1 / 22.9 / 468.4 on
-  digits pt0 l-inf / deep pt1 l-inf / deep pt1 l2 / digits28 mlp r=0.03, against 67.2 / 161.4 / 23.5 / 475.1
-  without the per-coordinate stage only, 26.3 (deep pt1 l2) with the root's full setting, and 164-166 / 23.7
-  with no forward steps.
+  of 170 ms per node on 64-48-48-1; the forward steps per search below), so that many more nodes fit in the time.
+  At 20 s (30 s on digits28) it gave 65.9 / 158.1 / 22.9 / 468.4 on digits pt0 l-inf / deep pt1 l-inf / deep pt1
+  l2 / digits28 mlp r=0.03, against 67.2 / 161.4 / 23.5 / 475.1 without the per-coordinate stage only, 26.3 (deep
+  pt1 l2) with the root's full setting, and 164-166 / 23.7 with no forward steps.
 - **Time**: every engine call carries the stage's remaining time (the core stops optimising at it and returns
   the bound certified so far), and the loop checks it between rounds, each node's job when it is built and each
   call when a thread starts it (a call started past it leaves its node as it was).
@@ -155,12 +155,12 @@ RELAXED_FORWARD_STEPS = 2
 # digitsdeep -10 pt0 22.2360 against 22.3431); nor without the LPs (digits28's 784-256-256-1 at r = 0.01 exact in
 # 46.7 s with 20, 323.09 / 325.80 at 60 s with 5).
 TIGHTENED_FORWARD_STEPS = 5
-# The final slope steps of a node's engine call (NODE_OPTIONS has 10): more moved few bounds by enough to spare a
-# split. Default pipeline, 10 -> 5, one run after the other (2026-12-05): digitsdeep 64-32-32-32-32-10 pt0 l2 exact
-# in 52.7 s (22.2171 / 22.2465 at 60 s with 10), 64-48-48-10 pt0 / pt1 l2 at 60 s 11.5215 / 11.6176 -> 11.5075 /
-# 11.5995, 64-48-48-1 pt1 l-inf to exact 61.3 -> 55.3 s on the same 56,000 engine calls (20 steps: 61.3 s), pt0 l2
-# 44.9 -> 43.4 s, pt0 l-inf at 60 s 53.82 -> 53.74, digitsdeep -1 pt0 / pt1 l-inf 22.5 / 47.6 -> 22.0 / 46.6 s. With 3:
-# digitsdeep -10 pt0 l2 exact in 50.1 s, 64-48-48-10 pt0 11.5004, pt1 l-inf 57.1 s.
+# The final slope steps of a node's engine calls, its tightening's re-runs too (NODE_OPTIONS has 10): more moved
+# few bounds by enough to spare a split. Default pipeline, 10 -> 5, one run after the other (2026-12-05): digitsdeep
+# 64-32-32-32-32-10 pt0 l2 exact in 52.7 s (22.2171 / 22.2465 at 60 s with 10), 64-48-48-10 pt0 / pt1 l2 at 60 s
+# 11.5215 / 11.6176 -> 11.5075 / 11.5995, 64-48-48-1 pt1 l-inf to exact 61.3 -> 55.3 s on the same 56,000 engine
+# calls, pt0 l2 44.9 -> 43.4 s, pt0 l-inf at 60 s 53.82 -> 53.74, digitsdeep -1 pt0 / pt1 l-inf 22.5 / 47.6 -> 22.0 /
+# 46.6 s. With 3: digitsdeep -10 pt0 l2 exact in 50.1 s, 64-48-48-10 pt0 11.5004, pt1 l-inf 57.1 s.
 SLOPE_STEPS = 5
 # A node at least TIGHTEN_DEPTH splits deep, the first time it is popped, gets its open neurons' pre-activation
 # bounds by LP over its triangle relaxation with its splits (`certify.relaxed.relaxed_bounds`), stage by stage as
@@ -311,6 +311,7 @@ class GradientBaB:
         self.workers = ENGINE_WORKERS if usable_cores() > 1 and PAIR_MIN_WORK <= work < PAIR_MAX_WORK else 1
         self.pool: Optional[ThreadPoolExecutor] = None  # while `run` runs with workers > 1
         self.flights: Deque[Flight] = collections.deque()  # rounds launched, not landed (`_search`)
+        self.failed = False  # the search raised: its books no longer bound anything (`upper`, `complete`)
 
     # ---- the engine -------------------------------------------------------------------------------
     def _engine(self, states: Optional[List[np.ndarray]], prior: Optional[List[Bounds]], options: dict,
@@ -538,7 +539,9 @@ class GradientBaB:
 
     def upper(self) -> float:
         """The certified upper bound now: open nodes (the heap, the dive and the flights' nodes), closed leaves, pruned
-        nodes, undecided leaves."""
+        nodes, undecided leaves; inf after the search raised."""
+        if self.failed:
+            return math.inf
         top = -self.heap[0][0] if self.heap else 0.0
         dive = self.dive.bound if self.dive is not None else 0.0
         flying = [job.node.bound for flight in self.flights for job in flight.jobs]
@@ -546,7 +549,7 @@ class GradientBaB:
 
     @property
     def complete(self) -> bool:
-        return not self.heap and self.dive is None and not self.stuck and not self.flights
+        return not self.heap and self.dive is None and not self.stuck and not self.flights and not self.failed
 
     # ---- the search -------------------------------------------------------------------------------
     def _pop(self) -> Optional[Node]:
@@ -719,11 +722,13 @@ class GradientBaB:
             self.pool = pool
             try:
                 return self._search(time_limit, root)
+            except BaseException:
+                self.failed = True  # nodes popped or in flight may be off the books now
+                raise
             finally:
                 for flight in self.flights:  # left by an exception: nothing more of them to run
                     for f in flight.calls if pool is not None else []:
                         f.cancel()
-                self.flights.clear()
                 self.pool = None
 
     def _search(self, time_limit: float, root: Optional[GradientBounds]) -> bool:
@@ -832,7 +837,7 @@ def gradient_search(problem: Problem, tracker: Tracker, time_limit: float = NEVE
     done = bab.run(time_limit, root)
     if done:
         return "optimal", "gradient branch-and-bound complete: " + bab.note()
-    if bab.stuck and not bab.heap:
+    if bab.stuck and not bab.heap and bab.dive is None:
         return "finished", "leaf regions too thin to certify or exclude: " + bab.note()
     return "time_limit", "gradient branch-and-bound stopped at the time limit: " + bab.note()
 
