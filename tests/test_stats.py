@@ -133,3 +133,20 @@ def test_pattern_time_zero_skips_every_search_over_patterns():
     assert_consistent(res)
     assert res.exact and not {"patterns", "climbs"} & set(res.stats["stages"]), res.stats
     assert res.stats["closed_by"] == "scip", res.stats
+
+
+@pytest.mark.parametrize("time_limit, pattern_time, expected", [(300.0, 10.0, 6.0), (300.0, 5.0, 5.0), (60.0, 5.0, 2.0),
+                                                                (20.0, 5.0, 1.0)])
+def test_climbs_get_more_time_on_long_runs(monkeypatch, time_limit, pattern_time, expected):
+    """The hill climbs get 2 s, 2 % of the time on long runs (a longer run gets its better lower bound), at most 5 %
+    of it and at most `pattern_time`."""
+    from lipmiq.methods import sample
+    seen = []
+    monkeypatch.setattr(sample, "local_search", lambda problem, tracker, bounds, limit, starts: seen.append(limit))
+    rng = np.random.default_rng(5)
+    sizes = [4, 6, 6, 6, 1]
+    net = lipmiq.Network([rng.standard_normal((o, i)) for i, o in zip(sizes, sizes[1:])],
+                         [rng.standard_normal(o) for o in sizes[1:]])
+    res = lipmiq.lipschitz(net, lipmiq.Box(-1, 1), 2, 2, time_limit=time_limit, pattern_time=pattern_time)
+    assert_consistent(res)
+    assert len(seen) == 1 and seen[0] == pytest.approx(expected, rel=0.02), seen

@@ -36,7 +36,7 @@ from .enumerate import region_search
 from .lipsdp import applies as sdp_applies, sdp_branch, sdp_root
 from .naive import naive_upper
 from .patterns import pattern_search
-from .sample import LOCAL_SEARCH_TIME, climb_stage, sample_stage
+from .sample import climb_stage, sample_stage
 
 OPTIONS = opt.Options(
     opt.encoding(),
@@ -47,8 +47,8 @@ OPTIONS = opt.Options(
                "share of the remaining time for the region branch-and-bound before SCIP, longer while on track to "
                "complete (0 skips it)"),
     opt.Option("pattern_time", opt.real(0.0), 5.0,
-               "seconds at most for each search over patterns: the hill climbs after sampling (at most 2 s) and the "
-               "pattern branch-and-bound (0 skips both)"),
+               "seconds at most for each search over patterns: the hill climbs after sampling (2 s, 2 % of the "
+               "time on long runs) and the pattern branch-and-bound (0 skips both)"),
     opt.Option("gradient_share", opt.real(0.0, 1.0), 0.1,
                "share of the remaining time at most for the gradient-bound engine's first bound (0 skips it)"),
     # 0.95: where it runs first (past the regions' reach) the stages after it rarely move a bound (bench/README.md,
@@ -115,7 +115,7 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
     # the small search runs on SMALL_SHARE, and the hill climbs come after it, which closes sooner
     # without them (see above)
     later = small and not big and options["bab_share"] > 0.0
-    climb_time = min(options["pattern_time"], LOCAL_SEARCH_TIME)
+    climb_time = options["pattern_time"]  # a cap on the climbs' own limit (`sample.climb_time_limit`)
     starts = sample_stage(problem, tracker, options["seed"])
     settled = climb_stage(problem, tracker, root, starts, 0.0 if later else climb_time)
     if settled is not None:

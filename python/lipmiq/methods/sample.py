@@ -5,6 +5,7 @@ points are re-certified in float64 by `witness.certify`, so only true Jacobian n
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import List, Optional, Tuple
 
@@ -21,8 +22,12 @@ from ..tracker import Tracker
 from .patterns import local_search
 
 CHUNK_ENTRIES = 4_000_000  # float64 entries of the Jacobian batch held at once (32 MB)
-LOCAL_SEARCH_TIME = 2.0    # seconds at most for the hill climb after sampling (it usually stops in far less)
-LOCAL_SEARCH_SHARE = 0.05  # ... and this share of the remaining time
+LOCAL_SEARCH_TIME = 2.0    # seconds at most for the hill climbs after sampling (they usually stop in far less) ...
+# ... or this share of the remaining time where that is more (time limits past 100 s): a longer run gets its better
+# lower bound. 64-48-48-10 pt0 l2 (all outputs) stayed at 10.3031 for 600 s; its climbs, still rising at 2 s, reach
+# 10.5114 at 3.3 s and 10.5944 at 5 s (then 24 climbs in a row without a gain stop them).
+LOCAL_SEARCH_LONG_SHARE = 0.02
+LOCAL_SEARCH_SHARE = 0.05  # ... and at most this share of it
 # Hill climbs from the best witness and from the patterns of this many of the best sampled points: on [3, 7, 7, 1]
 # (seeds 0-39, p = q in {1, 2, inf}, 2048 samples) the climb from the witness alone reached the exact L on 99 of
 # 120 queries, with 64 more starts on all 120 (16: 57 of the first 60, against 60).
@@ -72,7 +77,7 @@ def _step_scale(problem: Problem, X: np.ndarray) -> np.ndarray:
 
 
 def sampling_stage(problem: Problem, tracker: Tracker, seed: int, bounds: Optional[NetworkBounds] = None,
-                   climb_time: float = LOCAL_SEARCH_TIME) -> Optional[Tuple[str, str]]:
+                   climb_time: float = math.inf) -> Optional[Tuple[str, str]]:
     """The short sampling the search methods run once their first upper bounds are in, then hill climbs over
     patterns from its best witness and from its best samples' patterns (`patterns.local_search`, a few region LPs
     each): the branch-and-bounds prune against this lower bound from their first node ([8, 20, 20, 1], l-inf: 6.82
@@ -88,13 +93,18 @@ def sample_stage(problem: Problem, tracker: Tracker, seed: int) -> List[List[np.
     return best_patterns(problem, X, values, LOCAL_SEARCH_STARTS)
 
 
+def climb_time_limit(remaining: float) -> float:
+    """The hill climbs' seconds with `remaining` seconds left: LOCAL_SEARCH_TIME, more on long runs (see there)."""
+    return min(max(LOCAL_SEARCH_TIME, LOCAL_SEARCH_LONG_SHARE * remaining), LOCAL_SEARCH_SHARE * remaining)
+
+
 def climb_stage(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], starts: List[List[np.ndarray]],
-                climb_time: float = LOCAL_SEARCH_TIME) -> Optional[Tuple[str, str]]:
-    """The hill climbs from `starts` (stage `climbs`, at most `climb_time` seconds; 0: none): (status, note)
-    when the lower bound so far settles the query or the time is up, else None."""
+                climb_time: float = math.inf) -> Optional[Tuple[str, str]]:
+    """The hill climbs from `starts` (stage `climbs`, `climb_time_limit` seconds but at most `climb_time`; 0: none):
+    (status, note) when the lower bound so far settles the query or the time is up, else None."""
     if climb_time > 0.0 and not tracker.exact:
         with tracker.stage("climbs"):
-            local_search(problem, tracker, bounds, min(climb_time, LOCAL_SEARCH_SHARE * tracker.remaining()), starts)
+            local_search(problem, tracker, bounds, min(climb_time, climb_time_limit(tracker.remaining())), starts)
     if tracker.exact:
         return "optimal", "the lower bound of the sampling and hill climbs met the upper bound"
     if tracker.remaining() <= 0:
