@@ -400,7 +400,8 @@ def test_conflicts_answer_exactly_the_supersets_of_their_rows(width):
 def test_core_status_and_scores_follow_the_bounds(seed):
     """The engine's `status` and `scores` (cpp/gradient_bounds.cpp node_scores) recomputed in numpy from its own
     bounds: a split's side, else 1 / 0 where the forward bounds prove the sign, -1 open; an open neuron scores
-    U * sensitivity * min(-l, u) / (u - l) with U the largest |backward bound| over the output rows, the others -1."""
+    U * sensitivity * gap * (1 - gap)^8, gap = min(-l, u) / (u - l), with U the largest |backward bound| over the output rows,
+    the others -1."""
     from netgen import random_net
 
     rng = np.random.default_rng(seed)
@@ -422,7 +423,8 @@ def test_core_status_and_scores_follow_the_bounds(seed):
             status[states[k] >= 0] = states[k][states[k] >= 0]
         assert np.array_equal(res.status[k], status)
         U = np.max([np.maximum(np.abs(row[k][0]), np.abs(row[k][1])) for row in res.backward], axis=0)
-        score = U * res.sensitivity[k] * np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
+        gap = np.minimum(-lo, hi) / np.maximum(hi - lo, 1e-300)
+        score = U * res.sensitivity[k] * gap * (1.0 - gap) ** 8
         np.testing.assert_allclose(res.scores[k][status < 0], score[status < 0], rtol=1e-12)
         assert np.all(res.scores[k][status >= 0] == -1.0)
 
