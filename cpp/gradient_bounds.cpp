@@ -513,9 +513,10 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
 
 // The branching score's weight against balanced neurons, gap (1 - gap)^kBalancePower (largest at gap = 1/9):
 // splitting a neuron that is nearly stable fixes its derivative at little cost (its small side is soon empty or
-// dominated). Default pipeline at 60 s, one run after the other (2026-12-05): 64-48-48-1 pt0 l-inf exact in 4.2 s
-// (228.7 s with the power 0, the rule before), pt1 l-inf 14.4 s (57.3 s), pt0 l2 3.1 s (43.2 s); powers 1 / 2 / 4 /
-// 16 gave pt1 l-inf 40.2 / 34.2 / 18.9 / 23.2 s and pt0 l2 31.7 / 17.3 / 4.5 / 3.2 s.
+// dominated). Default pipeline, one run after the other (2026-12-05): 64-48-48-1 pt0 l-inf exact in 4.0 s (228.7 s
+// with the power 0, the rule before), pt1 l-inf 13.7 s (57.3 s); with the score recomputed in numpy, pt1 l-inf / pt0
+// l2 to exact with the powers 1 / 2 / 4 / 8 / 16: 40.2 / 34.2 / 18.9 / 14.4 / 23.2 s and 31.7 / 17.3 / 4.5 / 3.1 /
+// 3.2 s (43.2 s with 0). The deep 64-32-32-32-32-1 pt1 queries and digits28 lose a little (bench/README.md).
 constexpr double kBalancePower = 8.0;
 
 NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state,
