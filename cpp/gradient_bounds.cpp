@@ -511,13 +511,16 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     return res;
 }
 
-// The branching score's weight against balanced neurons, gap (1 - gap)^kBalancePower (largest at gap = 1/9):
+// The branching score's weight against balanced neurons, gap (1 - gap)^power (largest at gap = 1 / (power + 1)):
 // splitting a neuron that is nearly stable fixes its derivative at little cost (its small side is soon empty or
-// dominated). Default pipeline, one run after the other (2026-12-05): 64-48-48-1 pt0 l-inf exact in 4.0 s (228.7 s
-// with the power 0, the rule before), pt1 l-inf 13.7 s (57.3 s); with the score recomputed in numpy, pt1 l-inf / pt0
-// l2 to exact with the powers 1 / 2 / 4 / 8 / 16: 40.2 / 34.2 / 18.9 / 14.4 / 23.2 s and 31.7 / 17.3 / 4.5 / 3.1 /
-// 3.2 s (43.2 s with 0). The deep 64-32-32-32-32-1 pt1 queries and digits28 lose a little (bench/README.md).
-constexpr double kBalancePower = 8.0;
+// dominated). The power is 8 on networks with at most two hidden layers, 4 on deeper ones. Default pipeline at 60 s,
+// one run after the other (2026-12-05/06): 64-48-48-1 pt0 l-inf exact in 4.4 s with 8, 15.2 s with 4 (228.7 s with
+// the power 0, the rule before); 64-48-48-10 pt1 l2 exact in 37.2 s with 8, open with 4. On 64-32-32-32-32-1 pt1
+// l-inf the power 8 leaves [106.80, 111.43] at 60 s, 4 is exact in 41.1 s (2 / 1: 30.2 / 33.9 s); the random
+// [8, 16 x 3 / 4, 1] networks and digits28's CNN end lower with 4 too (bench/README.md). Depth is a rough proxy:
+// some two-layer queries close sooner with 4 (8-16-16-1, digits28's MLP at r = 0.01), the 64-48-48 ones with 8.
+constexpr double kBalancePowerShallow = 8.0;
+constexpr double kBalancePowerDeep = 4.0;
 
 NodeScores node_scores(const GradientResult& res, const std::vector<const std::int8_t*>& state,
                        const std::vector<std::int8_t>& signs) {
@@ -531,6 +534,7 @@ NodeScores node_scores(const GradientResult& res, const std::vector<const std::i
         }
     }
     const double largest = std::numeric_limits<double>::max();
+    const double power = res.forward.size() <= 2 ? kBalancePowerShallow : kBalancePowerDeep;
     for (std::size_t k = 0; k < res.forward.size(); ++k) {
         const LayerBounds& f = res.forward[k];
         const std::size_t n = f.lo.size();
@@ -551,9 +555,9 @@ NodeScores node_scores(const GradientResult& res, const std::vector<const std::i
                 }
                 U = std::max({U, std::fabs(row.backward[k].lo[j]), std::fabs(row.backward[k].hi[j])});
             }
-            // gap: the smaller side's share of [l, u] (at most 1/2), weighted by (1 - gap)^kBalancePower
+            // gap: the smaller side's share of [l, u] (at most 1/2), weighted by (1 - gap)^power
             const double gap = std::min(-l, u) / std::max(u - l, 1e-300);
-            const double v = U * (moves ? res.sensitivity[k][j] : 1.0) * gap * std::pow(1.0 - gap, kBalancePower);
+            const double v = U * (moves ? res.sensitivity[k][j] : 1.0) * gap * std::pow(1.0 - gap, power);
             score[j] = std::isfinite(v) ? v : largest;  // inf * 0 and inf: split those first
         }
         out.status.push_back(std::move(status));
