@@ -518,7 +518,8 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
 // the power 0, the rule before); 64-48-48-10 pt1 l2 exact in 37.2 s with 8, open with 4. On 64-32-32-32-32-1 pt1
 // l-inf the power 8 leaves [106.80, 111.43] at 60 s, 4 is exact in 41.1 s (2 / 1: 30.2 / 33.9 s); the random
 // [8, 16 x 3 / 4, 1] networks and digits28's CNN end lower with 4 too (bench/README.md). Depth is a rough proxy:
-// some two-layer queries close sooner with 4 (8-16-16-1, digits28's MLP at r = 0.01), the 64-48-48 ones with 8.
+// some two-layer queries close sooner with 4 (8-16-16-1, digits28's MLP at r = 0.01, 64-48-48-1 pt1 l2), the
+// other 64-48-48 ones with 8.
 constexpr double kBalancePowerShallow = 8.0;
 constexpr double kBalancePowerDeep = 4.0;
 
