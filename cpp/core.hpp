@@ -237,9 +237,10 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
 // from `state`, else 1 / 0 where the forward bounds prove it active / inactive, -1 open) and, for the open
 // neurons, the branching score of python/lipmiq/methods/bab.py's docstring, U * move * gap * (1 - gap)^P (U: the
 // largest |d f / d x_kj| bound over the output rows, move: the sensitivity (1 without), gap: min(-l, u) / (u - l),
-// P: 8 with at most two hidden layers, 4 deeper; non-finite scores become the largest float); -1 for the others. `sign_excess`, per direction input: the
-// largest excess over the output rows of the secant of |g_i| on the gradient bounds (abs_secant_excess), 0 where
-// `signs` (the call's vertex signs, empty: all free) fixes it; p = inf branches the loosest one (bab.py).
+// P: 8 with at most two hidden layers, 4 deeper; non-finite scores become the largest float); -1 for the
+// others. `sign_excess`, per direction input: the largest excess over the output rows of the secant of |g_i|
+// on the gradient bounds (abs_secant_excess), 0 where `signs` (the call's vertex signs, empty: all free) fixes
+// it; p = inf branches the loosest one (bab.py).
 struct NodeScores {
     std::vector<std::vector<std::int8_t>> status;
     std::vector<std::vector<double>> score;

@@ -400,8 +400,9 @@ def test_conflicts_answer_exactly_the_supersets_of_their_rows(width):
 def test_core_status_and_scores_follow_the_bounds(seed):
     """The engine's `status` and `scores` (cpp/gradient_bounds.cpp node_scores) recomputed in numpy from its own
     bounds: a split's side, else 1 / 0 where the forward bounds prove the sign, -1 open; an open neuron scores
-    U * sensitivity * gap * (1 - gap)^P, gap = min(-l, u) / (u - l), with U the largest |backward bound| over the output rows
-    and P = 8 with at most two hidden layers, 4 deeper (three and four hidden layers checked); the others -1."""
+    U * sensitivity * gap * (1 - gap)^P, gap = min(-l, u) / (u - l), with U the largest |backward bound| over the
+    output rows and P = 8 with at most two hidden layers, 4 deeper (three and four hidden layers checked); the
+    others -1."""
     from netgen import random_net
 
     rng = np.random.default_rng(seed)

@@ -30,9 +30,10 @@ which tightens both the forward and the backward bounds.
   fixes a derivative at little cost; P = 8 with at most two hidden layers, 4 deeper, `kBalancePowerShallow` /
   `kBalancePowerDeep` in cpp/gradient_bounds.cpp: 64-48-48-1 pt0 l-inf exact in 4.4 s instead of 229 s with gap
   alone, 64-32-32-32-32-1 pt1 l-inf exact in 41 s with 4, open at 60 s with 8). With m_kj from magnitude
-  products || |W_k| ... |W_1| || instead (which ignore cancellations and overrate deep neurons), the deep 64-32-32-32-32-1 networks stalled (81.4 and 191.7 at
-  20 s against 69.1 and 167.0); without the gap factor deep pt1 reached 178.4; the interval balance
-  min(-l, u) / (u - l) alone reached 83.8 against 71.8 on 64-48-48-1 pt0 in 30 s.
+  products || |W_k| ... |W_1| || instead (which ignore cancellations and overrate deep neurons), the deep
+  64-32-32-32-32-1 networks stalled (81.4 and 191.7 at 20 s against 69.1 and 167.0); without the gap factor
+  deep pt1 reached 178.4; the interval balance min(-l, u) / (u - l) alone reached 83.8 against 71.8 on
+  64-48-48-1 pt0 in 30 s.
 - **Order**: best-first on the bound (the node that holds the upper bound is split first).
 - **Node cost**: the root gets the engine's full optimisation, the nodes a cheaper setting (no per-coordinate
   slope optimisation, a few forward steps and SLOPE_STEPS final slope steps: at first 5 and 10, about 4 ms instead
