@@ -2,7 +2,8 @@
 
 Each example draws a degenerate small network (exact zeros, copied / opposite / proportional rows with or
 without the same bias, dead neurons, zero biases, one layer scaled by 1e-6 ... 1e6, width-1 layers), a domain
-(box with zero-width coordinates, ball of each norm, R^n), an output (whole vector or one row) and a partial
+(box with zero-width coordinates, ball of each norm, R^n), an output (whole vector, one row, or a weight vector
+c of `c^T f` with integer or Gaussian entries, zeros and margins among them) and a partial
 pattern, and checks all 9 (p, q): upper >= the exact constant over the regions the pattern allows, the gradient
 enclosures hold at every region, and upper <= the interval Jacobian bound. Profiles (tests/conftest.py): "ci"
 (default, bounded) and "long" (`pytest -m fuzz --hypothesis-profile long`: 2,000 examples x 9 norm pairs).
@@ -93,9 +94,18 @@ def test_engine_is_sound_on_degenerate_networks(data):
     n = weights[0].shape[1]
     domain = data.draw(fuzz_domains(n), label="domain")
     odom = oracle_domain(domain)
-    output = data.draw(st.sampled_from([None, 0]), label="output")
+    m = weights[-1].shape[0]
+    kind = data.draw(st.sampled_from(["all", "row", "vector"]), label="output kind")
+    output, c = None, None
+    if kind == "row":
+        output = 0
+        c = np.eye(m)[0]
+    elif kind == "vector":
+        rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="output seed"))
+        c = rng.integers(-1, 2, size=m).astype(float) if data.draw(st.booleans(), label="integer c") \
+            else rng.standard_normal(m)
+        output = c
     net = Network(weights, biases)
-    c = None if output is None else np.eye(weights[-1].shape[0])[output]
     pattern = data.draw(st.booleans(), label="partial pattern")
     states = None
     if pattern and len(weights) > 1:
