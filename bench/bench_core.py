@@ -20,6 +20,15 @@ shapes on random matrices, both on the same number of threads: the core by its `
 numpy's BLAS by threadpoolctl.threadpool_limits (needs threadpoolctl; the limit also reaches
 lipmiq's own OpenBLAS, which is held to one thread but runs nothing while numpy is timed).
 
+The third table does the same for the gradient-bound engine (`gradient_bounds`, the bound of
+lipmiq.bounds.gradient): its flops are the multiply-adds of the dense products it reports itself (`work`,
+counted at their full shapes), divided by the whole call's time (every elementwise step, rounding
+allowance and concretisation included), beside numpy matmuls of the network's layers with twice the widest
+layer as rows (a layer's upper and lower forms, the engine's usual shape), on one thread (the engine's
+products run on the calling thread; its branch-and-bound runs nodes on two). Three calls: one output row
+without slope steps (the propagation alone), every output row (q = inf) without steps, and one row with
+the options of the default pipeline's root call.
+
     python bench/bench_core.py [--benchmarks DIR] [--repeat N] [--batch B] [--threads 1,2] [--quick]
 """
 from __future__ import annotations
@@ -196,6 +205,42 @@ def print_reference_table(rows):
             print(f"{tag:<{w0}}  {what:<{w1}}  {tc * 1e3:9.2f}  {tr * 1e3:9.2f}  {tr / tc:7.1f}x  {diff:12.1e}")
 
 
+ENGINE_CALLS = [  # (what, all output rows, options)
+    ("engine, one row, no steps", False, {"forward_iterations": 0, "coordinate_iterations": 0, "iterations": 0}),
+    ("engine, every row, no steps", True, {"forward_iterations": 0, "coordinate_iterations": 0, "iterations": 0}),
+    ("engine, one row, root options", False, {}),
+]
+
+
+def engine_case(name, W, b, x0, half, repeat, engine):
+    """The engine's calls of ENGINE_CALLS on the box x0 +- half (p = q = inf) and the matching numpy shapes
+    (into `engine`)."""
+    lo, hi = x0 - half, x0 + half
+    dims = "-".join(str(w.shape[1]) for w in W) + f"-{W[-1].shape[0]}"
+    tag = f"{name} [{dims}] eps={half:g}"
+    rows = 2 * max(w.shape[0] for w in W[:-1])
+    shapes = [(rows, w.shape[0], w.shape[1], 1) for w in W[:-1]]
+    for what, every, options in ENGINE_CALLS:
+        if every and W[-1].shape[0] == 1:
+            continue
+        net = core.Net(W if every else W[:-1] + [W[-1][:1]], b if every else b[:-1] + [b[-1][:1]])
+        engine.append((tag, what, shapes, lambda net=net, options=options:
+                       core.gradient_bounds(net, lo, hi, np.inf, np.inf, **options)))
+
+
+def print_engine_table(engine, repeat):
+    w0 = max(len(d[0]) for d in engine)
+    w1 = max(len(d[1]) for d in engine)
+    print(f"\n{'case':<{w0}}  {'engine call':<{w1}}  {'GFLOP':>6}  {'C++ ms':>8}  {'C++ GFLOP/s':>11}  "
+          f"{'numpy GFLOP/s':>13}  {'C++/numpy':>9}")
+    for tag, what, shapes, fn in engine:
+        tc, res = best_time(fn, repeat)
+        work = 2e-9 * res["work"]
+        numpy_rate = gflop(shapes) / numpy_products(shapes, 1, repeat)
+        print(f"{tag:<{w0}}  {what:<{w1}}  {work:6.2f}  {tc * 1e3:8.1f}  {work / tc:11.1f}  {numpy_rate:13.1f}  "
+              f"{work / tc / numpy_rate:8.2f}x")
+
+
 def print_gflops_table(dense, threads, repeat):
     w0 = max(len(d[0]) for d in dense)
     w1 = max(len(d[1]) for d in dense)
@@ -226,12 +271,13 @@ def main(argv=None):
     print(f"# python {platform.python_version()}, numpy {np.__version__} (BLAS: {blas}), "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}; C++ core on "
           f"{os.environ.get('LIPMIQ_THREADS') or 'min(2, cpus)'} threads; best of {args.repeat}")
-    rows, dense = [], []
+    rows, dense, engine = [], [], []
     big_W, big_b = random_network([784, 1024, 1024, 10], seed=0)
     x0 = np.random.default_rng(1234).uniform(0.0, 1.0, size=784)
     halves = [0.05] if args.quick else [0.05, 0.2]
     for h in halves:
         run_case("random", big_W, big_b, x0, h, args.repeat, args.batch, rows, dense)
+    engine_case("random", big_W, big_b, x0, 0.05, args.repeat, engine)
     bench_dir = Path(args.benchmarks)
     for name, center, case_halves in [("digits_fnn3_seed0", None, halves), ("digits28_cnn_s11_pt0_margin", 0.0, [0.01])]:
         path = bench_dir / f"{name}.npz"
@@ -243,8 +289,11 @@ def main(argv=None):
         c = np.random.default_rng(1234).uniform(0.0, 1.0, size=n) if center is None else np.full(n, center)
         for h in case_halves:
             run_case(name, W, b, c, h, args.repeat, args.batch, rows, dense)
+        if center == 0.0:
+            engine_case(name, W, b, c, case_halves[0], args.repeat, engine)
     print_reference_table(rows)
     print_gflops_table(dense, threads, args.repeat)
+    print_engine_table(engine, args.repeat)
     print(f"# load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -220,6 +220,7 @@ struct GradientResult {
     // Empty when the deadline passed first.
     std::vector<std::vector<double>> sensitivity;
     std::vector<RowGradientBounds> rows;  // one per output row c = e_i
+    double work = 0.0;                    // multiply-adds of the call's dense products (bench/bench_core.py)
 };
 
 // max over x in the input set (and the activation regions with interior meeting it whose pattern agrees

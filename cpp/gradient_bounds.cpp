@@ -143,6 +143,7 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& 
                         mid.data(), n_dir, n_dir, C.data(), n_dir, false);
             gemm_gather(net.absW[k - 1].data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
                         radabs.data(), 2 * n_dir, 2 * n_dir, RT.data(), 2 * n_dir, false);
+            S.work += 3.0 * static_cast<double>(rows.size()) * static_cast<double>(inner.size()) * static_cast<double>(n_dir);
         }
         const double fac = allowance_factor(inner.size() + 1), tiny = rnd::underflow_allowance(inner.size(), 0.0);
         // An entry whose products all have a zero factor (a zero row of W or a zero column of P over the
@@ -428,6 +429,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     res.stopped = S.stopped;
     if (S.empty) {
         res.empty = true;
+        res.work = S.work;
         return res;
     }
     for (const SoundLayer& H : S.hidden) res.forward.push_back({H.lo, H.hi});
@@ -456,6 +458,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
         if (c.empty) {
             res.empty = true;
             res.rows.clear();
+            res.work = S.work;
             return res;
         }
         res.rows.push_back(std::move(c.bounds));
@@ -508,6 +511,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     }
     res.upper = std::isnan(upper) ? kInf : upper;
     res.stopped = res.stopped || opt.deadline.passed();
+    res.work = S.work;
     return res;
 }
 

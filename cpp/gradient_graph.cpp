@@ -175,6 +175,7 @@ std::vector<double> backward_values(const BackwardGraph& G, std::size_t level, F
         m.nidx = H.live.size();
         m.Mmag = G.Tmag[k].data();
         m.xmass = G.Tmass[k];
+        m.work = &S.work;
         substitute_affine(Fu, m);
         F = std::move(Fu);
     }
@@ -195,6 +196,7 @@ void gradient_to_v1(const BackwardGraph& G, Forms& F) {
     m.nidx = G.n_dir;
     m.Mmag = G.Tmag[0].data();
     m.xmass = G.Tmass[0];
+    m.work = &G.S->work;
     substitute_affine(F, m);
 }
 

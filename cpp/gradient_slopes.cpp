@@ -51,6 +51,7 @@ void slope_gradient(const BackwardGraph& G, std::size_t level, const Slopes& s, 
         std::vector<double>& Z = z[k - 1];
         Z.assign(R * n, 0.0);
         gemm_gather(A.data(), nin, nullptr, R, nullptr, nullptr, nin, Wt.data.data(), n, n, Z.data(), n, false);
+        S.work += static_cast<double>(R) * static_cast<double>(nin) * static_cast<double>(n);
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t i = 0; i < n; ++i) Z[r * n + i] += net.b[k - 1][i];
         if (k == L1) break;
@@ -130,6 +131,7 @@ void slope_gradient(const BackwardGraph& G, std::size_t level, const Slopes& s, 
         U.assign(R * W.cols, 0.0);
         gemm_gather(V.data(), n, nullptr, R, nullptr, nullptr, n, W.data.data(), W.cols, W.cols, U.data(), W.cols,
                     false);
+        S.work += static_cast<double>(R) * static_cast<double>(n) * static_cast<double>(W.cols);
     }
 }
 

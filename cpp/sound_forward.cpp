@@ -132,6 +132,7 @@ std::vector<double> optimised_rows(const SoundNetwork& S, std::size_t k, const F
             const std::size_t nin = Wt.rows, n = Wt.cols;
             Z.assign(R * n, 0.0);
             gemm_gather(A.data(), nin, nullptr, R, nullptr, nullptr, nin, Wt.data.data(), n, n, Z.data(), n, false);
+            S.work += static_cast<double>(R) * static_cast<double>(nin) * static_cast<double>(n);
             const SoundLayer& H = S.hidden[j - 1];
             const std::vector<double>& coef = trace.coef[j - 1];
             const std::size_t nf = H.free.size();
@@ -192,6 +193,7 @@ void through_layer(const SoundNetwork& S, std::size_t k, Forms& F) {
     // line, and the top layer of a chain may carry any entry.
     m.idx = nullptr;
     m.nidx = W.rows;
+    m.work = &S.work;
     substitute_affine(F, m);
 }
 

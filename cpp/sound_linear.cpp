@@ -69,9 +69,11 @@ void substitute_affine(Forms& F, const AffineMap& map) {
     const bool product = R > 0 && n > 0 && map.nx > 0;
     Forms out = product ? Forms::unset(R, map.nx) : Forms(R, map.nx);  // gemm_gather writes every entry
     out.c = F.c;
-    if (product)
+    if (product) {
         gemm_gather(F.A.data(), F.cols, nullptr, R, map.idx, map.idx, n, map.M, map.ldm, map.nx, out.A.data(),
                     map.nx, false);
+        if (map.work) *map.work += static_cast<double>(R) * static_cast<double>(n) * static_cast<double>(map.nx);
+    }
     for (std::size_t r = 0; r < R; ++r) {
         const double* a = F.row(r);
         double s = 0.0, abs = 0.0;

@@ -50,6 +50,7 @@ struct AffineMap {
     const double* b = nullptr;                // nullptr: no offset
     const double* Mmag = nullptr;
     double xmass = 0.0;
+    double* work = nullptr;                   // where given: gains the product's multiply-adds
 };
 
 // F over y -> F over x.

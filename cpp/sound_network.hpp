@@ -44,6 +44,9 @@ struct SoundNetwork {
     std::vector<double> xmass;
     bool empty = false;  // some forced sign contradicts the domain: no region with interior meets it
     bool stopped = false;  // the deadline, or the steps' share of it, skipped CROWN passes or slope steps (sound)
+    // Multiply-adds of the dense products done on this network so far (the forward pass and every later step
+    // that reads it): what bench/bench_core.py divides by an engine call's time. Counted, never read back.
+    mutable double work = 0.0;
 };
 
 // Certified bounds of every hidden layer over dom, with state[k][j] in {-1 free, 0 forced z <= 0,
