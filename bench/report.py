@@ -291,37 +291,49 @@ def anchor_table(records: List[dict], method: str = "miqcqp") -> str:
 
 
 def plot_anchors(records: List[dict], path: Path, method: str = "miqcqp") -> List[Path]:
-    """Per network size: lipmiq's certified bounds against time for its first query, anchors as points."""
+    """Per network size, one panel per query: lipmiq's certified bounds against time, anchors as points."""
     plt = _pyplot()
-    by_size: "OrderedDict[str, dict]" = OrderedDict()
+    by_size: "OrderedDict[str, List[dict]]" = OrderedDict()
     for r in records:
         if r["method"] == method and anchors(r) and r.get("history"):
-            by_size.setdefault("-".join(map(str, r["sizes"])), r)
+            by_size.setdefault("-".join(map(str, r["sizes"])), []).append(r)
     out = []
-    for size, r in by_size.items():
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        hist = r["history"]
-        ts = [max(h[0], 1e-3) for h in hist] + [max(float(r.get("time_s") or hist[-1][0]), hist[-1][0], 1e-3)]
-        up = [math.nan if h[2] in ("inf", None) else float(h[2]) for h in hist]
-        lo = [float(h[1]) for h in hist]
-        ax.step(ts, up + up[-1:], where="post", color="C0", label="lipmiq upper")
-        ax.step(ts, lo + lo[-1:], where="post", color="C0", linestyle="--", label="lipmiq lower")
-        for i, (name, fig_) in enumerate(anchors(r).items(), start=1):
-            if fig_.get("upper") is not None:
-                ax.plot([max(float(fig_.get("time_s") or 60.0), 1e-3)], [float(fig_["upper"])], marker="o^sv"[i % 4],
-                        linestyle="none", color=f"C{i}", label=f"{ANCHOR_NAMES.get(name, name)} upper")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("certified bound")
-        ax.set_title(r["id"], fontsize=8)
-        ax.legend(fontsize=7)
+    for size, group in by_size.items():
+        cols = min(len(group), 2)
+        rows = math.ceil(len(group) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.0 * rows), squeeze=False)
+        for ax in axes.flat[len(group):]:
+            ax.set_visible(False)
+        for ax, r in zip(axes.flat, group):
+            _anchor_panel(ax, r)
         fig.tight_layout()
         target = path / f"anchors_{size}.png"
         fig.savefig(target, dpi=90)
         plt.close(fig)
         out.append(target)
     return out
+
+
+def _anchor_panel(ax, r: dict) -> None:
+    """One query's certified bounds against time, its anchors' upper bounds as points at their times."""
+    hist = r["history"]
+    ts = [max(h[0], 1e-3) for h in hist] + [max(float(r.get("time_s") or hist[-1][0]), hist[-1][0], 1e-3)]
+    up = [math.nan if h[2] in ("inf", None) else float(h[2]) for h in hist]
+    lo = [float(h[1]) for h in hist]
+    ax.step(ts, up + up[-1:], where="post", color="C0", label="lipmiq upper")
+    ax.step(ts, lo + lo[-1:], where="post", color="C0", linestyle="--", label="lipmiq lower")
+    known = list(ANCHOR_NAMES)
+    for name, fig_ in anchors(r).items():
+        i = 1 + (known.index(name) if name in known else len(known))  # one colour and marker per tool
+        if fig_.get("upper") is not None:
+            ax.plot([max(float(fig_.get("time_s") or 60.0), 1e-3)], [float(fig_["upper"])], marker="o^sv"[i % 4],
+                    linestyle="none", color=f"C{i}", label=f"{ANCHOR_NAMES.get(name, name)} upper")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("certified bound")
+    ax.set_title(r["id"], fontsize=8)
+    ax.legend(fontsize=7)
 
 
 def update_readme(readme: Path, text: str) -> None:
