@@ -261,6 +261,20 @@ def test_engine_pruning_equals_bruteforce(domain, p, q):
     assert engine is not None and int(engine.group(1)) > 0, res.message
 
 
+@pytest.mark.parametrize("sizes, on", [([3, 20, 20, 1], False), ([3, 20, 21, 1], True)])
+def test_engine_prunes_by_default_past_the_neuron_threshold(sizes, on):
+    """engine_prune="auto" (the default, and the pipeline's region stage): the engine joins the interval bound
+    only on networks with more than ENGINE_NEURONS (40) hidden neurons; True / False override it."""
+    from lipmiq.methods.enumerate import ENGINE_NEURONS, RegionEnumerator
+    from lipmiq.problem import make_problem
+    from lipmiq.tracker import Tracker
+    assert ENGINE_NEURONS == 40
+    weights, biases = random_net(5, sizes)
+    problem = make_problem(Network(weights, biases), Box(-1.0, 1.0), 2, 2, None)
+    assert RegionEnumerator(problem, Tracker(60.0), None).engine is on
+    assert RegionEnumerator(problem, Tracker(60.0), None, engine=not on).engine is (not on)
+
+
 @pytest.mark.parametrize("seed, sizes, domain", CASES[:3] + CASES[6:])
 @pytest.mark.parametrize("p, q", [(2, 2), (INF, 1)])
 def test_miqcqp_region_stage_equals_bruteforce(seed, sizes, domain, p, q):

@@ -56,6 +56,7 @@ def test_unknown_option_names_the_valid_ones_before_any_work(no_work, kwargs, ne
     (dict(encoding="x"), ["encoding='x'", "quadratic, bigm"]),
     (dict(method="milp", feastol=1.0), ["feastol=1.0"]),
     (dict(method="enumerate", prune="no"), ["prune='no'", "True or False"]),
+    (dict(method="enumerate", engine_prune="maybe"), ["engine_prune='maybe'", 'True, False or "auto"']),
     (dict(method="sample", samples=0), ["samples=0"]),
     (dict(method="lipsdp", branch="yes"), ["branch='yes'", "True or False"]),
 ])
@@ -80,6 +81,8 @@ def test_valid_values_are_normalised():
     assert checked["seed"] == 3 and type(checked["seed"]) is int
     assert checked["tighten"] == "lp" and checked["region_share"] == 0.0 and checked["encoding"] == "quadratic"
     assert set(checked) == set(method_options("miqcqp").names())
+    assert api.check_options("enumerate", dict(engine_prune="AUTO"))["engine_prune"] == "auto"
+    assert api.check_options("enumerate", dict(engine_prune=np.bool_(False)))["engine_prune"] is False
 
 
 def test_checked_options_reach_the_method(monkeypatch):

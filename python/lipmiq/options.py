@@ -60,6 +60,16 @@ def flag(value: Any) -> bool:
     raise ValueError("must be True or False")
 
 
+def flag_or_auto(value: Any) -> Any:
+    """True, False, or "auto" (the method decides, by a rule its option's doc states)."""
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    try:
+        return flag(value)
+    except ValueError:
+        raise ValueError('must be True, False or "auto"') from None
+
+
 @dataclass(frozen=True)
 class Option:
     """One option a method reads: `check` validates and normalises the caller's value."""

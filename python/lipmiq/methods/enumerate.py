@@ -7,21 +7,19 @@ other child needs an LP. Every complete region contributes its exact ||J||_{p->q
 point for the lower bound). Before a child's LP, its partial pattern is bounded against the certified lower
 bound: first by the interval Jacobian bound (`bounds.jacobian`, cheap and loose), then, where that fails, by the
 gradient-bound engine (`bounds.gradient`, at its node setting `NODE_OPTIONS`, every forward step, with the parent's
-pre-activation bounds as prior). A subtree that cannot beat the lower bound is skipped, and its bound (at most
-the lower bound) joins the maximum; one the engine proves empty (crossing certified bounds) is closed. The upper
-bound is that maximum, reported only when the enumeration completes. Where the engine runs is measured as it
-goes (`_engine_pays`): on every child the interval bound keeps, it cut the width series' 8-12-12-1 (l-inf) from
-26,819 LPs to 9,040 (about twice as fast), but made LipBaB's 10-30-30-30-3 (l2) 2.8 times slower (engine calls
-of about 3 ms closing 13 % of the subtrees); no fixed threshold on the undecided neurons served both (4 or 8
-on 8-12-12-1: 9,269 and 13,761 LPs). Off by default (`engine_prune`): with the measured rule it still cost
-CPU on the small exact networks (10-30-30-30-3 l2 2.25 -> 2.81 s in the default pipeline) and, in the default
-pipeline, left the width series' 8-14-14-1 (l2) open at 60 s where the region stage had closed it in 27 s.
+pre-activation bounds as prior), on networks of more than ENGINE_NEURONS hidden neurons (`engine_prune`). A
+subtree that cannot beat the lower bound is skipped, and its bound (at most the lower bound) joins the maximum;
+one the engine proves empty (crossing certified bounds) is closed. The upper bound is that maximum, reported only
+when the enumeration completes. Where the engine runs is measured as it goes (`_engine_pays`): on every child the
+interval bound keeps, it cut the width series' 8-12-12-1 (l-inf) from 26,819 LPs to 9,040 (about twice as fast),
+but made LipBaB's 10-30-30-30-3 (l2) 2.8 times slower (engine calls of about 3 ms closing 13 % of the subtrees);
+no fixed threshold on the undecided neurons served both (4 or 8 on 8-12-12-1: 9,269 and 13,761 LPs).
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -40,6 +38,13 @@ from .naive import naive_upper
 from .patterns import global_one_layer
 
 
+# The engine prunes the region stage's subtrees (`engine_prune="auto"`) on networks with more hidden neurons than
+# this; smaller ones have LPs cheaper than its calls. Default pipeline at 60 s, without / with the engine, one run
+# after the other (2026-12-06): the cancer networks 30-32-32-{1,2} (64 neurons) 4.3-4.6 -> 2.4-2.8 s to exact;
+# LipBaB's 10-30-30-30-3 (90) l1 / l-inf 0.95 / 1.25 -> 0.62 / 0.95 s, l2 1.24 -> 1.30 s; no change on the
+# 44-48-neuron ExLipBaB networks (wine 11-24-24-1, bike 13-20-16-8-3); slower on the 18 degenerate fuzz queries
+# (8-19 neurons, 4.5 -> 5.4 s in total) and ExLipBaB's wine 11-12-12-1 (1.1 -> 2.0 s).
+ENGINE_NEURONS = 40
 FACE_MARGIN = 1e-7  # a warm LP margin above -this (HiGHS's tolerance) reads as a face: the exact decision first
 
 
@@ -52,7 +57,7 @@ class RegionEnumerator:
     """Depth-first enumeration of the activation regions of `problem` that meet its domain's interior."""
 
     def __init__(self, problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], prune: bool = True,
-                 time_limit: float = math.inf, engine: bool = False):
+                 time_limit: float = math.inf, engine: Union[bool, str] = "auto"):
         self.problem, self.tracker = problem, tracker
         self.net = problem.network
         self.sizes = self.net.hidden_sizes
@@ -65,6 +70,8 @@ class RegionEnumerator:
         self.deadline = tracker.deadline
         self.done = 0.0  # share of the pattern tree closed: a subtree at branching depth d weighs 2**-d
         self.pruned = 0  # subtrees whose Jacobian bound (interval or the engine's) could not beat the lower bound
+        if engine == "auto":
+            engine = sum(self.sizes) > ENGINE_NEURONS
         self.engine = engine and prune and not problem.trivial  # the engine's bound when the interval one fails
         self.engine_calls = self.engine_pruned = self.engine_empty = 0
         self.engine_time = 0.0
@@ -301,13 +308,14 @@ class RegionEnumerator:
 
 
 def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBounds], time_limit: float = math.inf,
-                  prune: bool = True, engine: bool = False) -> Tuple[str, str]:
+                  prune: bool = True, engine: Union[bool, str] = "auto") -> Tuple[str, str]:
     """Region branch-and-bound: every region that meets the domain's interior, except the subtrees whose
-    Jacobian bound (interval, or the engine's where `engine`) cannot beat the certified lower bound and the regions
-    proved empty. A region that is neither proved empty nor certified (thinner than INTERIOR_TOL, or undecided) is kept: its subtree joins the
-    upper bound without a witness. 'optimal' (complete: the upper bound offered is the maximum over every
-    region kept), 'finished' (complete, but kept thin regions leave a gap), 'time_limit', or 'error' when a
-    box coordinate is too narrow for any region to be certified."""
+    Jacobian bound (interval, or the engine's where `engine`; "auto": past ENGINE_NEURONS hidden neurons) cannot
+    beat the certified lower bound and the regions proved empty. A region that is neither proved empty nor
+    certified (thinner than INTERIOR_TOL, or undecided) is kept: its subtree joins the upper bound without a
+    witness. 'optimal' (complete: the upper bound offered is the maximum over every region kept), 'finished'
+    (complete, but kept thin regions leave a gap), 'time_limit', or 'error' when a box coordinate is too narrow
+    for any region to be certified."""
     enum = RegionEnumerator(problem, tracker, bounds, prune=prune, time_limit=time_limit, engine=engine)
     start = time.perf_counter()
     complete = enum.run()
@@ -331,9 +339,9 @@ def region_search(problem: Problem, tracker: Tracker, bounds: Optional[NetworkBo
 OPTIONS = opt.Options(
     opt.Option("symbolic", opt.flag, True, "symbolic bounds fix the neurons that are stable on a node's region"),
     opt.Option("prune", opt.flag, True, "skip the subtrees whose Jacobian bound cannot beat the lower bound"),
-    opt.Option("engine_prune", opt.flag, False,
-               "where the interval Jacobian bound fails to prune, try the gradient-bound engine's bound (off: it "
-               "paid on the width series' enumeration, not on LipBaB's deep networks nor in the default pipeline)"),
+    opt.Option("engine_prune", opt.flag_or_auto, "auto",
+               "where the interval Jacobian bound fails to prune, try the gradient-bound engine's bound (auto: on "
+               f"networks of more than {ENGINE_NEURONS} hidden neurons, whose region LPs cost more than its calls)"),
 )
 
 
