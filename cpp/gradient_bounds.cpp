@@ -135,9 +135,16 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& 
             radabs[(i / n_dir) * 2 * n_dir + i % n_dir] = rad;
             radabs[(i / n_dir) * 2 * n_dir + n_dir + i % n_dir] = std::fabs(md);
         }
-        Block C(nk * n_dir, 0.0), RT(nk * 2 * n_dir, 0.0);
         const auto& rows = H.live;
         const auto& inner = Hp.live;
+        // An entry whose products all have a zero factor (a zero row of W or a zero column of P over the
+        // inner neurons) is exact.
+        std::vector<std::uint8_t> colnz(n_dir, 0);
+        for (std::int32_t t : inner)
+            for (std::size_t j = 0; j < n_dir; ++j) colnz[j] |= (Pl[t * n_dir + j] != 0.0 || Ph[t * n_dir + j] != 0.0);
+        Block().swap(Pl);  // the previous layer's enclosure is in mid / radabs now (a third of the peak on a CNN)
+        Block().swap(Ph);
+        Block C(nk * n_dir, 0.0), RT(nk * 2 * n_dir, 0.0);
         if (!rows.empty() && !inner.empty()) {
             gemm_gather(W.data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
                         mid.data(), n_dir, n_dir, C.data(), n_dir, false);
@@ -146,11 +153,8 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& 
             S.work += 3.0 * static_cast<double>(rows.size()) * static_cast<double>(inner.size()) * static_cast<double>(n_dir);
         }
         const double fac = allowance_factor(inner.size() + 1), tiny = rnd::underflow_allowance(inner.size(), 0.0);
-        // An entry whose products all have a zero factor (a zero row of W or a zero column of P over the
-        // inner neurons) is exact.
-        std::vector<std::uint8_t> colnz(n_dir, 0);
-        for (std::int32_t t : inner)
-            for (std::size_t j = 0; j < n_dir; ++j) colnz[j] |= (Pl[t * n_dir + j] != 0.0 || Ph[t * n_dir + j] != 0.0);
+        Block().swap(mid);
+        Block().swap(radabs);
         Pl.assign(nk * n_dir, 0.0);
         Ph.assign(nk * n_dir, 0.0);
         for (std::int32_t i : rows) {

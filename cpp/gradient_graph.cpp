@@ -18,6 +18,12 @@ using rnd::sub_up;
 
 namespace {
 
+// Entries (doubles) of one block's forms in bound_backward's back-substitution: its rows (every free neuron's two
+// sides, or every gradient coordinate's) go through in blocks of about this size over the widest layer. All at
+// once they held about 1.3 GB on the CIFAR-sized CNN (3,072 coordinates x 2 sides, layers 4,096 wide); each row is
+// substituted on its own with the same relaxations, so the bounds do not depend on the blocks.
+constexpr std::size_t kBackwardBlockEntries = std::size_t(1) << 22;
+
 struct StepLines {
     std::vector<double> su, tu, sl, tl;
     std::size_t stride = 0;
@@ -226,6 +232,9 @@ void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes) {
     G.u[L1].lo = G.top_lo;
     G.u[L1].hi = G.top_hi;
     finish_backward_layer(G, slopes, L1);
+    std::size_t widest = S.in_lo.size();
+    for (const SoundLayer& H : S.hidden) widest = std::max(widest, H.lo.size());
+    const std::size_t block = std::max<std::size_t>(64, kBackwardBlockEntries / (2 * widest));
     for (std::size_t k = L1; k-- > 0;) {
         // Interval step u_k = W_{k+1}^T v_{k+1}, v = d u with d in {0}, {1} or [0, 1].
         const SoundLayer& Hn = S.hidden[k];
@@ -252,18 +261,21 @@ void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes) {
         } else {
             for (std::size_t i = 0; i < G.n_dir; ++i) idx.push_back(static_cast<std::int32_t>(i));
         }
-        if (!idx.empty() && !G.deadline.passed()) {
-            const std::size_t R = idx.size();
+        // Past the deadline the layer keeps its interval bounds; once begun, every block runs (stopping between
+        // them left the CIFAR-sized CNN's 6 s root call at 96.3 instead of 36.7, 2 s sooner).
+        const bool substitute = !G.deadline.passed();
+        for (std::size_t first = 0; substitute && first < idx.size(); first += block) {
+            const std::size_t R = std::min(block, idx.size() - first);
             Forms F(2 * R, Wt.cols);
             for (std::size_t r = 0; r < R; ++r) {
-                const double* w = Wt.row(idx[r]);
+                const double* w = Wt.row(idx[first + r]);
                 double* up = F.row(r);
                 double* dn = F.row(R + r);
                 for (std::size_t i = 0; i < Wt.cols; ++i) up[i] = w[i], dn[i] = -w[i];
             }
             const std::vector<double> val = backward_values(G, k + 1, std::move(F), slopes, nullptr);
             for (std::size_t r = 0; r < R; ++r) {
-                const std::size_t j = idx[r];
+                const std::size_t j = idx[first + r];
                 u.hi[j] = rnd::min_upper(u.hi[j], val[r]);
                 u.lo[j] = rnd::max_lower(u.lo[j], -val[R + r]);
             }
