@@ -548,7 +548,7 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
                             int forward_iterations, int coordinate_iterations, int max_coordinates,
                             double coordinate_work, int iterations, double step, double decay,
                             int max_sign_outputs, double step_init, double time_limit, const py::object& prior,
-                            const py::object& signs, double target) {
+                            const py::object& signs, double target, long long block_entries) {
     parse_norm(p, "p");
     parse_norm(q, "q");
     const std::size_t n = net.in_dim();
@@ -598,6 +598,8 @@ py::dict py_gradient_bounds(const Network& net, const py::object& lo, const py::
     opt.decay = decay;
     opt.max_sign_outputs = max_sign_outputs;
     opt.step_init = step_init;
+    if (block_entries < 1) fail("block_entries must be at least 1, got " + std::to_string(block_entries));
+    opt.block_entries = static_cast<std::size_t>(block_entries);
     if (std::isnan(target)) fail("target must be a number (-inf: none)");
     opt.target = target;
     if (!signs.is_none()) {
@@ -663,7 +665,7 @@ void register_gradient_bounds(py::module_& mod) {
             "ball_norm"_a = kInf, "forward_iterations"_a = 20, "coordinate_iterations"_a = 20, "max_coordinates"_a = 64, "coordinate_work"_a = 2e9,
             "iterations"_a = 40, "step"_a = 0.25, "decay"_a = 0.95,
             "max_sign_outputs"_a = 4, "step_init"_a = 0.0, "time_limit"_a = kInf, "prior"_a = py::none(),
-            "signs"_a = py::none(), "target"_a = -kInf,
+            "signs"_a = py::none(), "target"_a = -kInf, "block_entries"_a = 1LL << 22,
             "Certified upper bound on max ||J(x)||_{p->q} over the box [lo, hi] (intersected with the ball around "
             "center) and the activation regions agreeing with `states` (-1 free, 0 inactive, 1 active per hidden "
             "neuron), J over the first n_dir inputs: linear bound propagation through the backward graph. "

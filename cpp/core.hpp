@@ -191,6 +191,12 @@ struct GradientOptions {
     double decay = 0.95;
     int max_sign_outputs = 4;  // q in {1, 2}: with 2 <= m <= this outputs, also max_s ||J^T s||_{p*}, s in {+-1}^m
     double step_init = 0.0;    // start of the Heaviside slopes tau in [0, 1] (0: d in [0, 1] as Shi et al.)
+    // Entries (doubles) of one block of forms where a pass has more rows or columns than fit: the backward
+    // graph's rows (gradient_graph.cpp) and the interval Jacobian's columns (gradient_bounds.cpp) go through in
+    // blocks of about this size over the widest layer. The bounds do not depend on it (each row and each column
+    // is computed on its own); only the peak memory and the products' shapes do. Whole, both passes held about
+    // 1.3 GB of a root call on the CIFAR-sized CNN.
+    std::size_t block_entries = std::size_t(1) << 22;
     // p = inf with q = inf or one output: per direction input, +1 / -1 fixes the sign v_i of the vertex v of
     // the l-inf ball (0 or empty: free), so row i's bound is on max over those v of g^T v: s_i g_i in place of
     // |g_i|, linear instead of a secant.  The maximum over a split's branches is the unsplit bound's quantity.

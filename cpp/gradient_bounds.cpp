@@ -94,16 +94,13 @@ std::vector<double> row_norms(const Block& Pl, const Block& Ph, std::size_t n_di
     return out;
 }
 
-// Entries of the centre and radius blocks of one column block in forward_interval_jacobian.
-constexpr std::size_t kIntervalJacobianBlockEntries = std::size_t(1) << 22;
-
 // Certified enclosure [Pl, Ph] (n_{L-1} x n_dir, row-major) of D_{L-1} W_{L-1} ... D_1 W_1[:, :n_dir] over
 // the Clarke choices (midpoint-radius products: W P lies in [W mid - |W| rad, W mid + |W| rad], each
 // product off by gamma_n |W| (|mid| + rad)).  Multiplying it by the top row from the left is the interval
 // Jacobian in the association order of pattern_norm_bound.  `sensitivity` (optional) gets, per hidden layer,
 // the dual-norm (dual_p) size of each pre-activation's gradient enclosure, before that layer's D.
-void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& Pl, Block& Ph, double dual_p,
-                               std::vector<std::vector<double>>* sensitivity) {
+void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::size_t block_entries, Block& Pl,
+                               Block& Ph, double dual_p, std::vector<std::vector<double>>* sensitivity) {
     const Network& net = *S.net;
     const std::size_t L1 = S.hidden.size();
     const Matrix& W1 = net.W[0];
@@ -141,9 +138,9 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, Block& 
             for (std::int32_t t : inner) rownz[i] |= (W.row(i)[t] != 0.0);
         const double fac = allowance_factor(inner.size() + 1), tiny = rnd::underflow_allowance(inner.size(), 0.0);
         Block Ql(nk * n_dir, 0.0), Qh(nk * n_dir, 0.0);
-        // Columns (direction inputs) in blocks, so that the centre, radius and product blocks stay small: whole,
-        // they were half of a root call's peak on the CIFAR-sized CNN (3,072 columns over 4,096 neurons).
-        const std::size_t nb = std::min(n_dir, std::max<std::size_t>(64, kIntervalJacobianBlockEntries / (3 * np)));
+        // Columns (direction inputs) in blocks of about block_entries, so that the centre, radius and product
+        // blocks stay small: whole, they were half of a root call's peak on the CIFAR-sized CNN.
+        const std::size_t nb = std::min(n_dir, std::max<std::size_t>(1, block_entries / (3 * np)));
         Block mid(np * nb), radabs(np * 2 * nb), C(nk * nb), RT(nk * 2 * nb);
         for (std::size_t j0 = 0; j0 < n_dir; j0 += nb) {
             const std::size_t w = std::min(nb, n_dir - j0);
@@ -332,6 +329,7 @@ Combination combination_bound(const Shared& sh, const std::vector<double>& top_l
     G.top_lo = top_lo;
     G.top_hi = top_hi;
     G.deadline = sh.opt.deadline;
+    G.block_entries = sh.opt.block_entries;
     Slopes slopes;
     bound_backward(G, sh.opt.step_init, slopes);
     LayerBounds& g = G.u[0];
@@ -453,7 +451,7 @@ GradientResult gradient_bounds(const Network& net, const InputDomain& dom,
     const std::size_t L1 = S.hidden.size(), m = net.out_dim();
     sh.row_target = (q == kInf || m == 1 || !opt.signs.empty()) ? opt.target : -kInf;
     if (L1 > 0 && n_dir > 0 && !opt.deadline.passed())
-        forward_interval_jacobian(S, n_dir, sh.Pl, sh.Ph, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0, &res.sensitivity);
+        forward_interval_jacobian(S, n_dir, opt.block_entries, sh.Pl, sh.Ph, p == 1.0 ? kInf : p == 2.0 ? 2.0 : 1.0, &res.sensitivity);
     const Matrix& WL = net.W.back();
     std::vector<double> U(m);
     std::vector<double> A(m * n_dir);  // nonnegative majorant of |J|

@@ -18,12 +18,6 @@ using rnd::sub_up;
 
 namespace {
 
-// Entries (doubles) of one block's forms in bound_backward's back-substitution: its rows (every free neuron's two
-// sides, or every gradient coordinate's) go through in blocks of about this size over the widest layer. All at
-// once they held about 1.3 GB on the CIFAR-sized CNN (3,072 coordinates x 2 sides, layers 4,096 wide); each row is
-// substituted on its own with the same relaxations, so the bounds do not depend on the blocks.
-constexpr std::size_t kBackwardBlockEntries = std::size_t(1) << 22;
-
 struct StepLines {
     std::vector<double> su, tu, sl, tl;
     std::size_t stride = 0;
@@ -234,7 +228,9 @@ void bound_backward(BackwardGraph& G, double step_init, Slopes& slopes) {
     finish_backward_layer(G, slopes, L1);
     std::size_t widest = S.in_lo.size();
     for (const SoundLayer& H : S.hidden) widest = std::max(widest, H.lo.size());
-    const std::size_t block = std::max<std::size_t>(64, kBackwardBlockEntries / (2 * widest));
+    // Rows (every free neuron's two sides, or every gradient coordinate's) in blocks of about G.block_entries over
+    // the widest layer: each row is substituted on its own with the same relaxations.
+    const std::size_t block = std::max<std::size_t>(1, G.block_entries / (2 * widest));
     for (std::size_t k = L1; k-- > 0;) {
         // Interval step u_k = W_{k+1}^T v_{k+1}, v = d u with d in {0}, {1} or [0, 1].
         const SoundLayer& Hn = S.hidden[k];

@@ -36,6 +36,7 @@ Slopes repeat_rows(const Slopes& s, std::size_t rows);
 struct BackwardGraph {
     const SoundNetwork* S = nullptr;
     Deadline deadline;                        // past it, bound_backward keeps interval bounds
+    std::size_t block_entries = 0;            // GradientOptions::block_entries
     const std::vector<Matrix>* Wt = nullptr;  // Wt[k - 1] = W_k^T, k = 1..L-1
     std::size_t n_dir = 0;
     std::vector<double> top_lo, top_hi;       // u_{L-1}

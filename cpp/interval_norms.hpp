@@ -14,7 +14,8 @@ double nonnegative_norm_up(const std::vector<double>& A, std::size_t m, std::siz
 
 // An upper bound on ||J||_{p->q} over every J in [lo, hi] (m x n, row-major): ||mid||_{p->q} computed
 // exactly where tractable (sign enumeration over at most `max_enum` coordinates for the inf->q and 2->1
-// pairs, a certified spectral norm for 2->2) plus ||rad||_{p->q}; +inf when no exact route applies.
+// pairs, a certified spectral norm for 2->2), else bounded by the norm of |mid|, plus ||rad||_{p->q};
+// +inf when an entry is not finite.
 double interval_matrix_norm_up(const std::vector<double>& lo, const std::vector<double>& hi, std::size_t m,
                                std::size_t n, double p, double q, std::size_t max_enum);
 

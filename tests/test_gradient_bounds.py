@@ -220,6 +220,31 @@ def test_core_matches_the_numpy_reference(seed):
                 np.testing.assert_allclose(gu, ru, rtol=REFERENCE_RTOL, atol=1e-12 * np.abs(ru).max(initial=1.0))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_blocks_of_forms_change_no_bound(seed):
+    """block_entries sets only the peak memory: passes cut into blocks of a few rows (the backward graph) and
+    columns (the interval Jacobian), down to one, give the bounds of whole passes (to rounding: a product's
+    summation order may change with its shape, each order within the allowance the core pays)."""
+    rng = np.random.default_rng(900 + seed)
+    weights, biases = random_net(900 + seed, [12, 10, 9, 8, 3])
+    net = Network(weights, biases)
+    x0 = rng.uniform(-1.0, 1.0, 12)
+    states = [rng.choice(np.array([-1, -1, -1, 0, 1], np.int8), size=W.shape[0]) for W in weights[:-1]]
+    for p, q in [(INF, INF), (2.0, 2.0), (1.0, 2.0)]:
+        whole = bound_network(net, x0 - 0.5, x0 + 0.5, p, q, states=states if seed else None)
+        for entries in (1, 60, 500):
+            part = bound_network(net, x0 - 0.5, x0 + 0.5, p, q, states=states if seed else None,
+                                 block_entries=entries)
+            assert part.empty == whole.empty and part.upper == pytest.approx(whole.upper, rel=1e-12)
+            pairs = list(zip(part.forward + part.gradient, whole.forward + whole.gradient))
+            pairs += [(a, b) for rows_a, rows_b in zip(part.backward, whole.backward) for a, b in zip(rows_a, rows_b)]
+            pairs += [((a, a), (b, b)) for a, b in zip(part.sensitivity or [], whole.sensitivity or [])]
+            assert len(pairs) > 2 * len(weights)
+            for a, b in pairs:
+                np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-300)
+                np.testing.assert_allclose(a[1], b[1], rtol=1e-12, atol=1e-300)
+
+
 def test_optimisation_only_tightens():
     rng = np.random.default_rng(7)
     weights, biases = degenerate_net(rng, max_hidden=10, n_out=1)
@@ -343,6 +368,7 @@ def test_underflow_is_covered_where_products_fall_below_the_smallest_float(scale
     (dict(states=[np.zeros(3, np.int8)]), "states"),
     (dict(step_init=2.0), "step_init"),
     (dict(p=3.0), "p must be"),
+    (dict(block_entries=0), "block_entries"),
 ])
 def test_bad_arguments_are_refused(kwargs, message):
     args = dict(network=Network([np.ones((2, 2)), np.ones((1, 2))]), lo=-np.ones(2), hi=np.ones(2), p=2.0, q=2.0)

@@ -67,10 +67,10 @@ def bound_network(network: Network, lo: np.ndarray, hi: np.ndarray, p: float, q:
                   n_dir: Optional[int] = None, **options: Any) -> GradientBounds:
     """Bound over the box [lo, hi] (intersected with the ball around `center`), J over the first `n_dir`
     inputs (all by default); `states` per hidden layer: -1 free, 0 inactive, 1 active. `options` are the
-    core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations,
-    step, decay, max_sign_outputs, step_init, time_limit: seconds after which the optimisation stops, the
-    forward steps at half of it, prior: certified pre-activation bounds per hidden layer valid on this set,
-    e.g. a parent node's `forward`)."""
+    core's (forward_iterations, coordinate_iterations, max_coordinates, coordinate_work, iterations, step,
+    decay, max_sign_outputs, step_init, block_entries: the size of a pass's blocks of forms, which sets only the
+    peak memory, time_limit: seconds after which the optimisation stops, the forward steps at half of it, prior:
+    certified pre-activation bounds per hidden layer valid on this set, e.g. a parent node's `forward`)."""
     res = _core.gradient_bounds(network.core, lo, hi, float(p), float(q),
                                 n_dir=n_dir, states=None if states is None else list(states), center=center,
                                 radius=float(radius), ball_norm=float(ball_norm), **options)
