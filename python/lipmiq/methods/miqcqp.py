@@ -147,7 +147,9 @@ def run(problem: Problem, tracker: Tracker, options: dict) -> Tuple[str, str]:
             return "optimal", "pattern branch-and-bound closed the gap (every pattern realisable or best pattern realised)"
     if options["region_share"] > 0.0:
         with tracker.stage("regions"):
-            status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining())
+            # the engine prunes its subtrees on the networks where that pays, unless the engine is switched off
+            status, note = region_search(problem, tracker, root, options["region_share"] * tracker.remaining(),
+                                         engine="auto" if options["gradient_share"] > 0.0 else False)
         if status in ("optimal", "finished"):  # finished: complete, the gap is in regions too thin to certify
             return status, "region branch-and-bound " + ("closed the gap" if status == "optimal" else "completed") + f" ({note})"
     if search and mid and not first:
