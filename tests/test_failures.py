@@ -332,3 +332,20 @@ def test_stop_inside_scip_is_deferred_to_its_return(monkeypatch):
     with scip.inside(_Status("optimal"), solve=True):  # no stop asked: nothing raised, nothing left behind
         pass
     assert not scip.defer_stop()
+
+
+def test_recheck_refuses_a_direction_that_moves_a_fixed_coordinate():
+    """A box with a zero-width coordinate fixes that input: a witness whose direction moves it fails its re-check
+    (the check the API runs on every witness before returning it)."""
+    import dataclasses
+
+    W, b = random_net(3, [3, 6, 1])
+    domain = Box([-1.0, 0.25, -1.0], [1.0, 0.25, 1.0])
+    res = lipschitz(Network(W, b), domain, 2, 2, time_limit=30)
+    problem = make_problem(Network(W, b), domain, 2, 2)
+    assert res.witness is not None and res.witness.v[1] == 0.0
+    recheck(problem, res.witness)
+    moved = res.witness.v.copy()
+    moved[1] = 1e-3
+    with pytest.raises(AssertionError, match="fixed coordinate"):
+        recheck(problem, dataclasses.replace(res.witness, v=moved))
