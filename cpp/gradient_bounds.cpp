@@ -137,12 +137,15 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::si
         for (std::int32_t i : rows)
             for (std::int32_t t : inner) rownz[i] |= (W.row(i)[t] != 0.0);
         const double fac = allowance_factor(inner.size() + 1), tiny = rnd::underflow_allowance(inner.size(), 0.0);
-        Block Ql(nk * n_dir, 0.0), Qh(nk * n_dir, 0.0);
+        Block Ql(nk * n_dir, 0.0), Qh(nk * n_dir, 0.0);  // without live rows or inner neurons the layer stays 0
         // Columns (direction inputs) in blocks of about block_entries, so that the centre, radius and product
         // blocks stay small: whole, they were half of a root call's peak on the CIFAR-sized CNN.
         const std::size_t nb = std::min(n_dir, std::max<std::size_t>(1, block_entries / (3 * np)));
-        Block mid(np * nb), radabs(np * 2 * nb), C(nk * nb), RT(nk * 2 * nb);
-        for (std::size_t j0 = 0; j0 < n_dir; j0 += nb) {
+        const bool products = !rows.empty() && !inner.empty();
+        Block mid(np * nb), radabs(np * 2 * nb), C(nk * nb), RT(nk * 2 * nb);  // unset until written
+        if (products)
+            S.work += 3.0 * static_cast<double>(rows.size()) * static_cast<double>(inner.size()) * static_cast<double>(n_dir);
+        for (std::size_t j0 = 0; products && j0 < n_dir; j0 += nb) {
             const std::size_t w = std::min(nb, n_dir - j0);
             for (std::size_t i = 0; i < np; ++i)
                 for (std::size_t j = 0; j < w; ++j) {
@@ -152,7 +155,6 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::si
                     radabs[i * 2 * w + j] = std::max(sub_up(b, md), sub_up(md, a));
                     radabs[i * 2 * w + w + j] = std::fabs(md);
                 }
-            if (rows.empty() || inner.empty()) continue;  // every entry of the new layer stays 0
             gemm_gather(W.data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
                         mid.data(), w, w, C.data(), w, false);
             gemm_gather(net.absW[k - 1].data.data(), np, rows.data(), rows.size(), inner.data(), inner.data(), inner.size(),
@@ -165,8 +167,6 @@ void forward_interval_jacobian(const SoundNetwork& S, std::size_t n_dir, std::si
                     Ql[i * n_dir + j0 + j] = rnd::sub_down(rnd::sub_down(c, r), allow);
                 }
         }
-        if (!rows.empty() && !inner.empty())
-            S.work += 3.0 * static_cast<double>(rows.size()) * static_cast<double>(inner.size()) * static_cast<double>(n_dir);
         Pl.swap(Ql);
         Ph.swap(Qh);
         if (sensitivity) sensitivity->push_back(row_norms(Pl, Ph, n_dir, dual_p));
